@@ -1,0 +1,37 @@
+r"""The default sweep: which loss and how much L2 on a nonlinear regression with clean and heavy-tailed noise.
+
+  ./scripts/sweep.sh                      # = python -m experiments.sweep --config=configs/default.py --workdir=runs/default
+  python -m experiments.sweep --config=configs/default.py --workdir=runs/default \
+      --config.sweep.seed='(0,1)' --config.steps=500
+
+What it shows: an MLP (16 -> 64 -> 1, ReLU, Adam lr 1e-3, minibatch 256, 1,000 steps) fitted to a
+fixed random teacher network under Gaussian noise and under Student-t(ν=2) noise (infinite
+variance), with losses {squared_error, absolute_error, huber, log_cosh, cauchy} × λ ∈ {0, 1e-5,
+1e-4, 1e-3, 1e-2, 1e-1} × 4 seeds = 240 runs in 10 compiled programs. Under Gaussian noise
+squared error is as good as any; under heavy tails the robust losses (huber, cauchy, absolute)
+reach a lower test MSE against the noise-free teacher. Runs in about 1-2 minutes on 2 CPU cores.
+Outputs: runs/default/{runs.csv, curves.csv, config.json, plots/*.png, tb/}.
+"""
+
+from experiments.config_schema import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset.name = "synthetic"
+    config.dataset.teacher = "nonlinear"
+    config.dataset.noise_scale = 0.5
+    config.dataset.df = 2.0
+    config.model.name = "mlp"
+    config.model.widths = (64,)
+    config.optimizer = "adam"
+    config.learning_rate = 1e-3
+    config.steps = 1000
+    config.batch_size = 256
+    config.log_every = 20
+
+    config.sweep.dataset.noise = ("gaussian", "student_t")
+    config.sweep.loss = ("squared_error", "absolute_error", "huber", "log_cosh", "cauchy")
+    config.sweep.penalty_strength = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    config.sweep.seed = (0, 1, 2, 3)
+    return config

@@ -1,0 +1,28 @@
+r"""A tiny sweep for smoke tests and for trying flags: seconds on 2 CPU cores.
+
+  python -m experiments.sweep --config=configs/tiny.py --workdir=runs/tiny
+
+A linear teacher in 8 dimensions with Student-t noise, an MLP 8 -> 16 -> 1, Adam, 100 steps;
+losses {squared_error, huber} × λ ∈ {0, 1e-2} × seeds {0, 1} = 8 runs in 2 compiled programs.
+"""
+
+from experiments.config_schema import base_config
+
+
+def get_config():
+    config = base_config()
+    config.dataset.teacher = "linear"
+    config.dataset.n_train = 256
+    config.dataset.n_test = 128
+    config.dataset.dim = 8
+    config.dataset.noise = "student_t"
+    config.model.widths = (16,)
+    config.learning_rate = 1e-2
+    config.steps = 100
+    config.batch_size = 32
+    config.log_every = 10
+    config.chunk_size = 4
+    config.sweep.loss = ("squared_error", "huber")
+    config.sweep.penalty_strength = (0.0, 1e-2)
+    config.sweep.seed = (0, 1)
+    return config

@@ -1,0 +1,137 @@
+"""Every configurable field of a losslab sweep, with its default, meaning and units.
+
+Experiment files in `configs/` start from `base_config()` and change what they need; all fields
+exist in every config, so `--config.<field>=<value>` works for any of them and a typo fails
+(configs are loaded with `lock_config=True`).
+
+Conventions stated once, here:
+- the data loss is the *mean* over the minibatch of the elementwise / per-example loss;
+- the objective is data_loss + penalty_strength * penalty(params), with `l2` = ½‖θ‖² over the
+  kernels (`penalty_mask='kernels'`), so its gradient is λθ and SGD on it equals SGD with weight
+  decay λ; with `l2_mode='decoupled'` the same λ is applied as decoupled weight decay
+  (θ ← θ − lr·λ·θ outside the optimizer's preconditioner, as AdamW) instead of entering the
+  gradient. Curves always report the objective data_loss + λ·penalty so the two modes compare;
+- `batch_size=0` means full-batch gradient descent; minibatches are drawn with replacement;
+- `seed` drives parameter init, minibatch order and (for synthetic data) the noise draw.
+
+Sweep axes: `config.sweep.<field>` (same dotted path as the field) holds a tuple of values, or
+None for "not swept". Numeric axes (NUMERIC_FIELDS) become traced arrays inside one compiled
+program; every other axis changes the program's structure and forms a group of its own.
+"""
+
+from __future__ import annotations
+
+from ml_collections import config_dict
+
+# Fields whose values enter the compiled run as traced arrays (one program for all values).
+NUMERIC_FIELDS = (
+    "seed",
+    "learning_rate",
+    "momentum",
+    "penalty_strength",
+    "l1_ratio",
+    "loss_knobs.delta",
+    "loss_knobs.beta",
+    "loss_knobs.scale",
+    "loss_knobs.alpha",
+    "loss_knobs.tau",
+    "loss_knobs.gamma",
+    "loss_knobs.margin",
+    "loss_knobs.k",
+    "loss_knobs.m",
+    "loss_knobs.label_smoothing",
+    "dataset.noise_scale",
+    "dataset.df",
+    "dataset.contamination",
+    "dataset.outlier_scale",
+)
+
+# Fields that describe how the sweep is executed or written, not what a run computes:
+# they can't be sweep axes and don't enter a run's identity.
+EXECUTION_FIELDS = ("sweep", "chunk_size", "tensorboard", "plots", "progress")
+
+
+def base_config() -> config_dict.ConfigDict:
+    """All fields with defaults (a small synthetic regression with an MLP and Adam)."""
+    c = config_dict.ConfigDict()
+    c.seed = 0
+
+    c.dataset = config_dict.ConfigDict()
+    c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d
+    c.dataset.teacher = "nonlinear"  # synthetic: linear | nonlinear
+    c.dataset.n_train = 2048
+    c.dataset.n_test = 1024
+    c.dataset.dim = 16
+    c.dataset.data_seed = 0  # synthetic: fixed design x and teacher
+    c.dataset.noise = "gaussian"  # gaussian | laplace | student_t | contaminated | heteroscedastic
+    c.dataset.noise_scale = 0.5  # std of the noise (student_t: multiplies a standard t_ν draw)
+    c.dataset.df = 3.0  # student_t degrees of freedom ν
+    c.dataset.contamination = 0.1  # contaminated: fraction ε of outliers
+    c.dataset.outlier_scale = 10.0  # contaminated: outlier std / noise_scale
+    c.dataset.test_fraction = 0.25  # diabetes, digits
+    c.dataset.split_seed = 0  # diabetes, digits
+    c.dataset.num_samples = 4000  # mnist1d (80/20 split)
+    c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
+
+    c.model = config_dict.ConfigDict()
+    c.model.name = "mlp"  # linear | mlp | cnn
+    c.model.widths = (64,)
+    c.model.activation = "relu"
+    c.model.channels = (16, 32)  # cnn
+    c.model.dense_width = 64  # cnn
+
+    c.loss = "squared_error"  # any name in losses.names()
+    # Knobs of every loss; a run passes only those its loss takes (losses.knobs(name)).
+    c.loss_knobs = config_dict.ConfigDict()
+    c.loss_knobs.delta = 1.0  # huber, pseudo_huber
+    c.loss_knobs.beta = 1.0  # smooth_l1
+    c.loss_knobs.scale = 1.0  # cauchy, geman_mcclure, welsch, general_robust, robust_nll
+    c.loss_knobs.alpha = 1.0  # general_robust, robust_nll (Barron's shape; -inf..2 and beyond)
+    c.loss_knobs.tau = 0.5  # quantile
+    c.loss_knobs.gamma = 2.0  # focal
+    c.loss_knobs.margin = 1.0  # multi_margin
+    c.loss_knobs.p = 1  # multi_margin exponent (1 or 2)
+    c.loss_knobs.k = 1.0  # one_hot_squared_error
+    c.loss_knobs.m = 1.0  # one_hot_squared_error
+    c.loss_knobs.label_smoothing = 0.0  # softmax_cross_entropy
+
+    c.penalty = "l2"  # l2 (½‖θ‖²) | l1 (‖θ‖₁) | elastic_net | none
+    c.penalty_strength = 0.0  # λ
+    c.l1_ratio = 0.5  # elastic_net mixing
+    c.penalty_mask = "kernels"  # kernels (ndim >= 2; biases exempt) | all
+    c.l2_mode = "coupled"  # coupled (λ·penalty in the loss) | decoupled (weight decay)
+
+    c.optimizer = "adam"  # sgd | momentum | adam | adamw (= adam, decoupled decay)
+    c.learning_rate = 1e-3
+    c.momentum = 0.9  # momentum (heavy ball β)
+    c.b1 = 0.9  # adam
+    c.b2 = 0.999  # adam
+    c.eps = 1e-8  # adam
+    c.schedule = "constant"  # constant | cosine | warmup_cosine | inverse_sqrt
+    c.warmup_steps = 0
+
+    c.steps = 1000
+    c.batch_size = 256  # 0: full batch
+    c.log_every = 20  # metrics every this many steps (and at step 0)
+    c.diverge_threshold = 1e3  # diverged: objective not finite or > this × its initial value
+
+    c.chunk_size = 96  # runs per compiled call (cost per run rises past ~100 on 2 cores)
+    c.tensorboard = True
+    c.plots = True
+    c.progress = True
+
+    c.sweep = _sweep_placeholders(c)
+    return c
+
+
+def _sweep_placeholders(c: config_dict.ConfigDict) -> config_dict.ConfigDict:
+    """config.sweep mirrors every run field with a `None` tuple placeholder."""
+    sweep = config_dict.ConfigDict()
+    for key, value in c.items():
+        if key in EXECUTION_FIELDS:
+            continue
+        if isinstance(value, config_dict.ConfigDict):
+            sweep[key] = _sweep_placeholders(value)
+        else:
+            sweep[key] = config_dict.placeholder(tuple)
+    return sweep

@@ -1,0 +1,474 @@
+"""Datasets for losslab: a synthetic teacher with in-program noise, and three small real sets.
+
+Two kinds of data live here:
+
+* **Synthetic regression** (`synthetic_regression` + `add_noise`). The design `x` and the
+  noise-free teacher outputs `f` are fixed numpy arrays chosen by `data_seed`; the label noise is
+  drawn *inside* the compiled training program by `add_noise(key, f, x, family=..., scale=...)`,
+  so one `jit(vmap(run))` covers many seeds and noise levels. `family` is static (it picks the
+  sampler); `scale`, `df`, `contamination` and `outlier_scale` may be traced scalars.
+* **Real small sets** (`diabetes`, `digits`, `mnist1d`), all generated or bundled locally: nothing
+  is downloaded. Inputs are standardized with statistics of the training split only (so the test
+  split is close to, but not exactly, mean 0 / std 1); regression targets are standardized the
+  same way.
+
+`load(config.dataset)` dispatches on `name` in `DATASETS`; every loader's result goes through
+`validate`, which rejects NaN/inf and inconsistent shapes.
+
+All arrays on a `Dataset` are read-only numpy arrays: x float32, y float32 (regression) or int32
+(class labels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+DATASETS = ("synthetic", "diabetes", "digits", "mnist1d")
+NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "contaminated", "heteroscedastic")
+TEACHERS = ("nonlinear", "linear")
+
+# E[(1/2 + |z|)^2] for z ~ N(0, 1) = 1/4 + E|z| + E[z^2] = 5/4 + sqrt(2/pi). Dividing the
+# heteroscedastic std profile by its square root makes the marginal noise std equal `scale`
+# when the first feature is standard normal (synthetic design) or standardized (real sets).
+_HETERO_RMS = math.sqrt(1.25 + math.sqrt(2.0 / math.pi))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """A fixed train/test split.
+
+    x arrays are float32 with shape (n, *input_shape); y arrays are float32 targets (regression)
+    or int32 labels in [0, num_classes) (classification). Arrays are read-only. `eq=False`: two
+    datasets compare (and hash) by identity, since array equality has no single truth value.
+
+    For synthetic regression, `f_train`/`f_test` are the noise-free teacher outputs (equal to
+    `y_train`/`y_test`; the training program adds noise with `add_noise`), and `true_coef` holds the
+    teacher weights w of a linear teacher f(x) = x @ w (None otherwise).
+    """
+
+    name: str
+    task: str  # 'regression' or 'classification'
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int | None  # None for regression
+    input_shape: tuple[int, ...]  # per-example shape: (16,), (8, 8, 1), (40, 1), ...
+    f_train: np.ndarray | None = None
+    f_test: np.ndarray | None = None
+    true_coef: np.ndarray | None = None
+
+
+def _unknown_name_error(kind: str, name: object, valid: tuple[str, ...]) -> ValueError:
+    close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return ValueError(f"Unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}.")
+
+
+def _read_only(array: np.ndarray, dtype: Any) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def validate(dataset: Dataset) -> Dataset:
+    """Check a dataset for non-finite values and inconsistent shapes; return it unchanged.
+
+    Raises ValueError naming the dataset and the offending array when any of x_train, y_train,
+    x_test, y_test, f_train, f_test holds NaN or inf, when example counts of x and y disagree,
+    when x's per-example shape is not `input_shape`, or when class labels fall outside
+    [0, num_classes).
+    """
+    name = dataset.name
+    if dataset.task not in ("regression", "classification"):
+        raise ValueError(f"dataset {name!r}: task must be 'regression' or 'classification', "
+                         f"got {dataset.task!r}")
+    for field in ("x_train", "y_train", "x_test", "y_test", "f_train", "f_test"):
+        array = getattr(dataset, field)
+        if array is None:
+            continue
+        bad = np.size(array) - np.count_nonzero(np.isfinite(array))
+        if bad:
+            raise ValueError(f"dataset {name!r}: {field} has {bad} non-finite (NaN or inf) values")
+    for split in ("train", "test"):
+        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"dataset {name!r}: x_{split} has {x.shape[0]} examples but "
+                             f"y_{split} has {y.shape[0]}")
+        if tuple(x.shape[1:]) != tuple(dataset.input_shape):
+            raise ValueError(f"dataset {name!r}: x_{split} per-example shape {x.shape[1:]} != "
+                             f"input_shape {dataset.input_shape}")
+        if dataset.task == "classification" and y.size:
+            if y.min() < 0 or y.max() >= (dataset.num_classes or 0):
+                raise ValueError(f"dataset {name!r}: y_{split} labels outside "
+                                 f"[0, {dataset.num_classes})")
+    return dataset
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic regression: fixed design and teacher, noise drawn in-program.
+# --------------------------------------------------------------------------------------------
+
+
+def _seed_streams(data_seed: int) -> tuple[np.random.Generator, ...]:
+    # Independent streams for x_train, x_test and the teacher, so changing n_test leaves the
+    # training set alone, the teacher does not depend on n_train/n_test, and a smaller n_train
+    # gives a prefix of a larger one.
+    children = np.random.SeedSequence(data_seed).spawn(3)
+    return tuple(np.random.default_rng(c) for c in children)
+
+
+def linear_teacher_weights(dim: int, data_seed: int) -> np.ndarray:
+    """The linear teacher's weights: float32 shape (dim,), a uniformly random unit vector.
+
+    w = g/‖g‖ with g ~ N(0, I_dim), so Var(x @ w) = ‖w‖² = 1 exactly for x ~ N(0, I) and the
+    noise scale is directly the noise-to-signal std ratio. (w ~ N(0, I/dim) would only give
+    Var f = χ²_dim/dim ≈ 1 ± √(2/dim): 1.35 for dim 16, data_seed 0.)
+    """
+    _, _, teacher_rng = _seed_streams(data_seed)
+    g = teacher_rng.standard_normal(dim)
+    return (g / np.linalg.norm(g)).astype(np.float32)
+
+
+def synthetic_regression(
+    *,
+    teacher: str = "nonlinear",
+    n_train: int = 2048,
+    n_test: int = 1024,
+    dim: int = 16,
+    data_seed: int = 0,
+    width: int = 32,
+) -> Dataset:
+    """A fixed-design regression problem with noise-free targets; noise comes from `add_noise`.
+
+    Inputs x ~ N(0, I_dim), train and test drawn from independent streams of
+    `np.random.SeedSequence(data_seed)` (a fixed design: the same for every run of a sweep).
+
+    Teachers, both fixed by `data_seed`:
+      * 'linear':    f(x) = x @ w with w a random unit vector (`linear_teacher_weights`), so
+        Var f = 1 over the input distribution; w is `true_coef`.
+      * 'nonlinear': a random 2-layer tanh network f(x) = c·(v · tanh(W x + b) - m), with
+        W ~ N(0, 1/dim) of shape (width, dim), b ~ N(0, 0.25), v ~ N(0, 1/width); the constants
+        m and c are the mean and 1/std of the raw outputs on x_train, so f has mean 0 and variance
+        1 on the training inputs (≈ 1 on the test inputs). Smooth, bounded, and not linear in x.
+
+    y_train/y_test equal f_train/f_test (noise-free).
+    """
+    if teacher not in TEACHERS:
+        raise _unknown_name_error("teacher", teacher, TEACHERS)
+    if min(n_train, n_test, dim, width) < 1:
+        raise ValueError(f"n_train, n_test, dim, width must be >= 1, got "
+                         f"{n_train}, {n_test}, {dim}, {width}")
+    train_rng, test_rng, teacher_rng = _seed_streams(data_seed)
+    x_train = train_rng.standard_normal((n_train, dim))
+    x_test = test_rng.standard_normal((n_test, dim))
+
+    true_coef = None
+    if teacher == "linear":
+        true_coef = linear_teacher_weights(dim, data_seed)
+        # Computed in float32 from the float32 arrays the Dataset stores, so f == x @ true_coef
+        # holds exactly for a user recomputing it.
+        x_train = x_train.astype(np.float32)
+        x_test = x_test.astype(np.float32)
+        f_train, f_test = x_train @ true_coef, x_test @ true_coef
+    else:
+        w_in = teacher_rng.standard_normal((dim, width)) / math.sqrt(dim)
+        b_in = 0.5 * teacher_rng.standard_normal(width)
+        v_out = teacher_rng.standard_normal(width) / math.sqrt(width)
+        raw = lambda x: np.tanh(x @ w_in + b_in) @ v_out
+        raw_train = raw(x_train)
+        shift, spread = raw_train.mean(), raw_train.std()
+        f_train = (raw_train - shift) / spread
+        f_test = (raw(x_test) - shift) / spread
+
+    f_train = _read_only(f_train, np.float32)
+    f_test = _read_only(f_test, np.float32)
+    return validate(Dataset(
+        name="synthetic",
+        task="regression",
+        x_train=_read_only(x_train, np.float32),
+        y_train=f_train,
+        x_test=_read_only(x_test, np.float32),
+        y_test=f_test,
+        num_classes=None,
+        input_shape=(dim,),
+        f_train=f_train,
+        f_test=f_test,
+        true_coef=None if true_coef is None else _read_only(true_coef, np.float32),
+    ))
+
+
+def _check_concrete(name: str, value: Any, ok: Callable[[np.ndarray], np.ndarray], rule: str):
+    # Knobs may be traced under jit/vmap; only concrete numbers can be checked.
+    if isinstance(value, jax.core.Tracer):
+        return
+    if not np.all(ok(np.asarray(value))):
+        raise ValueError(f"add_noise: {name} must be {rule}, got {value!r}")
+
+
+def add_noise(
+    key: jax.Array,
+    f: jax.Array,
+    x: jax.Array | None,
+    *,
+    family: str,
+    scale: float | jax.Array,
+    df: float | jax.Array = 3.0,
+    contamination: float | jax.Array = 0.1,
+    outlier_scale: float | jax.Array = 10.0,
+) -> jax.Array:
+    """Return f + ε with label noise ε drawn from `key`; pure JAX, safe under jit and vmap.
+
+    `family` is a static string (it selects the sampler); `scale`, `df`, `contamination` and
+    `outlier_scale` may be traced scalars. With z ~ N(0, 1) independent per example:
+
+      * 'gaussian':        ε = scale · z. `scale` is the std.
+      * 'laplace':         ε ~ Laplace(0, b) with b = scale/√2, so std = scale (same as gaussian);
+                           density exp(-|ε|/b)/(2b), excess kurtosis 3.
+      * 'student_t':       ε = scale · t_df, a standard Student-t draw with `df` degrees of
+                           freedom multiplied by `scale`. `scale` is NOT the std here:
+                           std = scale·√(df/(df-2)) for df > 2, infinite for 1 < df ≤ 2, undefined
+                           (reported inf) for df ≤ 1. Median |ε| = scale · t_df quantile 0.75.
+      * 'contaminated':    Huber's gross-error model: with prob `contamination` (ε₀),
+                           ε = outlier_scale · scale · z, else ε = scale · z;
+                           std = scale·√(1 - ε₀ + ε₀·outlier_scale²).
+      * 'heteroscedastic': ε = scale · (1/2 + |x[:, 0]|) / √(5/4 + √(2/π)) · z: the std grows with
+                           the first input feature; the constant makes the marginal std equal
+                           `scale` when x[:, 0] ~ N(0, 1) (synthetic design, standardized real
+                           features). Needs `x` of shape (n, ...) with x.shape[0] == f.shape[0].
+
+    Output dtype is f's (floating) dtype. `x` is only read by 'heteroscedastic' and may be None
+    otherwise. See `noise_std` for the theoretical std of each family.
+    """
+    if family not in NOISE_FAMILIES:
+        raise _unknown_name_error("noise family", family, NOISE_FAMILIES)
+    f = jnp.asarray(f)
+    if not jnp.issubdtype(f.dtype, jnp.floating):
+        raise TypeError(f"add_noise: f must be floating, got {f.dtype}")
+    dtype = f.dtype
+    _check_concrete("scale", scale, lambda v: v >= 0, ">= 0")
+    scale = jnp.asarray(scale, dtype)
+
+    if family == "gaussian":
+        noise = scale * jax.random.normal(key, f.shape, dtype)
+    elif family == "laplace":
+        noise = (scale / math.sqrt(2.0)) * jax.random.laplace(key, f.shape, dtype)
+    elif family == "student_t":
+        _check_concrete("df", df, lambda v: v > 0, "> 0")
+        noise = scale * jax.random.t(key, jnp.asarray(df, dtype), f.shape, dtype)
+    elif family == "contaminated":
+        _check_concrete("contamination", contamination, lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
+        _check_concrete("outlier_scale", outlier_scale, lambda v: v >= 0, ">= 0")
+        outlier_key, normal_key = jax.random.split(key)
+        is_outlier = jax.random.bernoulli(outlier_key, jnp.asarray(contamination, dtype), f.shape)
+        per_example = jnp.where(is_outlier, jnp.asarray(outlier_scale, dtype) * scale, scale)
+        noise = per_example * jax.random.normal(normal_key, f.shape, dtype)
+    else:  # heteroscedastic
+        if x is None:
+            raise ValueError("add_noise: family 'heteroscedastic' needs the inputs x")
+        x = jnp.asarray(x)
+        if x.ndim < 2 or x.shape[0] != f.shape[0]:
+            raise ValueError(f"add_noise: heteroscedastic needs x of shape (n, ...) with "
+                             f"n = {f.shape[0]}, got {x.shape}")
+        first_feature = x.reshape(x.shape[0], -1)[:, 0].astype(dtype)
+        profile = (0.5 + jnp.abs(first_feature)) / _HETERO_RMS
+        profile = profile.reshape(profile.shape + (1,) * (f.ndim - 1))
+        noise = scale * profile * jax.random.normal(key, f.shape, dtype)
+    return f + noise
+
+
+def noise_std(
+    family: str,
+    scale: float | jax.Array,
+    df: float | jax.Array = 3.0,
+    contamination: float | jax.Array = 0.1,
+    outlier_scale: float | jax.Array = 10.0,
+) -> jax.Array:
+    """Theoretical marginal std of the noise `add_noise` draws (inf where the variance is infinite
+    or undefined, i.e. student_t with df ≤ 2). Works on concrete or traced values; float() it for
+    reports. For 'heteroscedastic' this assumes x[:, 0] ~ N(0, 1).
+    """
+    if family not in NOISE_FAMILIES:
+        raise _unknown_name_error("noise family", family, NOISE_FAMILIES)
+    scale = jnp.asarray(scale, jnp.float32)
+    if family in ("gaussian", "laplace", "heteroscedastic"):
+        return scale
+    if family == "student_t":
+        df = jnp.asarray(df, jnp.float32)
+        finite = df > 2
+        ratio = df / jnp.where(finite, df - 2, 1.0)
+        return jnp.where(finite, scale * jnp.sqrt(ratio), jnp.inf)
+    eps = jnp.asarray(contamination, jnp.float32)
+    return scale * jnp.sqrt(1 - eps + eps * jnp.asarray(outlier_scale, jnp.float32) ** 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Real small sets: bundled (sklearn) or generated locally (mnist1d). No downloads.
+# --------------------------------------------------------------------------------------------
+
+
+def _standardize(train: np.ndarray, test: np.ndarray, axis: int | None = 0):
+    """(train - mean)/std with mean and std from `train` only; zero-std features get std 1."""
+    mean = train.mean(axis=axis, keepdims=True)
+    std = train.std(axis=axis, keepdims=True)
+    std = np.where(std > 0, std, 1.0)
+    return (train - mean) / std, (test - mean) / std
+
+
+def _split(x, y, test_fraction: float, split_seed: int, stratify: bool):
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    return train_test_split(x, y, test_size=test_fraction, random_state=split_seed,
+                            shuffle=True, stratify=y if stratify else None)
+
+
+def diabetes(*, test_fraction: float = 0.25, split_seed: int = 0) -> Dataset:
+    """sklearn's bundled diabetes regression set (442 patients, 10 features, disease progression).
+
+    Loaded unscaled; a random split by `split_seed`; each feature standardized with the training
+    split's mean and std, and the target standardized with the training targets' mean and std
+    (so a predict-the-mean baseline has train MSE 1).
+    """
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True, scaled=False)
+    x_train, x_test, y_train, y_test = _split(x, y, test_fraction, split_seed, stratify=False)
+    x_train, x_test = _standardize(x_train, x_test)
+    y_train, y_test = _standardize(y_train, y_test)
+    return validate(Dataset(
+        name="diabetes",
+        task="regression",
+        x_train=_read_only(x_train, np.float32),
+        y_train=_read_only(y_train, np.float32),
+        x_test=_read_only(x_test, np.float32),
+        y_test=_read_only(y_test, np.float32),
+        num_classes=None,
+        input_shape=(x.shape[1],),
+    ))
+
+
+def digits(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = True) -> Dataset:
+    """sklearn's bundled 8×8 handwritten digits (1797 images, 10 classes).
+
+    A split stratified by class, by `split_seed`; each of the 64 pixels standardized with the
+    training split's per-pixel mean and std (pixels constant on the training split, e.g. some
+    border pixels, become 0). input_shape (8, 8, 1) (HWC, for convolutions) when `image`,
+    else (64,).
+    """
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = _split(x, y, test_fraction, split_seed, stratify=True)
+    x_train, x_test = _standardize(x_train, x_test)
+    input_shape = (8, 8, 1) if image else (64,)
+    return validate(Dataset(
+        name="digits",
+        task="classification",
+        x_train=_read_only(x_train.reshape(-1, *input_shape), np.float32),
+        y_train=_read_only(y_train, np.int32),
+        x_test=_read_only(x_test.reshape(-1, *input_shape), np.float32),
+        y_test=_read_only(y_test, np.int32),
+        num_classes=10,
+        input_shape=input_shape,
+    ))
+
+
+def mnist1d(*, num_samples: int = 4000, seed: int = 0) -> Dataset:
+    """MNIST-1D (Greydanus 2020), generated locally by the `mnist1d` package from its templates.
+
+    `make_dataset` makes num_samples // 10 examples per class (10 classes, length-40 signals) and
+    the package's 80/20 train/test split; it never touches the network (`get_dataset` would).
+    It seeds numpy's and Python's *global* RNGs, so their states are saved and restored around it.
+    Inputs are standardized with one scalar mean and std over all training values (not per position:
+    that keeps the signal's shape, which is what a 1-D convolution sees). input_shape (40, 1).
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    if num_samples < 10:
+        raise ValueError(f"mnist1d: num_samples must be >= 10, got {num_samples}")
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = seed
+    # make_dataset reseeds the legacy global RNGs; put back whatever state the caller had.
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+    x_train, x_test = _standardize(data["x"], data["x_test"], axis=None)
+    length = x_train.shape[1]
+    return validate(Dataset(
+        name="mnist1d",
+        task="classification",
+        x_train=_read_only(x_train[..., None], np.float32),
+        y_train=_read_only(data["y"], np.int32),
+        x_test=_read_only(x_test[..., None], np.float32),
+        y_test=_read_only(data["y_test"], np.int32),
+        num_classes=10,
+        input_shape=(length, 1),
+    ))
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch from a config.
+# --------------------------------------------------------------------------------------------
+
+_LOADERS: dict[str, Callable[..., Dataset]] = {
+    "synthetic": synthetic_regression,
+    "diabetes": diabetes,
+    "digits": digits,
+    "mnist1d": mnist1d,
+}
+# Config fields each loader takes; everything else on the config (noise model fields such as
+# noise, noise_scale, df, contamination, outlier_scale, or fields of other datasets) is ignored.
+_LOADER_FIELDS: dict[str, tuple[str, ...]] = {
+    "synthetic": ("teacher", "n_train", "n_test", "dim", "data_seed", "width"),
+    "diabetes": ("test_fraction", "split_seed"),
+    "digits": ("test_fraction", "split_seed", "image"),
+    "mnist1d": ("num_samples", "seed"),
+}
+_MISSING = object()
+
+
+def _config_field(config: Any, field: str) -> Any:
+    if isinstance(config, Mapping):
+        return config.get(field, _MISSING)
+    try:
+        return getattr(config, field)
+    except (AttributeError, KeyError):
+        return _MISSING
+
+
+def load(config_dataset: Any) -> Dataset:
+    """Build the dataset a config names and validate it.
+
+    `config_dataset` is an ml_collections ConfigDict, a mapping, or any object with attribute
+    `name` in DATASETS plus that dataset's keyword arguments (synthetic: teacher, n_train, n_test,
+    dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
+    image; mnist1d: num_samples, seed). Absent fields take the loader's defaults; other fields
+    are ignored. Raises ValueError for an unknown name (with the closest valid names) or for
+    non-finite data.
+    """
+    name = _config_field(config_dataset, "name")
+    if name is _MISSING:
+        raise ValueError(f"dataset config has no 'name'; valid names: {', '.join(DATASETS)}")
+    if name not in _LOADERS:
+        raise _unknown_name_error("dataset", name, DATASETS)
+    kwargs = {}
+    for field in _LOADER_FIELDS[name]:
+        value = _config_field(config_dataset, field)
+        if value is not _MISSING:
+            kwargs[field] = value
+    return validate(_LOADERS[name](**kwargs))

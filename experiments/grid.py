@@ -1,0 +1,151 @@
+"""Expand a config's sweep axes into runs, and group the runs by program structure.
+
+A *numeric* axis (config_schema.NUMERIC_FIELDS: λ, learning rate, seed, loss knobs, noise level)
+becomes a column of a stacked array that one compiled program consumes; any other axis (loss
+family, model, optimizer, noise family, ...) changes the program, so each of its values forms a
+separate group. The number of compiled training programs is therefore the number of groups, which
+does not depend on how many values a numeric axis has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+from typing import Any
+
+import numpy as np
+from ml_collections import config_dict
+
+from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One member of the sweep: its id (position in the grid) and its swept values."""
+
+    run_id: int
+    swept: tuple[tuple[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        """TensorBoard-friendly name, e.g. 'loss=huber/penalty_strength=0.001/seed=0'."""
+        if not self.swept:
+            return "run"
+        return "/".join(f"{path}={_fmt(value)}" for path, value in self.swept)
+
+
+@dataclasses.dataclass
+class Group:
+    """Runs sharing one program structure; `config` is resolved for the group's first run."""
+
+    group_id: int
+    structure: tuple[tuple[str, Any], ...]
+    config: config_dict.ConfigDict
+    runs: list[Run]
+    hyper: dict[str, np.ndarray]  # numeric field -> (len(runs),) values
+
+    def chunks(self, chunk_size: int):
+        """Yield (chunk_id, runs, hyper) with hyper padded to chunk_size by repeating the last run.
+
+        Padding keeps every call the same shape, so one compiled program serves all chunks.
+        """
+        for chunk_id, start in enumerate(range(0, len(self.runs), chunk_size)):
+            runs = self.runs[start : start + chunk_size]
+            idx = np.arange(start, start + chunk_size).clip(max=len(self.runs) - 1)
+            yield chunk_id, runs, {k: v[idx] for k, v in self.hyper.items()}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return "x".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def flatten(c: config_dict.ConfigDict, prefix: str = "") -> dict[str, Any]:
+    """Dotted path -> value for every leaf field of a config."""
+    out: dict[str, Any] = {}
+    for key, value in c.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, config_dict.ConfigDict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def sweep_axes(config: config_dict.ConfigDict) -> list[tuple[str, tuple]]:
+    """The declared axes as (dotted path, values), in ConfigDict order (sorted by path)."""
+    fields = flatten(config)
+    axes = []
+    for path, values in flatten(config.sweep).items():
+        if values is None:
+            continue
+        if path not in fields:
+            close = difflib.get_close_matches(path, list(fields), n=3)
+            raise ValueError(f"sweep axis 'sweep.{path}' names no config field; closest: {close}")
+        if not isinstance(values, tuple | list):
+            raise ValueError(
+                f"sweep.{path} must be a tuple of values, got {type(values).__name__} {values!r}"
+            )
+        if len(values) == 0:
+            raise ValueError(f"sweep.{path} is empty: give at least one value or set it to None")
+        axes.append((path, tuple(values)))
+    return axes
+
+
+def resolve(config: config_dict.ConfigDict, swept: tuple[tuple[str, Any], ...]):
+    """A copy of `config` with the swept values set (sweep and execution fields unchanged)."""
+    c = config_dict.ConfigDict(config.to_dict())
+    for path, value in swept:
+        node = c
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return c
+
+
+def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
+    """The fields that shape the compiled program (everything not numeric and not execution)."""
+    return tuple(
+        (path, value)
+        for path, value in flatten(config).items()
+        if path not in NUMERIC_FIELDS and path.split(".")[0] not in EXECUTION_FIELDS
+    )
+
+
+def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:
+    """The numeric fields of one resolved run config."""
+    fields = flatten(config)
+    return {path: fields[path] for path in NUMERIC_FIELDS}
+
+
+def expand(config: config_dict.ConfigDict) -> list[Group]:
+    """Every run of the grid (Cartesian product of the axes), grouped by structure.
+
+    Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in order of first appearance.
+    """
+    axes = sweep_axes(config)
+    paths = [p for p, _ in axes]
+    groups: dict[tuple, Group] = {}
+    hypers: dict[tuple, list[dict[str, float]]] = {}
+    for run_id, values in enumerate(itertools.product(*(v for _, v in axes))):
+        swept = tuple(zip(paths, values, strict=True))
+        resolved = resolve(config, swept)
+        key = structure_of(resolved)
+        if key not in groups:
+            groups[key] = Group(len(groups), key, resolved, [], {})
+            hypers[key] = []
+        groups[key].runs.append(Run(run_id, swept))
+        hypers[key].append(hyper_of(resolved))
+    for key, group in groups.items():
+        group.hyper = {
+            path: np.asarray(
+                [h[path] for h in hypers[key]], dtype=np.int32 if path == "seed" else np.float32
+            )
+            for path in NUMERIC_FIELDS
+        }
+    return list(groups.values())

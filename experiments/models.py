@@ -1,0 +1,107 @@
+"""Flax models used functionally: `model.init(key, x)` -> params pytree, `model.apply(params, x)`.
+
+Kept to plain `flax.linen` modules with no mutable state (no batch norm, no dropout), so a whole
+training run is a pure function of (params, data) and can be `vmap`-ed across a sweep.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jnp.ndarray], jnp.ndarray]] = {
+    "relu": nn.relu,
+    "tanh": nn.tanh,
+    "gelu": nn.gelu,
+    "silu": nn.silu,
+    "identity": lambda x: x,
+}
+MODELS = ("linear", "mlp", "cnn")
+
+
+def _activation(name: str) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    if name not in ACTIVATIONS:
+        close = difflib.get_close_matches(name, ACTIVATIONS, n=3)
+        raise ValueError(f"unknown activation {name!r}; closest: {close or sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+class Linear(nn.Module):
+    """Affine map of the flattened input: f(x) = W·vec(x) + b."""
+
+    num_outputs: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        return nn.Dense(self.num_outputs)(x.reshape(x.shape[0], -1))
+
+
+class MLP(nn.Module):
+    """Fully connected network: Dense(w_1) -> act -> ... -> Dense(w_k) -> act -> Dense(num_outputs)."""
+
+    widths: Sequence[int]
+    activation: str
+    num_outputs: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        act = _activation(self.activation)
+        h = x.reshape(x.shape[0], -1)
+        for width in self.widths:
+            h = act(nn.Dense(width)(h))
+        return nn.Dense(self.num_outputs)(h)
+
+
+class CNN(nn.Module):
+    """Small convolutional network for 1-D signals (length, 1) or images (height, width, 1).
+
+    Each stage: Conv(kernel 3 per spatial dim, 'SAME') -> act -> average pool by 2; then
+    flatten -> Dense(dense_width) -> act -> Dense(num_outputs).
+    """
+
+    channels: Sequence[int]
+    dense_width: int
+    activation: str
+    num_outputs: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        act = _activation(self.activation)
+        spatial = x.ndim - 2  # (batch, *spatial, channels)
+        if spatial < 1:
+            raise ValueError(
+                f"cnn needs inputs shaped (batch, *spatial, channels); got shape {x.shape}"
+            )
+        h = x
+        for c in self.channels:
+            h = act(nn.Conv(c, kernel_size=(3,) * spatial, padding="SAME")(h))
+            if min(h.shape[1:-1]) >= 2:
+                h = nn.avg_pool(h, window_shape=(2,) * spatial, strides=(2,) * spatial)
+        h = h.reshape(h.shape[0], -1)
+        h = act(nn.Dense(self.dense_width)(h))
+        return nn.Dense(self.num_outputs)(h)
+
+
+def build(model_config, num_outputs: int) -> nn.Module:
+    """The model named by `model_config.name` with `num_outputs` outputs (1 for regression)."""
+    name = model_config.name
+    if name == "linear":
+        return Linear(num_outputs=num_outputs)
+    if name == "mlp":
+        return MLP(
+            widths=tuple(model_config.widths),
+            activation=model_config.activation,
+            num_outputs=num_outputs,
+        )
+    if name == "cnn":
+        return CNN(
+            channels=tuple(model_config.channels),
+            dense_width=model_config.dense_width,
+            activation=model_config.activation,
+            num_outputs=num_outputs,
+        )
+    close = difflib.get_close_matches(str(name), MODELS, n=3)
+    raise ValueError(f"unknown model {name!r} (config.model.name); closest: {close or MODELS}")

@@ -1,0 +1,123 @@
+"""Writing a sweep's results: per-chunk tables written atomically, assembled tables, TensorBoard.
+
+Layout of a workdir:
+  config.json                 resolved config, grid, versions, git commit, platform (see provenance)
+  chunks/g<G>-c<C>.runs.csv   one row per run of that chunk (written when the chunk finishes)
+  chunks/g<G>-c<C>.curves.csv one row per run per logged step
+  runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
+  tb/<run name>/              TensorBoard events, one directory per sweep member
+  plots/*.png
+
+Every file is written to a temporary name in the same directory and then renamed, so a killed
+process never leaves a half-written table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+RUNS_TABLE = "runs.csv"
+CURVES_TABLE = "curves.csv"
+CHUNK_DIR = "chunks"
+
+# TensorBoard tag for each curve, grouped so the tag filter shows one family at a time.
+TB_TAGS = {
+    "objective": "train/objective",
+    "data_loss": "train/data_loss",
+    "test_loss": "test/loss",
+    "test_mse": "test/mse",
+    "test_accuracy": "test/accuracy",
+    "grad_norm": "optim/grad_norm",
+    "update_norm": "optim/update_norm",
+    "param_norm": "optim/param_norm",
+}
+
+
+def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
+    """Call write(tmp) for a temporary file next to `path`, then rename it to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = pathlib.Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_json(path: pathlib.Path, obj) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=_json_default)))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple | set):
+        return list(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def write_csv(path: pathlib.Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: frame.to_csv(p, index=False))
+
+
+def chunk_paths(workdir: pathlib.Path, group_id: int, chunk_id: int) -> tuple[pathlib.Path, ...]:
+    stem = workdir / CHUNK_DIR / f"g{group_id:03d}-c{chunk_id:05d}"
+    return stem.with_suffix(".runs.csv"), stem.with_suffix(".curves.csv")
+
+
+def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.DataFrame) -> None:
+    """Curves first, runs last: a chunk counts as done once its runs file exists."""
+    runs_path, curves_path = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
+    write_csv(curves_path, curves)
+    write_csv(runs_path, runs)
+
+
+def chunk_done(workdir, group_id: int, chunk_id: int) -> bool:
+    runs_path, curves_path = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
+    return runs_path.exists() and curves_path.exists()
+
+
+def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate the chunk tables into runs.csv and curves.csv, sorted by run_id (and step)."""
+    workdir = pathlib.Path(workdir)
+    chunk_dir = workdir / CHUNK_DIR
+    runs = pd.concat(
+        [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.runs.csv"))], ignore_index=True
+    )
+    curves = pd.concat(
+        [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.curves.csv"))], ignore_index=True
+    )
+    runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
+    curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    write_csv(workdir / CURVES_TABLE, curves)
+    write_csv(workdir / RUNS_TABLE, runs)
+    return runs, curves
+
+
+def write_tensorboard(workdir, runs: pd.DataFrame, curves: pd.DataFrame) -> pathlib.Path:
+    """One event directory per run under tb/, named by its swept values (filterable by regex)."""
+    from tensorboardX import SummaryWriter
+
+    tb_dir = pathlib.Path(workdir) / "tb"
+    shutil.rmtree(tb_dir, ignore_errors=True)  # regenerated from the tables, never appended to
+    names = dict(zip(runs["run_id"], runs["run_name"], strict=True))
+    for run_id, frame in curves.groupby("run_id", sort=True):
+        with SummaryWriter(logdir=str(tb_dir / names[run_id]), flush_secs=3600) as writer:
+            for column, tag in TB_TAGS.items():
+                if column not in frame:
+                    continue
+                for step, value in zip(frame["step"], frame[column], strict=True):
+                    writer.add_scalar(tag, float(value), int(step))
+    return tb_dir

@@ -1,0 +1,77 @@
+"""From a chunk's stacked metric arrays to rows of the runs table and the curves table.
+
+Runs table: one row per run with its identity (run_id, group_id, run_name), every swept value
+and the main fields (loss, optimizer, λ, lr, seed, noise), then per-run results:
+  final_loss / best_loss        train objective (data loss + λ·penalty, full training set)
+  final_data_loss               data loss alone
+  final_test_loss / best_test_loss   the run's own loss on the held-out split
+  final_test_mse                regression: squared error against the noise-free teacher
+                                (synthetic data) or the held-out targets (real data)
+  final_test_accuracy           classification
+  diverged, diverge_step        see experiments.training (diverge_step = -1 if never)
+  grad_norm_final, update_norm_final, param_norm_final
+Curves table: one row per run per logged step (step 0 included) with every metric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from experiments.grid import Group, Run, flatten
+
+# Always in the runs table, swept or not, so tables from different sweeps line up.
+IDENTITY_FIELDS = (
+    "loss",
+    "optimizer",
+    "l2_mode",
+    "penalty",
+    "penalty_strength",
+    "learning_rate",
+    "seed",
+    "dataset.name",
+    "dataset.noise",
+    "model.name",
+)
+
+
+def chunk_tables(
+    group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
+    extra: dict[str, np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`metrics[name]` has shape (chunk_size, len(steps)); padded members beyond len(runs) are dropped.
+
+    `extra` holds per-run scalar columns computed elsewhere (e.g. stability diagnostics).
+    """
+    n = len(runs)
+    base = flatten(group.config)
+    rows = []
+    for i, run in enumerate(runs):
+        row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
+        swept = dict(run.swept)
+        for path in IDENTITY_FIELDS:
+            row[path] = swept.get(path, base[path])
+        for path, value in run.swept:
+            row[path] = "x".join(map(str, value)) if isinstance(value, tuple) else value
+        rows.append(row)
+    runs_df = pd.DataFrame(rows)
+
+    m = {k: np.asarray(v)[:n] for k, v in metrics.items()}
+    runs_df["final_loss"] = m["objective"][:, -1].astype(np.float64)
+    runs_df["best_loss"] = np.nanmin(m["objective"], axis=1).astype(np.float64)
+    runs_df["final_data_loss"] = m["data_loss"][:, -1].astype(np.float64)
+    runs_df["final_test_loss"] = m["test_loss"][:, -1].astype(np.float64)
+    runs_df["best_test_loss"] = np.nanmin(m["test_loss"], axis=1).astype(np.float64)
+    for name in ("test_mse", "test_accuracy"):
+        if name in m:
+            runs_df[f"final_{name}"] = m[name][:, -1].astype(np.float64)
+    for name in ("grad_norm", "update_norm", "param_norm"):
+        runs_df[f"{name}_final"] = m[name][:, -1].astype(np.float64)
+    for name, values in (extra or {}).items():
+        runs_df[name] = np.asarray(values)[:n]
+
+    curves = {"run_id": np.repeat(runs_df["run_id"].to_numpy(), len(steps)),
+              "step": np.tile(np.asarray(steps), n)}
+    for name, values in m.items():
+        curves[name] = values.reshape(-1).astype(np.float64 if values.dtype != bool else bool)
+    return runs_df, pd.DataFrame(curves)

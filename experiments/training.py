@@ -1,0 +1,322 @@
+"""A training run as one pure function of (hyperparameters, data): `lax.scan` over steps.
+
+`make_run(config, dataset) -> run(hyper, data) -> (final_state, metrics)` where `hyper` maps each
+numeric field (config_schema.NUMERIC_FIELDS) to a scalar array and `metrics` maps each metric name
+to an array over logged steps (step 0, log_every, 2·log_every, ..., steps). Nothing is logged from
+inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole chunk of a sweep at once.
+
+Divergence: a step is rejected when the minibatch objective is not finite or exceeds
+`diverge_threshold` × the initial full-batch objective, or the update would make a parameter
+non-finite. The first rejection sets `diverged` and `diverge_step`, and every later step keeps
+the parameters as they were (the member is frozen), so no NaN reaches the metrics of a run or,
+through the vmapped batch, any other member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from ml_collections import config_dict
+
+import losses
+from experiments import data as data_lib
+from experiments import models
+from experiments.config_schema import NUMERIC_FIELDS
+
+Hyper = dict[str, jax.Array]
+Metrics = dict[str, jax.Array]
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "inverse_sqrt")
+PENALTIES = ("l2", "l1", "elastic_net", "none")
+L2_MODES = ("coupled", "decoupled")
+
+
+class RunState(NamedTuple):
+    params: Any
+    opt_state: Any
+    diverged: jax.Array  # bool
+    diverge_step: jax.Array  # int32, -1 while not diverged
+    grad_norm: jax.Array  # of the last minibatch gradient (objective incl. coupled penalty)
+    update_norm: jax.Array  # of the last applied parameter update
+
+
+def lr_multiplier(schedule: str, steps: int, warmup_steps: int) -> Callable[[jax.Array], jax.Array]:
+    """Learning-rate multiplier m(t), so lr(t) = learning_rate · m(t).
+
+    Linear warmup over `warmup_steps` (if > 0), then: constant 1; cosine ½(1+cos(π·s/S)) over
+    the remaining S steps; inverse_sqrt √(w/(w+s)) with w = max(warmup_steps, 1).
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r} (config.schedule); valid: {SCHEDULES}")
+    decay_steps = max(steps - warmup_steps, 1)
+    w = max(warmup_steps, 1)
+
+    def multiplier(count: jax.Array) -> jax.Array:
+        t = jnp.asarray(count, jnp.float32)
+        s = jnp.maximum(t - warmup_steps, 0.0)
+        if schedule == "constant":
+            m = jnp.ones_like(t)
+        elif schedule == "cosine":
+            m = 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(s, decay_steps) / decay_steps))
+        else:
+            m = jnp.sqrt(w / (w + s))
+        if warmup_steps > 0:
+            m = m * jnp.minimum((t + 1.0) / warmup_steps, 1.0)
+        return m
+
+    return multiplier
+
+
+def is_decoupled(config: config_dict.ConfigDict) -> bool:
+    """adamw always decays decoupled; otherwise config.l2_mode decides."""
+    return config.optimizer == "adamw" or config.l2_mode == "decoupled"
+
+
+def make_optimizer(config: config_dict.ConfigDict, hyper: Hyper, mask) -> optax.GradientTransformation:
+    """chain(preconditioner, [decoupled decay λθ], −lr(t)) with traced lr, momentum and λ.
+
+    Written as one chain so that SGD + decoupled decay is exactly SGD on loss + λ·½‖θ‖² (the
+    decay term is added before the learning-rate scaling), while for Adam the decay bypasses the
+    adaptive preconditioner (AdamW; Loshchilov & Hutter 2019).
+    """
+    name = config.optimizer
+    if name == "sgd":
+        base = optax.identity()
+    elif name == "momentum":
+        base = optax.trace(decay=hyper["momentum"])
+    elif name in ("adam", "adamw"):
+        base = optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=config.eps)
+    else:
+        raise ValueError(f"unknown optimizer {name!r} (config.optimizer); valid: {OPTIMIZERS}")
+    multiplier = lr_multiplier(config.schedule, config.steps, config.warmup_steps)
+    parts = [base]
+    if is_decoupled(config):
+        parts.append(optax.add_decayed_weights(hyper["penalty_strength"], mask))
+    parts.append(optax.scale_by_learning_rate(lambda count: hyper["learning_rate"] * multiplier(count)))
+    return optax.chain(*parts)
+
+
+def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], jax.Array]:
+    """params -> penalty value (without λ) over the masked leaves."""
+    name = config.penalty
+    if name not in PENALTIES:
+        raise ValueError(f"unknown penalty {name!r} (config.penalty); valid: {PENALTIES}")
+    if config.penalty_mask not in ("kernels", "all"):
+        raise ValueError(
+            f"unknown penalty_mask {config.penalty_mask!r} (config.penalty_mask); valid: kernels, all"
+        )
+
+    def mask_of(params):
+        return losses.decay_mask(params) if config.penalty_mask == "kernels" else None
+
+    def penalty(params):
+        mask = mask_of(params)
+        if name == "l2":
+            return losses.l2_penalty(params, mask)
+        if name == "l1":
+            return losses.l1_penalty(params, mask)
+        if name == "elastic_net":
+            return losses.elastic_net(params, hyper["l1_ratio"], mask)
+        return jnp.zeros((), jnp.float32)
+
+    return penalty
+
+
+def loss_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable:
+    """The configured loss with its knobs bound; numeric knobs come from `hyper` (traced)."""
+    bound = {}
+    for knob in losses.knobs(config.loss):
+        path = f"loss_knobs.{knob}"
+        bound[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
+    return losses.get(config.loss, **bound)
+
+
+def _tree_norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def data_arrays(dataset: data_lib.Dataset) -> dict[str, jax.Array]:
+    """The dataset as a dict of arrays, the `data` argument of a run (replicated, not vmapped)."""
+    out = {
+        "x_train": dataset.x_train,
+        "y_train": dataset.y_train,
+        "x_test": dataset.x_test,
+        "y_test": dataset.y_test,
+    }
+    if dataset.f_train is not None:
+        out["f_train"] = dataset.f_train
+        out["f_test"] = dataset.f_test
+    return {k: jnp.asarray(v) for k, v in out.items()}
+
+
+def run_keys(hyper: Hyper) -> tuple[jax.Array, ...]:
+    """(init, minibatch, train noise, test noise) keys, all derived from hyper['seed']."""
+    return tuple(jax.random.split(jax.random.key(hyper["seed"]), 4))
+
+
+def targets(config: config_dict.ConfigDict, hyper: Hyper, data: dict[str, jax.Array]):
+    """(y_train, y_test, clean y_test) of one run.
+
+    Synthetic data carries noise-free teacher outputs f; the noise is drawn here, from the run's
+    seed and its (traced) noise level, so seeds and noise levels vmap. Real data is returned as is.
+    """
+    if "f_train" not in data:
+        return data["y_train"], data["y_test"], data["y_test"]
+    _, _, k_train, k_test = run_keys(hyper)
+    noise = dict(
+        family=config.dataset.noise,
+        scale=hyper["dataset.noise_scale"],
+        df=hyper["dataset.df"],
+        contamination=hyper["dataset.contamination"],
+        outlier_scale=hyper["dataset.outlier_scale"],
+    )
+    y_train = data_lib.add_noise(k_train, data["f_train"], data["x_train"], **noise)
+    y_test = data_lib.add_noise(k_test, data["f_test"], data["x_test"], **noise)
+    return y_train, y_test, data["f_test"]
+
+
+def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
+    """The pure function `run(hyper, data) -> (RunState, metrics)` for one program structure."""
+    task = losses.task(config.loss)
+    if task != dataset.task:
+        raise ValueError(
+            f"loss {config.loss!r} is a {task} loss but dataset {dataset.name!r} is {dataset.task}"
+        )
+    num_outputs = dataset.num_classes if task == "classification" else 1
+    model = models.build(config.model, num_outputs)
+    steps, log_every = int(config.steps), int(config.log_every)
+    if steps <= 0 or log_every <= 0 or steps % log_every:
+        raise ValueError(
+            f"config.steps={steps} must be a positive multiple of config.log_every={log_every}"
+        )
+    n_train = dataset.x_train.shape[0]
+    batch_size = int(config.batch_size)
+    if batch_size < 0 or batch_size > n_train:
+        raise ValueError(
+            f"config.batch_size={batch_size} must be in [0, n_train={n_train}] (0 = full batch)"
+        )
+    decoupled = is_decoupled(config)
+    if decoupled and config.penalty not in ("l2", "none"):
+        raise ValueError(
+            f"decoupled weight decay is the L2 penalty's counterpart; config.penalty={config.penalty!r}"
+            " needs l2_mode='coupled' and an optimizer other than adamw"
+        )
+    threshold = float(config.diverge_threshold)
+
+    def predict(params, x):
+        out = model.apply(params, x)
+        return out[..., 0] if task == "regression" else out
+
+    def run(hyper: Hyper, data: dict[str, jax.Array]) -> tuple[RunState, Metrics]:
+        k_init, k_batches = run_keys(hyper)[:2]
+        y_train, y_test, clean_test = targets(config, hyper, data)
+
+        loss = loss_fn(config, hyper)
+        penalty = penalty_fn(config, hyper)
+        lam = hyper["penalty_strength"]
+
+        def data_loss(params, x, y):
+            return losses.reduce(loss(predict(params, x), y))
+
+        def objective(params, x, y):
+            """data loss + λ·penalty; with decoupled decay the penalty is not differentiated."""
+            d = data_loss(params, x, y)
+            p = penalty(params)
+            if decoupled:
+                return d, (d, lam * jax.lax.stop_gradient(p))
+            return d + lam * p, (d, lam * p)
+
+        def evaluate(params) -> Metrics:
+            d = data_loss(params, data["x_train"], y_train)
+            obj = d + lam * penalty(params)
+            test_pred = predict(params, data["x_test"])
+            out = {
+                "objective": obj,
+                "data_loss": d,
+                "test_loss": losses.reduce(loss(test_pred, y_test)),
+                "param_norm": _tree_norm(params),
+            }
+            if task == "regression":
+                out["test_mse"] = jnp.mean(jnp.square(test_pred - clean_test))
+            else:
+                out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == y_test)
+            return out
+
+        params = model.init(k_init, data["x_train"][:1])
+        tx = make_optimizer(config, hyper, losses.decay_mask if config.penalty_mask == "kernels" else None)
+        init_metrics = evaluate(params)
+        init_objective = init_metrics["objective"]
+        grad_fn = jax.value_and_grad(lambda p, x, y: objective(p, x, y)[0])
+
+        def step(state: RunState, inputs) -> tuple[RunState, None]:
+            step_index, batch_key = inputs
+            if batch_size:
+                idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
+                x, y = data["x_train"][idx], y_train[idx]
+            else:
+                x, y = data["x_train"], y_train
+            value, grads = grad_fn(state.params, x, y)
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            ok = (
+                jnp.isfinite(value)
+                & (value <= threshold * init_objective)
+                & _all_finite(params)
+                & ~state.diverged
+            )
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+            newly_diverged = ~ok & ~state.diverged
+            return RunState(
+                params=keep(params, state.params),
+                opt_state=keep(opt_state, state.opt_state),
+                diverged=state.diverged | newly_diverged,
+                diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
+                grad_norm=jnp.where(ok, _tree_norm(grads), state.grad_norm),
+                update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(state.update_norm)),
+            ), None
+
+        def block(state: RunState, inputs) -> tuple[RunState, Metrics]:
+            state, _ = jax.lax.scan(step, state, inputs)
+            metrics = evaluate(state.params)
+            metrics.update(
+                grad_norm=state.grad_norm,
+                update_norm=state.update_norm,
+                diverged=state.diverged,
+            )
+            return state, metrics
+
+        state = RunState(
+            params=params,
+            opt_state=tx.init(params),
+            diverged=jnp.zeros((), bool),
+            diverge_step=jnp.full((), -1, jnp.int32),
+            grad_norm=_tree_norm(grad_fn(params, data["x_train"], y_train)[1]),
+            update_norm=jnp.zeros((), jnp.float32),
+        )
+        n_blocks = steps // log_every
+        inputs = (
+            jnp.arange(steps, dtype=jnp.int32).reshape(n_blocks, log_every),
+            jax.random.split(k_batches, steps).reshape(n_blocks, log_every),
+        )
+        first = dict(init_metrics, grad_norm=state.grad_norm, update_norm=state.update_norm,
+                     diverged=state.diverged)
+        state, metrics = jax.lax.scan(block, state, inputs)
+        metrics = {k: jnp.concatenate([first[k][None], v]) for k, v in metrics.items()}
+        return state, metrics
+
+    return run
+
+
+def logged_steps(config: config_dict.ConfigDict) -> list[int]:
+    """The step index of each entry of a metrics array: 0, log_every, ..., steps."""
+    return list(range(0, int(config.steps) + 1, int(config.log_every)))
+

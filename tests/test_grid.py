@@ -1,0 +1,66 @@
+"""Sweep-axis expansion and grouping by program structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments import grid
+from experiments.config_schema import base_config
+
+
+def _config(**axes):
+    c = base_config()
+    for path, values in axes.items():
+        node = c.sweep
+        *parents, leaf = path.split("__")
+        for p in parents:
+            node = node[p]
+        node[leaf] = values
+    return c
+
+
+def test_no_axes_is_one_run():
+    groups = grid.expand(base_config())
+    assert len(groups) == 1 and len(groups[0].runs) == 1
+    assert groups[0].runs[0].name == "run"
+
+
+def test_grid_is_the_product_and_groups_by_structure():
+    c = _config(loss=("squared_error", "huber", "cauchy"), penalty_strength=(0.0, 1e-3),
+                seed=(0, 1, 2, 3), dataset__noise=("gaussian", "laplace"))
+    groups = grid.expand(c)
+    assert sum(len(g.runs) for g in groups) == 3 * 2 * 4 * 2
+    assert len(groups) == 3 * 2  # loss × noise family; λ and seed are traced
+    ids = sorted(r.run_id for g in groups for r in g.runs)
+    assert ids == list(range(48))
+    first = groups[0]
+    assert first.config.loss == "squared_error" and first.config.dataset.noise == "gaussian"
+    np.testing.assert_array_equal(first.hyper["seed"], [0, 1, 2, 3, 0, 1, 2, 3])
+    np.testing.assert_allclose(first.hyper["penalty_strength"], [0, 0, 0, 0, 1e-3, 1e-3, 1e-3, 1e-3])
+    assert first.hyper["seed"].dtype == np.int32
+    assert first.runs[5].name == (
+        "dataset.noise=gaussian/loss=squared_error/penalty_strength=0.001/seed=1"
+    )
+
+
+def test_chunks_pad_with_the_last_run():
+    c = _config(seed=tuple(range(5)))
+    (group,) = grid.expand(c)
+    chunks = list(group.chunks(2))
+    assert [len(runs) for _, runs, _ in chunks] == [2, 2, 1]
+    np.testing.assert_array_equal(chunks[-1][2]["seed"], [4, 4])
+
+
+def test_empty_axis_is_an_error():
+    with pytest.raises(ValueError, match=r"sweep.penalty_strength is empty"):
+        grid.expand(_config(penalty_strength=()))
+
+
+def test_numeric_values_do_not_change_structure():
+    a = grid.resolve(base_config(), (("penalty_strength", 0.1), ("seed", 3)))
+    b = grid.resolve(base_config(), (("penalty_strength", 0.0), ("seed", 0)))
+    assert grid.structure_of(a) == grid.structure_of(b)
+    assert grid.hyper_of(a)["penalty_strength"] == 0.1
+    c = grid.resolve(base_config(), (("loss", "huber"),))
+    assert grid.structure_of(c) != grid.structure_of(b)

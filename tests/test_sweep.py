@@ -1,0 +1,150 @@
+"""The sweep engine against the same runs done one by one, closed forms, and its outputs."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from jax import monitoring
+
+from configs import tiny
+from experiments import data as data_lib
+from experiments import grid, sweep, training
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _quiet(config):
+    config.tensorboard = False
+    config.plots = False
+    config.progress = False
+    return config
+
+
+def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
+    config = _quiet(tiny.get_config())
+    config.steps = 50
+    config.chunk_size = 3  # 4 runs per group -> one full chunk and one padded chunk
+    result = sweep.run_sweep(config, tmp_path)
+    assert len(result.runs) == 8
+    assert result.compiled_programs == 2
+    for group in grid.expand(config):
+        dataset = data_lib.load(group.config.dataset)
+        run = jax.jit(training.make_run(group.config, dataset))
+        data = training.data_arrays(dataset)
+        for i, member in enumerate(group.runs):
+            hyper = {k: v[i] for k, v in group.hyper.items()}
+            _, metrics = run(hyper, data)
+            row = result.runs.set_index("run_id").loc[member.run_id]
+            curve = result.curves[result.curves["run_id"] == member.run_id]
+            # vmapped matmuls may reassociate sums: 1e-4 relative after 50 steps.
+            np.testing.assert_allclose(curve["objective"], metrics["objective"], rtol=1e-4)
+            np.testing.assert_allclose(row["final_test_loss"], metrics["test_loss"][-1], rtol=1e-4)
+
+
+def _linear_config(penalty_strength: float):
+    config = _quiet(tiny.get_config())
+    config.dataset.noise = "gaussian"
+    config.dataset.n_train = 128
+    config.model.name = "linear"
+    config.loss = "squared_error"
+    config.optimizer = "sgd"
+    config.learning_rate = 0.2
+    config.batch_size = 0  # full batch: gradient descent converges to the exact minimizer
+    config.steps = 1500
+    config.log_every = 100
+    config.penalty_strength = penalty_strength
+    config.sweep.loss = None
+    config.sweep.penalty_strength = None
+    config.sweep.seed = None
+    return config
+
+
+@pytest.mark.parametrize("penalty_strength", [0.0, 0.1])
+def test_linear_model_reaches_least_squares_and_ridge(penalty_strength):
+    """mean (f - y)² + λ·½‖w‖² (bias unpenalized) has the closed form below."""
+    config = _linear_config(penalty_strength)
+    dataset = data_lib.load(config.dataset)
+    data = training.data_arrays(dataset)
+    hyper = {k: v[0] for k, v in grid.expand(config)[0].hyper.items()}
+    state, _ = jax.jit(training.make_run(config, dataset))(hyper, data)
+    y_train = np.asarray(training.targets(config, hyper, data)[0], np.float64)
+    x = np.asarray(dataset.x_train, np.float64)
+    n, d = x.shape
+    z = np.hstack([x, np.ones((n, 1))])
+    ridge = np.diag([penalty_strength] * d + [0.0])
+    theta = np.linalg.solve(2.0 / n * z.T @ z + ridge, 2.0 / n * z.T @ y_train)
+    if penalty_strength == 0.0:
+        np.testing.assert_allclose(theta, np.linalg.lstsq(z, y_train, rcond=None)[0], atol=1e-9)
+    params = state.params["params"]["Dense_0"]
+    fitted = np.concatenate([np.asarray(params["kernel"])[:, 0], np.asarray(params["bias"])])
+    np.testing.assert_allclose(fitted, theta, atol=1e-4)
+
+
+def _count_compiles(fn):
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    monitoring.register_event_duration_secs_listener(listener)
+    try:
+        out = fn()
+    finally:
+        monitoring.unregister_event_duration_listener(listener)
+    return out, len(events)
+
+
+def test_compile_count_does_not_grow_with_numeric_axes(tmp_path):
+    def sweep_with(lambdas, learning_rates, name):
+        config = _quiet(tiny.get_config())
+        config.steps = 20
+        config.chunk_size = 8
+        config.sweep.penalty_strength = lambdas
+        config.sweep.learning_rate = learning_rates
+        config.sweep.seed = (0,)
+        return _count_compiles(lambda: sweep.run_sweep(config, tmp_path / name))
+
+    sweep_with((0.0,), (1e-2,), "warmup")  # host-side helpers compile once, here
+    small, small_compiles = sweep_with((0.0, 1e-2), (1e-2,), "small")
+    large, large_compiles = sweep_with(tuple(np.linspace(0.0, 0.1, 20)), (1e-3, 1e-2, 3e-2), "large")
+    assert len(small.runs) == 4 and len(large.runs) == 120
+    assert small.compiled_programs == large.compiled_programs == 2  # one per loss
+    assert small_compiles == large_compiles
+
+
+@pytest.mark.slow
+def test_sweep_command_writes_every_output(tmp_path):
+    workdir = tmp_path / "tiny"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.sweep", "--config=configs/tiny.py",
+         f"--workdir={workdir}", "--config.steps=40", "--config.sweep.seed=(0,1,2)"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((workdir / "config.json").read_text())
+    assert record["config"]["steps"] == 40
+    assert record["grid"]["runs"] == 12
+    assert record["versions"]["jax"] == jax.__version__
+    assert "commit" in record["git"] and record["machine"]["jax_backend"] == "cpu"
+    runs = pd.read_csv(workdir / "runs.csv")
+    curves = pd.read_csv(workdir / "curves.csv")
+    assert sorted(runs["run_id"]) == list(range(12))
+    assert set(runs["loss"]) == {"squared_error", "huber"}
+    assert len(curves) == 12 * 5  # steps 0, 10, ..., 40
+    assert np.isfinite(runs["final_test_mse"]).all()
+    events = sorted((workdir / "tb").rglob("events.out.tfevents.*"))
+    assert len(events) == 12
+    assert "loss=huber/penalty_strength=0.01/seed=2" in {
+        str(p.parent.relative_to(workdir / "tb")) for p in events
+    }
+    pngs = {p.name for p in (workdir / "plots").glob("*.png")}
+    assert pngs == {"test_metric_heatmap.png", "test_metric_curves.png", "grad_norm_curves.png"}
+    assert "summary" in proc.stderr and str(workdir / "runs.csv") in proc.stderr
