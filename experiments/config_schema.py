@@ -48,7 +48,22 @@ NUMERIC_FIELDS = (
 
 # Fields that describe how the sweep is executed or written, not what a run computes:
 # they can't be sweep axes and don't enter a run's identity.
-EXECUTION_FIELDS = ("sweep", "chunk_size", "tensorboard", "plots", "progress")
+EXECUTION_FIELDS = (
+    "sweep",
+    "chunk_size",
+    "tensorboard",
+    "plots",
+    "progress",
+    "shard",
+    "num_shards",
+    "distributed",
+    "coordinator_address",
+    "num_processes",
+    "process_id",
+    "matmul_precision",
+    "xla_gpu_deterministic_ops",
+    "checkpoint_every",
+)
 
 
 def base_config() -> config_dict.ConfigDict:
@@ -62,7 +77,7 @@ def base_config() -> config_dict.ConfigDict:
     c.dataset.n_train = 2048
     c.dataset.n_test = 1024
     c.dataset.dim = 16
-    c.dataset.data_seed = 0  # synthetic: fixed design x and teacher
+    c.dataset.data_seed = 0  # synthetic: fixed design x and teacher; mnist1d: generator seed
     c.dataset.noise = "gaussian"  # gaussian | laplace | student_t | contaminated | heteroscedastic
     c.dataset.noise_scale = 0.5  # std of the noise (student_t: multiplies a standard t_ν draw)
     c.dataset.df = 3.0  # student_t degrees of freedom ν
@@ -115,10 +130,29 @@ def base_config() -> config_dict.ConfigDict:
     c.log_every = 20  # metrics every this many steps (and at step 0)
     c.diverge_threshold = 1e3  # diverged: objective not finite or > this × its initial value
 
+    # Stability diagnostics (experiments.stability); they change the program, not the run's numbers.
+    c.sharpness_every = 0  # top Hessian eigenvalue every this many steps (0: off)
+    c.sharpness_iters = 20  # power iterations per estimate
+    c.sharpness_batch = 512  # fixed evaluation batch (first examples of the training split)
+    c.spike_tolerance = 0.1  # a spike: objective > (1 + τ) × its running EMA
+    c.spike_ema = 0.9  # decay of that EMA (per logged step)
+    c.target_loss = -1.0  # steps_to_target: first logged step with objective <= target (< 0: off)
+    c.target_tolerance = 0.05  # ... else first logged step within this relative gap of the final
+
+    # Execution: how the sweep runs and what it writes, never what a run computes.
     c.chunk_size = 96  # runs per compiled call (cost per run rises past ~100 on 2 cores)
     c.tensorboard = True
     c.plots = True
     c.progress = True
+    c.shard = 0  # run the shard-th of num_shards parts of the grid (Slurm arrays)
+    c.num_shards = 1
+    c.distributed = False  # jax.distributed.initialize() and split the grid over processes
+    c.coordinator_address = ""  # host:port, or "" to let JAX detect the cluster
+    c.num_processes = 0  # 0: detected
+    c.process_id = -1  # -1: detected
+    c.matmul_precision = "default"  # jax_default_matmul_precision: default | high | highest
+    c.xla_gpu_deterministic_ops = False  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
+    c.checkpoint_every = 0  # checkpoint the vectorized training state every N steps (0: off)
 
     c.sweep = _sweep_placeholders(c)
     return c

@@ -457,7 +457,7 @@ def load(config_dataset: Any) -> Dataset:
     `config_dataset` is an ml_collections ConfigDict, a mapping, or any object with attribute
     `name` in DATASETS plus that dataset's keyword arguments (synthetic: teacher, n_train, n_test,
     dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
-    image; mnist1d: num_samples, seed). Absent fields take the loader's defaults; other fields
+    image; mnist1d: num_samples, seed, or data_seed when seed is absent). Absent fields take the loader's defaults; other fields
     are ignored. Raises ValueError for an unknown name (with the closest valid names) or for
     non-finite data.
     """
@@ -471,4 +471,9 @@ def load(config_dataset: Any) -> Dataset:
         value = _config_field(config_dataset, field)
         if value is not _MISSING:
             kwargs[field] = value
+    if name == "mnist1d" and "seed" not in kwargs:
+        # config_schema names the data-generation seed `data_seed` for every generated set.
+        data_seed = _config_field(config_dataset, "data_seed")
+        if data_seed is not _MISSING:
+            kwargs["seed"] = data_seed
     return validate(_LOADERS[name](**kwargs))
