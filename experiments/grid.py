@@ -126,7 +126,8 @@ def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:
 def expand(config: config_dict.ConfigDict) -> list[Group]:
     """Every run of the grid (Cartesian product of the axes), grouped by structure.
 
-    Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in order of first appearance.
+    Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in
+    order of first appearance.
     """
     axes = sweep_axes(config)
     paths = [p for p, _ in axes]

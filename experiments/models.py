@@ -40,7 +40,7 @@ class Linear(nn.Module):
 
 
 class MLP(nn.Module):
-    """Fully connected network: Dense(w_1) -> act -> ... -> Dense(w_k) -> act -> Dense(num_outputs)."""
+    """Fully connected: Dense(w_1) -> act -> ... -> Dense(w_k) -> act -> Dense(num_outputs)."""
 
     widths: Sequence[int]
     activation: str

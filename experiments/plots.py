@@ -15,11 +15,11 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from experiments import results  # noqa: E402
+from experiments import results
 
 FACET = "dataset.noise"
 
@@ -32,7 +32,7 @@ def test_metric(runs: pd.DataFrame) -> str:
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median over seeds of the final test metric and the divergence rate, per loss × λ (× noise)."""
+    """Median over seeds of the final test metric and divergence rate per loss × λ (× noise)."""
     metric = f"final_{test_metric(runs)}"
     keys = [k for k in (FACET, "loss", "penalty_strength") if k in runs and runs[k].nunique() > 1]
     keys = keys or ["loss"]
@@ -63,7 +63,11 @@ def heatmap(runs: pd.DataFrame, outdir: pathlib.Path) -> pathlib.Path:
         table = frame.pivot_table(
             index="loss", columns="penalty_strength", values=f"final_{metric}", aggfunc="median"
         )
-        image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis_r" if metric != "test_accuracy" else "viridis")
+        image = ax.imshow(
+            table.to_numpy(),
+            aspect="auto",
+            cmap="viridis_r" if metric != "test_accuracy" else "viridis",
+        )
         ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns], rotation=45)
         ax.set_yticks(range(table.shape[0]), table.index)
         for (i, j), value in np.ndenumerate(table.to_numpy()):
@@ -85,12 +89,16 @@ def _curves(runs, curves, column: str, outdir, filename: str, log: bool) -> path
             by_step = c.groupby("step")[column]
             median = by_step.median()
             ax.plot(median.index, median.to_numpy(), label=loss)
-            ax.fill_between(median.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.2)
+            ax.fill_between(
+                median.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.2
+            )
         if log:
             ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel(column)
-        ax.set_title(f"{column} at λ={lam:g} (median, min–max over seeds) {title}".strip(), fontsize=9)
+        ax.set_title(
+            f"{column} at λ={lam:g} (median, min–max over seeds) {title}".strip(), fontsize=9
+        )
         ax.legend(fontsize=7)
     return _save(fig, outdir / filename)
 
@@ -100,7 +108,8 @@ def sweep_plots(runs: pd.DataFrame, curves: pd.DataFrame, outdir) -> dict[str, p
     metric = test_metric(runs)
     return {
         "heatmap": heatmap(runs, outdir),
-        "test_curves": _curves(runs, curves, metric, outdir, "test_metric_curves.png",
-                               log=metric != "test_accuracy"),
+        "test_curves": _curves(
+            runs, curves, metric, outdir, "test_metric_curves.png", log=metric != "test_accuracy"
+        ),
         "grad_norm": _curves(runs, curves, "grad_norm", outdir, "grad_norm_curves.png", log=True),
     }

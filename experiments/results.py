@@ -4,16 +4,19 @@ Layout of a workdir:
   config.json                 resolved config, grid, versions, git commit, platform (see provenance)
   chunks/g<G>-c<C>.runs.csv   one row per run of that chunk (written when the chunk finishes)
   chunks/g<G>-c<C>.curves.csv one row per run per logged step
+  parts/part-<i>-of-<n>.json  a sweep run in parts (shards, processes): where each part ran; merged
+                              into config.json by whoever assembles (see experiments.distribution)
   runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
   tb/<run name>/              TensorBoard events, one directory per sweep member
   plots/*.png
 
-Every file is written to a temporary name in the same directory and then renamed, so a killed
-process never leaves a half-written table.
+Every file is written to a temporary name in the same directory (`.<name>.<random>.tmp`, which no
+glob below matches) and then renamed, so a killed process never leaves a half-written table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -41,17 +44,46 @@ TB_TAGS = {
 }
 
 
-def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
-    """Call write(tmp) for a temporary file next to `path`, then rename it to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = pathlib.Path(tmp)
+class ResultsWriteError(OSError):
+    """A result file could not be written (read-only or full disk, permissions); names the path."""
+
+
+def _fsync(path: pathlib.Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
+        os.fsync(fd)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
+    """Call write(tmp) for a temporary file next to `path`, then rename it to `path`.
+
+    The temporary file is flushed to disk before the rename (and the directory after it), so
+    even a power cut leaves either the old file or the complete new one. An OSError becomes a
+    ResultsWriteError naming `path`; files written before it are untouched.
+    """
+    tmp_path = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp_path = pathlib.Path(tmp)
+        write(tmp_path)
+        _fsync(tmp_path)
+        os.replace(tmp_path, path)
+        _fsync(path.parent)
+    except ResultsWriteError:
+        raise
+    except OSError as e:
+        raise ResultsWriteError(
+            e.errno, f"can't write {path}: {e.strerror or e} (results written before are kept; "
+            "fix the disk and rerun the same command to resume)"
+        ) from e
+    finally:
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):  # e.g. on a read-only disk: never mask the cause
+                tmp_path.unlink(missing_ok=True)
 
 
 def write_json(path: pathlib.Path, obj) -> None:
@@ -103,6 +135,16 @@ def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
     curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
     write_csv(workdir / CURVES_TABLE, curves)
     write_csv(workdir / RUNS_TABLE, runs)
+    return runs, curves
+
+
+def read_chunks(workdir, keys: list[tuple[int, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs and curves of the chunks `keys` ((group_id, chunk_id)), as written (no sorting)."""
+    paths = [chunk_paths(pathlib.Path(workdir), *key) for key in keys]
+    if not paths:
+        return pd.DataFrame(), pd.DataFrame()
+    runs = pd.concat([pd.read_csv(r) for r, _ in paths], ignore_index=True)
+    curves = pd.concat([pd.read_csv(c) for _, c in paths], ignore_index=True)
     return runs, curves
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 import time
 
 import jax
@@ -24,12 +25,27 @@ from ml_collections import config_dict, config_flags
 from tqdm import tqdm
 
 from experiments import data as data_lib
-from experiments import grid, plots, provenance, results, tables, training
+from experiments import (
+    distribution,
+    grid,
+    plots,
+    provenance,
+    results,
+    stability,
+    tables,
+    training,
+    validation,
+)
+from experiments import workdir as workdir_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/default.py", "Path to an ml_collections config file.", lock_config=True
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for tables, plots and TensorBoard.")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "If --workdir holds a different sweep, move it aside to "
+    "<workdir>.old-<timestamp> and start fresh (without it, such a workdir is refused)."
+)
 
 
 @dataclasses.dataclass
@@ -47,8 +63,12 @@ def dataset_fields(config: config_dict.ConfigDict) -> tuple:
 
 
 def _mesh_sharding():
-    """(hyper sharding, data sharding, device count): split runs over devices, replicate data."""
-    devices = jax.devices()
+    """(hyper sharding, data sharding, device count): split runs over devices, replicate data.
+
+    Local devices only: under jax.distributed each process runs its own chunks on its own devices
+    (jax.devices() would list every process's).
+    """
+    devices = jax.local_devices()
     if len(devices) == 1:
         return None, None, 1
     mesh = jax.sharding.Mesh(np.asarray(devices), ("runs",))
@@ -65,28 +85,66 @@ def compile_group(config, dataset, chunk_size: int):
     run = training.make_run(config, dataset)
     hyper_sharding, data_sharding, _ = _mesh_sharding()
     vmapped = jax.vmap(run, in_axes=(0, None))
+    data = training.data_arrays(dataset)
     if hyper_sharding is None:
         program = jax.jit(vmapped)
     else:
         program = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
-    data = training.data_arrays(dataset)
+        data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
     hyper_spec = {
         path: jax.ShapeDtypeStruct((chunk_size,), np.int32 if path == "seed" else np.float32)
         for path in grid.hyper_of(config)
     }
-    return program.lower(hyper_spec, data).compile(), data
+    with distribution.matmul_precision(config):  # a trace-time setting
+        return program.lower(hyper_spec, data).compile(), data
 
 
-def run_sweep(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> SweepResult:
+def oracle_columns(group, runs, hyper, data, state) -> dict[str, np.ndarray]:
+    """param_error_to_oracle for linear quantile / absolute-error runs (an LP per run, on host)."""
+    config = group.config
+    if training.oracle_kind(config) != "quantile":
+        return {}
+    tau = float(config.loss_knobs.tau) if config.loss == "quantile" else 0.5
+    errors = np.full(len(runs), np.nan)
+    for i in range(len(runs)):
+        member = {k: v[i] for k, v in hyper.items()}
+        if config.penalty != "none" and member["penalty_strength"] != 0:
+            continue  # the LP oracle is for the unpenalized problem
+        if config.loss == "quantile":
+            tau = float(member["loss_knobs.tau"])
+        y_train = np.asarray(training.targets(config, member, data)[0])
+        exact = stability.quantile_oracle(np.asarray(data["x_train"]), y_train, tau)
+        params = jax.tree.map(lambda leaf, i=i: leaf[i], state.params)
+        theta = np.asarray(stability.linear_params_vector(params), np.float64)
+        errors[i] = np.linalg.norm(theta - exact) / max(np.linalg.norm(exact), 1e-30)
+    return {"param_error_to_oracle": errors}
+
+
+def run_sweep(
+    config: config_dict.ConfigDict, workdir: str | pathlib.Path, *, overwrite: bool = False
+) -> SweepResult:
     """Run every member of the config's grid; write tables, TensorBoard, plots; return tables."""
     workdir = pathlib.Path(workdir)
-    groups = grid.expand(config)
+    validation.validate_config(config)  # before any compute or any write
+    distribution.check_xla_flags(config)
+    part = distribution.part_of(config)
+    all_groups = grid.expand(config)
+    groups = distribution.select(all_groups, config)  # this part's chunks (all, for one part)
     total = sum(len(g.runs) for g in groups)
     _, _, n_devices = _mesh_sharding()
+    # Chunk boundaries come from config.chunk_size alone (so parts on different hardware agree on
+    # what chunk C holds); only the compiled shape is padded to a multiple of the device count.
     chunk_size = max(1, int(config.chunk_size))
-    chunk_size = -(-chunk_size // n_devices) * n_devices  # a multiple of the device count
-    logging.info("sweep: %d runs in %d groups, chunks of %d, %d device(s)",
-                 total, len(groups), chunk_size, n_devices)
+    compiled_size = -(-chunk_size // n_devices) * n_devices
+    logging.info(
+        "sweep%s: %d runs in %d groups, chunks of %d (compiled as %d), %d device(s)",
+        f" {part.name}" if part.count > 1 else "",
+        total,
+        len(groups),
+        chunk_size,
+        compiled_size,
+        n_devices,
+    )
 
     datasets: dict[tuple, data_lib.Dataset] = {}
     for group in groups:
@@ -94,21 +152,25 @@ def run_sweep(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> Sw
         if key not in datasets:
             datasets[key] = data_lib.load(group.config.dataset)
 
-    workdir.mkdir(parents=True, exist_ok=True)
     record = provenance.record()
     record.update(
         config=config.to_dict(),
         grid={
             "axes": [[p, list(v)] for p, v in grid.sweep_axes(config)],
-            "runs": total,
+            "runs": sum(len(g.runs) for g in all_groups),
             "groups": [
-                {"group_id": g.group_id, "runs": len(g.runs),
-                 "structure": {p: v for p, v in g.structure if p in dict(g.runs[0].swept)}}
-                for g in groups
+                {
+                    "group_id": g.group_id,
+                    "runs": len(g.runs),
+                    "structure": {p: v for p, v in g.structure if p in dict(g.runs[0].swept)},
+                }
+                for g in all_groups
             ],
         },
     )
-    results.write_json(workdir / "config.json", record)
+    workdir_lib.prepare(workdir, config, record, chunk_size=chunk_size, overwrite=overwrite)
+    if part.count > 1:
+        distribution.write_part_record(workdir, part, dict(record, chunk_size=chunk_size))
 
     compiled = 0
     steps = training.logged_steps(config)
@@ -116,31 +178,61 @@ def run_sweep(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> Sw
     t_start = time.perf_counter()
     for group in groups:
         todo = [
-            (cid, runs, hyper) for cid, runs, hyper in group.chunks(chunk_size)
+            (cid, runs, hyper)
+            for cid, runs, hyper in group.chunks(chunk_size)
             if not results.chunk_done(workdir, group.group_id, cid)
         ]
         progress.update(len(group.runs) - sum(len(r) for _, r, _ in todo))  # already written
         if not todo:
             continue
         t0 = time.perf_counter()
-        program, data = compile_group(group.config, datasets[dataset_fields(group.config)], chunk_size)
+        program, data = compile_group(
+            group.config, datasets[dataset_fields(group.config)], compiled_size
+        )
         compiled += 1
-        logging.info("group %d (%s): compiled in %.1fs", group.group_id,
-                     ", ".join(f"{p}={v}" for p, v in group.runs[0].swept
-                               if p not in grid.NUMERIC_FIELDS) or "all", time.perf_counter() - t0)
+        logging.info(
+            "group %d (%s): compiled in %.1fs",
+            group.group_id,
+            ", ".join(f"{p}={v}" for p, v in group.runs[0].swept if p not in grid.NUMERIC_FIELDS)
+            or "all",
+            time.perf_counter() - t0,
+        )
         for chunk_id, runs, hyper in todo:
+            pad = np.arange(compiled_size).clip(max=chunk_size - 1)  # repeat the last member
+            hyper = {k: v[pad] for k, v in hyper.items()}
             state, metrics = program(hyper, data)
             metrics = jax.device_get(metrics)
-            extra = {
-                "diverged": np.asarray(state.diverged),
-                "diverge_step": np.asarray(state.diverge_step),
-            }
+            extra = oracle_columns(group, runs, hyper, data, state)
             runs_df, curves_df = tables.chunk_tables(group, runs, metrics, steps, extra)
             results.write_chunk(workdir, group.group_id, chunk_id, runs_df, curves_df)
             progress.update(len(runs))
     progress.close()
     logging.info("sweep: trained %d runs in %.1fs", total, time.perf_counter() - t_start)
 
+    if part.count == 1:
+        return dataclasses.replace(finish(config, workdir), compiled_programs=compiled)
+    # In parts: process 0 of a job waits for its job's processes; whoever then sees every chunk
+    # of the grid assembles (one at a time); the others return their own part's rows.
+    own = [(g.group_id, c) for g in groups for c, _, _ in g.chunks(chunk_size)]
+    if distribution.ready_to_assemble(config, workdir, part):
+        with distribution.assembly_lock(workdir) as mine:
+            if mine:
+                return dataclasses.replace(finish(config, workdir), compiled_programs=compiled)
+            logging.info("another part is assembling the tables in %s", workdir)
+    return SweepResult(*results.read_chunks(workdir, own), workdir, compiled, {})
+
+
+def finish(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> SweepResult:
+    """Assemble every chunk in `workdir` into the tables, TensorBoard events, plots and summary.
+
+    The end of `run_sweep`, and all of `python -m experiments.merge`. Raises ValueError listing
+    the missing chunks when the sweep isn't complete. For a sweep run in parts, config.json
+    becomes part 0's record plus where every part ran.
+    """
+    workdir = pathlib.Path(workdir)
+    distribution.check_complete(config, workdir)
+    if distribution.read_part_records(workdir):
+        results.write_json(workdir / "config.json", distribution.merged_record(workdir))
     runs_df, curves_df = results.assemble(workdir)
     paths = {
         "config": workdir / "config.json",
@@ -156,7 +248,7 @@ def run_sweep(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> Sw
     logging.info("summary (median over seeds):\n%s", summary.to_string())
     for name, path in paths.items():
         logging.info("wrote %s: %s", name, path)
-    return SweepResult(runs_df, curves_df, workdir, compiled, paths)
+    return SweepResult(runs_df, curves_df, workdir, 0, paths)
 
 
 def main(argv):
@@ -165,9 +257,16 @@ def main(argv):
     if _WORKDIR.value is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/default)")
     config = _CONFIG.value
+    # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
+    distribution.apply_xla_flags(config)
+    distribution.initialize(config)
     logging.info("config:\n%s", json.dumps(config.to_dict(), indent=1, default=str))
-    run_sweep(config, _WORKDIR.value)
+    try:
+        run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
+    except (validation.ConfigError, workdir_lib.WorkdirError, results.ResultsWriteError) as e:
+        logging.error("%s", e)  # one line, no traceback: the message says what to fix
+        sys.exit(2 if isinstance(e, validation.ConfigError | workdir_lib.WorkdirError) else 1)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=validation.parse_flags)

@@ -9,7 +9,8 @@ and the main fields (loss, optimizer, λ, lr, seed, noise), then per-run results
                                 (synthetic data) or the held-out targets (real data)
   final_test_accuracy           classification
   diverged, diverge_step        see experiments.training (diverge_step = -1 if never)
-  grad_norm_final, update_norm_final, param_norm_final
+  update_norm_final, param_norm_final
+  stability diagnostics         see experiments.stability (frac_increase, grad_norm_ratio, ...)
 Curves table: one row per run per logged step (step 0 included) with every metric.
 """
 
@@ -36,17 +37,21 @@ IDENTITY_FIELDS = (
 
 
 def chunk_tables(
-    group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
+    group: Group,
+    runs: list[Run],
+    metrics: dict[str, np.ndarray],
+    steps: list[int],
     extra: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`metrics[name]` has shape (chunk_size, len(steps)); padded members beyond len(runs) are dropped.
+    """Curves `metrics[name]` are (chunk_size, len(steps)), per-run diagnostics (chunk_size,);
+    padded members beyond len(runs) are dropped.
 
     `extra` holds per-run scalar columns computed elsewhere (e.g. stability diagnostics).
     """
     n = len(runs)
     base = flatten(group.config)
     rows = []
-    for i, run in enumerate(runs):
+    for _i, run in enumerate(runs):
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
         swept = dict(run.swept)
         for path in IDENTITY_FIELDS:
@@ -56,7 +61,8 @@ def chunk_tables(
         rows.append(row)
     runs_df = pd.DataFrame(rows)
 
-    m = {k: np.asarray(v)[:n] for k, v in metrics.items()}
+    m = {k: np.asarray(v)[:n] for k, v in metrics.items() if np.ndim(v) == 2}
+    scalars = {k: np.asarray(v)[:n] for k, v in metrics.items() if np.ndim(v) == 1}
     runs_df["final_loss"] = m["objective"][:, -1].astype(np.float64)
     runs_df["best_loss"] = np.nanmin(m["objective"], axis=1).astype(np.float64)
     runs_df["final_data_loss"] = m["data_loss"][:, -1].astype(np.float64)
@@ -65,13 +71,15 @@ def chunk_tables(
     for name in ("test_mse", "test_accuracy"):
         if name in m:
             runs_df[f"final_{name}"] = m[name][:, -1].astype(np.float64)
-    for name in ("grad_norm", "update_norm", "param_norm"):
+    for name in ("update_norm", "param_norm"):
         runs_df[f"{name}_final"] = m[name][:, -1].astype(np.float64)
-    for name, values in (extra or {}).items():
-        runs_df[name] = np.asarray(values)[:n]
+    for name, values in {**scalars, **(extra or {})}.items():
+        runs_df[name] = values.astype(np.float64) if values.dtype == np.float32 else values
 
-    curves = {"run_id": np.repeat(runs_df["run_id"].to_numpy(), len(steps)),
-              "step": np.tile(np.asarray(steps), n)}
+    curves = {
+        "run_id": np.repeat(runs_df["run_id"].to_numpy(), len(steps)),
+        "step": np.tile(np.asarray(steps), n),
+    }
     for name, values in m.items():
         curves[name] = values.reshape(-1).astype(np.float64 if values.dtype != bool else bool)
     return runs_df, pd.DataFrame(curves)

@@ -1,9 +1,17 @@
 """A training run as one pure function of (hyperparameters, data): `lax.scan` over steps.
 
 `make_run(config, dataset) -> run(hyper, data) -> (final_state, metrics)` where `hyper` maps each
-numeric field (config_schema.NUMERIC_FIELDS) to a scalar array and `metrics` maps each metric name
-to an array over logged steps (step 0, log_every, 2·log_every, ..., steps). Nothing is logged from
-inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole chunk of a sweep at once.
+numeric field (config_schema.NUMERIC_FIELDS) to a scalar array and `metrics` maps each curve name
+to an array over logged steps (step 0, log_every, 2·log_every, ..., steps) and each per-run
+diagnostic (experiments.stability: frac_increase, grad_norm_ratio, sharpness_max, ...) to a
+scalar. Nothing is logged from inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole
+chunk of a sweep at once.
+
+Curves: objective (data loss + λ·penalty on the full training split, both L2 modes), data_loss,
+test_loss (the run's own loss on the held-out split), test_mse (regression, against the
+noise-free teacher for synthetic data) or test_accuracy, grad_norm (‖∇ objective‖ on the fixed
+evaluation batch: the first `sharpness_batch` training examples), minibatch_grad_norm,
+update_norm, param_norm, and sharpness (NaN between measurements) when enabled.
 
 Divergence: a step is rejected when the minibatch objective is not finite or exceeds
 `diverge_threshold` × the initial full-batch objective, or the update would make a parameter
@@ -24,7 +32,7 @@ from ml_collections import config_dict
 
 import losses
 from experiments import data as data_lib
-from experiments import models
+from experiments import models, stability
 from experiments.config_schema import NUMERIC_FIELDS
 
 Hyper = dict[str, jax.Array]
@@ -41,8 +49,12 @@ class RunState(NamedTuple):
     opt_state: Any
     diverged: jax.Array  # bool
     diverge_step: jax.Array  # int32, -1 while not diverged
-    grad_norm: jax.Array  # of the last minibatch gradient (objective incl. coupled penalty)
+    minibatch_grad_norm: jax.Array  # of the last minibatch gradient that was applied
     update_norm: jax.Array  # of the last applied parameter update
+    prev_grad: Any  # the last applied minibatch gradient (for grad_cos_mean)
+    cos_sum: jax.Array  # Σ cos(g_t, g_{t-1}) over applied steps
+    cos_count: jax.Array
+    power_vector: Any  # warm start of the sharpness power iteration
 
 
 def lr_multiplier(schedule: str, steps: int, warmup_steps: int) -> Callable[[jax.Array], jax.Array]:
@@ -77,7 +89,9 @@ def is_decoupled(config: config_dict.ConfigDict) -> bool:
     return config.optimizer == "adamw" or config.l2_mode == "decoupled"
 
 
-def make_optimizer(config: config_dict.ConfigDict, hyper: Hyper, mask) -> optax.GradientTransformation:
+def make_optimizer(
+    config: config_dict.ConfigDict, hyper: Hyper, mask
+) -> optax.GradientTransformation:
     """chain(preconditioner, [decoupled decay λθ], −lr(t)) with traced lr, momentum and λ.
 
     Written as one chain so that SGD + decoupled decay is exactly SGD on loss + λ·½‖θ‖² (the
@@ -97,7 +111,9 @@ def make_optimizer(config: config_dict.ConfigDict, hyper: Hyper, mask) -> optax.
     parts = [base]
     if is_decoupled(config):
         parts.append(optax.add_decayed_weights(hyper["penalty_strength"], mask))
-    parts.append(optax.scale_by_learning_rate(lambda count: hyper["learning_rate"] * multiplier(count)))
+    parts.append(
+        optax.scale_by_learning_rate(lambda count: hyper["learning_rate"] * multiplier(count))
+    )
     return optax.chain(*parts)
 
 
@@ -108,7 +124,8 @@ def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], 
         raise ValueError(f"unknown penalty {name!r} (config.penalty); valid: {PENALTIES}")
     if config.penalty_mask not in ("kernels", "all"):
         raise ValueError(
-            f"unknown penalty_mask {config.penalty_mask!r} (config.penalty_mask); valid: kernels, all"
+            f"unknown penalty_mask {config.penalty_mask!r} (config.penalty_mask); "
+            "valid: kernels, all"
         )
 
     def mask_of(params):
@@ -138,6 +155,15 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable:
 
 def _tree_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+
+
+def _vdot(a, b) -> jax.Array:
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def _split_like(key: jax.Array, tree):
+    leaves, treedef = jax.tree.flatten(tree)
+    return jax.tree.unflatten(treedef, list(jax.random.split(key, len(leaves))))
 
 
 def _all_finite(tree) -> jax.Array:
@@ -207,7 +233,8 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
     decoupled = is_decoupled(config)
     if decoupled and config.penalty not in ("l2", "none"):
         raise ValueError(
-            f"decoupled weight decay is the L2 penalty's counterpart; config.penalty={config.penalty!r}"
+            "decoupled weight decay is the L2 penalty's counterpart; "
+            f"config.penalty={config.penalty!r}"
             " needs l2_mode='coupled' and an optimizer other than adamw"
         )
     threshold = float(config.diverge_threshold)
@@ -216,9 +243,27 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
         out = model.apply(params, x)
         return out[..., 0] if task == "regression" else out
 
+    sharpness_every = int(config.sharpness_every)
+    if sharpness_every < 0 or (
+        sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
+    ):
+        raise ValueError(
+            f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
+            f"config.log_every={log_every} that divides config.steps={steps}"
+        )
+    n_logs = steps // log_every
+    # Sharpness is measured once per period, outside the inner scans: under vmap a lax.cond
+    # would evaluate both branches, so periods keep its cost at every sharpness_every steps.
+    blocks_per_period = sharpness_every // log_every if sharpness_every else n_logs
+    n_periods = n_logs // blocks_per_period
+    eval_size = min(int(config.sharpness_batch), n_train)
+    oracle = oracle_kind(config)
+    steps_logged = logged_steps(config)
+
     def run(hyper: Hyper, data: dict[str, jax.Array]) -> tuple[RunState, Metrics]:
         k_init, k_batches = run_keys(hyper)[:2]
         y_train, y_test, clean_test = targets(config, hyper, data)
+        x_eval, y_eval = data["x_train"][:eval_size], y_train[:eval_size]
 
         loss = loss_fn(config, hyper)
         penalty = penalty_fn(config, hyper)
@@ -232,18 +277,22 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             d = data_loss(params, x, y)
             p = penalty(params)
             if decoupled:
-                return d, (d, lam * jax.lax.stop_gradient(p))
-            return d + lam * p, (d, lam * p)
+                return d + lam * jax.lax.stop_gradient(p)
+            return d + lam * p
+
+        def full_objective(params):
+            """The objective whose curvature `sharpness` measures: L2 term included."""
+            return data_loss(params, x_eval, y_eval) + lam * penalty(params)
 
         def evaluate(params) -> Metrics:
             d = data_loss(params, data["x_train"], y_train)
-            obj = d + lam * penalty(params)
             test_pred = predict(params, data["x_test"])
             out = {
-                "objective": obj,
+                "objective": d + lam * penalty(params),
                 "data_loss": d,
                 "test_loss": losses.reduce(loss(test_pred, y_test)),
                 "param_norm": _tree_norm(params),
+                "grad_norm": _tree_norm(jax.grad(full_objective)(params)),
             }
             if task == "regression":
                 out["test_mse"] = jnp.mean(jnp.square(test_pred - clean_test))
@@ -252,10 +301,11 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             return out
 
         params = model.init(k_init, data["x_train"][:1])
-        tx = make_optimizer(config, hyper, losses.decay_mask if config.penalty_mask == "kernels" else None)
+        mask = losses.decay_mask if config.penalty_mask == "kernels" else None
+        tx = make_optimizer(config, hyper, mask)
         init_metrics = evaluate(params)
         init_objective = init_metrics["objective"]
-        grad_fn = jax.value_and_grad(lambda p, x, y: objective(p, x, y)[0])
+        grad_fn = jax.value_and_grad(objective)
 
         def step(state: RunState, inputs) -> tuple[RunState, None]:
             step_index, batch_key = inputs
@@ -275,48 +325,120 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             )
             keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
             newly_diverged = ~ok & ~state.diverged
+            grad_norm = _tree_norm(grads)
+            prev_norm = _tree_norm(state.prev_grad)
+            cos = _vdot(grads, state.prev_grad) / jnp.maximum(grad_norm * prev_norm, 1e-30)
+            counted = ok & (prev_norm > 0)
             return RunState(
                 params=keep(params, state.params),
                 opt_state=keep(opt_state, state.opt_state),
                 diverged=state.diverged | newly_diverged,
                 diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
-                grad_norm=jnp.where(ok, _tree_norm(grads), state.grad_norm),
+                minibatch_grad_norm=jnp.where(ok, grad_norm, state.minibatch_grad_norm),
                 update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(state.update_norm)),
+                prev_grad=keep(grads, state.prev_grad),
+                cos_sum=state.cos_sum + jnp.where(counted, cos, 0.0),
+                cos_count=state.cos_count + counted.astype(jnp.int32),
+                power_vector=state.power_vector,
             ), None
 
         def block(state: RunState, inputs) -> tuple[RunState, Metrics]:
             state, _ = jax.lax.scan(step, state, inputs)
             metrics = evaluate(state.params)
             metrics.update(
-                grad_norm=state.grad_norm,
+                minibatch_grad_norm=state.minibatch_grad_norm,
                 update_norm=state.update_norm,
-                diverged=state.diverged,
             )
             return state, metrics
 
+        def sharpness(state: RunState) -> tuple[RunState, jax.Array]:
+            value, vector = stability.top_hessian_eigenvalue(
+                full_objective, state.params, state.power_vector, int(config.sharpness_iters)
+            )
+            return state._replace(power_vector=vector), value
+
+        def period(state: RunState, inputs) -> tuple[RunState, Metrics]:
+            state, metrics = jax.lax.scan(block, state, inputs)
+            if sharpness_every:
+                state, metrics["sharpness"] = sharpness(state)
+            return state, metrics
+
+        zeros = jax.tree.map(jnp.zeros_like, params)
         state = RunState(
             params=params,
             opt_state=tx.init(params),
             diverged=jnp.zeros((), bool),
             diverge_step=jnp.full((), -1, jnp.int32),
-            grad_norm=_tree_norm(grad_fn(params, data["x_train"], y_train)[1]),
+            minibatch_grad_norm=jnp.zeros((), jnp.float32),
             update_norm=jnp.zeros((), jnp.float32),
+            prev_grad=zeros,
+            cos_sum=jnp.zeros((), jnp.float32),
+            cos_count=jnp.zeros((), jnp.int32),
+            power_vector=(
+                jax.tree.map(
+                    lambda p, k: jax.random.normal(k, p.shape, p.dtype),
+                    params,
+                    _split_like(jax.random.fold_in(k_init, 1), params),
+                )
+                if sharpness_every
+                else zeros
+            ),
         )
-        n_blocks = steps // log_every
+        first = dict(
+            init_metrics,
+            minibatch_grad_norm=state.minibatch_grad_norm,
+            update_norm=state.update_norm,
+        )
+        if sharpness_every:
+            state, first_sharpness = sharpness(state)
         inputs = (
-            jnp.arange(steps, dtype=jnp.int32).reshape(n_blocks, log_every),
-            jax.random.split(k_batches, steps).reshape(n_blocks, log_every),
+            jnp.arange(steps, dtype=jnp.int32).reshape(n_periods, blocks_per_period, log_every),
+            jax.random.split(k_batches, steps).reshape(n_periods, blocks_per_period, log_every),
         )
-        first = dict(init_metrics, grad_norm=state.grad_norm, update_norm=state.update_norm,
-                     diverged=state.diverged)
-        state, metrics = jax.lax.scan(block, state, inputs)
-        metrics = {k: jnp.concatenate([first[k][None], v]) for k, v in metrics.items()}
-        return state, metrics
+        state, metrics = jax.lax.scan(period, state, inputs)
+        sharp = metrics.pop("sharpness", None)
+        metrics = {
+            k: jnp.concatenate([first[k][None], v.reshape((n_logs, *v.shape[2:]))])
+            for k, v in metrics.items()
+        }
+        if sharp is not None:
+            # On the logged-step grid: measured at steps 0, S, 2S, ...; NaN elsewhere.
+            curve = jnp.full((n_periods, blocks_per_period), jnp.nan).at[:, -1].set(sharp)
+            metrics["sharpness"] = jnp.concatenate([first_sharpness[None], curve.reshape(-1)])
+        summary = stability.run_summary(metrics, steps_logged, config, hyper)
+        summary.update(
+            diverged=state.diverged,
+            diverge_step=state.diverge_step,
+            grad_cos_mean=state.cos_sum / jnp.maximum(state.cos_count, 1),
+            minibatch_grad_norm_final=state.minibatch_grad_norm,
+        )
+        if oracle == "ridge":
+            theta = stability.linear_params_vector(state.params)
+            exact = stability.ridge_oracle(
+                data["x_train"],
+                y_train,
+                lam if config.penalty == "l2" else 0.0,
+                penalize_bias=config.penalty_mask == "all",
+            )
+            summary["param_error_to_oracle"] = stability.relative_error(theta, exact)
+        overlap = set(summary) & set(metrics)
+        assert not overlap, f"summary names clash with curve names: {overlap}"
+        return state, {**metrics, **summary}
 
     return run
+
+
+def oracle_kind(config: config_dict.ConfigDict) -> str | None:
+    """'ridge' (in-program closed form), 'quantile' (host LP) or None: see experiments.stability."""
+    if config.model.name != "linear":
+        return None
+    if config.loss == "squared_error" and config.penalty in ("l2", "none"):
+        return "ridge"
+    if config.loss in ("quantile", "absolute_error"):
+        return "quantile"
+    return None
 
 
 def logged_steps(config: config_dict.ConfigDict) -> list[int]:
     """The step index of each entry of a metrics array: 0, log_every, ..., steps."""
     return list(range(0, int(config.steps) + 1, int(config.log_every)))
-

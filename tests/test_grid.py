@@ -27,8 +27,12 @@ def test_no_axes_is_one_run():
 
 
 def test_grid_is_the_product_and_groups_by_structure():
-    c = _config(loss=("squared_error", "huber", "cauchy"), penalty_strength=(0.0, 1e-3),
-                seed=(0, 1, 2, 3), dataset__noise=("gaussian", "laplace"))
+    c = _config(
+        loss=("squared_error", "huber", "cauchy"),
+        penalty_strength=(0.0, 1e-3),
+        seed=(0, 1, 2, 3),
+        dataset__noise=("gaussian", "laplace"),
+    )
     groups = grid.expand(c)
     assert sum(len(g.runs) for g in groups) == 3 * 2 * 4 * 2
     assert len(groups) == 3 * 2  # loss × noise family; λ and seed are traced
@@ -37,7 +41,9 @@ def test_grid_is_the_product_and_groups_by_structure():
     first = groups[0]
     assert first.config.loss == "squared_error" and first.config.dataset.noise == "gaussian"
     np.testing.assert_array_equal(first.hyper["seed"], [0, 1, 2, 3, 0, 1, 2, 3])
-    np.testing.assert_allclose(first.hyper["penalty_strength"], [0, 0, 0, 0, 1e-3, 1e-3, 1e-3, 1e-3])
+    np.testing.assert_allclose(
+        first.hyper["penalty_strength"], [0, 0, 0, 0, 1e-3, 1e-3, 1e-3, 1e-3]
+    )
     assert first.hyper["seed"].dtype == np.int32
     assert first.runs[5].name == (
         "dataset.noise=gaussian/loss=squared_error/penalty_strength=0.001/seed=1"

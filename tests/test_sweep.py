@@ -114,7 +114,9 @@ def test_compile_count_does_not_grow_with_numeric_axes(tmp_path):
 
     sweep_with((0.0,), (1e-2,), "warmup")  # host-side helpers compile once, here
     small, small_compiles = sweep_with((0.0, 1e-2), (1e-2,), "small")
-    large, large_compiles = sweep_with(tuple(np.linspace(0.0, 0.1, 20)), (1e-3, 1e-2, 3e-2), "large")
+    large, large_compiles = sweep_with(
+        tuple(np.linspace(0.0, 0.1, 20)), (1e-3, 1e-2, 3e-2), "large"
+    )
     assert len(small.runs) == 4 and len(large.runs) == 120
     assert small.compiled_programs == large.compiled_programs == 2  # one per loss
     assert small_compiles == large_compiles
@@ -124,9 +126,19 @@ def test_compile_count_does_not_grow_with_numeric_axes(tmp_path):
 def test_sweep_command_writes_every_output(tmp_path):
     workdir = tmp_path / "tiny"
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.sweep", "--config=configs/tiny.py",
-         f"--workdir={workdir}", "--config.steps=40", "--config.sweep.seed=(0,1,2)"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "experiments.sweep",
+            "--config=configs/tiny.py",
+            f"--workdir={workdir}",
+            "--config.steps=40",
+            "--config.sweep.seed=(0,1,2)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((workdir / "config.json").read_text())

@@ -1,0 +1,40 @@
+"""What one claim's experiment hands to the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import pandas as pd
+
+VERDICTS = ("supported", "qualified", "refuted")
+
+
+@dataclasses.dataclass
+class Section:
+    """One section of the report.
+
+    key: short id used for anchors and file names, e.g. "claim2".
+    claim: the claim, quoted.
+    setup: what was run (model, data, optimizer, grid, sizes), in a few sentences of markdown.
+    rule: the verdict rule, stated before the numbers (e.g. "supported if every dataset's
+        trained solution is within 1e-4 of lstsq and ...; qualified if ...; refuted otherwise").
+    verdict: one of VERDICTS, computed from the tables by the rule (never typed in).
+    findings: markdown sentences generated from the numbers (what held, where it stopped).
+    tables: name -> DataFrame; each is written as <workdir>/<key>/<name>.csv and shown in the report.
+    plots: name -> path of a PNG (written under <workdir>/<key>/).
+    """
+
+    key: str
+    title: str
+    claim: str
+    setup: str
+    rule: str
+    verdict: str
+    findings: str
+    tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    plots: dict[str, pathlib.Path] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")

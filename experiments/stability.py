@@ -1,0 +1,298 @@
+r"""Convergence-stability diagnostics: per run inside the compiled program, per group on the host.
+
+Per run (columns of the runs table; computed in-program by `run_summary` from the logged curves,
+so a sweep's diagnostics are part of its one compiled, vectorized program):
+
+  initial_loss        train objective ℓ_0 at step 0 (data loss + λ·penalty, full training set)
+  steps_to_target     first logged step with ℓ_t <= target_loss (config.target_loss >= 0), else
+                      the first with ℓ_t <= (1 + target_tolerance)·ℓ_T; -1 if never
+  frac_increase       fraction of logged steps in the second half of training where ℓ rose
+  tail_rel_std        std/mean of ℓ over the last 10% of logged steps (at least 2 points)
+  tv_ratio            Σ|log ℓ_{t+1} − log ℓ_t| / |log ℓ_T − log ℓ_0| (1 for a monotone curve;
+                      large when the curve oscillates)
+  n_spikes            logged steps where ℓ_t > (1 + τ)·EMA_{t−1}(ℓ), τ = config.spike_tolerance
+  grad_norm_final     ‖∇ objective‖ on the fixed evaluation batch at the last step
+  grad_norm_ratio     grad_norm_final / grad_norm at step 0. At a minimizer of a smooth loss
+                      this tends to 0; absolute error's gradient sign(r)·∇f does not vanish
+                      at the optimum (it is a subgradient selection), so the ratio stays O(1)
+  grad_cos_mean       mean cosine between successive minibatch gradients (strongly negative:
+                      the iterate bounces across a valley)
+  sharpness_max/final top Hessian eigenvalue of the training objective on the evaluation batch
+                      (config.sharpness_every > 0), L2 term INCLUDED: with penalty_mask='all'
+                      it adds λ to every eigenvalue, with 'kernels' to the kernel directions.
+                      Absolute error and the L1 penalty have a Hessian that is zero almost
+                      everywhere in the predictions / weights, so their sharpness reflects only
+                      the model's curvature (and is exactly 0 for a linear model + L1).
+  stability_ratio     lr·sharpness_max / (2 + 2β) — Cohen et al. 2021's edge of stability: GD
+                      (β = 0) on a quadratic diverges iff lr > 2/sharpness, heavy-ball momentum β
+                      iff lr > (2 + 2β)/sharpness; > 1 means past the edge. (For Adam this plain
+                      ratio ignores the preconditioner and is only indicative.)
+  param_error_to_oracle  ‖θ − θ*‖/‖θ*‖ where a closed form exists: linear model + squared error
+                      (+ L2): least squares / ridge; linear model + quantile or absolute error
+                      (λ = 0): the linear program (computed on the host with scipy). NaN otherwise.
+
+Per group (`group_table`): divergence rate, seed spread of the final test metric, the largest
+stable learning rate, and LR sensitivity (Wortsman et al. 2024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+_TINY = 1e-30
+
+
+# --- Hessian ---------------------------------------------------------------------------------
+
+
+def hvp(f: Callable, params, v):
+    """Hessian-vector product ∇²f(params)·v, forward-over-reverse (jvp of grad)."""
+    return jax.jvp(jax.grad(f), (params,), (v,))[1]
+
+
+def _vdot(a, b) -> jax.Array:
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def top_hessian_eigenvalue(f: Callable, params, v0, iters: int):
+    """Power iteration on ∇²f: returns (Rayleigh quotient vᵀHv, unit v) after `iters` steps.
+
+    Converges to the eigenvalue of largest magnitude (the top one whenever it dominates any
+    negative curvature, as along a training trajectory). Warm-start v0 with the previous
+    estimate's vector to make a few iterations per evaluation enough.
+    """
+
+    def normalize(v):
+        norm = jnp.sqrt(_vdot(v, v))
+        return jax.tree.map(lambda x: x / jnp.maximum(norm, _TINY), v)
+
+    def body(_, v):
+        return normalize(hvp(f, params, v))
+
+    v = jax.lax.fori_loop(0, iters, body, normalize(v0))
+    return _vdot(v, hvp(f, params, v)), v
+
+
+# --- Curve summaries (jnp, run in-program; inputs are 1-D arrays over logged steps) ---------
+
+
+def frac_increase(objective: jax.Array) -> jax.Array:
+    half = objective[objective.shape[0] // 2 :]
+    return jnp.mean(jnp.diff(half) > 0)
+
+
+def tail_rel_std(objective: jax.Array) -> jax.Array:
+    n = max(2, int(np.ceil(0.1 * objective.shape[0])))
+    tail = objective[-n:]
+    return jnp.std(tail) / jnp.maximum(jnp.abs(jnp.mean(tail)), _TINY)
+
+
+def tv_ratio(objective: jax.Array) -> jax.Array:
+    log = jnp.log(jnp.maximum(objective, _TINY))
+    return jnp.sum(jnp.abs(jnp.diff(log))) / jnp.maximum(jnp.abs(log[-1] - log[0]), _TINY)
+
+
+def n_spikes(objective: jax.Array, tolerance: float, ema_decay: float) -> jax.Array:
+    def step(ema, value):
+        spike = value > (1.0 + tolerance) * ema
+        return ema_decay * ema + (1.0 - ema_decay) * value, spike
+
+    _, spikes = jax.lax.scan(step, objective[0], objective[1:])
+    return jnp.sum(spikes).astype(jnp.int32)
+
+
+def steps_to_target(
+    objective: jax.Array, steps: jax.Array, target: float, tolerance: float
+) -> jax.Array:
+    threshold = target if target >= 0 else (1.0 + tolerance) * objective[-1]
+    hit = objective <= threshold
+    return jnp.where(jnp.any(hit), steps[jnp.argmax(hit)], -1).astype(jnp.int32)
+
+
+def run_summary(metrics: dict[str, jax.Array], steps: Sequence[int], config, hyper) -> dict:
+    """Per-run scalar diagnostics from the logged curves (see the module docstring)."""
+    objective = metrics["objective"]
+    out = {
+        "initial_loss": objective[0],
+        "steps_to_target": steps_to_target(
+            objective, jnp.asarray(steps), float(config.target_loss), float(config.target_tolerance)
+        ),
+        "frac_increase": frac_increase(objective),
+        "tail_rel_std": tail_rel_std(objective),
+        "tv_ratio": tv_ratio(objective),
+        "n_spikes": n_spikes(objective, float(config.spike_tolerance), float(config.spike_ema)),
+        "grad_norm_final": metrics["grad_norm"][-1],
+        "grad_norm_ratio": metrics["grad_norm"][-1] / jnp.maximum(metrics["grad_norm"][0], _TINY),
+    }
+    if "sharpness" in metrics:
+        sharp = metrics["sharpness"]
+        beta = hyper["momentum"] if config.optimizer == "momentum" else 0.0
+        out["sharpness_max"] = jnp.nanmax(sharp)
+        out["sharpness_final"] = sharp[
+            jnp.max(jnp.where(jnp.isfinite(sharp), jnp.arange(sharp.shape[0]), -1))
+        ]
+        out["stability_ratio"] = hyper["learning_rate"] * out["sharpness_max"] / (2.0 + 2.0 * beta)
+    return out
+
+
+# --- Oracles --------------------------------------------------------------------------------
+
+
+def ridge_oracle(x: jax.Array, y: jax.Array, lam: jax.Array, penalize_bias: bool) -> jax.Array:
+    """argmin over θ = (w, b) of mean((x·w + b − y)²) + λ·½‖w‖² (+ λ·½b² if penalize_bias).
+
+    Normal equations: (2/n·ZᵀZ + λ·D) θ = 2/n·Zᵀy with Z = [x, 1], D = diag(1,…,1, b?1:0).
+    λ = 0 gives ordinary least squares. Returned as the flat vector (w_1..w_d, b).
+    """
+    n = x.shape[0]
+    z = jnp.concatenate([x.reshape(n, -1), jnp.ones((n, 1), x.dtype)], axis=1)
+    d = z.shape[1]
+    diag = jnp.ones(d).at[-1].set(1.0 if penalize_bias else 0.0)
+    a = 2.0 / n * z.T @ z + lam * jnp.diag(diag)
+    return jnp.linalg.solve(a, 2.0 / n * z.T @ y)
+
+
+def quantile_oracle(x: np.ndarray, y: np.ndarray, tau: float) -> np.ndarray:
+    """argmin over θ = (w, b) of Σ max(τu, (τ−1)u), u = y − x·w − b, as a linear program (HiGHS).
+
+    Variables (w, b, u⁺, u⁻) with x·w + b + u⁺ − u⁻ = y, u± ≥ 0, minimizing τΣu⁺ + (1−τ)Σu⁻.
+    absolute_error is τ = ½ (up to the factor 2).
+    """
+    from scipy.optimize import linprog
+
+    x = np.asarray(x, np.float64).reshape(len(y), -1)
+    n, d = x.shape
+    z = np.hstack([x, np.ones((n, 1))])
+    cost = np.concatenate([np.zeros(d + 1), np.full(n, tau), np.full(n, 1.0 - tau)])
+    a_eq = np.hstack([z, np.eye(n), -np.eye(n)])
+    bounds = [(None, None)] * (d + 1) + [(0, None)] * (2 * n)
+    solution = linprog(
+        cost, A_eq=a_eq, b_eq=np.asarray(y, np.float64), bounds=bounds, method="highs"
+    )
+    if not solution.success:
+        raise RuntimeError(f"quantile oracle LP failed: {solution.message}")
+    return solution.x[: d + 1]
+
+
+def linear_params_vector(params) -> jax.Array:
+    """(w_1..w_d, b) of experiments.models.Linear's params (single output)."""
+    dense = params["params"]["Dense_0"]
+    return jnp.concatenate([dense["kernel"][:, 0], dense["bias"]])
+
+
+def relative_error(theta: jax.Array, oracle: jax.Array) -> jax.Array:
+    return jnp.linalg.norm(theta - oracle) / jnp.maximum(jnp.linalg.norm(oracle), _TINY)
+
+
+# --- Per group (host) -----------------------------------------------------------------------
+
+GROUP_EXCLUDE = ("seed", "learning_rate")
+
+
+def default_group_keys(runs: pd.DataFrame) -> list[str]:
+    """loss, λ, and every other swept column except seed and learning rate."""
+    reserved = {"run_id", "group_id", "run_name"}
+    keys = ["loss", "penalty_strength"]
+    for column in runs.columns:
+        if column in reserved or column in keys or column in GROUP_EXCLUDE:
+            continue
+        if column.startswith(("final_", "best_")) or column in _RUN_COLUMNS:
+            continue
+        if runs[column].nunique(dropna=False) > 1:
+            keys.append(column)
+    return keys
+
+
+_RUN_COLUMNS = {
+    "diverged",
+    "diverge_step",
+    "initial_loss",
+    "steps_to_target",
+    "frac_increase",
+    "tail_rel_std",
+    "tv_ratio",
+    "n_spikes",
+    "grad_norm_final",
+    "grad_norm_ratio",
+    "grad_cos_mean",
+    "sharpness_max",
+    "sharpness_final",
+    "stability_ratio",
+    "param_error_to_oracle",
+    "update_norm_final",
+    "param_norm_final",
+    "minibatch_grad_norm_final",
+}
+
+MEAN_COLUMNS = (
+    "frac_increase",
+    "tail_rel_std",
+    "tv_ratio",
+    "n_spikes",
+    "grad_norm_ratio",
+    "grad_cos_mean",
+    "sharpness_max",
+    "stability_ratio",
+    "param_error_to_oracle",
+)
+
+
+def test_metric_column(runs: pd.DataFrame) -> tuple[str, bool]:
+    """(column, higher_is_better) of the held-out metric compared across losses."""
+    if "final_test_mse" in runs and runs["final_test_mse"].notna().any():
+        return "final_test_mse", False
+    return "final_test_accuracy", True
+
+
+def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per group of runs (default keys: default_group_keys), over seeds and lrs:
+
+    runs, divergence_rate (fraction of runs in the group that diverged), best_lr (lr with the
+    best median test metric among lrs where no seed diverged), test_mean / test_std / test_iqr
+    (the test metric over seeds at best_lr: the seed spread), max_stable_lr (largest lr in the
+    grid at which no seed diverged; NaN if none), lr_sensitivity (Wortsman et al. 2024:
+    mean over the lr grid of min(ℓ(lr), ℓ_0) − min_lr ℓ(lr), ℓ = median over seeds of the final
+    train objective, ℓ_0 the median initial objective), and the mean of each per-run
+    diagnostic in MEAN_COLUMNS.
+    """
+    by = list(by) if by is not None else default_group_keys(runs)
+    metric, higher = test_metric_column(runs)
+    rows = []
+    for key, frame in runs.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key, strict=True))
+        per_lr = frame.groupby("learning_rate", sort=True)
+        stable = per_lr["diverged"].apply(lambda d: not d.astype(bool).any())
+        median_metric = per_lr[metric].median()
+        candidates = median_metric[stable]
+        if len(candidates):
+            best_lr = candidates.idxmax() if higher else candidates.idxmin()
+        else:
+            best_lr = np.nan
+        at_best = frame[frame["learning_rate"] == best_lr][metric]
+        final = per_lr["final_loss"].median()
+        init = float(frame["initial_loss"].median()) if "initial_loss" in frame else np.inf
+        capped = np.minimum(final.to_numpy(dtype=float), init)
+        capped = np.where(np.isfinite(capped), capped, init)
+        row.update(
+            runs=len(frame),
+            divergence_rate=float(frame["diverged"].astype(bool).mean()),
+            best_lr=best_lr,
+            test_mean=float(at_best.mean()) if len(at_best) else np.nan,
+            test_std=float(at_best.std(ddof=1)) if len(at_best) > 1 else np.nan,
+            test_iqr=float(at_best.quantile(0.75) - at_best.quantile(0.25))
+            if len(at_best)
+            else np.nan,
+            max_stable_lr=float(stable[stable].index.max()) if stable.any() else np.nan,
+            lr_sensitivity=float(np.mean(capped - capped.min())),
+        )
+        for column in MEAN_COLUMNS:
+            if column in frame:
+                row[f"mean_{column}"] = float(frame[column].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)

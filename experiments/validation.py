@@ -1,0 +1,330 @@
+"""Check a config before any compute or any write, so a mistake costs seconds, not a lost night.
+
+`validate_config(config)` raises `ConfigError` (a ValueError) with one line naming the bad field,
+its value and, for names, the closest valid ones. It checks every value a run can take: the
+config's own value of each field and every value on each sweep axis (named `config.sweep.<path>`
+in the message, so the offending axis is obvious). Cross-field checks (batch size vs the training
+set, steps vs log_every, the loss's task vs the dataset's, the model's output vs the loss) run once
+per combination of the structural axes, i.e. once per compiled program at most. The datasets are
+loaded here (synthetic, digits and diabetes take milliseconds, mnist1d about a second), which also
+rejects NaN or inf in them with the dataset's name.
+
+`parse_flags` is absl's flag parser with one change: a typo in a `--config.<field>` override
+(which ml_collections raises as a KeyError/AttributeError traceback) exits with one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app
+from ml_collections import config_dict
+
+from experiments import data as data_lib
+from experiments import grid, models, training
+from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS, base_config
+
+
+class ConfigError(ValueError):
+    """A config that can't run; the message names the field and the value."""
+
+
+# Fields whose value is one of a fixed set of names: path -> () -> the valid names.
+def _loss_names() -> tuple[str, ...]:
+    import losses
+
+    return tuple(losses.names())
+
+
+NAMED_FIELDS: dict[str, Callable[[], tuple[str, ...]]] = {
+    "loss": _loss_names,
+    "optimizer": lambda: training.OPTIMIZERS,
+    "schedule": lambda: training.SCHEDULES,
+    "penalty": lambda: training.PENALTIES,
+    "penalty_mask": lambda: ("kernels", "all"),
+    "l2_mode": lambda: training.L2_MODES,
+    "model.name": lambda: models.MODELS,
+    "model.activation": lambda: tuple(models.ACTIVATIONS),
+    "dataset.name": lambda: data_lib.DATASETS,
+    "dataset.noise": lambda: data_lib.NOISE_FAMILIES,
+    "dataset.teacher": lambda: data_lib.TEACHERS,
+    "matmul_precision": lambda: ("default", "high", "highest"),
+}
+
+_KINDS = {"model.name": "model", "dataset.name": "dataset", "dataset.noise": "noise family"}
+
+# Range of each numeric field: path -> (predicate on the value, the rule in words).
+_positive = (lambda v: v > 0, "> 0")
+_nonnegative = (lambda v: v >= 0, ">= 0")
+_at_least_one = (lambda v: v >= 1, ">= 1")
+_unit_closed = (lambda v: 0 <= v <= 1, "in [0, 1]")
+_unit_half_open = (lambda v: 0 <= v < 1, "in [0, 1)")
+_unit_open = (lambda v: 0 < v < 1, "in (0, 1)")
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "learning_rate": _nonnegative,
+    "penalty_strength": _nonnegative,
+    "momentum": _nonnegative,
+    "l1_ratio": _unit_closed,
+    "b1": _unit_half_open,
+    "b2": _unit_half_open,
+    "eps": _nonnegative,
+    "warmup_steps": _nonnegative,
+    "steps": _positive,
+    "batch_size": _nonnegative,
+    "log_every": _positive,
+    "diverge_threshold": _positive,
+    "chunk_size": _at_least_one,
+    "loss_knobs.delta": _positive,
+    "loss_knobs.beta": _positive,
+    "loss_knobs.scale": _positive,
+    "loss_knobs.tau": _unit_open,
+    "loss_knobs.gamma": _nonnegative,
+    "loss_knobs.margin": _nonnegative,
+    "loss_knobs.p": (lambda v: v in (1, 2), "1 or 2"),
+    "loss_knobs.k": _positive,
+    "loss_knobs.m": _positive,
+    "loss_knobs.label_smoothing": _unit_closed,
+    "dataset.n_train": _at_least_one,
+    "dataset.n_test": _at_least_one,
+    "dataset.dim": _at_least_one,
+    "dataset.noise_scale": _nonnegative,
+    "dataset.df": _positive,
+    "dataset.contamination": _unit_closed,
+    "dataset.outlier_scale": _nonnegative,
+    "dataset.test_fraction": _unit_open,
+    "dataset.num_samples": (lambda v: v >= 10, ">= 10"),
+    "model.dense_width": _at_least_one,
+}
+# Numeric fields where ±inf is a meaningful value (Barron's α → -inf; no divergence threshold).
+INFINITE_OK = ("loss_knobs.alpha", "diverge_threshold")
+
+
+def validate_config(config: config_dict.ConfigDict) -> None:
+    """Raise ConfigError naming the bad field and value; call before any compile or write."""
+    axes = _sweep_axes(config)
+    schema = grid.flatten(base_config())
+    fields = grid.flatten(config)
+    for path, base in fields.items():
+        if path.split(".")[0] == "sweep":
+            continue
+        if path in axes:
+            for value in axes[path]:
+                _check_field(f"config.sweep.{path}", path, value, schema.get(path, base))
+        else:
+            _check_field(f"config.{path}", path, base, schema.get(path, base))
+    _check_loss_knobs(config, axes)
+    _check_combinations(config, axes)
+
+
+def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
+    try:
+        axes = dict(grid.sweep_axes(config))
+    except ValueError as e:
+        raise ConfigError(f"config.{e}" if str(e).startswith("sweep.") else str(e)) from None
+    for path in axes:
+        if path.split(".")[0] in EXECUTION_FIELDS:
+            raise ConfigError(
+                f"config.sweep.{path}: '{path}' says how the sweep is executed, not what a run "
+                "computes, so it can't be a sweep axis"
+            )
+    return axes
+
+
+def _closest(value: object, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(value), valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} Valid: {', '.join(valid)}"
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """`value` must have the type of the schema's default (an int is fine where a float is)."""
+    if default is None:
+        return
+    bad = f"{name}={value!r} has type {_type_name(value)}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool | np.bool_):
+            raise ConfigError(f"{bad}, expected bool")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ConfigError(f"{bad}, expected int")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ConfigError(f"{bad}, expected a number")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{bad}, expected str")
+    elif isinstance(default, tuple | list):
+        if not isinstance(value, tuple | list) or not all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in value
+        ):
+            raise ConfigError(f"{name}={value!r} must be a tuple of positive ints")
+
+
+def _check_field(name: str, path: str, value: Any, default: Any) -> None:
+    """Type, name and range of one value of one field; `name` is how the message refers to it."""
+    _check_type(name, value, default)
+    if path in NAMED_FIELDS:
+        valid = NAMED_FIELDS[path]()
+        if value not in valid:
+            kind = _KINDS.get(path, path.split(".")[-1])
+            raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return
+    if math.isnan(value) or (math.isinf(value) and path not in INFINITE_OK):
+        raise ConfigError(f"{name}={value!r} must be a finite number")
+    if path in RANGES:
+        ok, rule = RANGES[path]
+        if not ok(value):
+            raise ConfigError(f"{name}={value!r} must be {rule}")
+
+
+# (predictions, targets) shapes to call a loss on: regression, class indices, dense labels.
+_PROBES = (
+    (jax.ShapeDtypeStruct((4,), jnp.float32), jax.ShapeDtypeStruct((4,), jnp.float32)),
+    (jax.ShapeDtypeStruct((4, 3), jnp.float32), jax.ShapeDtypeStruct((4,), jnp.int32)),
+    (jax.ShapeDtypeStruct((4, 3), jnp.float32), jax.ShapeDtypeStruct((4, 3), jnp.float32)),
+)
+
+
+def _call_abstractly(loss: str, knobs: dict[str, Any], probe) -> None:
+    import losses
+
+    fn = losses.get(loss, **knobs)
+    jax.eval_shape(lambda p, t: fn(p, t), *probe)
+
+
+def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
+    """The losses library checks each knob value of each loss that takes it (robust_nll: α >= 0).
+
+    The loss is called abstractly on inputs it accepts with the schema's default knobs, so a
+    ValueError with one knob changed is that knob's fault.
+    """
+    import losses
+
+    defaults = base_config().loss_knobs
+    for loss in axes.get("loss", (config.loss,)):
+        default_knobs = {k: defaults[k] for k in losses.knobs(loss)}
+        probe = None
+        for candidate in _PROBES:
+            try:
+                _call_abstractly(loss, default_knobs, candidate)
+            except Exception:  # not the shapes this loss takes
+                continue
+            probe = candidate
+            break
+        if probe is None:
+            continue  # its shapes are checked against the model's output below
+        for knob in default_knobs:
+            path = f"loss_knobs.{knob}"
+            name = f"config.sweep.{path}" if path in axes else f"config.{path}"
+            for value in axes.get(path, (config.loss_knobs[knob],)):
+                try:
+                    _call_abstractly(loss, dict(default_knobs, **{knob: value}), probe)
+                except (ValueError, TypeError) as e:
+                    raise ConfigError(
+                        f"{name}={value!r} is invalid for loss {loss!r}: {_one_line(e)}"
+                    ) from None
+
+
+def _check_combinations(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
+    """Cross-field checks, once per combination of the structural (non-numeric) axes."""
+    structural = [(p, v) for p, v in axes.items() if p not in NUMERIC_FIELDS]
+    paths = [p for p, _ in structural]
+    datasets: dict[tuple, data_lib.Dataset] = {}
+    checked: set[tuple] = set()
+    for values in itertools.product(*(v for _, v in structural)):
+        swept = tuple(zip(paths, values, strict=True))
+        c = grid.resolve(config, swept)
+        where = "" if not swept else " (with " + ", ".join(
+            f"{p}={v!r}" for p, v in swept) + ")"
+        key = tuple(sorted(grid.flatten(c.dataset).items()))
+        if key not in datasets:
+            try:
+                datasets[key] = data_lib.load(c.dataset)
+            except ValueError as e:
+                raise ConfigError(f"config.dataset.name={c.dataset.name!r}{where}: {e}") from None
+        dataset = datasets[key]
+        program = (grid.structure_of(c), key)
+        if program in checked:
+            continue
+        checked.add(program)
+        _check_run(c, dataset, where)
+
+
+def _check_run(c: config_dict.ConfigDict, dataset: data_lib.Dataset, where: str) -> None:
+    import losses
+
+    steps, log_every = int(c.steps), int(c.log_every)
+    if steps % log_every:
+        raise ConfigError(f"config.log_every={log_every} must divide config.steps={steps}{where}")
+    n_train = dataset.x_train.shape[0]
+    if c.batch_size > n_train:
+        raise ConfigError(
+            f"config.batch_size={c.batch_size} exceeds the {n_train} training examples of dataset "
+            f"{dataset.name!r}{where} (0 = full batch)"
+        )
+    if training.is_decoupled(c) and c.penalty not in ("l2", "none"):
+        raise ConfigError(
+            f"config.penalty={c.penalty!r} has no decoupled form{where}: decoupled weight decay "
+            f"(l2_mode={c.l2_mode!r}, optimizer={c.optimizer!r}) is the L2 penalty's counterpart"
+        )
+    task = losses.task(c.loss)
+    if task != dataset.task:
+        raise ConfigError(
+            f"config.loss={c.loss!r} is a {task} loss but dataset {dataset.name!r} is a "
+            f"{dataset.task} dataset{where}"
+        )
+    num_outputs = dataset.num_classes if task == "classification" else 1
+    x = jax.ShapeDtypeStruct((2, *dataset.input_shape), jnp.float32)
+    try:
+        model = models.build(c.model, num_outputs)
+        params = jax.eval_shape(model.init, jax.random.key(0), x)
+        out = jax.eval_shape(model.apply, params, x)
+    except Exception as e:  # any failure to build the model on these inputs
+        raise ConfigError(
+            f"config.model.name={c.model.name!r} does not fit dataset {dataset.name!r} inputs of "
+            f"shape {dataset.input_shape}{where}: {_one_line(e)}"
+        ) from None
+    pred_shape = out.shape[:-1] if task == "regression" else out.shape
+    target = jax.ShapeDtypeStruct((2,), jnp.asarray(dataset.y_train).dtype)
+    knobs = {k: c.loss_knobs[k] for k in losses.knobs(c.loss)}
+    try:
+        fn = losses.get(c.loss, **knobs)
+        jax.eval_shape(lambda p, t: losses.reduce(fn(p, t)),
+                       jax.ShapeDtypeStruct(pred_shape, out.dtype), target)
+    except Exception as e:  # a shape/dtype mismatch between model and loss
+        raise ConfigError(
+            f"config.loss={c.loss!r} does not fit the model's output shape {pred_shape} and the "
+            f"{target.dtype} targets of shape {target.shape} of dataset {dataset.name!r}{where}: "
+            f"{_one_line(e)}"
+        ) from None
+
+
+def _one_line(e: BaseException) -> str:
+    while len(e.args) == 1 and isinstance(e.args[0], BaseException):
+        e = e.args[0]  # ml_collections wraps a KeyError in an AttributeError
+    text = str(e.args[0]) if len(e.args) == 1 else str(e)
+    return " ".join(text.split())
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parser; a bad `--config.<field>` override exits with one line, not a traceback."""
+    try:
+        return app.parse_flags_with_usage(argv)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        unknown = "no such config field: " if isinstance(e, AttributeError | KeyError) else ""
+        print(f"FATAL Flags parsing error: {unknown}{_one_line(e)}", file=sys.stderr)
+        sys.exit(2)
