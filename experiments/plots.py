@@ -3,8 +3,13 @@
 sweep_plots writes:
   test_metric_heatmap.png  loss × λ, median over seeds of the final test metric (test MSE for
                            regression, test accuracy for classification), one panel per noise
+  divergence_heatmap.png   loss × λ, fraction of runs that diverged
+  frac_increase_heatmap.png  loss × λ, median fraction of logged steps where the objective rose
   test_metric_curves.png   the test metric over steps per loss, median and min–max band over seeds
-  grad_norm_curves.png     minibatch gradient norm over steps per loss, log scale
+  grad_norm_curves.png     full-batch (evaluation batch) gradient norm per loss, log scale
+  sharpness_curves.png     top Hessian eigenvalue over steps per loss against 2/lr, one panel per
+                           lr (when config.sharpness_every > 0)
+  max_stable_lr.png        largest lr with no diverged seed, per loss (when lr is swept)
 Curves are drawn at the smallest λ in the sweep (usually λ = 0), one panel per noise family.
 """
 
@@ -55,27 +60,69 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def heatmap(runs: pd.DataFrame, outdir: pathlib.Path) -> pathlib.Path:
+def heatmap(
+    runs: pd.DataFrame,
+    outdir: pathlib.Path,
+    column: str | None = None,
+    filename: str = "test_metric_heatmap.png",
+    title: str | None = None,
+    higher_is_better: bool | None = None,
+) -> pathlib.Path:
+    """loss × λ heatmap of the median of `column` over each cell's runs (default: test metric)."""
     metric = test_metric(runs)
+    column = column or f"final_{metric}"
+    if higher_is_better is None:
+        higher_is_better = metric == "test_accuracy" and column == f"final_{metric}"
     facets = _facets(runs)
     fig, axes = plt.subplots(1, len(facets), figsize=(5.5 * len(facets), 3.8), squeeze=False)
-    for ax, (title, frame) in zip(axes[0], facets, strict=True):
+    for ax, (facet, frame) in zip(axes[0], facets, strict=True):
         table = frame.pivot_table(
-            index="loss", columns="penalty_strength", values=f"final_{metric}", aggfunc="median"
+            index="loss", columns="penalty_strength", values=column, aggfunc="median"
         )
-        image = ax.imshow(
-            table.to_numpy(),
-            aspect="auto",
-            cmap="viridis_r" if metric != "test_accuracy" else "viridis",
-        )
+        cmap = "viridis" if higher_is_better else "viridis_r"
+        image = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap=cmap)
         ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns], rotation=45)
         ax.set_yticks(range(table.shape[0]), table.index)
-        for (i, j), value in np.ndenumerate(table.to_numpy()):
+        for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
             ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="w")
         ax.set_xlabel("λ (penalty_strength)")
-        ax.set_title(f"final {metric}, median over seeds {title}".strip())
+        ax.set_title(f"{title or column + ', median'} {facet}".strip(), fontsize=9)
         fig.colorbar(image, ax=ax)
-    return _save(fig, outdir / "test_metric_heatmap.png")
+    return _save(fig, outdir / filename)
+
+
+def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame, outdir) -> pathlib.Path:
+    """Sharpness over steps per loss (median over runs) against the 2/lr edge of stability."""
+    lam = runs["penalty_strength"].min()
+    chosen = runs[runs["penalty_strength"] == lam]
+    lrs = sorted(chosen["learning_rate"].unique())
+    fig, axes = plt.subplots(1, len(lrs), figsize=(4.8 * len(lrs), 3.6), squeeze=False)
+    for ax, lr in zip(axes[0], lrs, strict=True):
+        for loss, members in chosen[chosen["learning_rate"] == lr].groupby("loss", sort=True):
+            c = curves[curves["run_id"].isin(members["run_id"])].dropna(subset=["sharpness"])
+            median = c.groupby("step")["sharpness"].median()
+            ax.plot(median.index, median.to_numpy(), marker=".", label=loss)
+        ax.axhline(2.0 / lr, color="k", ls="--", lw=1, label="2/lr")
+        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_xlabel("step")
+        ax.set_ylabel("top Hessian eigenvalue (L2 term included)")
+        ax.set_title(f"lr={lr:g}, λ={lam:g}", fontsize=9)
+        ax.legend(fontsize=7)
+    return _save(fig, outdir / "sharpness_curves.png")
+
+
+def max_stable_lr_bars(groups: pd.DataFrame, outdir) -> pathlib.Path:
+    """Largest lr in the grid at which no seed diverged, per loss (at the smallest λ)."""
+    lam = groups["penalty_strength"].min()
+    frame = groups[groups["penalty_strength"] == lam]
+    per_loss = frame.groupby("loss", sort=True)["max_stable_lr"].min()
+    fig, ax = plt.subplots(figsize=(1.2 * len(per_loss) + 2, 3.6))
+    ax.bar(range(len(per_loss)), per_loss.to_numpy(dtype=float))
+    ax.set_xticks(range(len(per_loss)), per_loss.index, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("max stable learning rate")
+    ax.set_title(f"max stable lr per loss (λ={lam:g}; min over other axes)", fontsize=9)
+    return _save(fig, outdir / "max_stable_lr.png")
 
 
 def _curves(runs, curves, column: str, outdir, filename: str, log: bool) -> pathlib.Path:
@@ -103,13 +150,32 @@ def _curves(runs, curves, column: str, outdir, filename: str, log: bool) -> path
     return _save(fig, outdir / filename)
 
 
-def sweep_plots(runs: pd.DataFrame, curves: pd.DataFrame, outdir) -> dict[str, pathlib.Path]:
+def sweep_plots(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    outdir,
+    groups: pd.DataFrame | None = None,
+) -> dict[str, pathlib.Path]:
+    """Every plot that applies to this sweep (see the module docstring); name -> path."""
     outdir = pathlib.Path(outdir)
     metric = test_metric(runs)
-    return {
+    out = {
         "heatmap": heatmap(runs, outdir),
+        "divergence_heatmap": heatmap(
+            runs.assign(diverged=runs["diverged"].astype(float)), outdir, "diverged",
+            "divergence_heatmap.png", "divergence rate", higher_is_better=False,
+        ),
+        "frac_increase_heatmap": heatmap(
+            runs, outdir, "frac_increase", "frac_increase_heatmap.png",
+            "frac_increase (2nd half), median", higher_is_better=False,
+        ),
         "test_curves": _curves(
             runs, curves, metric, outdir, "test_metric_curves.png", log=metric != "test_accuracy"
         ),
         "grad_norm": _curves(runs, curves, "grad_norm", outdir, "grad_norm_curves.png", log=True),
     }
+    if "sharpness" in curves and curves["sharpness"].notna().any():
+        out["sharpness"] = sharpness_curves(runs, curves, outdir)
+    if groups is not None and runs["learning_rate"].nunique() > 1:
+        out["max_stable_lr"] = max_stable_lr_bars(groups, outdir)
+    return out

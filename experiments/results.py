@@ -7,6 +7,7 @@ Layout of a workdir:
   parts/part-<i>-of-<n>.json  a sweep run in parts (shards, processes): where each part ran; merged
                               into config.json by whoever assembles (see experiments.distribution)
   runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
+  groups.csv                  per group of runs over seeds and lrs (experiments.stability)
   tb/<run name>/              TensorBoard events, one directory per sweep member
   plots/*.png
 
@@ -29,6 +30,7 @@ import pandas as pd
 
 RUNS_TABLE = "runs.csv"
 CURVES_TABLE = "curves.csv"
+GROUPS_TABLE = "groups.csv"
 CHUNK_DIR = "chunks"
 
 # TensorBoard tag for each curve, grouped so the tag filter shows one family at a time.

@@ -55,6 +55,7 @@ class SweepResult:
     workdir: pathlib.Path
     compiled_programs: int  # training programs compiled by this call (one per group at most)
     paths: dict[str, pathlib.Path]
+    groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
 def dataset_fields(config: config_dict.ConfigDict) -> tuple:
@@ -234,21 +235,25 @@ def finish(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> Sweep
     if distribution.read_part_records(workdir):
         results.write_json(workdir / "config.json", distribution.merged_record(workdir))
     runs_df, curves_df = results.assemble(workdir)
+    groups_df = stability.group_table(runs_df)
+    results.write_csv(workdir / results.GROUPS_TABLE, groups_df)
     paths = {
         "config": workdir / "config.json",
         "runs": workdir / results.RUNS_TABLE,
         "curves": workdir / results.CURVES_TABLE,
+        "groups": workdir / results.GROUPS_TABLE,
     }
     if config.tensorboard:
         paths["tensorboard"] = results.write_tensorboard(workdir, runs_df, curves_df)
     if config.plots:
-        for name, path in plots.sweep_plots(runs_df, curves_df, workdir / "plots").items():
+        plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
+        for name, path in plotted.items():
             paths[f"plot:{name}"] = path
     summary = plots.summary_table(runs_df)
     logging.info("summary (median over seeds):\n%s", summary.to_string())
     for name, path in paths.items():
         logging.info("wrote %s: %s", name, path)
-    return SweepResult(runs_df, curves_df, workdir, 0, paths)
+    return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
 def main(argv):
