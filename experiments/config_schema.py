@@ -131,6 +131,7 @@ def base_config() -> config_dict.ConfigDict:
     c.diverge_threshold = 1e3  # diverged: objective not finite or > this × its initial value
 
     # Stability diagnostics (experiments.stability); they change the program, not the run's numbers.
+    c.diagnostics = True  # evaluation-batch gradient norm and gradient cosines (False: cheapest)
     c.sharpness_every = 0  # top Hessian eigenvalue every this many steps (0: off)
     c.sharpness_iters = 20  # power iterations per estimate
     c.sharpness_batch = 512  # fixed evaluation batch (first examples of the training split)

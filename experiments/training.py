@@ -22,6 +22,7 @@ through the vmapped batch, any other member.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -210,8 +211,45 @@ def targets(config: config_dict.ConfigDict, hyper: Hyper, data: dict[str, jax.Ar
     return y_train, y_test, data["f_test"]
 
 
+class Carry(NamedTuple):
+    """What a run carries between segments (and what a mid-run checkpoint holds)."""
+
+    state: RunState
+    init_objective: jax.Array  # the divergence threshold's reference
+    first: Metrics  # metrics at step 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunProgram:
+    """A run split into pure pieces, so a long run can be checkpointed between segments.
+
+    init(hyper, data) -> Carry
+    advance(carry, hyper, data, first_period, n_periods) -> (Carry, period metrics)
+        runs periods [first_period, first_period + n_periods) (n_periods static); curves come
+        back shaped (n_periods, blocks_per_period) and sharpness (n_periods,)
+    finish(carry, hyper, data, period_metrics of all periods) -> metrics (curves + diagnostics)
+    A period is `period_steps` steps: sharpness_every when sharpness is on, else log_every.
+    """
+
+    init: Callable
+    advance: Callable
+    finish: Callable
+    n_periods: int
+    period_steps: int
+
+    def run(self, hyper: Hyper, data: dict[str, jax.Array]) -> tuple[RunState, Metrics]:
+        carry = self.init(hyper, data)
+        carry, periods = self.advance(carry, hyper, data, 0, self.n_periods)
+        return carry.state, self.finish(carry, hyper, data, periods)
+
+
 def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
     """The pure function `run(hyper, data) -> (RunState, metrics)` for one program structure."""
+    return make_program(config, dataset).run
+
+
+def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> RunProgram:
+    """The run of one program structure as init / advance / finish (see RunProgram)."""
     task = losses.task(config.loss)
     if task != dataset.task:
         raise ValueError(
@@ -238,11 +276,6 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             " needs l2_mode='coupled' and an optimizer other than adamw"
         )
     threshold = float(config.diverge_threshold)
-
-    def predict(params, x):
-        out = model.apply(params, x)
-        return out[..., 0] if task == "regression" else out
-
     sharpness_every = int(config.sharpness_every)
     if sharpness_every < 0 or (
         sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
@@ -251,122 +284,103 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
             f"config.log_every={log_every} that divides config.steps={steps}"
         )
+    diagnostics = bool(config.diagnostics)
+    if sharpness_every and not diagnostics:
+        raise ValueError("config.sharpness_every > 0 needs config.diagnostics=True")
     n_logs = steps // log_every
     # Sharpness is measured once per period, outside the inner scans: under vmap a lax.cond
     # would evaluate both branches, so periods keep its cost at every sharpness_every steps.
-    blocks_per_period = sharpness_every // log_every if sharpness_every else n_logs
-    n_periods = n_logs // blocks_per_period
+    period_steps = sharpness_every or log_every
+    blocks_per_period = period_steps // log_every
+    n_periods = steps // period_steps
     eval_size = min(int(config.sharpness_batch), n_train)
     oracle = oracle_kind(config)
     steps_logged = logged_steps(config)
+    mask = losses.decay_mask if config.penalty_mask == "kernels" else None
 
-    def run(hyper: Hyper, data: dict[str, jax.Array]) -> tuple[RunState, Metrics]:
-        k_init, k_batches = run_keys(hyper)[:2]
+    def predict(params, x):
+        out = model.apply(params, x)
+        return out[..., 0] if task == "regression" else out
+
+    class Context(NamedTuple):
+        """Everything a run derives from (hyper, data); rebuilt (cheaply) in each piece."""
+
+        y_train: jax.Array
+        y_test: jax.Array
+        clean_test: jax.Array
+        loss: Callable
+        penalty: Callable
+        tx: optax.GradientTransformation
+
+    def context(hyper: Hyper, data) -> Context:
         y_train, y_test, clean_test = targets(config, hyper, data)
-        x_eval, y_eval = data["x_train"][:eval_size], y_train[:eval_size]
+        return Context(
+            y_train,
+            y_test,
+            clean_test,
+            loss_fn(config, hyper),
+            penalty_fn(config, hyper),
+            make_optimizer(config, hyper, mask),
+        )
 
-        loss = loss_fn(config, hyper)
-        penalty = penalty_fn(config, hyper)
-        lam = hyper["penalty_strength"]
+    def data_loss(ctx: Context, params, x, y):
+        return losses.reduce(ctx.loss(predict(params, x), y))
 
-        def data_loss(params, x, y):
-            return losses.reduce(loss(predict(params, x), y))
+    def objective(ctx: Context, hyper, params, x, y):
+        """data loss + λ·penalty; with decoupled decay the penalty is not differentiated."""
+        p = ctx.penalty(params)
+        if decoupled:
+            p = jax.lax.stop_gradient(p)
+        return data_loss(ctx, params, x, y) + hyper["penalty_strength"] * p
 
-        def objective(params, x, y):
-            """data loss + λ·penalty; with decoupled decay the penalty is not differentiated."""
-            d = data_loss(params, x, y)
-            p = penalty(params)
-            if decoupled:
-                return d + lam * jax.lax.stop_gradient(p)
-            return d + lam * p
+    def full_objective(ctx: Context, hyper, data, params):
+        """The objective whose curvature `sharpness` measures: L2 term included."""
+        x_eval, y_eval = data["x_train"][:eval_size], ctx.y_train[:eval_size]
+        return data_loss(ctx, params, x_eval, y_eval) + hyper["penalty_strength"] * ctx.penalty(
+            params
+        )
 
-        def full_objective(params):
-            """The objective whose curvature `sharpness` measures: L2 term included."""
-            return data_loss(params, x_eval, y_eval) + lam * penalty(params)
+    def evaluate(ctx: Context, hyper, data, params) -> Metrics:
+        d = data_loss(ctx, params, data["x_train"], ctx.y_train)
+        test_pred = predict(params, data["x_test"])
+        grad = jax.grad(lambda p: full_objective(ctx, hyper, data, p))
+        out = {
+            "objective": d + hyper["penalty_strength"] * ctx.penalty(params),
+            "data_loss": d,
+            "test_loss": losses.reduce(ctx.loss(test_pred, ctx.y_test)),
+            "param_norm": _tree_norm(params),
+            "grad_norm": _tree_norm(grad(params)) if diagnostics else jnp.float32(jnp.nan),
+        }
+        if task == "regression":
+            out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
+        else:
+            out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
+        return out
 
-        def evaluate(params) -> Metrics:
-            d = data_loss(params, data["x_train"], y_train)
-            test_pred = predict(params, data["x_test"])
-            out = {
-                "objective": d + lam * penalty(params),
-                "data_loss": d,
-                "test_loss": losses.reduce(loss(test_pred, y_test)),
-                "param_norm": _tree_norm(params),
-                "grad_norm": _tree_norm(jax.grad(full_objective)(params)),
-            }
-            if task == "regression":
-                out["test_mse"] = jnp.mean(jnp.square(test_pred - clean_test))
-            else:
-                out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == y_test)
-            return out
+    def sharpness(ctx, hyper, data, state: RunState) -> tuple[RunState, jax.Array]:
+        value, vector = stability.top_hessian_eigenvalue(
+            lambda p: full_objective(ctx, hyper, data, p),
+            state.params,
+            state.power_vector,
+            int(config.sharpness_iters),
+        )
+        return state._replace(power_vector=vector), value
 
+    def init(hyper: Hyper, data) -> Carry:
+        ctx = context(hyper, data)
+        k_init = run_keys(hyper)[0]
         params = model.init(k_init, data["x_train"][:1])
-        mask = losses.decay_mask if config.penalty_mask == "kernels" else None
-        tx = make_optimizer(config, hyper, mask)
-        init_metrics = evaluate(params)
-        init_objective = init_metrics["objective"]
-        grad_fn = jax.value_and_grad(objective)
-
-        def step(state: RunState, inputs) -> tuple[RunState, None]:
-            step_index, batch_key = inputs
-            if batch_size:
-                idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
-                x, y = data["x_train"][idx], y_train[idx]
-            else:
-                x, y = data["x_train"], y_train
-            value, grads = grad_fn(state.params, x, y)
-            updates, opt_state = tx.update(grads, state.opt_state, state.params)
-            params = optax.apply_updates(state.params, updates)
-            ok = (
-                jnp.isfinite(value)
-                & (value <= threshold * init_objective)
-                & _all_finite(params)
-                & ~state.diverged
-            )
-            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
-            newly_diverged = ~ok & ~state.diverged
-            grad_norm = _tree_norm(grads)
-            prev_norm = _tree_norm(state.prev_grad)
-            cos = _vdot(grads, state.prev_grad) / jnp.maximum(grad_norm * prev_norm, 1e-30)
-            counted = ok & (prev_norm > 0)
-            return RunState(
-                params=keep(params, state.params),
-                opt_state=keep(opt_state, state.opt_state),
-                diverged=state.diverged | newly_diverged,
-                diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
-                minibatch_grad_norm=jnp.where(ok, grad_norm, state.minibatch_grad_norm),
-                update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(state.update_norm)),
-                prev_grad=keep(grads, state.prev_grad),
-                cos_sum=state.cos_sum + jnp.where(counted, cos, 0.0),
-                cos_count=state.cos_count + counted.astype(jnp.int32),
-                power_vector=state.power_vector,
-            ), None
-
-        def block(state: RunState, inputs) -> tuple[RunState, Metrics]:
-            state, _ = jax.lax.scan(step, state, inputs)
-            metrics = evaluate(state.params)
-            metrics.update(
-                minibatch_grad_norm=state.minibatch_grad_norm,
-                update_norm=state.update_norm,
-            )
-            return state, metrics
-
-        def sharpness(state: RunState) -> tuple[RunState, jax.Array]:
-            value, vector = stability.top_hessian_eigenvalue(
-                full_objective, state.params, state.power_vector, int(config.sharpness_iters)
-            )
-            return state._replace(power_vector=vector), value
-
-        def period(state: RunState, inputs) -> tuple[RunState, Metrics]:
-            state, metrics = jax.lax.scan(block, state, inputs)
-            if sharpness_every:
-                state, metrics["sharpness"] = sharpness(state)
-            return state, metrics
-
         zeros = jax.tree.map(jnp.zeros_like, params)
+        if sharpness_every:
+            keys = _split_like(jax.random.fold_in(k_init, 1), params)
+            power_vector = jax.tree.map(
+                lambda p, k: jax.random.normal(k, p.shape, p.dtype), params, keys
+            )
+        else:
+            power_vector = zeros
         state = RunState(
             params=params,
-            opt_state=tx.init(params),
+            opt_state=ctx.tx.init(params),
             diverged=jnp.zeros((), bool),
             diverge_step=jnp.full((), -1, jnp.int32),
             minibatch_grad_norm=jnp.zeros((), jnp.float32),
@@ -374,37 +388,96 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             prev_grad=zeros,
             cos_sum=jnp.zeros((), jnp.float32),
             cos_count=jnp.zeros((), jnp.int32),
-            power_vector=(
-                jax.tree.map(
-                    lambda p, k: jax.random.normal(k, p.shape, p.dtype),
-                    params,
-                    _split_like(jax.random.fold_in(k_init, 1), params),
-                )
-                if sharpness_every
-                else zeros
-            ),
+            power_vector=power_vector,
         )
-        first = dict(
-            init_metrics,
-            minibatch_grad_norm=state.minibatch_grad_norm,
-            update_norm=state.update_norm,
-        )
+        first = evaluate(ctx, hyper, data, params)
+        first.update(minibatch_grad_norm=state.minibatch_grad_norm, update_norm=state.update_norm)
         if sharpness_every:
-            state, first_sharpness = sharpness(state)
+            state, first["sharpness"] = sharpness(ctx, hyper, data, state)
+        return Carry(state, first["objective"], first)
+
+    def advance(carry: Carry, hyper: Hyper, data, first_period, n: int):
+        ctx = context(hyper, data)
+        grad_fn = jax.value_and_grad(lambda p, x, y: objective(ctx, hyper, p, x, y))
+        k_batches = run_keys(hyper)[1]
+
+        def step(state: RunState, inputs) -> tuple[RunState, None]:
+            step_index, batch_key = inputs
+            if batch_size:
+                idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
+                x, y = data["x_train"][idx], ctx.y_train[idx]
+            else:
+                x, y = data["x_train"], ctx.y_train
+            value, grads = grad_fn(state.params, x, y)
+            updates, opt_state = ctx.tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            ok = (
+                jnp.isfinite(value)
+                & (value <= threshold * carry.init_objective)
+                & _all_finite(params)
+                & ~state.diverged
+            )
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+            newly_diverged = ~ok & ~state.diverged
+            grad_norm = _tree_norm(grads)
+            if diagnostics:
+                prev_norm = _tree_norm(state.prev_grad)
+                cos = _vdot(grads, state.prev_grad) / jnp.maximum(grad_norm * prev_norm, 1e-30)
+                counted = ok & (prev_norm > 0)
+                prev_grad = keep(grads, state.prev_grad)
+            else:
+                cos, counted, prev_grad = jnp.zeros(()), jnp.zeros((), bool), state.prev_grad
+            return RunState(
+                params=keep(params, state.params),
+                opt_state=keep(opt_state, state.opt_state),
+                diverged=state.diverged | newly_diverged,
+                diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
+                minibatch_grad_norm=jnp.where(ok, grad_norm, state.minibatch_grad_norm),
+                update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(state.update_norm)),
+                prev_grad=prev_grad,
+                cos_sum=state.cos_sum + jnp.where(counted, cos, 0.0),
+                cos_count=state.cos_count + counted.astype(jnp.int32),
+                power_vector=state.power_vector,
+            ), None
+
+        def block(state: RunState, inputs) -> tuple[RunState, Metrics]:
+            state, _ = jax.lax.scan(step, state, inputs)
+            metrics = evaluate(ctx, hyper, data, state.params)
+            metrics.update(
+                minibatch_grad_norm=state.minibatch_grad_norm, update_norm=state.update_norm
+            )
+            return state, metrics
+
+        def period(state: RunState, inputs) -> tuple[RunState, Metrics]:
+            state, metrics = jax.lax.scan(block, state, inputs)
+            if sharpness_every:
+                state, metrics["sharpness"] = sharpness(ctx, hyper, data, state)
+            return state, metrics
+
+        start = first_period * period_steps
+        all_keys = jax.random.split(k_batches, steps)
+        seg_keys = jax.lax.dynamic_slice_in_dim(all_keys, start, n * period_steps)
         inputs = (
-            jnp.arange(steps, dtype=jnp.int32).reshape(n_periods, blocks_per_period, log_every),
-            jax.random.split(k_batches, steps).reshape(n_periods, blocks_per_period, log_every),
+            (start + jnp.arange(n * period_steps, dtype=jnp.int32)).reshape(
+                n, blocks_per_period, log_every
+            ),
+            seg_keys.reshape(n, blocks_per_period, log_every),
         )
-        state, metrics = jax.lax.scan(period, state, inputs)
-        sharp = metrics.pop("sharpness", None)
+        state, metrics = jax.lax.scan(period, carry.state, inputs)
+        return carry._replace(state=state), metrics
+
+    def finish(carry: Carry, hyper: Hyper, data, periods: Metrics) -> Metrics:
+        first, state = carry.first, carry.state
+        periods = dict(periods)
+        sharp = periods.pop("sharpness", None)
         metrics = {
             k: jnp.concatenate([first[k][None], v.reshape((n_logs, *v.shape[2:]))])
-            for k, v in metrics.items()
+            for k, v in periods.items()
         }
         if sharp is not None:
             # On the logged-step grid: measured at steps 0, S, 2S, ...; NaN elsewhere.
             curve = jnp.full((n_periods, blocks_per_period), jnp.nan).at[:, -1].set(sharp)
-            metrics["sharpness"] = jnp.concatenate([first_sharpness[None], curve.reshape(-1)])
+            metrics["sharpness"] = jnp.concatenate([first["sharpness"][None], curve.reshape(-1)])
         summary = stability.run_summary(metrics, steps_logged, config, hyper)
         summary.update(
             diverged=state.diverged,
@@ -413,19 +486,18 @@ def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
             minibatch_grad_norm_final=state.minibatch_grad_norm,
         )
         if oracle == "ridge":
-            theta = stability.linear_params_vector(state.params)
+            y_train = targets(config, hyper, data)[0]
+            lam = hyper["penalty_strength"] if config.penalty == "l2" else 0.0
             exact = stability.ridge_oracle(
-                data["x_train"],
-                y_train,
-                lam if config.penalty == "l2" else 0.0,
-                penalize_bias=config.penalty_mask == "all",
+                data["x_train"], y_train, lam, penalize_bias=config.penalty_mask == "all"
             )
+            theta = stability.linear_params_vector(state.params)
             summary["param_error_to_oracle"] = stability.relative_error(theta, exact)
         overlap = set(summary) & set(metrics)
         assert not overlap, f"summary names clash with curve names: {overlap}"
-        return state, {**metrics, **summary}
+        return {**metrics, **summary}
 
-    return run
+    return RunProgram(init, advance, finish, n_periods, period_steps)
 
 
 def oracle_kind(config: config_dict.ConfigDict) -> str | None:

@@ -158,5 +158,14 @@ def test_sweep_command_writes_every_output(tmp_path):
         str(p.parent.relative_to(workdir / "tb")) for p in events
     }
     pngs = {p.name for p in (workdir / "plots").glob("*.png")}
-    assert pngs == {"test_metric_heatmap.png", "test_metric_curves.png", "grad_norm_curves.png"}
+    assert pngs == {
+        "test_metric_heatmap.png",
+        "test_metric_curves.png",
+        "grad_norm_curves.png",
+        "divergence_heatmap.png",
+        "frac_increase_heatmap.png",
+    }
+    groups = pd.read_csv(workdir / "groups.csv")
+    assert len(groups) == 4  # loss × λ, over 3 seeds each
+    assert (groups["runs"] == 3).all()
     assert "summary" in proc.stderr and str(workdir / "runs.csv") in proc.stderr
