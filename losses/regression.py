@@ -1,0 +1,181 @@
+"""Regression losses: elementwise functions of the residual r = predictions - targets.
+
+Every loss has the signature `loss(predictions, targets=None, *, knobs) -> values`: `targets=None`
+means `predictions` already are the residuals; predictions and targets must have the same shape
+(no silent broadcasting); the values have the predictions' shape and dtype, with no reduction
+(see `losses.reduce`). Knobs may be Python numbers or (traced) arrays broadcastable against r.
+
+Conventions, which differ between libraries and are easy to get wrong:
+  * `squared_error` is r² with no ½. optax's `l2_loss` is ½r² (Bishop's convention, whose gradient
+    is r); `losses.huber` is ½r² inside δ, so huber -> ½·squared_error as δ -> ∞.
+  * `huber` matches optax, PyTorch's `huber_loss` and Keras; `smooth_l1` is PyTorch's
+    `smooth_l1_loss`, huber(δ=β)/β, whose linear part has slope 1 whatever β.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from losses import _checks
+
+_LOG2 = math.log(2.0)
+
+
+def squared_error(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None
+) -> jax.Array:
+    """Squared error r² (no ½).
+
+    Gradient 2r: linear in the residual and unbounded, so one outlier can dominate a mean.
+    The ½r² convention (optax's `l2_loss`, gradient r) is `0.5 * squared_error`.
+
+    Reference: optax.losses.squared_error (same values).
+    """
+    r = _checks.residual(predictions, targets)
+    return r * r
+
+
+def absolute_error(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None
+) -> jax.Array:
+    """Absolute error |r|.
+
+    Gradient sign(r): bounded (every residual pulls with the same force) and not differentiable
+    at r = 0, where JAX returns 0. Its minimiser over a constant is the median.
+    """
+    r = _checks.residual(predictions, targets)
+    return jnp.abs(r)
+
+
+@jax.custom_jvp
+def _huber(r: jax.Array, delta: jax.Array) -> jax.Array:
+    # With g = clip(r, -δ, δ) (which is also the gradient), ½r² inside and δ(|r| - ½δ) outside
+    # are both g·(r - ½g); sharing g makes value+grad one pass cheaper than where() on branches.
+    g = jnp.clip(r, -delta, delta)
+    return g * (r - 0.5 * g)
+
+
+@_huber.defjvp
+def _huber_jvp(primals, tangents):
+    r, delta = primals
+    r_dot, delta_dot = tangents
+    g = jnp.clip(r, -delta, delta)
+    # ∂/∂δ is |r| - δ outside the quadratic zone and 0 inside.
+    return g * (r - 0.5 * g), g * r_dot + (jnp.abs(r) - jnp.abs(g)) * delta_dot
+
+
+def huber(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None = None,
+    *,
+    delta: jax.typing.ArrayLike = 1.0,
+) -> jax.Array:
+    """Huber loss: ½r² if |r| ≤ δ, else δ(|r| - ½δ).
+
+    Gradient clip(r, -δ, δ): r inside the quadratic zone, ±δ outside, so gradient descent on
+    Huber is gradient descent on ½r² with the per-residual gradient clipped to δ. Continuously
+    differentiable (the second derivative jumps at |r| = δ); grows linearly for large |r|.
+    Uses the ½ convention: huber -> ½r² as δ -> ∞ and -> δ|r| (up to a constant) as δ -> 0.
+
+    Reference: Huber (1964); same values as optax.losses.huber_loss, torch.nn.functional.huber_loss
+    and keras.losses.Huber.
+    """
+    _checks.positive("delta", delta)
+    r = _checks.residual(predictions, targets)
+    return _huber(r, _checks.knob(delta, r.dtype))
+
+
+def smooth_l1(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None = None,
+    *,
+    beta: jax.typing.ArrayLike = 1.0,
+) -> jax.Array:
+    """Smooth L1: ½r²/β if |r| ≤ β, else |r| - ½β; i.e. huber(δ=β)/β.
+
+    Gradient clip(r/β, -1, 1): slope r/β inside, ±1 outside whatever β (unlike Huber, whose
+    outer slope is δ). As β -> 0 it tends to |r|.
+
+    Reference: Girshick, Fast R-CNN (2015); same values as torch.nn.functional.smooth_l1_loss.
+    """
+    _checks.positive("beta", beta)
+    r = _checks.residual(predictions, targets)
+    beta = _checks.knob(beta, r.dtype)
+    return _huber(r, beta) / beta
+
+
+def pseudo_huber(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None = None,
+    *,
+    delta: jax.typing.ArrayLike = 1.0,
+) -> jax.Array:
+    """Pseudo-Huber loss δ²(√(1 + (r/δ)²) - 1).
+
+    A smooth (C∞) Huber: ≈ ½r² for |r| ≪ δ and ≈ δ|r| for |r| ≫ δ. Gradient r/√(1 + (r/δ)²),
+    bounded by δ in magnitude and approaching ±δ only asymptotically. Computed as
+    r²/(1 + √(1 + (r/δ)²)), which avoids the cancellation in √(·) - 1 for small r.
+
+    Reference: Charbonnier et al. (1994); Hartley & Zisserman, Multiple View Geometry (A6.8).
+    Barron's general_robust at α = 1 is pseudo_huber/δ² with scale c = δ.
+    """
+    _checks.positive("delta", delta)
+    r = _checks.residual(predictions, targets)
+    delta = _checks.knob(delta, r.dtype)
+    r2 = r * r
+    return r2 / (1 + jnp.sqrt(1 + r2 / (delta * delta)))
+
+
+@jax.custom_jvp
+def _log_cosh(r: jax.Array) -> jax.Array:
+    a = jnp.abs(r)
+    # log cosh r = |r| + log(1 + e^{-2|r|}) - log 2: no overflow, exp of a non-positive number.
+    return a + jnp.log1p(jnp.exp(-2 * a)) - jnp.asarray(_LOG2, r.dtype)
+
+
+@_log_cosh.defjvp
+def _log_cosh_jvp(primals, tangents):
+    (r,), (r_dot,) = primals, tangents
+    # The exact derivative tanh r; differentiating the stable form instead would compute
+    # 1 - 2e/(1 + e), which cancels for small r.
+    return _log_cosh(r), jnp.tanh(r) * r_dot
+
+
+def log_cosh(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None
+) -> jax.Array:
+    """Log-cosh loss log(cosh r).
+
+    ≈ ½r² for small r and |r| - log 2 for large |r|: a twice-differentiable Huber with δ = 1.
+    Gradient tanh(r), bounded by 1 and smooth. Computed as |r| + log1p(e^{-2|r|}) - log 2, finite
+    for any finite r (cosh itself overflows float32 beyond |r| ≈ 89).
+
+    Reference: Chen et al., "Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder" (2019);
+    same values as optax.losses.log_cosh.
+    """
+    r = _checks.residual(predictions, targets)
+    return _log_cosh(r)
+
+
+def quantile(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None = None,
+    *,
+    tau: jax.typing.ArrayLike = 0.5,
+) -> jax.Array:
+    """Quantile (pinball) loss max(τu, (τ - 1)u) on u = targets - predictions.
+
+    Its minimiser over a constant prediction is the τ-quantile of the targets; τ = ½ gives
+    ½|r|. Gradient with respect to the predictions is -τ where the target is above (u > 0) and
+    1 - τ where below: bounded, asymmetric, not differentiable at u = 0 (JAX returns τ - ½ there).
+    With `targets=None`, u = -predictions (predictions are the residuals r = -u).
+
+    Reference: Koenker & Bassett, "Regression Quantiles" (1978).
+    """
+    _checks.open_unit("tau", tau)
+    u = -_checks.residual(predictions, targets)
+    tau = _checks.knob(tau, u.dtype)
+    return jnp.maximum(tau * u, (tau - 1) * u)

@@ -1,0 +1,117 @@
+"""Throughput of every loss next to optax's equivalent and next to squared_error.
+
+    .venv/bin/python scripts/bench_losses.py [--quick]
+
+Jitted value and value+grad (jax.jit(jax.value_and_grad(lambda p: jnp.sum(loss(p, t))))) on 1e7
+float32 residuals (regression) or 1e6×10 logits (classification), in one process; repeats are
+interleaved across the candidates and the median is reported. Ratios are time / reference time
+(below 1 is faster). Ends with one machine-readable line:
+    bench_losses: worst_vs_optax=<x> worst_vs_squared_error=<x>
+(worst over losses shared with optax, resp. over the regression losses, both value+grad).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import optax
+
+# Run as a script, sys.path[0] is scripts/; the repository root holds the `losses` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import losses
+
+# Losses whose values optax computes too (same formula, same convention).
+OPTAX_EQUIVALENT = {
+    "squared_error": optax.losses.squared_error,
+    "huber": optax.losses.huber_loss,
+    "log_cosh": optax.losses.log_cosh,
+    "softmax_cross_entropy": optax.losses.softmax_cross_entropy_with_integer_labels,
+    "sigmoid_binary_cross_entropy": optax.losses.sigmoid_binary_cross_entropy,
+}
+
+
+def _programs(fn, x, y):
+    value = jax.jit(lambda x, y: jnp.sum(fn(x, y)))
+    value_grad = jax.jit(jax.value_and_grad(lambda x, y: jnp.sum(fn(x, y))))
+    return value, value_grad
+
+
+def _time(program, x, y) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(program(x, y))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1e6 elements, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    n = 1_000_000 if args.quick else 10_000_000
+    repeats = args.repeats or (3 if args.quick else 7)
+
+    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    inputs = {
+        "regression": (jax.random.normal(k1, (n,)) * 3, jax.random.normal(k2, (n,))),
+        "classification": (
+            jax.random.normal(k1, (n // 10, 10)) * 3,
+            jax.random.randint(k3, (n // 10,), 0, 10),
+        ),
+    }
+    binary = (inputs["classification"][0], jax.random.bernoulli(k3, 0.3, (n // 10, 10)))
+
+    candidates = {}  # label -> (programs, x, y)
+    for name in losses.names():
+        x, y = binary if name == "sigmoid_binary_cross_entropy" else inputs[losses.task(name)]
+        candidates[name] = (_programs(losses.get(name), x, y), x, y)
+        if name in OPTAX_EQUIVALENT:
+            fn = OPTAX_EQUIVALENT[name]
+            yy = y.astype(jnp.float32) if name == "sigmoid_binary_cross_entropy" else y
+            candidates[f"optax:{name}"] = (_programs(fn, x, yy), x, yy)
+    for (value, value_grad), x, y in candidates.values():  # compile and warm up
+        _time(value, x, y), _time(value_grad, x, y)
+    times = {label: ([], []) for label in candidates}
+    for _ in range(repeats):
+        for label, ((value, value_grad), x, y) in candidates.items():
+            times[label][0].append(_time(value, x, y))
+            times[label][1].append(_time(value_grad, x, y))
+    med = {label: tuple(statistics.median(t) for t in ts) for label, ts in times.items()}
+
+    sq_vg = med["squared_error"][1]
+    print(
+        f"{n:.0e} float32 elements per loss; median of {repeats} interleaved repeats; "
+        f"device {jax.devices()[0].platform}"
+    )
+    header = (
+        f"{'loss':30s} {'value ms':>9s} {'v+g ms':>9s} {'optax v+g':>10s} "
+        f"{'vs optax':>9s} {'vs sq_err':>9s}"
+    )
+    print(header)
+    print("-" * len(header))
+    worst_optax, worst_sq = 0.0, 0.0
+    for name in losses.names():
+        value, vg = med[name]
+        optax_vg = med.get(f"optax:{name}", (None, None))[1]
+        vs_optax = vg / optax_vg if optax_vg else None
+        vs_sq = vg / sq_vg if losses.task(name) == "regression" else None
+        if vs_optax is not None:
+            worst_optax = max(worst_optax, vs_optax)
+        if vs_sq is not None:
+            worst_sq = max(worst_sq, vs_sq)
+        fmt = lambda v, spec: format(v, spec) if v is not None else "-"
+        print(
+            f"{name:30s} {value * 1e3:9.1f} {vg * 1e3:9.1f} "
+            f"{fmt(optax_vg and optax_vg * 1e3, '10.1f'):>10s} "
+            f"{fmt(vs_optax, '9.2f'):>9s} {fmt(vs_sq, '9.2f'):>9s}"
+        )
+    print(f"bench_losses: worst_vs_optax={worst_optax:.2f} worst_vs_squared_error={worst_sq:.2f}")
+
+
+if __name__ == "__main__":
+    main()
