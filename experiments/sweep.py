@@ -18,14 +18,15 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from absl import app, flags, logging
 from ml_collections import config_dict, config_flags
 from tqdm import tqdm
 
-from experiments import data as data_lib
 from experiments import (
+    checkpoints,
     distribution,
     grid,
     plots,
@@ -36,6 +37,7 @@ from experiments import (
     training,
     validation,
 )
+from experiments import data as data_lib
 from experiments import workdir as workdir_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -81,6 +83,84 @@ def _mesh_sharding():
     )
 
 
+class SegmentedProgram:
+    """A chunk run as init -> segments of checkpoint_every steps -> finish, saving between segments.
+
+    Same results as the one-piece program (every piece is pure); three compiled programs per group
+    instead of one. See experiments.checkpoints.
+    """
+
+    def __init__(self, config, dataset, chunk_size: int, data):
+        program = training.make_program(config, dataset)
+        every = int(config.checkpoint_every)
+        if every % program.period_steps or int(config.steps) % every:
+            raise ValueError(
+                f"config.checkpoint_every={every} must be a multiple of {program.period_steps} "
+                f"(log_every, or sharpness_every when on) that divides config.steps={config.steps}"
+            )
+        self.segment = every // program.period_steps
+        self.n_periods = program.n_periods
+        hyper_spec = _hyper_spec(config, chunk_size)
+        with distribution.matmul_precision(config):
+            self.init = jax.jit(jax.vmap(program.init, in_axes=(0, None)))
+            carry = jax.eval_shape(self.init, hyper_spec, data)
+            advance = jax.jit(
+                jax.vmap(
+                    lambda c, h, d, p: program.advance(c, h, d, p, self.segment),
+                    in_axes=(0, 0, None, None),
+                )
+            )
+            self.segment_periods = jax.eval_shape(
+                advance, carry, hyper_spec, data, jax.ShapeDtypeStruct((), np.int32)
+            )[1]
+            self.advance = advance.lower(
+                carry, hyper_spec, data, jax.ShapeDtypeStruct((), np.int32)
+            ).compile()
+            self.init = self.init.lower(hyper_spec, data).compile()
+            _, periods = jax.eval_shape(
+                lambda c, h, d: jax.vmap(
+                    lambda c1, h1: program.advance(c1, h1, d, 0, self.n_periods)
+                )(c, h),
+                carry, hyper_spec, data,
+            )
+            self.finish = (
+                jax.jit(jax.vmap(program.finish, in_axes=(0, 0, None, 0)))
+                .lower(carry, hyper_spec, data, periods)
+                .compile()
+            )
+
+    def __call__(self, hyper, data, directory: pathlib.Path):
+        start = checkpoints.latest_step(directory)
+        carry = self.init(hyper, data)
+        periods_done, collected = 0, None
+        if start is not None:
+            periods_like = jax.tree.map(
+                lambda x: jax.ShapeDtypeStruct((x.shape[0], start, *x.shape[2:]), x.dtype),
+                self.segment_periods,
+            )
+            like = {"carry": carry, "periods": periods_like}
+            restored = checkpoints.restore(directory, start, like)
+            carry, collected, periods_done = restored["carry"], restored["periods"], start
+            logging.info("resumed %s at period %d of %d", directory.name, start, self.n_periods)
+        for first in range(periods_done, self.n_periods, self.segment):
+            carry, periods = self.advance(carry, hyper, data, np.int32(first))
+            collected = periods if collected is None else jax.tree.map(
+                lambda a, b: jnp.concatenate([a, b], axis=1), collected, periods
+            )
+            done = first + self.segment
+            if done < self.n_periods:
+                checkpoints.save(directory, done, {"carry": carry, "periods": collected})
+        metrics = self.finish(carry, hyper, data, collected)
+        return carry.state, metrics
+
+
+def _hyper_spec(config, chunk_size: int) -> dict[str, jax.ShapeDtypeStruct]:
+    return {
+        path: jax.ShapeDtypeStruct((chunk_size,), np.int32 if path == "seed" else np.float32)
+        for path in grid.hyper_of(config)
+    }
+
+
 def compile_group(config, dataset, chunk_size: int):
     """AOT-compile jit(vmap(run)) for one group at a fixed chunk shape."""
     run = training.make_run(config, dataset)
@@ -92,12 +172,18 @@ def compile_group(config, dataset, chunk_size: int):
     else:
         program = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
         data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
-    hyper_spec = {
-        path: jax.ShapeDtypeStruct((chunk_size,), np.int32 if path == "seed" else np.float32)
-        for path in grid.hyper_of(config)
-    }
+    if int(config.checkpoint_every) > 0:
+        return SegmentedProgram(config, dataset, chunk_size, data), data
     with distribution.matmul_precision(config):  # a trace-time setting
-        return program.lower(hyper_spec, data).compile(), data
+        return program.lower(_hyper_spec(config, chunk_size), data).compile(), data
+
+
+def run_chunk(program, hyper, data, workdir, group_id: int, chunk_id: int):
+    """(final state, metrics) of one chunk; resumes from and writes mid-run checkpoints if on."""
+    if isinstance(program, SegmentedProgram):
+        directory = checkpoints.chunk_dir(workdir, group_id, chunk_id)
+        return program(hyper, data, directory)  # the sweep removes directory once written
+    return program(hyper, data)
 
 
 def oracle_columns(group, runs, hyper, data, state) -> dict[str, np.ndarray]:
@@ -201,11 +287,12 @@ def run_sweep(
         for chunk_id, runs, hyper in todo:
             pad = np.arange(compiled_size).clip(max=chunk_size - 1)  # repeat the last member
             hyper = {k: v[pad] for k, v in hyper.items()}
-            state, metrics = program(hyper, data)
+            state, metrics = run_chunk(program, hyper, data, workdir, group.group_id, chunk_id)
             metrics = jax.device_get(metrics)
             extra = oracle_columns(group, runs, hyper, data, state)
             runs_df, curves_df = tables.chunk_tables(group, runs, metrics, steps, extra)
             results.write_chunk(workdir, group.group_id, chunk_id, runs_df, curves_df)
+            checkpoints.remove(checkpoints.chunk_dir(workdir, group.group_id, chunk_id))
             progress.update(len(runs))
     progress.close()
     logging.info("sweep: trained %d runs in %.1fs", total, time.perf_counter() - t_start)

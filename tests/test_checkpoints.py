@@ -1,0 +1,64 @@
+"""Mid-run checkpoints: a run interrupted between segments resumes to the same numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from configs import tiny
+from experiments import checkpoints, sweep
+
+
+def _config():
+    config = tiny.get_config()
+    config.tensorboard = config.plots = config.progress = False
+    config.steps = 60
+    config.sharpness_every = 20
+    config.sharpness_iters = 5
+    config.sweep.loss = ("huber",)
+    return config
+
+
+def test_segmented_run_equals_one_piece(tmp_path):
+    config = _config()
+    whole = sweep.run_sweep(config, tmp_path / "whole")
+    config.checkpoint_every = 20
+    segmented = sweep.run_sweep(config, tmp_path / "segmented")
+    pd.testing.assert_frame_equal(whole.curves, segmented.curves, check_exact=True)
+    pd.testing.assert_frame_equal(whole.runs, segmented.runs, check_exact=True)
+    assert not (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).exists() or not any(
+        (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).iterdir()
+    )
+
+
+def test_resume_from_a_mid_run_checkpoint(tmp_path, monkeypatch):
+    config = _config()
+    config.checkpoint_every = 20
+    reference = sweep.run_sweep(config, tmp_path / "reference")
+
+    # Interrupt the first chunk right after its second checkpoint (40 of 60 steps).
+    real_save = checkpoints.save
+    saved = []
+
+    def save_then_crash(directory, step, tree):
+        real_save(directory, step, tree)
+        saved.append(step)
+        if len(saved) == 2:
+            raise KeyboardInterrupt("simulated kill after a checkpoint")
+
+    monkeypatch.setattr(checkpoints, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(config, tmp_path / "resumed")
+    left = tmp_path / "resumed" / checkpoints.CHECKPOINT_DIR
+    assert [checkpoints.latest_step(d) for d in left.iterdir()] == [2]  # periods done
+    monkeypatch.setattr(checkpoints, "save", real_save)
+    resumed = sweep.run_sweep(config, tmp_path / "resumed")
+    pd.testing.assert_frame_equal(reference.curves, resumed.curves, check_exact=True)
+    pd.testing.assert_frame_equal(reference.runs, resumed.runs, check_exact=True)
+
+
+def test_checkpoint_every_must_fit_the_period(tmp_path):
+    config = _config()
+    config.checkpoint_every = 30  # not a multiple of sharpness_every=20
+    with pytest.raises(ValueError, match="checkpoint_every=30"):
+        sweep.run_sweep(config, tmp_path)
