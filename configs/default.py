@@ -1,6 +1,7 @@
-r"""The default sweep: which loss and how much L2 on a nonlinear regression with clean and heavy-tailed noise.
+r"""The default sweep: which loss, and how much L2, under clean and heavy-tailed noise.
 
-  ./scripts/sweep.sh                      # = python -m experiments.sweep --config=configs/default.py --workdir=runs/default
+  ./scripts/sweep.sh    # = python -m experiments.sweep --config=configs/default.py \
+                        #       --workdir=runs/default
   python -m experiments.sweep --config=configs/default.py --workdir=runs/default \
       --config.sweep.seed='(0,1)' --config.steps=500
 

@@ -81,8 +81,8 @@ def sweep_axes(config: config_dict.ConfigDict) -> list[tuple[str, tuple]]:
     fields = flatten(config)
     axes = []
     for path, values in flatten(config.sweep).items():
-        if values is None:
-            continue
+        if values is None or (isinstance(values, tuple | list) and list(values) == [None]):
+            continue  # not swept (`--config.sweep.x=None` arrives as (None,))
         if path not in fields:
             close = difflib.get_close_matches(path, list(fields), n=3)
             raise ValueError(f"sweep axis 'sweep.{path}' names no config field; closest: {close}")

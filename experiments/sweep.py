@@ -133,6 +133,10 @@ class SegmentedProgram:
         start = checkpoints.latest_step(directory)
         carry = self.init(hyper, data)
         periods_done, collected = 0, None
+        if start is not None and (self.n_periods - start) % self.segment:
+            logging.warning("ignoring %s: saved with another checkpoint_every", directory)
+            checkpoints.remove(directory)
+            start = None
         if start is not None:
             periods_like = jax.tree.map(
                 lambda x: jax.ShapeDtypeStruct((x.shape[0], start, *x.shape[2:]), x.dtype),
@@ -167,13 +171,13 @@ def compile_group(config, dataset, chunk_size: int):
     hyper_sharding, data_sharding, _ = _mesh_sharding()
     vmapped = jax.vmap(run, in_axes=(0, None))
     data = training.data_arrays(dataset)
+    if int(config.checkpoint_every) > 0:  # not sharded yet: runs on the default device
+        return SegmentedProgram(config, dataset, chunk_size, data), data
     if hyper_sharding is None:
         program = jax.jit(vmapped)
     else:
         program = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
         data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
-    if int(config.checkpoint_every) > 0:
-        return SegmentedProgram(config, dataset, chunk_size, data), data
     with distribution.matmul_precision(config):  # a trace-time setting
         return program.lower(_hyper_spec(config, chunk_size), data).compile(), data
 
@@ -349,11 +353,11 @@ def main(argv):
     if _WORKDIR.value is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/default)")
     config = _CONFIG.value
-    # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
-    distribution.apply_xla_flags(config)
-    distribution.initialize(config)
     logging.info("config:\n%s", json.dumps(config.to_dict(), indent=1, default=str))
     try:
+        # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
+        distribution.apply_xla_flags(config)
+        distribution.initialize(config)
         run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
     except (validation.ConfigError, workdir_lib.WorkdirError, results.ResultsWriteError) as e:
         logging.error("%s", e)  # one line, no traceback: the message says what to fix

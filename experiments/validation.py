@@ -82,6 +82,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "log_every": _positive,
     "diverge_threshold": _positive,
     "chunk_size": _at_least_one,
+    "checkpoint_every": _nonnegative,
     "loss_knobs.delta": _positive,
     "loss_knobs.beta": _positive,
     "loss_knobs.scale": _positive,
@@ -116,6 +117,11 @@ def validate_config(config: config_dict.ConfigDict) -> None:
         if path.split(".")[0] == "sweep":
             continue
         if path in axes:
+            if axes[path] == (None,):
+                raise ConfigError(
+                    f"config.sweep.{path}=(None,): the command line turns None into (None,); to "
+                    f"fix {path}, give a one-value axis: --config.sweep.{path}=\"({base!r},)\""
+                )
             for value in axes[path]:
                 _check_field(f"config.sweep.{path}", path, value, schema.get(path, base))
         else:

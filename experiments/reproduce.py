@@ -1,0 +1,230 @@
+r"""Rerun a finished sweep from its config.json and compare the new tables with the recorded ones.
+
+  python -m experiments.reproduce --workdir=runs/x [--into=runs/x-reproduce] [--overwrite]
+      [--rtol=1e-4] [--atol=1e-6]
+
+The config is rebuilt from `config.json` ("config": the full resolved config), the sweep rerun
+into `--into` (default `<workdir>-reproduce`; TensorBoard and plots off; `--overwrite` moves an
+`--into` holding another sweep aside, as for experiments.sweep), and every column of
+runs.csv and curves.csv compared row by row (rows matched by run_id, and step):
+
+  exact     every value bit-identical (NaN matches NaN)
+  close     not identical, but |a - b| <= atol + rtol·|b| everywhere (the max abs/rel diff is shown)
+  MISMATCH  some value outside that tolerance, a differing label, or a missing/extra column or row
+
+It warns when the library versions, git commit (or a dirty tree) or platform differ from the ones
+recorded in config.json, since any of them can change the numbers. Exit code 0 when every column
+is exact or close, 1 otherwise (2 for a workdir that can't be read).
+
+On CPU, with the recorded versions, commit and platform, every column is expected to be exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from absl import app, flags, logging
+from ml_collections import config_dict
+
+from experiments import provenance, results, sweep, validation
+from experiments import workdir as workdir_lib
+from experiments.config_schema import base_config
+
+# --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
+_INTO = flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
+_RTOL = flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")
+_ATOL = flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
+
+# Columns that identify a row of each table.
+TABLE_KEYS = {results.RUNS_TABLE: ("run_id",), results.CURVES_TABLE: ("run_id", "step")}
+
+
+@dataclasses.dataclass
+class ColumnReport:
+    table: str
+    column: str
+    status: str  # exact | close | MISMATCH
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    mismatched: int = 0  # rows outside the tolerance
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Report:
+    workdir: pathlib.Path
+    into: pathlib.Path
+    columns: list[ColumnReport]
+    warnings: list[str]
+    rtol: float
+    atol: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status in ("exact", "close") for c in self.columns)
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists back to the tuples every config field holds (nested: sweep.model.widths)."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(v) for v in value)
+    return value
+
+
+def _assign(node: config_dict.ConfigDict, values: dict[str, Any], prefix: str) -> None:
+    for key, value in values.items():
+        if key not in node:
+            raise ValueError(f"config.json field {prefix}{key} is not in this version's config "
+                             "schema (experiments/config_schema.py)")
+        if isinstance(value, dict):
+            _assign(node[key], value, f"{prefix}{key}.")
+        else:
+            node[key] = _as_tuples(value)
+
+
+def config_from_record(record: dict[str, Any]) -> config_dict.ConfigDict:
+    """The sweep's ConfigDict from config.json's "config": base_config() with every field set."""
+    if "config" not in record:
+        raise ValueError("config.json has no 'config' key (the resolved config)")
+    config = base_config()
+    _assign(config, record["config"], "")
+    return config
+
+
+def provenance_warnings(record: dict[str, Any]) -> list[str]:
+    """One line per way this machine differs from the one that ran the sweep."""
+    now = {"versions": provenance.library_versions(), "git": provenance.git_commit(),
+           "machine": provenance.machine()}
+    words = {"versions": "library versions differ", "git": "the git commit differs",
+             "machine": "the platform differs"}
+    out = []
+    for key in workdir_lib.PROVENANCE_KEYS:
+        changed = workdir_lib.differences(record.get(key, {}), now[key], f"{key}.")
+        if changed:
+            out.append(f"{words[key]} from the recorded: {'; '.join(changed)}")
+    if record.get("git", {}).get("dirty"):
+        out.append("the sweep was run from a tree with uncommitted changes: the same commit may "
+                   "not be the same code")
+    return out
+
+
+def _compare_column(table: str, column: str, a: pd.Series, b: pd.Series, rtol: float,
+                    atol: float) -> ColumnReport:
+    """`a` recorded, `b` rerun, aligned row by row."""
+    numeric = all(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                  for s in (a, b))
+    if not numeric:
+        both_missing = (a.isna() & b.isna()).to_numpy()
+        same = (a.astype(str).to_numpy() == b.astype(str).to_numpy()) | both_missing
+        bad = int((~same).sum())
+        return ColumnReport(table, column, "exact" if not bad else "MISMATCH", mismatched=bad,
+                            note=f"{bad} differing values" if bad else "")
+    x = a.to_numpy(np.float64)
+    y = b.to_numpy(np.float64)
+    identical = (x == y) | (np.isnan(x) & np.isnan(y))
+    if identical.all():
+        return ColumnReport(table, column, "exact")
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(identical, 0.0, np.abs(x - y))
+        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number, or inf against inf-
+        rel = np.where(identical, 0.0, diff / np.maximum(np.abs(y), np.finfo(np.float64).tiny))
+        rel = np.where(np.isnan(rel), np.inf, rel)
+    close = identical | (diff <= atol + rtol * np.abs(y))
+    bad = int((~close).sum())
+    return ColumnReport(table, column, "close" if not bad else "MISMATCH",
+                        float(diff.max()), float(rel.max()), bad)
+
+
+def compare_tables(table: str, recorded: pd.DataFrame, rerun: pd.DataFrame, rtol: float,
+                   atol: float) -> list[ColumnReport]:
+    """Per-column comparison of two versions of one table, rows matched on TABLE_KEYS[table]."""
+    keys = list(TABLE_KEYS[table])
+    recorded = recorded.sort_values(keys, kind="stable").reset_index(drop=True)
+    rerun = rerun.sort_values(keys, kind="stable").reset_index(drop=True)
+    reports = []
+    rows_a = list(map(tuple, recorded[keys].to_numpy().tolist()))
+    rows_b = list(map(tuple, rerun[keys].to_numpy().tolist()))
+    if rows_a != rows_b:
+        missing, extra = len(set(rows_a) - set(rows_b)), len(set(rows_b) - set(rows_a))
+        return [ColumnReport(table, "(rows)", "MISMATCH", mismatched=missing + extra,
+                             note=f"{len(rows_a)} recorded rows vs {len(rows_b)} rerun: {missing} "
+                             f"missing, {extra} extra, or duplicated keys")]
+    for column in dict.fromkeys([*recorded.columns, *rerun.columns]):
+        if column not in rerun:
+            reports.append(ColumnReport(table, column, "MISMATCH", note="missing from the rerun"))
+        elif column not in recorded:
+            reports.append(ColumnReport(table, column, "MISMATCH", note="not recorded"))
+        else:
+            reports.append(_compare_column(table, column, recorded[column], rerun[column],
+                                           rtol, atol))
+    return reports
+
+
+def reproduce(
+    workdir: str | pathlib.Path,
+    into: str | pathlib.Path | None = None,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    overwrite: bool = False,
+) -> Report:
+    """Rerun the sweep recorded in `workdir` into `into` and compare every table column."""
+    workdir = pathlib.Path(workdir)
+    into = pathlib.Path(into) if into else workdir.with_name(f"{workdir.name}-reproduce")
+    if into.resolve() == workdir.resolve():
+        raise ValueError(f"--into={into} must differ from --workdir={workdir}")
+    record = json.loads((workdir / workdir_lib.CONFIG_FILE).read_text())
+    warnings = provenance_warnings(record)
+    for line in warnings:
+        logging.warning("%s", line)
+    config = config_from_record(record)
+    config.tensorboard = False
+    config.plots = False
+    sweep.run_sweep(config, into, overwrite=overwrite)
+    columns = []
+    for table in TABLE_KEYS:
+        columns += compare_tables(table, pd.read_csv(workdir / table), pd.read_csv(into / table),
+                                  rtol, atol)
+    return Report(workdir, into, columns, warnings, rtol, atol)
+
+
+def format_report(report: Report) -> str:
+    lines = [f"reproduce {report.workdir} -> {report.into} "
+             f"(close: |a - b| <= {report.atol:g} + {report.rtol:g}·|b|)",
+             f"{'table':<11} {'column':<28} {'status':<9} {'max abs diff':>13} {'max rel diff':>13}"
+             "  rows off"]
+    for c in report.columns:
+        lines.append(f"{c.table:<11} {c.column:<28} {c.status:<9} {c.max_abs:>13.3g} "
+                     f"{c.max_rel:>13.3g}  {c.mismatched:>8}" + (f"  {c.note}" if c.note else ""))
+    for line in report.warnings:
+        lines.append(f"WARNING: {line}")
+    counts = {s: sum(c.status == s for c in report.columns) for s in ("exact", "close", "MISMATCH")}
+    verdict = "REPRODUCED" if report.ok else "NOT REPRODUCED"
+    lines.append(f"{verdict}: {counts['exact']} columns exact, {counts['close']} close, "
+                 f"{counts['MISMATCH']} mismatched")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if flags.FLAGS.workdir is None:
+        raise app.UsageError("--workdir is required (a finished sweep's directory)")
+    try:
+        report = reproduce(flags.FLAGS.workdir, _INTO.value, rtol=_RTOL.value, atol=_ATOL.value,
+                           overwrite=flags.FLAGS.overwrite)
+    except (OSError, ValueError, workdir_lib.WorkdirError) as e:
+        logging.error("%s", e)
+        sys.exit(2)
+    print(format_report(report))
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=validation.parse_flags)

@@ -1,0 +1,190 @@
+"""Preparing a sweep's workdir: start fresh, resume the same sweep, or refuse a different one.
+
+`prepare(workdir, config, record, chunk_size=..., overwrite=...)` is called after validation and
+before any compute:
+
+* a missing or empty workdir is created and `config.json` written;
+* a workdir whose `config.json` holds the *same sweep* is resumed: finished chunks are kept and
+  skipped, `config.json` keeps the record of when the sweep started (a warning is logged when the
+  library versions, git commit or platform differ from the recorded ones, since the tables would
+  then mix both);
+* anything else (a different sweep, or a directory that is not a sweep's) is refused with a
+  `WorkdirError` naming the differing fields, unless `overwrite=True`: then the old directory is
+  renamed to `<workdir>.old-<UTC timestamp>` (never deleted) and a fresh one started. A workdir
+  holding the same sweep resumes with or without `overwrite` (for a clean rerun, use a new one).
+
+"Same sweep" compares the resolved config minus the fields that can't change a number in the
+tables (IGNORED_FIELDS: TensorBoard, plots, progress bar, checkpoint period, which shard/process
+this is), plus the effective chunk size. The chunk size is part of the identity on purpose:
+finished chunks are files keyed by chunk index (`chunks/g<G>-c<C>.*.csv`), and chunk C covers
+different runs under a different chunk size, so resuming with another chunk size (or on a machine
+with another device count, which rounds it) is refused rather than silently mixing chunkings.
+
+Temporary files (`.<name>.<random>.tmp`) left by a killed writer are ignored by the tables
+(`results.assemble` only reads `*.runs.csv` / `*.curves.csv`); those older than STALE_TMP_SECONDS
+are removed here (younger ones may belong to another process writing into the same workdir).
+
+OS errors (read-only or full disk, permissions) become `results.ResultsWriteError`, naming the path.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import time
+from typing import Any
+
+from absl import logging
+from ml_collections import config_dict
+
+from experiments import results
+
+CONFIG_FILE = "config.json"
+# Fields that don't change any number in the tables; they may differ between a run and its resume.
+IGNORED_FIELDS = (
+    "tensorboard",
+    "plots",
+    "progress",
+    "checkpoint_every",
+    "shard",
+    "num_shards",
+    "distributed",
+    "coordinator_address",
+    "num_processes",
+    "process_id",
+)
+STALE_TMP_SECONDS = 3600.0
+# Provenance keys compared on resume and by experiments.reproduce.
+PROVENANCE_KEYS = ("versions", "git", "machine")
+
+
+class WorkdirError(RuntimeError):
+    """The workdir holds something other than this sweep; the message says what to do."""
+
+
+def sweep_identity(config: dict[str, Any], chunk_size: int) -> dict[str, Any]:
+    """What must match to resume a workdir: the config as JSON types, minus IGNORED_FIELDS."""
+    plain = json.loads(json.dumps(config, default=str))
+    identity = {k: v for k, v in plain.items() if k not in IGNORED_FIELDS}
+    identity["chunk_size"] = int(chunk_size)
+    return identity
+
+
+def differences(recorded: Any, current: Any, prefix: str = "") -> list[str]:
+    """'path: recorded -> current' for every leaf that differs between two JSON-like dicts."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(recorded) | set(current), key=str):
+            path = f"{prefix}{key}"
+            if key not in recorded:
+                out.append(f"{path}: (absent) -> {current[key]!r}")
+            elif key not in current:
+                out.append(f"{path}: {recorded[key]!r} -> (absent)")
+            else:
+                out.extend(differences(recorded[key], current[key], path + "."))
+        return out
+    return [] if recorded == current else [f"{prefix.rstrip('.')}: {recorded!r} -> {current!r}"]
+
+
+def _is_temporary(path: pathlib.Path) -> bool:
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _remove_stale_temporaries(workdir: pathlib.Path) -> None:
+    now = time.time()
+    for folder in (workdir, workdir / results.CHUNK_DIR):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if _is_temporary(path) and now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                logging.info("removing a temporary file left by a killed writer: %s", path)
+                path.unlink(missing_ok=True)
+
+
+def _move_aside(workdir: pathlib.Path) -> pathlib.Path:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    target = workdir.with_name(f"{workdir.name}.old-{stamp}")
+    n = 1
+    while target.exists():
+        target = workdir.with_name(f"{workdir.name}.old-{stamp}-{n}")
+        n += 1
+    try:
+        workdir.rename(target)
+    except OSError as e:
+        raise results.ResultsWriteError(e.errno, f"can't move {workdir} aside to {target}: "
+                                        f"{e.strerror}") from e
+    logging.warning("--overwrite: moved the previous workdir %s to %s", workdir, target)
+    return target
+
+
+def _read_record(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise WorkdirError(f"can't read {path} ({e}); pass --overwrite to move this workdir aside "
+                           "and start fresh") from None
+
+
+def prepare(
+    workdir: pathlib.Path,
+    config: config_dict.ConfigDict,
+    record: dict[str, Any],
+    *,
+    chunk_size: int,
+    overwrite: bool = False,
+) -> bool:
+    """Make `workdir` ready for this sweep; return True when resuming (finished chunks kept).
+
+    `record` is the provenance dict to write as config.json for a fresh start; it must hold
+    "config" (config.to_dict()); the effective chunk size is added as "chunk_size".
+    """
+    workdir = pathlib.Path(workdir)
+    record = dict(record, chunk_size=int(chunk_size))
+    identity = sweep_identity(config.to_dict(), chunk_size)
+    config_path = workdir / CONFIG_FILE
+    contents = [p for p in workdir.iterdir() if not _is_temporary(p)] if workdir.is_dir() else []
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkdirError(f"workdir {workdir} exists and is not a directory")
+
+    resume = False
+    if contents:
+        problems: list[str] = []
+        if config_path.exists():
+            recorded = _read_record(config_path)
+            problems = differences(
+                sweep_identity(recorded.get("config", {}), recorded.get("chunk_size", -1)),
+                identity,
+            )
+        else:
+            problems = [f"it has no {CONFIG_FILE}, so it is not a losslab sweep's workdir"]
+        if not problems:
+            resume = True
+        elif overwrite:
+            _move_aside(workdir)
+        else:
+            shown = "; ".join(problems[:5]) + (f"; ... ({len(problems)} in all)"
+                                               if len(problems) > 5 else "")
+            raise WorkdirError(
+                f"workdir {workdir} holds a different sweep ({shown}). Use another --workdir, "
+                "or pass --overwrite to move it aside and start fresh"
+            )
+
+    if resume:
+        _remove_stale_temporaries(workdir)
+        for key in PROVENANCE_KEYS:
+            changed = differences(recorded.get(key, {}), record.get(key, {}), f"{key}.")
+            if changed:
+                logging.warning("resuming %s under a different %s than it started with (%s): its "
+                                "tables will mix both", workdir, key, "; ".join(changed))
+        logging.info("resuming the sweep in %s: finished chunks are kept", workdir)
+        return True
+
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise results.ResultsWriteError(
+            e.errno, f"can't create workdir {workdir}: {e.strerror}") from e
+    _remove_stale_temporaries(workdir)
+    results.write_json(config_path, record)
+    return False

@@ -1,0 +1,601 @@
+r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in one process.
+
+  python scripts/bench_sweep.py                  # losslab vs naive JAX loop vs PyTorch loop
+  python scripts/bench_sweep.py --quick          # 200 steps, one repetition (a fast check)
+  python scripts/bench_sweep.py --scaling        # + 24, 96, 384, 1,536 runs (--runs=...)
+  python scripts/bench_sweep.py --flops          # + achieved FLOP/s against a measured matmul peak
+  python scripts/bench_sweep.py --profile        # + losslab's cost by chunk_size and log_every
+
+The three train the same thing: an MLP 16 -> 64 -> 1 on the synthetic teacher, Adam (lr 1e-3,
+b1 .9, b2 .999, eps 1e-8), minibatches of 256 drawn exactly as `training.make_run` draws them,
+objective mean loss + λ·½‖kernels‖² (biases unpenalized, coupled: the L2 term is differentiated),
+metrics on the full training and test splits every `log_every` steps. Each run's noisy targets
+(`training.targets`), initial parameters (`model.init` with the run's key) and minibatch indices
+are taken from losslab and given to the naive and PyTorch loops, so the final train objectives
+agree up to float32 reassociation (checked: max_rel_diff).
+
+* losslab: `experiments.sweep.run_sweep` (TensorBoard, plots, progress off) into a temporary
+  workdir: compile one program per loss, run the chunks, write the tables. Its compile time is
+  the trace + lowering + XLA compile time reported by `jax.monitoring` during the call. The
+  "engine" row calls `sweep.compile_group` and the group's chunks directly (no tables).
+* naive JAX: a Python loop over runs and over steps around a jitted single-run train step (and a
+  jitted evaluation every log_every steps), one compilation per loss.
+* PyTorch (CPU, optional): `nn.Sequential`, `torch.optim.Adam`, the idiomatic step loop.
+
+The naive and PyTorch loops time a subset of the runs (`--subset`, every loss) and are
+extrapolated linearly to 96 runs (plus the naive loop's compile time, which does not scale); the
+agreement check compares that subset. Preparing the subset's targets, initial parameters and
+index arrays is not timed. The alternatives run interleaved, `--repeats` times; medians are
+reported. Every section ends with one machine-readable line (`bench_sweep: ...`,
+`bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_profile: ...`).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import os
+import pathlib
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags, logging
+
+import losses
+from configs import anchor
+from experiments import data as data_lib
+from experiments import grid, models, sweep, training
+
+_QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
+_STEPS = flags.DEFINE_integer("steps", 0, "Override the steps per run (0: the anchor's 1,000).")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Interleaved repetitions (medians are reported).")
+_SUBSET = flags.DEFINE_integer(
+    "subset", 12, "Runs the naive and PyTorch loops time (a multiple of the 3 losses)."
+)
+_SCALING = flags.DEFINE_bool("scaling", False, "Also time losslab at each of --runs.")
+_RUNS = flags.DEFINE_list(
+    "runs", ["24", "96", "384", "1536"], "Sweep sizes for --scaling (multiples of 24: more seeds)."
+)
+_FLOPS = flags.DEFINE_bool("flops", False, "Also report achieved FLOP/s against a matmul peak.")
+_PROFILE = flags.DEFINE_bool("profile", False, "Also time losslab by chunk_size and log_every.")
+_TORCH_THREADS = flags.DEFINE_integer(
+    "torch_threads", 1, "torch.set_num_threads for the PyTorch loop (0: PyTorch's default)."
+)
+
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+NOT_TIMED = float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurement plumbing
+
+
+@contextlib.contextmanager
+def compile_seconds() -> Iterator[dict[str, float]]:
+    """Sum of JAX's trace, lowering and XLA compile durations inside the block, by event."""
+    totals: dict[str, float] = collections.defaultdict(float)
+
+    def listener(event: str, duration: float, **_) -> None:
+        if event in _COMPILE_EVENTS:
+            totals[event] += duration
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield totals
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+@contextlib.contextmanager
+def peak_rss_mib() -> Iterator[dict[str, float]]:
+    """Peak resident set size (MiB) while the block runs, sampled every 10 ms, and the baseline."""
+    try:
+        import psutil
+
+        read = lambda: psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # ru_maxrss is the process's peak so far (KiB on Linux)
+        read = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"baseline": read(), "peak": read()}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            out["peak"] = max(out["peak"], read())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        done.set()
+        thread.join()
+        out["peak"] = max(out["peak"], read())
+
+
+def quiet(config):
+    config.tensorboard = False
+    config.plots = False
+    config.progress = False
+    return config
+
+
+def anchor_config(steps: int):
+    config = quiet(anchor.get_config())
+    if steps:
+        config.steps = steps
+    return config
+
+
+def median(values) -> float:
+    return float(np.median(np.asarray(values, dtype=np.float64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# losslab
+
+
+@dataclasses.dataclass
+class Timing:
+    wall: float  # seconds, compile included
+    compile: float  # seconds of trace + lowering + XLA compile (NaN: nothing compiled)
+    runs: int
+    final_objective: dict[int, float]  # run_id -> final train objective
+
+
+def losslab_sweep(config) -> tuple[Timing, sweep.SweepResult]:
+    """run_sweep end to end into a fresh temporary workdir."""
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as workdir, compile_seconds() as c:
+        t0 = time.perf_counter()
+        result = sweep.run_sweep(config, workdir)
+        wall = time.perf_counter() - t0
+    final = dict(zip(result.runs["run_id"], result.runs["final_loss"], strict=True))
+    return Timing(wall, sum(c.values()), len(result.runs), final), result
+
+
+def losslab_engine(config) -> tuple[Timing, float]:
+    """compile_group + every chunk of every group, no tables; also returns execution seconds."""
+    t0 = time.perf_counter()
+    compile_s = execute_s = 0.0
+    final: dict[int, float] = {}
+    chunk_size = int(config.chunk_size)
+    for group in grid.expand(config):
+        dataset = data_lib.load(group.config.dataset)
+        t = time.perf_counter()
+        program, data = sweep.compile_group(group.config, dataset, chunk_size)
+        compile_s += time.perf_counter() - t
+        for _, runs, hyper in group.chunks(chunk_size):
+            t = time.perf_counter()
+            _, metrics = jax.block_until_ready(program(hyper, data))
+            execute_s += time.perf_counter() - t
+            objective = np.asarray(metrics["objective"])[:, -1]
+            final.update({run.run_id: float(v) for run, v in zip(runs, objective, strict=False)})
+    wall = time.perf_counter() - t0
+    return Timing(wall, compile_s, len(final), final), execute_s
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs the naive and PyTorch loops train, prepared from losslab's own functions
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    run_id: int
+    loss: str
+    penalty_strength: float
+    seed: int
+    params: dict  # flax params from model.init with the run's key
+    y_train: np.ndarray  # the run's noisy targets
+    y_test: np.ndarray
+    f_test: np.ndarray  # noise-free test targets
+    batch_indices: np.ndarray  # (steps, batch_size) int32, as make_run draws them
+
+
+def subset_members(config, size: int) -> list[tuple[grid.Group, int]]:
+    """`size` runs spread over every loss, λ and seed: (group, index in the group)."""
+    groups = grid.expand(config)
+    per_group = max(1, size // len(groups))
+    picked = []
+    for group in groups:
+        n = len(group.runs)
+        picked += [(group, int(i)) for i in np.linspace(0, n - 1, per_group).round()]
+    return picked
+
+
+def prepare(config, members, dataset: data_lib.Dataset) -> list[PreparedRun]:
+    data = training.data_arrays(dataset)
+    n_train, batch_size, steps = dataset.x_train.shape[0], int(config.batch_size), int(config.steps)
+    model = models.build(config.model, 1)
+    draw = jax.jit(jax.vmap(lambda k: jax.random.randint(k, (batch_size,), 0, n_train)))
+    prepared = []
+    for group, i in members:
+        hyper = {k: jnp.asarray(v[i]) for k, v in group.hyper.items()}
+        k_init, k_batches = training.run_keys(hyper)[:2]
+        y_train, y_test, f_test = training.targets(group.config, hyper, data)
+        swept = dict(group.runs[i].swept)
+        prepared.append(PreparedRun(
+            run_id=group.runs[i].run_id,
+            loss=group.config.loss,
+            penalty_strength=float(hyper["penalty_strength"]),
+            seed=int(swept["seed"]),
+            params=jax.device_get(model.init(k_init, data["x_train"][:1])),
+            y_train=np.asarray(y_train),
+            y_test=np.asarray(y_test),
+            f_test=np.asarray(f_test),
+            batch_indices=np.asarray(draw(jax.random.split(k_batches, steps)), np.int32),
+        ))
+    return prepared
+
+
+def bound_loss(config, name: str) -> Callable:
+    return losses.get(name, **{k: config.loss_knobs[k] for k in losses.knobs(name)})
+
+
+# ---------------------------------------------------------------------------------------------
+# naive JAX: Python loops around a jitted single-run step
+
+
+def naive_jax(config, runs: list[PreparedRun], dataset: data_lib.Dataset) -> Timing:
+    model = models.build(config.model, 1)
+    tx = optax.adam(config.learning_rate, b1=config.b1, b2=config.b2, eps=config.eps)
+    steps, log_every = int(config.steps), int(config.log_every)
+    x_train, x_test = jnp.asarray(dataset.x_train), jnp.asarray(dataset.x_test)
+    step_fns: dict[str, tuple[Callable, Callable]] = {}
+
+    def jitted(loss_name: str):
+        loss = bound_loss(config, loss_name)
+        predict = lambda params, x: model.apply(params, x)[:, 0]
+
+        def objective(params, x, y, lam):
+            penalty = losses.l2_penalty(params, losses.decay_mask(params))
+            return losses.reduce(loss(predict(params, x), y)) + lam * penalty
+
+        @jax.jit
+        def train_step(params, opt_state, x_train, y_train, idx, lam):
+            value, grads = jax.value_and_grad(objective)(params, x_train[idx], y_train[idx], lam)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, value
+
+        @jax.jit
+        def evaluate(params, x_train, y_train, x_test, y_test, f_test, lam):
+            test_pred = predict(params, x_test)
+            return {
+                "objective": objective(params, x_train, y_train, lam),
+                "test_loss": losses.reduce(loss(test_pred, y_test)),
+                "test_mse": jnp.mean(jnp.square(test_pred - f_test)),
+            }
+
+        return train_step, evaluate
+
+    final = {}
+    with compile_seconds() as c:
+        t0 = time.perf_counter()
+        for run in runs:
+            if run.loss not in step_fns:
+                step_fns[run.loss] = jitted(run.loss)
+            train_step, evaluate = step_fns[run.loss]
+            y_train, lam = jnp.asarray(run.y_train), jnp.float32(run.penalty_strength)
+            eval_args = (x_train, y_train, x_test, jnp.asarray(run.y_test),
+                         jnp.asarray(run.f_test), lam)
+            params = run.params
+            opt_state = tx.init(params)
+            curve = [evaluate(params, *eval_args)]
+            for t in range(steps):
+                params, opt_state, _ = train_step(
+                    params, opt_state, x_train, y_train, run.batch_indices[t], lam
+                )
+                if (t + 1) % log_every == 0:
+                    curve.append(evaluate(params, *eval_args))
+            curve = jax.device_get(curve)
+            final[run.run_id] = float(curve[-1]["objective"])
+        wall = time.perf_counter() - t0
+    return Timing(wall, sum(c.values()), len(runs), final)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch: the idiomatic loop
+
+
+def torch_loop(config, runs: list[PreparedRun], dataset: data_lib.Dataset) -> Timing:
+    import torch
+    import torch.nn.functional as F
+
+    if _TORCH_THREADS.value:
+        # One thread is PyTorch's fastest setting for a 16-64-1 MLP: intra-op threads only add
+        # synchronization (on a loaded 2-core machine, 2 threads were ~20x slower per step).
+        torch.set_num_threads(_TORCH_THREADS.value)
+    loss_fns = {
+        "squared_error": F.mse_loss,  # mean r², no ½: losses.squared_error
+        "absolute_error": F.l1_loss,
+        "huber": lambda p, y: F.huber_loss(p, y, delta=float(config.loss_knobs.delta)),
+    }
+    steps, log_every = int(config.steps), int(config.log_every)
+    x_train = torch.from_numpy(np.array(dataset.x_train))  # a writable copy
+    x_test = torch.from_numpy(np.array(dataset.x_test))
+    width = int(config.model.widths[0])
+
+    final = {}
+    t0 = time.perf_counter()
+    for run in runs:
+        loss_fn = loss_fns[run.loss]
+        model = torch.nn.Sequential(
+            torch.nn.Linear(x_train.shape[1], width), torch.nn.ReLU(), torch.nn.Linear(width, 1)
+        )
+        with torch.no_grad():  # flax kernels are (in, out); torch weights are (out, in)
+            for layer, name in ((model[0], "Dense_0"), (model[2], "Dense_1")):
+                layer.weight.copy_(torch.from_numpy(np.asarray(run.params["params"][name]["kernel"]).T))
+                layer.bias.copy_(torch.from_numpy(np.asarray(run.params["params"][name]["bias"])))
+        kernels = [model[0].weight, model[2].weight]
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.learning_rate, betas=(config.b1, config.b2),
+            eps=config.eps,
+        )
+        y_train = torch.from_numpy(run.y_train)
+        y_test, f_test = torch.from_numpy(run.y_test), torch.from_numpy(run.f_test)
+        batches = torch.from_numpy(run.batch_indices.astype(np.int64))
+        lam = run.penalty_strength
+
+        def objective(x, y):
+            penalty = 0.5 * sum(w.square().sum() for w in kernels)
+            return loss_fn(model(x).squeeze(-1), y) + lam * penalty
+
+        def evaluate():
+            with torch.no_grad():
+                test_pred = model(x_test).squeeze(-1)
+                return {
+                    "objective": objective(x_train, y_train),
+                    "test_loss": loss_fn(test_pred, y_test),
+                    "test_mse": (test_pred - f_test).square().mean(),
+                }
+
+        curve = [evaluate()]
+        for t in range(steps):
+            idx = batches[t]
+            optimizer.zero_grad(set_to_none=True)
+            objective(x_train[idx], y_train[idx]).backward()
+            optimizer.step()
+            if (t + 1) % log_every == 0:
+                curve.append(evaluate())
+        final[run.run_id] = float(curve[-1]["objective"])
+    return Timing(time.perf_counter() - t0, NOT_TIMED, len(runs), final)
+
+
+def torch_version() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs
+
+
+def mlp_flops_per_run(config, dataset: data_lib.Dataset) -> float:
+    """Matmul FLOPs of one run (2 per multiply-add; elementwise work not counted).
+
+    A train step on a minibatch of B: forward 2B(d·h + h), backward 2B·d·h (∂W₁; no ∂x) and
+    2B·h twice (∂W₂ and ∂h). An evaluation (at step 0 and every log_every): forward on the
+    training and test splits.
+    """
+    d, h = int(np.prod(dataset.x_train.shape[1:])), int(config.model.widths[0])
+    batch, steps = int(config.batch_size), int(config.steps)
+    train_step = 2 * batch * (d * h + h) + 2 * batch * d * h + 2 * 2 * batch * h
+    evaluations = steps // int(config.log_every) + 1
+    n_eval = dataset.x_train.shape[0] + dataset.x_test.shape[0]
+    return float(steps * train_step + evaluations * 2 * n_eval * (d * h + h))
+
+
+def matmul_peak_flops(n: int = 2048, repeats: int = 10) -> float:
+    """Achieved FLOP/s of a jitted n×n float32 matmul (best of `repeats`): the practical peak."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    matmul = jax.jit(lambda a, b: a @ b)
+    jax.block_until_ready(matmul(a, a))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(matmul(a, a))
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / min(times)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def fmt_s(seconds: float) -> str:
+    return "—" if np.isnan(seconds) else f"{seconds:.2f}"
+
+
+def anchor_section(config) -> dict:
+    """losslab vs naive JAX vs PyTorch on the 96 anchor runs; prints the table and bench_sweep."""
+    repeats = 1 if _QUICK.value else _REPEATS.value
+    dataset = data_lib.load(config.dataset)
+    total = sum(len(g.runs) for g in grid.expand(config))
+    members = subset_members(config, _SUBSET.value)
+    prepared = prepare(config, members, dataset)
+    scale = total / len(prepared)
+    have_torch = torch_version() is not None
+    print(f"anchor sweep: {total} runs, {config.steps} steps, chunk_size={config.chunk_size}, "
+          f"log_every={config.log_every}; naive/torch loops time {len(prepared)} runs "
+          f"(run_ids {[r.run_id for r in prepared]}) and extrapolate ×{scale:g} to {total}")
+    if not have_torch:
+        print("PyTorch is not installed: its loop is skipped (pip install torch==2.13.0).")
+
+    rows = collections.defaultdict(list)
+    finals: dict[str, dict[int, float]] = {}
+    for rep in range(repeats):
+        timing, result = losslab_sweep(config)
+        rows["losslab"].append((timing.wall, timing.compile))
+        finals["losslab"] = timing.final_objective
+        compiled_programs = result.compiled_programs
+        timing, execute = losslab_engine(config)
+        rows["engine"].append((timing.wall, timing.compile))
+        rows["engine_execute"].append((execute, 0.0))
+        timing = naive_jax(config, prepared, dataset)
+        # Compile is paid once per loss whatever the number of runs; training scales with runs.
+        rows["naive_jax"].append((timing.compile + (timing.wall - timing.compile) * scale,
+                                  timing.compile))
+        finals["naive_jax"] = timing.final_objective
+        if have_torch:
+            timing = torch_loop(config, prepared, dataset)
+            rows["torch"].append((timing.wall * scale, NOT_TIMED))
+            finals["torch"] = timing.final_objective
+        logging.info("repetition %d/%d: %s", rep + 1, repeats,
+                     {k: round(v[-1][0], 2) for k, v in rows.items()})
+
+    wall = {k: median([w for w, _ in v]) for k, v in rows.items()}
+    comp = {k: median([c for _, c in v]) for k, v in rows.items()}
+    labels = {
+        "losslab": "losslab run_sweep (tables written)",
+        "engine": "losslab compile_group + chunks",
+        "engine_execute": "  of which executing the chunks",
+        "naive_jax": f"naive JAX loop (×{scale:g} extrapolated)",
+        "torch": f"PyTorch {torch_version()}, {_TORCH_THREADS.value or 'default'} thread(s) "
+        f"(×{scale:g} extrap.)",
+    }
+    print(f"\n{'':44s} {'wall s':>8s} {'compile s':>10s} {'runs/s':>8s} {'wall / losslab':>15s}")
+    for key, label in labels.items():
+        if key not in wall:
+            continue
+        print(f"{label:44s} {wall[key]:8.2f} {fmt_s(comp[key]):>10s} {total / wall[key]:8.2f} "
+              f"{wall[key] / wall['losslab']:15.2f}")
+
+    diffs = {}
+    for name in ("naive_jax", "torch"):
+        if name in finals:
+            diffs[name] = max(
+                abs(finals[name][r] - finals["losslab"][r]) / abs(finals["losslab"][r])
+                for r in finals[name]
+            )
+    max_rel_diff = max(diffs.values())
+    print(f"\nfinal train objective, max relative difference to losslab over the {len(prepared)} "
+          f"runs: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
+          + ("  (agree within 1e-2)" if max_rel_diff <= 1e-2 else "  (DISAGREE: > 1e-2)"))
+    vs_naive = wall["naive_jax"] / wall["losslab"]
+    vs_torch = wall["torch"] / wall["losslab"] if "torch" in wall else float("nan")
+    print(f"speed-up of losslab (wall, compile included): {vs_naive:.2f}× the naive JAX loop "
+          f"(target ≥ 2.5×), {vs_torch:.2f}× the PyTorch loop (target ≥ 20×); "
+          f"{compiled_programs} compiled programs")
+    print(f"bench_sweep: runs={total} losslab_runs_per_s={total / wall['losslab']:.3g} "
+          f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch:.3g} max_rel_diff={max_rel_diff:.2g}")
+    return {"wall": wall, "compile": comp, "total": total, "dataset": dataset}
+
+
+def scaling_section(base_config) -> None:
+    """losslab alone at several sweep sizes: time per run, compiled programs, peak RSS."""
+    sizes = [int(n) for n in _RUNS.value]
+    per_seed = len(anchor.LOSSES) * len(anchor.PENALTY_STRENGTHS)
+    for n in sizes:
+        if n <= 0 or n % per_seed:
+            raise ValueError(f"--runs={n}: each size must be a positive multiple of {per_seed}")
+    print(f"\nscaling: {sizes} runs = {per_seed} (loss × λ) × seeds; chunk_size = "
+          f"min({base_config.chunk_size}, runs per loss); {base_config.steps} steps")
+    print(f"{'runs':>6s} {'chunk':>6s} {'wall s':>8s} {'compile s':>10s} {'train ms/run':>13s} "
+          f"{'wall ms/run':>12s} {'programs':>9s} {'peak RSS MiB':>13s} {'RSS growth':>11s}")
+    out = []
+    for n in sizes:
+        config = quiet(anchor_config(int(base_config.steps)))
+        config.sweep.seed = tuple(range(n // per_seed))
+        # A chunk larger than a group would be padded with copies of its last run.
+        config.chunk_size = min(int(base_config.chunk_size), n // len(anchor.LOSSES))
+        with peak_rss_mib() as rss:
+            timing, result = losslab_sweep(config)
+        train_ms = (timing.wall - timing.compile) / n * 1e3
+        out.append((n, timing, result.compiled_programs, train_ms, rss))
+        print(f"{n:6d} {int(config.chunk_size):6d} {timing.wall:8.2f} {timing.compile:10.2f} "
+              f"{train_ms:13.1f} {timing.wall / n * 1e3:12.1f} {result.compiled_programs:9d} "
+              f"{rss['peak']:13.0f} {rss['peak'] - rss['baseline']:11.0f}")
+    ref = next((o for o in out if o[0] == 96), out[0])
+    ratios = [o[3] / ref[3] for o in out]
+    growth = [(o[4]["peak"] - o[4]["baseline"]) / o[0] * 1000 for o in out]
+    programs = {o[2] for o in out}
+    print(f"train time per run relative to {ref[0]} runs: "
+          + ", ".join(f"{o[0]}: {r:.2f}×" for o, r in zip(out, ratios, strict=True))
+          + f" (target ≤ 1.15×); compiled programs {'constant' if len(programs) == 1 else 'VARY'}")
+    print("bench_sweep_scaling: runs=" + ",".join(str(o[0]) for o in out)
+          + " train_s_per_run_vs_96=" + ",".join(f"{r:.3g}" for r in ratios)
+          + f" max_ratio={max(ratios):.3g}"
+          + " wall_s_per_run=" + ",".join(f"{o[1].wall / o[0]:.3g}" for o in out)
+          + " compiled_programs=" + ",".join(str(o[2]) for o in out)
+          + " peak_rss_mib=" + ",".join(f"{o[4]['peak']:.0f}" for o in out)
+          + " rss_growth_mib_per_1000_runs=" + ",".join(f"{g:.0f}" for g in growth))
+
+
+def flops_section(config, anchor_numbers: dict) -> None:
+    dataset, total = anchor_numbers["dataset"], anchor_numbers["total"]
+    wall, comp = anchor_numbers["wall"], anchor_numbers["compile"]
+    flops = mlp_flops_per_run(config, dataset) * total
+    peak = matmul_peak_flops()
+    achieved = {
+        "losslab executing (compile excluded)": flops / wall["engine_execute"],
+        "losslab run_sweep (wall)": flops / wall["losslab"],
+        "naive JAX loop (wall)": flops / wall["naive_jax"],
+    }
+    if "torch" in wall:
+        achieved["PyTorch loop (wall)"] = flops / wall["torch"]
+    print(f"\nFLOPs: {flops / 1e9:.1f} GFLOP of matmuls for {total} runs (analytic); measured "
+          f"peak (jitted 2048×2048 float32 matmul): {peak / 1e9:.1f} GFLOP/s")
+    for label, value in achieved.items():
+        print(f"  {label:40s} {value / 1e9:8.2f} GFLOP/s = {value / peak:6.1%} of peak")
+    print(f"bench_sweep_flops: model_gflop={flops / 1e9:.4g} peak_gflop_per_s={peak / 1e9:.4g} "
+          f"losslab_exec_gflop_per_s={achieved['losslab executing (compile excluded)'] / 1e9:.3g} "
+          f"losslab_wall_gflop_per_s={achieved['losslab run_sweep (wall)'] / 1e9:.3g} "
+          f"exec_fraction_of_peak={achieved['losslab executing (compile excluded)'] / peak:.3g} "
+          f"wall_fraction_of_peak={achieved['losslab run_sweep (wall)'] / peak:.3g} "
+          f"compile_fraction_of_wall={comp['losslab'] / wall['losslab']:.3g}")
+
+
+def profile_section(base_config) -> None:
+    """One group (squared_error, 32 runs) through compile_group at other chunk_size / log_every."""
+    print("\nprofile: the squared_error group (32 runs), compile_group + its chunks")
+    print(f"{'chunk_size':>10s} {'log_every':>9s} {'compile s':>10s} {'execute s':>10s} "
+          f"{'exec ms/run':>12s}")
+    variants = [(32, 20), (8, 20), (16, 20), (96, 20), (32, 100), (32, int(base_config.steps))]
+    line = []
+    for chunk_size, log_every in variants:
+        config = anchor_config(int(base_config.steps))
+        config.sweep.loss = ("squared_error",)
+        config.chunk_size, config.log_every = chunk_size, log_every
+        timing, execute = losslab_engine(config)
+        per_run = execute / timing.runs * 1e3
+        line.append(f"c{chunk_size}_l{log_every}={timing.compile:.3g}/{per_run:.3g}")
+        print(f"{chunk_size:10d} {log_every:9d} {timing.compile:10.2f} {execute:10.2f} "
+              f"{per_run:12.1f}")
+    print("bench_sweep_profile: compile_s/exec_ms_per_run " + " ".join(line))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    steps = _STEPS.value or (200 if _QUICK.value else 0)
+    config = anchor_config(steps)
+    if _SUBSET.value < len(anchor.LOSSES):
+        raise ValueError(f"--subset={_SUBSET.value} must be at least {len(anchor.LOSSES)}")
+    print(f"machine: {os.cpu_count()} CPUs, jax {jax.__version__} on {jax.devices()[0].platform}")
+    numbers = anchor_section(config)
+    if _FLOPS.value:
+        flops_section(config, numbers)
+    if _PROFILE.value:
+        profile_section(config)
+    if _SCALING.value:
+        scaling_section(config)
+
+
+if __name__ == "__main__":
+    app.run(main)
