@@ -1,6 +1,6 @@
 """losslab experiments: data, Flax models, vectorized training sweeps, stability metrics, reports.
 
-Data flow (see README "Layout"): configs/<x>.py -> experiments.grid (expand sweep axes, group by
-structure) -> experiments.training (one pure run = lax.scan over steps, vmapped over a chunk of runs)
--> experiments.results (runs/curves tables, TensorBoard) -> experiments.plots.
+Data flow (see README "Layout"): configs/<x>.py -> experiments.grid (expand sweep axes, group
+by structure) -> experiments.training (one pure run = lax.scan over steps, vmapped over a chunk
+of runs) -> experiments.results (runs/curves tables, TensorBoard) -> experiments.plots.
 """

@@ -63,6 +63,7 @@ EXECUTION_FIELDS = (
     "matmul_precision",
     "xla_gpu_deterministic_ops",
     "checkpoint_every",
+    "fuse_losses",
 )
 
 
@@ -142,6 +143,9 @@ def base_config() -> config_dict.ConfigDict:
 
     # Execution: how the sweep runs and what it writes, never what a run computes.
     c.chunk_size = 96  # runs per compiled call (cost per run rises past ~100 on 2 cores)
+    # One compiled program for all losses of a task (the run's loss is a traced index): on CPU
+    # compiling dominates a sweep's time, and an elementwise loss is cheap next to the model.
+    c.fuse_losses = True
     c.tensorboard = True
     c.plots = True
     c.progress = True

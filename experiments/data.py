@@ -457,7 +457,8 @@ def load(config_dataset: Any) -> Dataset:
     `config_dataset` is an ml_collections ConfigDict, a mapping, or any object with attribute
     `name` in DATASETS plus that dataset's keyword arguments (synthetic: teacher, n_train, n_test,
     dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
-    image; mnist1d: num_samples, seed, or data_seed when seed is absent). Absent fields take the loader's defaults; other fields
+    image; mnist1d: num_samples, seed, or data_seed
+    when seed is absent). Absent fields take the loader's defaults; other fields
     are ignored. Raises ValueError for an unknown name (with the closest valid names) or for
     non-finite data.
     """

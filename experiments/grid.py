@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 from ml_collections import config_dict
 
+import losses
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS
+
+LOSS_INDEX = "loss_index"  # a run's loss within its (fused) group's `fused_losses`
+INTEGER_FIELDS = ("seed", LOSS_INDEX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,44 +113,66 @@ def resolve(config: config_dict.ConfigDict, swept: tuple[tuple[str, Any], ...]):
 
 
 def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
-    """The fields that shape the compiled program (everything not numeric and not execution)."""
-    return tuple(
-        (path, value)
-        for path, value in flatten(config).items()
-        if path not in NUMERIC_FIELDS and path.split(".")[0] not in EXECUTION_FIELDS
-    )
+    """The fields that shape the compiled program (everything not numeric and not execution).
+
+    With `config.fuse_losses`, the loss enters as its task ('regression' / 'classification'):
+    every loss of a task shares one program, which picks the run's loss by its traced
+    `loss_index` (see experiments.training.loss_fn).
+    """
+    fuse = bool(config.get("fuse_losses", False))
+    out = []
+    for path, value in flatten(config).items():
+        if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
+            continue
+        if fuse and path == "loss":
+            out.append(("loss_task", losses.task(value)))
+            continue
+        out.append((path, value))
+    return tuple(out)
 
 
 def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:
-    """The numeric fields of one resolved run config."""
+    """The numeric fields of one resolved run config, and its loss's index in its group."""
     fields = flatten(config)
-    return {path: fields[path] for path in NUMERIC_FIELDS}
+    family = tuple(config.get("fused_losses", ()) or (config.loss,))
+    hyper = {path: fields[path] for path in NUMERIC_FIELDS}
+    hyper[LOSS_INDEX] = family.index(config.loss)
+    return hyper
 
 
 def expand(config: config_dict.ConfigDict) -> list[Group]:
     """Every run of the grid (Cartesian product of the axes), grouped by structure.
 
     Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in
-    order of first appearance.
+    order of first appearance. A fused group's config lists its losses in `fused_losses`, in
+    order of first appearance, and each run's `loss_index` points into that tuple.
     """
     axes = sweep_axes(config)
     paths = [p for p, _ in axes]
     groups: dict[tuple, Group] = {}
-    hypers: dict[tuple, list[dict[str, float]]] = {}
+    members: dict[tuple, list[config_dict.ConfigDict]] = {}
     for run_id, values in enumerate(itertools.product(*(v for _, v in axes))):
         swept = tuple(zip(paths, values, strict=True))
         resolved = resolve(config, swept)
         key = structure_of(resolved)
         if key not in groups:
             groups[key] = Group(len(groups), key, resolved, [], {})
-            hypers[key] = []
+            members[key] = []
         groups[key].runs.append(Run(run_id, swept))
-        hypers[key].append(hyper_of(resolved))
+        members[key].append(resolved)
     for key, group in groups.items():
+        family = tuple(dict.fromkeys(m.loss for m in members[key]))
+        if config.get("fuse_losses", False):
+            group.config.fused_losses = family
+        hypers = []
+        for m in members[key]:
+            m.fused_losses = family
+            hypers.append(hyper_of(m))
         group.hyper = {
             path: np.asarray(
-                [h[path] for h in hypers[key]], dtype=np.int32 if path == "seed" else np.float32
+                [h[path] for h in hypers],
+                dtype=np.int32 if path in INTEGER_FIELDS else np.float32,
             )
-            for path in NUMERIC_FIELDS
+            for path in (*NUMERIC_FIELDS, LOSS_INDEX)
         }
     return list(groups.values())

@@ -37,7 +37,7 @@ def test_metric(runs: pd.DataFrame) -> str:
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median over seeds of the final test metric and divergence rate per loss × λ (× noise)."""
+    """Median final test metric and divergence rate per loss × λ (× noise), over seeds."""
     metric = f"final_{test_metric(runs)}"
     keys = [k for k in (FACET, "loss", "penalty_strength") if k in runs and runs[k].nunique() > 1]
     keys = keys or ["loss"]

@@ -160,7 +160,9 @@ class SegmentedProgram:
 
 def _hyper_spec(config, chunk_size: int) -> dict[str, jax.ShapeDtypeStruct]:
     return {
-        path: jax.ShapeDtypeStruct((chunk_size,), np.int32 if path == "seed" else np.float32)
+        path: jax.ShapeDtypeStruct(
+            (chunk_size,), np.int32 if path in grid.INTEGER_FIELDS else np.float32
+        )
         for path in grid.hyper_of(config)
     }
 
@@ -193,16 +195,18 @@ def run_chunk(program, hyper, data, workdir, group_id: int, chunk_id: int):
 def oracle_columns(group, runs, hyper, data, state) -> dict[str, np.ndarray]:
     """param_error_to_oracle for linear quantile / absolute-error runs (an LP per run, on host)."""
     config = group.config
-    if training.oracle_kind(config) != "quantile":
+    family = training.group_losses(config)
+    if not any(training.oracle_kind(config, loss) == "quantile" for loss in family):
         return {}
-    tau = float(config.loss_knobs.tau) if config.loss == "quantile" else 0.5
     errors = np.full(len(runs), np.nan)
     for i in range(len(runs)):
         member = {k: v[i] for k, v in hyper.items()}
+        loss = family[int(member[grid.LOSS_INDEX])]
+        if training.oracle_kind(config, loss) != "quantile":
+            continue
         if config.penalty != "none" and member["penalty_strength"] != 0:
             continue  # the LP oracle is for the unpenalized problem
-        if config.loss == "quantile":
-            tau = float(member["loss_knobs.tau"])
+        tau = float(member["loss_knobs.tau"]) if loss == "quantile" else 0.5
         y_train = np.asarray(training.targets(config, member, data)[0])
         exact = stability.quantile_oracle(np.asarray(data["x_train"]), y_train, tau)
         params = jax.tree.map(lambda leaf, i=i: leaf[i], state.params)
@@ -225,7 +229,8 @@ def run_sweep(
     _, _, n_devices = _mesh_sharding()
     # Chunk boundaries come from config.chunk_size alone (so parts on different hardware agree on
     # what chunk C holds); only the compiled shape is padded to a multiple of the device count.
-    chunk_size = max(1, int(config.chunk_size))
+    # Never larger than the largest group: a padded member is wasted work.
+    chunk_size = max(1, min(int(config.chunk_size), max(len(g.runs) for g in all_groups)))
     compiled_size = -(-chunk_size // n_devices) * n_devices
     logging.info(
         "sweep%s: %d runs in %d groups, chunks of %d (compiled as %d), %d device(s)",

@@ -73,7 +73,12 @@ def chunk_tables(
             runs_df[f"final_{name}"] = m[name][:, -1].astype(np.float64)
     for name in ("update_norm", "param_norm"):
         runs_df[f"{name}_final"] = m[name][:, -1].astype(np.float64)
-    for name, values in {**scalars, **(extra or {})}.items():
+    for name, values in (extra or {}).items():
+        values = np.asarray(values)[:n]
+        if name in scalars:  # fill the in-program column where the host computed a value
+            values = np.where(np.isnan(values), scalars[name], values)
+        scalars[name] = values
+    for name, values in scalars.items():
         runs_df[name] = values.astype(np.float64) if values.dtype == np.float32 else values
 
     curves = {

@@ -145,13 +145,32 @@ def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], 
     return penalty
 
 
+def group_losses(config: config_dict.ConfigDict) -> tuple[str, ...]:
+    """The losses one program serves: the group's `fused_losses`, or just config.loss."""
+    return tuple(config.get("fused_losses", ()) or (config.loss,))
+
+
 def loss_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable:
-    """The configured loss with its knobs bound; numeric knobs come from `hyper` (traced)."""
-    bound = {}
-    for knob in losses.knobs(config.loss):
-        path = f"loss_knobs.{knob}"
-        bound[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
-    return losses.get(config.loss, **bound)
+    """The run's loss with its knobs bound; numeric knobs come from `hyper` (traced).
+
+    In a fused group the run's loss is `group_losses(config)[hyper['loss_index']]`, chosen with
+    lax.switch; under vmap that evaluates every loss of the group and selects (cheap next to the
+    model), and a non-selected loss contributes exactly zero to the gradient.
+    """
+
+    def bound(name: str) -> Callable:
+        knobs = {}
+        for knob in losses.knobs(name):
+            path = f"loss_knobs.{knob}"
+            knobs[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
+        return losses.get(name, **knobs)
+
+    family = [bound(name) for name in group_losses(config)]
+    if len(family) == 1:
+        return family[0]
+    return lambda predictions, targets: jax.lax.switch(
+        hyper["loss_index"], family, predictions, targets
+    )
 
 
 def _tree_norm(tree) -> jax.Array:
@@ -294,7 +313,7 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
     blocks_per_period = period_steps // log_every
     n_periods = steps // period_steps
     eval_size = min(int(config.sharpness_batch), n_train)
-    oracle = oracle_kind(config)
+    oracle = oracle_kind(config, "squared_error")
     steps_logged = logged_steps(config)
     mask = losses.decay_mask if config.penalty_mask == "kernels" else None
 
@@ -485,14 +504,16 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
             grad_cos_mean=state.cos_sum / jnp.maximum(state.cos_count, 1),
             minibatch_grad_norm_final=state.minibatch_grad_norm,
         )
-        if oracle == "ridge":
+        if oracle is not None and "squared_error" in group_losses(config):
             y_train = targets(config, hyper, data)[0]
             lam = hyper["penalty_strength"] if config.penalty == "l2" else 0.0
             exact = stability.ridge_oracle(
                 data["x_train"], y_train, lam, penalize_bias=config.penalty_mask == "all"
             )
             theta = stability.linear_params_vector(state.params)
-            summary["param_error_to_oracle"] = stability.relative_error(theta, exact)
+            error = stability.relative_error(theta, exact)
+            is_least_squares = hyper["loss_index"] == group_losses(config).index("squared_error")
+            summary["param_error_to_oracle"] = jnp.where(is_least_squares, error, jnp.nan)
         overlap = set(summary) & set(metrics)
         assert not overlap, f"summary names clash with curve names: {overlap}"
         return {**metrics, **summary}
@@ -500,13 +521,18 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
     return RunProgram(init, advance, finish, n_periods, period_steps)
 
 
-def oracle_kind(config: config_dict.ConfigDict) -> str | None:
-    """'ridge' (in-program closed form), 'quantile' (host LP) or None: see experiments.stability."""
+def oracle_kind(config: config_dict.ConfigDict, loss: str | None = None) -> str | None:
+    """'ridge' (in-program closed form), 'quantile' (host LP) or None: see experiments.stability.
+
+    For a linear model only; `loss` defaults to config.loss. With fused losses the ridge oracle
+    is computed for the group's squared-error members.
+    """
+    loss = loss or config.loss
     if config.model.name != "linear":
         return None
-    if config.loss == "squared_error" and config.penalty in ("l2", "none"):
+    if loss == "squared_error" and config.penalty in ("l2", "none"):
         return "ridge"
-    if config.loss in ("quantile", "absolute_error"):
+    if loss in ("quantile", "absolute_error"):
         return "quantile"
     return None
 

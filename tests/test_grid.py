@@ -33,6 +33,7 @@ def test_grid_is_the_product_and_groups_by_structure():
         seed=(0, 1, 2, 3),
         dataset__noise=("gaussian", "laplace"),
     )
+    c.fuse_losses = False
     groups = grid.expand(c)
     assert sum(len(g.runs) for g in groups) == 3 * 2 * 4 * 2
     assert len(groups) == 3 * 2  # loss × noise family; λ and seed are traced
@@ -68,5 +69,28 @@ def test_numeric_values_do_not_change_structure():
     b = grid.resolve(base_config(), (("penalty_strength", 0.0), ("seed", 0)))
     assert grid.structure_of(a) == grid.structure_of(b)
     assert grid.hyper_of(a)["penalty_strength"] == 0.1
-    c = grid.resolve(base_config(), (("loss", "huber"),))
-    assert grid.structure_of(c) != grid.structure_of(b)
+    huber = grid.resolve(base_config(), (("loss", "huber"),))
+    assert grid.structure_of(huber) == grid.structure_of(b)  # fused: same task, same program
+    xent = grid.resolve(base_config(), (("loss", "softmax_cross_entropy"),))
+    assert grid.structure_of(xent) != grid.structure_of(b)
+    unfused = base_config()
+    unfused.fuse_losses = False
+    assert grid.structure_of(grid.resolve(unfused, (("loss", "huber"),))) != grid.structure_of(
+        grid.resolve(unfused, ())
+    )
+
+
+def test_fused_losses_share_a_program_per_task():
+    c = _config(loss=("squared_error", "huber", "cauchy"), seed=(0, 1),
+                dataset__noise=("gaussian", "laplace"))
+    groups = grid.expand(c)
+    assert len(groups) == 2  # one per noise family; the three losses share a program
+    for group in groups:
+        assert group.config.fused_losses == ("squared_error", "huber", "cauchy")
+        losses_of_runs = [dict(r.swept)["loss"] for r in group.runs]
+        np.testing.assert_array_equal(
+            [group.config.fused_losses[i] for i in group.hyper["loss_index"]], losses_of_runs
+        )
+        assert group.hyper["loss_index"].dtype == np.int32
+    classification = _config(loss=("squared_error", "softmax_cross_entropy"))
+    assert len(grid.expand(classification)) == 2  # different tasks never share a program

@@ -33,7 +33,7 @@ def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
     config.chunk_size = 3  # 4 runs per group -> one full chunk and one padded chunk
     result = sweep.run_sweep(config, tmp_path)
     assert len(result.runs) == 8
-    assert result.compiled_programs == 2
+    assert result.compiled_programs == 1  # both losses in one program (fuse_losses)
     for group in grid.expand(config):
         dataset = data_lib.load(group.config.dataset)
         run = jax.jit(training.make_run(group.config, dataset))
@@ -118,7 +118,7 @@ def test_compile_count_does_not_grow_with_numeric_axes(tmp_path):
         tuple(np.linspace(0.0, 0.1, 20)), (1e-3, 1e-2, 3e-2), "large"
     )
     assert len(small.runs) == 4 and len(large.runs) == 120
-    assert small.compiled_programs == large.compiled_programs == 2  # one per loss
+    assert small.compiled_programs == large.compiled_programs == 1  # both losses fused
     assert small_compiles == large_compiles
 
 
@@ -169,3 +169,14 @@ def test_sweep_command_writes_every_output(tmp_path):
     assert len(groups) == 4  # loss × λ, over 3 seeds each
     assert (groups["runs"] == 3).all()
     assert "summary" in proc.stderr and str(workdir / "runs.csv") in proc.stderr
+
+
+def test_fused_losses_give_the_results_of_separate_programs(tmp_path):
+    config = _quiet(tiny.get_config())
+    config.steps = 50
+    fused = sweep.run_sweep(config, tmp_path / "fused")
+    config.fuse_losses = False
+    separate = sweep.run_sweep(config, tmp_path / "separate")
+    assert fused.compiled_programs == 1 and separate.compiled_programs == 2
+    for column in ("objective", "test_loss", "test_mse", "grad_norm"):
+        np.testing.assert_allclose(fused.curves[column], separate.curves[column], rtol=1e-5)
