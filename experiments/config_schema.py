@@ -46,24 +46,31 @@ NUMERIC_FIELDS = (
     "dataset.outlier_scale",
 )
 
-# Fields that describe how the sweep is executed or written, not what a run computes:
-# they can't be sweep axes and don't enter a run's identity.
-EXECUTION_FIELDS = (
-    "sweep",
-    "chunk_size",
+# Execution fields that never change a run's numbers: a workdir may be resumed with other values.
+RESULT_NEUTRAL_FIELDS = (
     "tensorboard",
     "plots",
     "progress",
+    "checkpoint_every",
+    "compilation_cache_dir",
     "shard",
     "num_shards",
     "distributed",
     "coordinator_address",
     "num_processes",
     "process_id",
+)
+
+# Fields that describe how the sweep is executed or written, not what a run computes:
+# they can't be sweep axes and don't enter a run's identity (chunking, fusing and numerics
+# flags do decide which files hold which runs, or the last bits of the numbers).
+EXECUTION_FIELDS = (
+    *RESULT_NEUTRAL_FIELDS,
+    "sweep",
+    "chunk_size",
+    "fuse_losses",
     "matmul_precision",
     "xla_gpu_deterministic_ops",
-    "checkpoint_every",
-    "fuse_losses",
 )
 
 
@@ -158,6 +165,9 @@ def base_config() -> config_dict.ConfigDict:
     c.matmul_precision = "default"  # jax_default_matmul_precision: default | high | highest
     c.xla_gpu_deterministic_ops = False  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
     c.checkpoint_every = 0  # checkpoint the vectorized training state every N steps (0: off)
+    # JAX's persistent compilation cache: a rerun of the same program structure (any numeric
+    # values) skips compiling. "" turns it off.
+    c.compilation_cache_dir = "~/.cache/losslab/jax"
 
     c.sweep = _sweep_placeholders(c)
     return c

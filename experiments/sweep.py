@@ -215,6 +215,26 @@ def oracle_columns(group, runs, hyper, data, state) -> dict[str, np.ndarray]:
     return {"param_error_to_oracle": errors}
 
 
+def use_compilation_cache(config: config_dict.ConfigDict) -> None:
+    """Point JAX's persistent compilation cache at config.compilation_cache_dir ("" = off).
+
+    Entries are keyed by the program, the XLA flags and the library versions, so a hit can only
+    return the program that compiling would produce. Only the first directory set in a process
+    takes effect (JAX initializes the cache once).
+    """
+    directory = str(config.compilation_cache_dir)
+    if not directory or jax.config.jax_compilation_cache_dir:
+        return
+    path = pathlib.Path(directory).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        logging.warning("compilation cache off: cannot create %s (%s)", path, error)
+        return
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def run_sweep(
     config: config_dict.ConfigDict, workdir: str | pathlib.Path, *, overwrite: bool = False
 ) -> SweepResult:
@@ -222,6 +242,7 @@ def run_sweep(
     workdir = pathlib.Path(workdir)
     validation.validate_config(config)  # before any compute or any write
     distribution.check_xla_flags(config)
+    use_compilation_cache(config)
     part = distribution.part_of(config)
     all_groups = grid.expand(config)
     groups = distribution.select(all_groups, config)  # this part's chunks (all, for one part)

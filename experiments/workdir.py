@@ -14,7 +14,8 @@ before any compute:
   holding the same sweep resumes with or without `overwrite` (for a clean rerun, use a new one).
 
 "Same sweep" compares the resolved config minus the fields that can't change a number in the
-tables (IGNORED_FIELDS: TensorBoard, plots, progress bar, checkpoint period, which shard/process
+tables (IGNORED_FIELDS = config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots, progress bar,
+checkpoint period, compilation cache, which shard/process
 this is), plus the effective chunk size. The chunk size is part of the identity on purpose:
 finished chunks are files keyed by chunk index (`chunks/g<G>-c<C>.*.csv`), and chunk C covers
 different runs under a different chunk size, so resuming with another chunk size (or on a machine
@@ -39,21 +40,11 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import results
+from experiments.config_schema import RESULT_NEUTRAL_FIELDS
 
 CONFIG_FILE = "config.json"
 # Fields that don't change any number in the tables; they may differ between a run and its resume.
-IGNORED_FIELDS = (
-    "tensorboard",
-    "plots",
-    "progress",
-    "checkpoint_every",
-    "shard",
-    "num_shards",
-    "distributed",
-    "coordinator_address",
-    "num_processes",
-    "process_id",
-)
+IGNORED_FIELDS = RESULT_NEUTRAL_FIELDS
 STALE_TMP_SECONDS = 3600.0
 # Provenance keys compared on resume and by experiments.reproduce.
 PROVENANCE_KEYS = ("versions", "git", "machine")
