@@ -1,4 +1,4 @@
-r"""The anchor sweep that `scripts/bench_sweep.py` times: 96 runs in 3 compiled programs.
+r"""The anchor sweep that `scripts/bench_sweep.py` times: 96 runs in one compiled program.
 
   python -m experiments.sweep --config=configs/anchor.py --workdir=runs/anchor
   python scripts/bench_sweep.py            # the same sweep against a naive JAX loop and PyTorch
@@ -8,8 +8,8 @@ Gaussian noise of std 0.5) with Adam (lr 1e-3), minibatches of 256, 1,000 steps;
 {squared_error, absolute_error, huber} × 8 values of λ log-spaced in [1e-6, 1e-1] (coupled L2,
 ½‖kernels‖²) × 4 seeds = 96 runs. A few seconds of training on 2 CPU cores.
 
-chunk_size is the runs per loss (32): the default (96) would pad each 32-run group to 96 members
-and train three times the work (see BENCHMARKS.md).
+The three losses share one program (config.fuse_losses), run in chunks of 32 (about as fast per
+run as 48 or 96 on 2 cores, see BENCHMARKS.md).
 """
 
 import numpy as np
@@ -40,7 +40,7 @@ def get_config():
     config.steps = 1000
     config.batch_size = 256
     config.log_every = 20
-    config.chunk_size = len(PENALTY_STRENGTHS) * len(SEEDS)  # one chunk per loss, no padding
+    config.chunk_size = len(PENALTY_STRENGTHS) * len(SEEDS)
 
     config.sweep.loss = LOSSES
     config.sweep.penalty_strength = PENALTY_STRENGTHS

@@ -69,6 +69,16 @@ _RUNS = flags.DEFINE_list(
 )
 _FLOPS = flags.DEFINE_bool("flops", False, "Also report achieved FLOP/s against a matmul peak.")
 _PROFILE = flags.DEFINE_bool("profile", False, "Also time losslab by chunk_size and log_every.")
+_WARM_CACHE = flags.DEFINE_bool(
+    "warm_cache", False,
+    "Use a persistent compilation cache, filled by one untimed repetition first (a rerun of a "
+    "sweep with the same structure); the default times cold compiles.",
+)
+_DIAGNOSTICS = flags.DEFINE_bool(
+    "diagnostics", False,
+    "Also time the default sweep (configs/default.py) with every diagnostic on (sharpness every "
+    "100 steps, 20 power iterations) against diagnostics off.",
+)
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 1, "torch.set_num_threads for the PyTorch loop (0: PyTorch's default)."
 )
@@ -131,6 +141,7 @@ def quiet(config):
     config.tensorboard = False
     config.plots = False
     config.progress = False
+    config.compilation_cache_dir = ""  # cold compiles unless --warm_cache set a cache first
     return config
 
 
@@ -439,6 +450,9 @@ def anchor_section(config) -> dict:
 
     rows = collections.defaultdict(list)
     finals: dict[str, dict[int, float]] = {}
+    if _WARM_CACHE.value:
+        print("warm cache: one untimed repetition fills the persistent compilation cache")
+        losslab_sweep(config), losslab_engine(config), naive_jax(config, prepared, dataset)
     for rep in range(repeats):
         timing, result = losslab_sweep(config)
         rows["losslab"].append((timing.wall, timing.compile))
@@ -492,7 +506,8 @@ def anchor_section(config) -> dict:
     print(f"speed-up of losslab (wall, compile included): {vs_naive:.2f}× the naive JAX loop "
           f"(target ≥ 2.5×), {vs_torch:.2f}× the PyTorch loop (target ≥ 20×); "
           f"{compiled_programs} compiled programs")
-    print(f"bench_sweep: runs={total} losslab_runs_per_s={total / wall['losslab']:.3g} "
+    label = "bench_sweep_warm_cache" if _WARM_CACHE.value else "bench_sweep"
+    print(f"{label}: runs={total} losslab_runs_per_s={total / wall['losslab']:.3g} "
           f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch:.3g} max_rel_diff={max_rel_diff:.2g}")
     return {"wall": wall, "compile": comp, "total": total, "dataset": dataset}
 
@@ -580,6 +595,33 @@ def profile_section(base_config) -> None:
     print("bench_sweep_profile: compile_s/exec_ms_per_run " + " ".join(line))
 
 
+def diagnostics_section() -> None:
+    """configs/default.py with diagnostics off vs all on (sharpness every 100 steps, 20 iters)."""
+    from configs import default
+
+    def variant(on: bool):
+        config = quiet(default.get_config())
+        config.diagnostics = on
+        if on:
+            config.sharpness_every, config.sharpness_iters = 100, 20
+        return config
+
+    walls = {False: [], True: []}
+    execs = {False: [], True: []}
+    for _ in range(1 if _QUICK.value else 2):
+        for on in (False, True):
+            timing, _ = losslab_sweep(variant(on))
+            walls[on].append(timing.wall)
+            execs[on].append(timing.wall - timing.compile)
+    off, on = median(walls[False]), median(walls[True])
+    off_x, on_x = median(execs[False]), median(execs[True])
+    print(f"\ndefault sweep (240 runs), diagnostics off: {off:.1f} s wall ({off_x:.1f} s besides "
+          f"compiling); all on: {on:.1f} s ({on_x:.1f} s) -> {on / off:.2f}× wall, "
+          f"{on_x / off_x:.2f}× besides compiling (target ≤ 1.5×)")
+    print(f"bench_sweep_diagnostics: runs=240 wall_ratio={on / off:.3g} "
+          f"exec_ratio={on_x / off_x:.3g} off_s={off:.3g} on_s={on:.3g}")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -588,6 +630,9 @@ def main(argv):
     if _SUBSET.value < len(anchor.LOSSES):
         raise ValueError(f"--subset={_SUBSET.value} must be at least {len(anchor.LOSSES)}")
     print(f"machine: {os.cpu_count()} CPUs, jax {jax.__version__} on {jax.devices()[0].platform}")
+    if _WARM_CACHE.value:
+        jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="bench_cache_"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     numbers = anchor_section(config)
     if _FLOPS.value:
         flops_section(config, numbers)
@@ -595,6 +640,8 @@ def main(argv):
         profile_section(config)
     if _SCALING.value:
         scaling_section(config)
+    if _DIAGNOSTICS.value:
+        diagnostics_section()
 
 
 if __name__ == "__main__":
