@@ -38,6 +38,8 @@ from ml_collections import config_dict
 
 from experiments import grid, results
 from experiments.grid import Group
+from experiments.validation import ConfigError
+from experiments.workdir import WorkdirError
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
@@ -87,9 +89,9 @@ class Part:
 def _check_shard(config: config_dict.ConfigDict) -> None:
     shard, num_shards = int(config.shard), int(config.num_shards)
     if num_shards < 1:
-        raise ValueError(f"config.num_shards={num_shards} must be >= 1")
+        raise ConfigError(f"config.num_shards={num_shards} must be >= 1")
     if not 0 <= shard < num_shards:
-        raise ValueError(f"config.shard={shard} must be in [0, config.num_shards={num_shards})")
+        raise ConfigError(f"config.shard={shard} must be in [0, config.num_shards={num_shards})")
 
 
 def initialize(config: config_dict.ConfigDict) -> None:
@@ -102,9 +104,9 @@ def initialize(config: config_dict.ConfigDict) -> None:
         return
     num_processes, process_id = int(config.num_processes), int(config.process_id)
     if num_processes < 0:
-        raise ValueError(f"config.num_processes={num_processes} must be >= 0 (0: detected)")
+        raise ConfigError(f"config.num_processes={num_processes} must be >= 0 (0: detected)")
     if process_id < -1 or (num_processes and process_id >= num_processes):
-        raise ValueError(
+        raise ConfigError(
             f"config.process_id={process_id} must be in [0, config.num_processes={num_processes})"
             " or -1 (detected)"
         )
@@ -291,7 +293,7 @@ def read_part_records(workdir) -> list[dict]:
 
 
 def check_consistent(records: list[dict], config: dict | None = None) -> None:
-    """Raise ValueError when parts (or `config`) disagree on anything but PER_PART_FIELDS."""
+    """Raise WorkdirError when parts (or `config`) disagree on anything but PER_PART_FIELDS."""
     if not records:
         return
     reference = _shared_fields(config if config is not None else records[0]["config"])
@@ -301,7 +303,7 @@ def check_consistent(records: list[dict], config: dict | None = None) -> None:
             k for k in reference.keys() | shared.keys() if reference.get(k) != shared.get(k)
         )
         if differ:
-            raise ValueError(
+            raise WorkdirError(
                 f"part {record['part']['index']} of this workdir ran a different config: fields"
                 f" {differ} differ ({', '.join(f'{k}={shared.get(k)!r}' for k in differ[:5])});"
                 " every shard of a sweep needs the same config: use a fresh workdir"
@@ -375,7 +377,7 @@ def matmul_precision(config: config_dict.ConfigDict):
     try:
         return jax.default_matmul_precision(None if value == "default" else value)
     except ValueError as error:
-        raise ValueError(
+        raise ConfigError(
             f"config.matmul_precision={value!r} is not a JAX precision: {error}"
         ) from None
 

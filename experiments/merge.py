@@ -1,0 +1,42 @@
+r"""Assemble the tables of a sweep run in shards (a Slurm job array, say) once every shard is done.
+
+  python -m experiments.merge --workdir=runs/default
+
+Reads the config the shards recorded (parts/*.json, or config.json), checks that every chunk of
+the grid is written (it refuses, listing the missing chunks, when one isn't), then writes what a
+single `python -m experiments.sweep` writes at its end: runs.csv, curves.csv, config.json,
+TensorBoard events and plots (`experiments.sweep.finish`). Safe to run more than once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+
+from experiments import distribution, sweep  # sweep defines --workdir (and an unused --config)
+from experiments import workdir as workdir_lib
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    workdir = flags.FLAGS.workdir
+    if workdir is None:
+        raise app.UsageError("--workdir is required (the workdir the shards wrote into)")
+    try:
+        config = distribution.config_of(workdir)
+        with distribution.assembly_lock(workdir) as mine:
+            if not mine:
+                raise ValueError(
+                    f"another process is assembling {workdir} (remove"
+                    f" {workdir}/{distribution.PART_DIR}/{distribution.ASSEMBLY_LOCK} if none is)"
+                )
+            sweep.finish(config, workdir)
+    except (ValueError, workdir_lib.WorkdirError) as e:
+        logging.error("%s", e)  # one line: the message says what is missing
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,185 @@
+"""Splitting a sweep into parts (shards, processes), completeness checks, device settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs import tiny
+from experiments import distribution, grid, results, workdir
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _config(**overrides):
+    config = tiny.get_config()
+    config.sweep.loss = None
+    config.sweep.model.widths = ((16,), (8,))  # structural: two groups of 4 runs (λ × seed)
+    config.chunk_size = 3  # 4 runs per group -> chunks of 3 and 1: 4 chunks in all
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+@pytest.mark.parametrize("num_units", [0, 1, 4, 7, 100])
+@pytest.mark.parametrize("count", [1, 2, 3, 8])
+def test_blocks_are_contiguous_and_balanced(num_units, count):
+    split = distribution.blocks(num_units, count)
+    assert len(split) == count
+    assert [i for block in split for i in block] == list(range(num_units))
+    sizes = [len(block) for block in split]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("num_shards", [1, 2, 3, 4, 6])
+def test_shards_cover_every_chunk_exactly_once_with_the_same_runs(num_shards):
+    full = grid.expand(_config())
+    expected = {
+        (g.group_id, cid): ([r.run_id for r in runs], hyper)
+        for g in full
+        for cid, runs, hyper in g.chunks(3)
+    }
+    seen: dict[tuple[int, int], tuple] = {}
+    for shard in range(num_shards):
+        config = _config(shard=shard, num_shards=num_shards)
+        for group in distribution.select(grid.expand(config), config):
+            for cid, runs, hyper in group.chunks(3):
+                key = (group.group_id, cid)
+                assert key not in seen, f"chunk {key} in two shards"
+                seen[key] = ([r.run_id for r in runs], hyper)
+    assert seen.keys() == expected.keys()
+    for key, (run_ids, hyper) in expected.items():
+        assert seen[key][0] == run_ids
+        for path, values in hyper.items():
+            np.testing.assert_array_equal(seen[key][1][path], values)
+
+
+def test_a_part_of_a_group_keeps_its_chunk_ids_and_size():
+    config = _config(shard=1, num_shards=3)  # blocks of the 4 chunks: [0], [1], [2, 3]
+    (group,) = distribution.select(grid.expand(config), config)
+    assert [(group.group_id, cid) for cid, _, _ in group.chunks(3)] == [(0, 1)]
+    with pytest.raises(ValueError, match="chunks of 3 runs, not 4"):
+        list(group.chunks(4))
+
+
+@pytest.mark.parametrize(("shard", "num_shards"), [(2, 2), (-1, 2), (0, 0)])
+def test_shard_out_of_range_is_refused(shard, num_shards):
+    config = _config(shard=shard, num_shards=num_shards)
+    with pytest.raises(ValueError, match=f"num_shards={num_shards}"):
+        distribution.select(grid.expand(config), config)
+
+
+def test_part_indices_combine_shards_and_processes():
+    part = distribution.Part(index=5, count=6, processes=2)  # shard 2, process 1
+    assert part.process_index == 1 and list(part.job_parts) == [4, 5]
+    assert part.name == "part-00005-of-00006"
+
+
+def _write_fake_chunk(workdir, group_id, chunk_id):
+    frame = pd.DataFrame({"run_id": [group_id * 10 + chunk_id]})
+    results.write_chunk(workdir, group_id, chunk_id, frame, frame.assign(step=0))
+
+
+def test_completeness_lists_missing_and_foreign_chunks(tmp_path):
+    config = _config()
+    keys = distribution.expected_chunks(config)
+    assert keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    _write_fake_chunk(tmp_path, 0, 0)
+    _write_fake_chunk(tmp_path, 1, 1)
+    assert distribution.missing_chunks(tmp_path, keys) == ["g000-c00001", "g001-c00000"]
+    with pytest.raises(ValueError, match=r"2 of 4 chunks missing.*g000-c00001, g001-c00000"):
+        distribution.check_complete(config, tmp_path)
+    _write_fake_chunk(tmp_path, 0, 1)
+    _write_fake_chunk(tmp_path, 1, 0)
+    distribution.check_complete(config, tmp_path)
+    _write_fake_chunk(tmp_path, 2, 0)  # from a bigger grid
+    with pytest.raises(ValueError, match="g002-c00000"):
+        distribution.check_complete(config, tmp_path)
+
+
+def test_wait_for_chunks_times_out_naming_them(tmp_path):
+    with pytest.raises(ValueError, match="g000-c00002"):
+        distribution.wait_for_chunks(tmp_path, [(0, 2)], timeout_s=0.0)
+
+
+def test_parts_must_agree_on_everything_but_per_part_fields(tmp_path):
+    def record(**overrides):
+        return {"config": _config(**overrides).to_dict(), "created": "now"}
+
+    distribution.write_part_record(tmp_path, distribution.Part(0, 2), record(shard=0, num_shards=2))
+    distribution.write_part_record(tmp_path, distribution.Part(1, 2), record(shard=1, num_shards=2))
+    merged = distribution.merged_record(tmp_path)
+    assert merged["config"]["shard"] == 0
+    assert [p["part"]["index"] for p in merged["parts"]] == [0, 1]
+    assert distribution.config_of(tmp_path).to_dict() == json.loads(
+        json.dumps(_config(shard=0, num_shards=2).to_dict(), default=list)
+    )
+    with pytest.raises(workdir.WorkdirError, match="learning_rate"):
+        distribution.write_part_record(
+            tmp_path, distribution.Part(1, 2), record(shard=1, num_shards=2, learning_rate=0.5)
+        )
+
+
+def test_only_one_holder_of_the_assembly_lock(tmp_path):
+    with distribution.assembly_lock(tmp_path) as first:
+        with distribution.assembly_lock(tmp_path) as second:
+            assert first and not second
+    with distribution.assembly_lock(tmp_path) as again:
+        assert again
+
+
+@pytest.mark.parametrize(("precision", "hlo"), [("default", "DEFAULT"), ("highest", "HIGHEST")])
+def test_matmul_precision_reaches_the_program(precision, hlo):
+    x = jnp.ones((4, 4), jnp.float32)
+    with distribution.matmul_precision(_config(matmul_precision=precision)):
+        text = jax.jit(lambda a: a @ a).lower(x).as_text()
+    assert f"precision = [{hlo}, {hlo}]" in text
+
+
+def test_unknown_matmul_precision_is_refused():
+    with pytest.raises(ValueError, match=r"config\.matmul_precision='fast'"):
+        distribution.matmul_precision(_config(matmul_precision="fast"))
+
+
+def test_deterministic_ops_flag_is_appended_once(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    distribution.apply_xla_flags(_config(xla_gpu_deterministic_ops=False))
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    for _ in range(2):
+        distribution.apply_xla_flags(_config(xla_gpu_deterministic_ops=True))
+    assert os.environ["XLA_FLAGS"] == (
+        "--xla_force_host_platform_device_count=2 --xla_gpu_deterministic_ops=true"
+    )
+
+
+def test_initialize_checks_process_id():
+    distribution.initialize(_config())  # not distributed: nothing happens
+    assert not jax.distributed.is_initialized()
+    with pytest.raises(ValueError, match="process_id=2"):
+        distribution.initialize(_config(distributed=True, num_processes=2, process_id=2))
+
+
+def test_merge_refuses_an_incomplete_sweep(tmp_path):
+    record = {"config": _config(shard=0, num_shards=2).to_dict()}
+    distribution.write_part_record(tmp_path, distribution.Part(0, 2), record)
+    _write_fake_chunk(tmp_path, 0, 0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.merge", f"--workdir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "3 of 4 chunks missing" in proc.stderr
+    assert "g000-c00001, g001-c00000, g001-c00001" in proc.stderr
+    assert not (tmp_path / results.RUNS_TABLE).exists()

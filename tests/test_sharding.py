@@ -1,0 +1,194 @@
+"""A sweep split over devices, shards and processes writes the tables one process writes.
+
+Reference: `get_config()` below (configs/tiny.py with a structural axis: 8 runs in 2 groups,
+4 chunks of <= 3 runs) on one device in this process. Shards and processes run the same compiled
+program on the same chunk shape, so their tables must be bitwise equal to it. Four devices
+compile a different (SPMD-partitioned) program, whose float32 sums XLA may associate
+differently: equal to float32 rounding (see below).
+
+All slow: each compile of the tiny program costs about 7 s of CPU (the reference 2, the shards 3,
+the four-device process 3, the two processes 1 each); the logic of the split itself is tested
+fast in test_distribution.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs import tiny
+from experiments import distribution, results
+
+# experiments.sweep is imported inside the tests: this file is also the subprocesses' config file,
+# loaded while experiments.sweep runs as __main__ (a second import would define its flags twice).
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def get_config():
+    """The sweep of every test here; this file is also its config file for the subprocesses."""
+    config = tiny.get_config()
+    config.sweep.loss = None
+    config.sweep.model.widths = ((16,), (8,))  # structural: two groups of 4 runs (λ × seed)
+    config.steps = 20
+    config.log_every = 10
+    config.chunk_size = 3  # chunks of 3 and 1 runs per group: 4 chunks in all
+    config.tensorboard = config.plots = config.progress = False
+    return config
+
+
+def _config(**overrides):
+    config = get_config()
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def _tables(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    workdir = pathlib.Path(workdir)
+    return pd.read_csv(workdir / results.RUNS_TABLE), pd.read_csv(workdir / results.CURVES_TABLE)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    from experiments import sweep
+
+    workdir = tmp_path_factory.mktemp("single")
+    sweep.run_sweep(_config(), workdir)
+    return workdir
+
+
+def _assert_same_files(workdir, reference):
+    for table in (results.RUNS_TABLE, results.CURVES_TABLE):
+        assert (workdir / table).read_bytes() == (reference / table).read_bytes(), table
+
+
+@pytest.mark.slow
+def test_shards_then_merge_equal_one_run(reference, tmp_path):
+    """Three shards (a group split across two of them); only the last one to finish assembles."""
+    from experiments import sweep
+
+    parts = [sweep.run_sweep(_config(shard=s, num_shards=3), tmp_path) for s in (2, 0)]
+    assert [len(p.runs) for p in parts] == [4, 3]  # chunks (g1c0, g1c1) and (g0c0)
+    assert not (tmp_path / results.RUNS_TABLE).exists()
+    config = distribution.config_of(tmp_path)
+    with pytest.raises(ValueError, match=r"1 of 4 chunks missing.*g000-c00001"):
+        sweep.finish(config, tmp_path)
+
+    last = sweep.run_sweep(_config(shard=1, num_shards=3), tmp_path)  # g0c1: sees all, assembles
+    assert last.compiled_programs == 1 and len(last.runs) == 8
+    _assert_same_files(tmp_path, reference)
+
+    record = json.loads((tmp_path / "config.json").read_text())
+    single = json.loads((reference / "config.json").read_text())
+    assert record["grid"] == single["grid"] and record["chunk_size"] == 3
+    assert [p["part"]["index"] for p in record["parts"]] == [0, 1, 2]
+    # precision and determinism settings are part of the recorded config
+    assert record["config"]["matmul_precision"] == "default"
+    assert record["config"]["xla_gpu_deterministic_ops"] is False
+
+    (tmp_path / results.RUNS_TABLE).unlink()
+    merged = sweep.finish(config, tmp_path)  # what `python -m experiments.merge` runs
+    assert len(merged.runs) == 8
+    _assert_same_files(tmp_path, reference)
+
+
+_FOUR_DEVICES = """
+import json, sys
+import jax
+sys.path.insert(0, "tests")
+from test_sharding import get_config
+from experiments import data, grid, sweep
+config = get_config()
+sweep.run_sweep(config, sys.argv[1])
+group = grid.expand(config)[0]
+program, arrays = sweep.compile_group(group.config, data.load(group.config.dataset), 4)
+_, hyper = next(iter(group.chunks(4)))[1:]
+state, metrics = program(hyper, arrays)
+out = metrics["objective"]
+print(json.dumps({
+    "devices": jax.device_count(),
+    "output_devices": len(out.sharding.device_set),
+    "shard_shape": list(out.sharding.shard_shape(out.shape)),
+    "shape": list(out.shape),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_four_devices_match_one_device(reference, tmp_path):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    proc = subprocess.run(
+        [sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["devices"] == 4
+    assert report["output_devices"] == 4  # the chunk is split over all four devices
+    assert report["shard_shape"] == [1, report["shape"][1]]  # one run per device
+
+    runs, curves = _tables(tmp_path)
+    ref_runs, ref_curves = _tables(reference)
+    assert runs.columns.tolist() == ref_runs.columns.tolist()
+    # Not bitwise: XLA compiles the partitioned program separately, and its CPU code may sum
+    # float32 terms in another order (about 1 ulp, 1.2e-7 relative, per step). Over these 20
+    # steps of Adam it stays below 7e-7 relative (measured); 1e-5 leaves margin, 1e-7 absolute
+    # covers values near zero.
+    for ours, ref in ((runs, ref_runs), (curves, ref_curves)):
+        numeric = ref.select_dtypes("number").columns
+        text = ref.columns.difference(numeric)
+        pd.testing.assert_frame_equal(ours[text], ref[text])
+        np.testing.assert_allclose(ours[numeric], ref[numeric], rtol=1e-5, atol=1e-7)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process(reference, tmp_path):
+    """jax.distributed on localhost: each process runs half the chunks, process 0 assembles."""
+    address = f"127.0.0.1:{_free_port()}"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "experiments.sweep",
+                f"--config={__file__}",
+                f"--workdir={tmp_path}",
+                "--config.distributed=True",
+                f"--config.coordinator_address={address}",
+                "--config.num_processes=2",
+                f"--config.process_id={i}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert "process 1 of 2" in outputs[1][1]
+    assert "summary" in outputs[0][1] and "summary" not in outputs[1][1]  # 0 assembles
+    _assert_same_files(tmp_path, reference)
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert [p["part"]["index"] for p in record["parts"]] == [0, 1]
