@@ -16,10 +16,11 @@ before any compute:
 "Same sweep" compares the resolved config minus the fields that can't change a number in the
 tables (IGNORED_FIELDS = config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots, progress bar,
 checkpoint period, compilation cache, which shard/process
-this is), plus the effective chunk size. The chunk size is part of the identity on purpose:
-finished chunks are files keyed by chunk index (`chunks/g<G>-c<C>.*.csv`), and chunk C covers
-different runs under a different chunk size, so resuming with another chunk size (or on a machine
-with another device count, which rounds it) is refused rather than silently mixing chunkings.
+this is), plus the effective chunk size (config.chunk_size capped at the largest group). The
+chunk size is part of the identity on purpose: finished chunks are files keyed by chunk index
+(`chunks/g<G>-c<C>.*.csv`), and chunk C covers different runs under a different chunk size, so
+resuming with another chunk size is refused rather than silently mixing chunkings. (The device
+count only pads a chunk's compiled shape, so it may differ.)
 
 Temporary files (`.<name>.<random>.tmp`) left by a killed writer are ignored by the tables
 (`results.assemble` only reads `*.runs.csv` / `*.curves.csv`); those older than STALE_TMP_SECONDS
