@@ -84,7 +84,9 @@ def heatmap(
         ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns], rotation=45)
         ax.set_yticks(range(table.shape[0]), table.index)
         for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
-            ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="w")
+            bright = image.norm(value) > 0.5 if higher_is_better else image.norm(value) < 0.5
+            color = "k" if bright else "w"  # readable on viridis' yellow end
+            ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color=color)
         ax.set_xlabel("λ (penalty_strength)")
         ax.set_title(f"{title or column + ', median'} {facet}".strip(), fontsize=9)
         fig.colorbar(image, ax=ax)

@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import optax
 
-# Run as a script, sys.path[0] is scripts/; the repository root holds the `losses` package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import losses
 
 # Losses whose values optax computes too (same formula, same convention).
