@@ -12,6 +12,8 @@ for α < 0. Reference: J. T. Barron, "A General and Adaptive Robust Loss Functio
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,6 +67,91 @@ def _rho(x: jax.Array, alpha: jax.Array, scale: jax.Array) -> jax.Array:
     )
 
 
+def _fixed_alpha(alpha: jax.typing.ArrayLike) -> float | None:
+    """α as a Python float when it is one concrete number, else None (traced or an array)."""
+    value = _checks.concrete(alpha)
+    if value is None or value.ndim != 0:
+        return None
+    return float(value)
+
+
+def _rho_of_y(y: jax.Array, alpha: float) -> jax.Array:
+    """ρ as a function of y = (x/c)² for a fixed α: the exact closed form where there is one."""
+    half_y = 0.5 * y
+    if alpha == 2:
+        return half_y
+    if alpha == 1:
+        return y / (1 + jnp.sqrt(1 + y))  # √(y + 1) - 1 without cancellation
+    if alpha == 0:
+        return jnp.log1p(half_y)
+    if alpha == -2:
+        return 2 * y / (y + 4)
+    if alpha == -np.inf:
+        return -jnp.expm1(-half_y)
+    t_max = _checks.max_exponent(y.dtype)
+    if alpha == np.inf:
+        return jnp.expm1(jnp.minimum(half_y, t_max))
+    a = jnp.asarray(alpha, y.dtype)
+    b = jnp.abs(a - 2)
+    half_log = 0.5 * jnp.log1p(y / b)  # the general branch of `_rho`
+    return b * half_log * _expm1_over_t(jnp.minimum(a * half_log, t_max))
+
+
+def _rho_slope(y: jax.Array, alpha: float) -> jax.Array:
+    """dρ/dy for a fixed α, y = (x/c)²: ½((y/|α-2| + 1)^(α/2 - 1), and its closed forms."""
+    half_y = 0.5 * y
+    if alpha == 2:
+        return jnp.full_like(y, 0.5)
+    if alpha == 1:
+        return 0.5 / jnp.sqrt(1 + y)
+    if alpha == 0:
+        return 0.5 / (1 + half_y)
+    if alpha == -2:
+        return 8 / jnp.square(y + 4)
+    if alpha == -np.inf:
+        return 0.5 * jnp.exp(-half_y)
+    t_max = _checks.max_exponent(y.dtype)
+    if alpha == np.inf:  # 0 where the value saturates, as autodiff of the saturated form
+        return jnp.where(half_y < t_max, 0.5 * jnp.exp(jnp.minimum(half_y, t_max)), 0)
+    a = jnp.asarray(alpha, y.dtype)
+    b = jnp.abs(a - 2)
+    u = y / b
+    t = a * 0.5 * jnp.log1p(u)
+    em = jnp.expm1(jnp.minimum(t, t_max))
+    # (u + 1)^(α/2) = e^t; where t saturates, ρ = b·(L/2)·expm1(t_max)/t_max is linear in L.
+    return 0.5 * jnp.where(t > t_max, em / t_max, 1 + em) / (1 + u)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _rho_fixed(x: jax.Array, scale: jax.Array, alpha: float) -> jax.Array:
+    """ρ(x, α, c) for a Python-number α: no branch selection per element, closed-form JVP."""
+    y = jnp.square(x / scale)
+    if alpha in (2, 0, -np.inf):  # one cheap chain of ops: XLA fuses it well as it is
+        return _rho_of_y(y, alpha)
+    return _checks.one_loop(y, _rho_of_y(y, alpha))
+
+
+@_rho_fixed.defjvp
+def _rho_fixed_jvp(alpha, primals, tangents):
+    x, scale = primals
+    x_dot, scale_dot = tangents
+    w = x / scale
+    # ρ depends on x and c only through y = w²: ∂y/∂x = 2w/c, ∂y/∂c = -2w²/c.
+    d_x = 2 * _rho_slope(jnp.square(w), alpha) * w / scale
+    return _rho_fixed(x, scale, alpha), d_x * x_dot - d_x * w * scale_dot
+
+
+def _robust_rho(
+    x: jax.Array, alpha: jax.typing.ArrayLike, scale: jax.typing.ArrayLike
+) -> jax.Array:
+    """ρ in x's dtype: specialised to α when α is one concrete number, else `_rho`."""
+    fixed = _fixed_alpha(alpha)
+    scale = _checks.knob(scale, x.dtype)
+    if fixed is None:
+        return _rho(x, _checks.knob(alpha, x.dtype), scale)
+    return _rho_fixed(x, scale, fixed)
+
+
 def general_robust(
     predictions: jax.typing.ArrayLike,
     targets: jax.typing.ArrayLike | None = None,
@@ -96,8 +183,7 @@ def general_robust(
     _checks.positive("scale", scale)
     r = _checks.residual(predictions, targets)
     dtype = _checks.compute_dtype(r.dtype)
-    rho = _rho(r.astype(dtype), _checks.knob(alpha, dtype), _checks.knob(scale, dtype))
-    return rho.astype(r.dtype)
+    return _robust_rho(r.astype(dtype), alpha, scale).astype(r.dtype)
 
 
 def _log_partition(alpha: jax.Array) -> jax.Array:
@@ -144,12 +230,13 @@ def robust_nll(
     _checks.positive("scale", scale)
     r = _checks.residual(predictions, targets)
     dtype = _checks.compute_dtype(r.dtype)
+    rho = _robust_rho(r.astype(dtype), alpha, scale)
     alpha = _checks.knob(alpha, dtype)
     scale = _checks.knob(scale, dtype)
     alpha_ok = alpha >= 0
     log_z = _log_partition(jnp.where(alpha_ok, alpha, jnp.zeros_like(alpha)))
     log_z = jnp.where(alpha_ok, log_z, jnp.nan)
-    nll = _rho(r.astype(dtype), alpha, scale) + jnp.log(scale) + log_z
+    nll = rho + jnp.log(scale) + log_z
     return nll.astype(r.dtype)
 
 
@@ -189,9 +276,7 @@ def geman_mcclure(
     """
     _checks.positive("scale", scale)
     r = _checks.residual(predictions, targets)
-    scale = _checks.knob(scale, r.dtype)
-    y = jnp.square(r / scale)
-    return 2 * y / (y + 4)
+    return _rho_fixed(r, _checks.knob(scale, r.dtype), -2.0)
 
 
 def welsch(
