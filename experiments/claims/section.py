@@ -21,8 +21,11 @@ class Section:
         trained solution is within 1e-4 of lstsq and ...; qualified if ...; refuted otherwise").
     verdict: one of VERDICTS, computed from the tables by the rule (never typed in).
     findings: markdown sentences generated from the numbers (what held, where it stopped).
-    tables: name -> DataFrame; each is written as <workdir>/<key>/<name>.csv and shown in the report.
+    tables: name -> DataFrame; each is written as <workdir>/<key>/<name>.csv and shown in the
+        report.
     plots: name -> path of a PNG (written under <workdir>/<key>/).
+    summary: optional; one markdown sentence with the key numbers, generated like `findings`,
+        shown next to the verdict in the report's final "So why L2?" table.
     """
 
     key: str
@@ -34,6 +37,7 @@ class Section:
     findings: str
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     plots: dict[str, pathlib.Path] = dataclasses.field(default_factory=dict)
+    summary: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

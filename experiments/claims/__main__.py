@@ -1,0 +1,126 @@
+r"""Run the claims' experiments and write the evidence report.
+
+  python -m experiments.claims --workdir=runs/claims [--quick] [--only=claim2,claim3]
+  ./scripts/reproduce_claims.sh [--quick]          # the same, after bootstrapping .venv
+
+Each claim module (experiments/claims/claim<N>_*.py) exposes `run(workdir, quick) -> Section`;
+modules are imported only when their claim runs, and a claim whose module does not exist yet is
+skipped with a warning (and listed as not run in the report). A claim that raises is logged with
+its traceback and listed as failed; the report is still written for the others, and the command
+exits with status 1. Default sizes: all five claims in about 10 minutes on 2 CPU cores with a cold
+compilation cache; --quick: about 2.5 minutes (the end-to-end test runs it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import time
+import traceback
+
+from absl import app, flags, logging
+
+from experiments.claims import report
+from experiments.claims.section import Section
+
+CLAIMS = {
+    "claim1": "experiments.claims.claim1_smoothness",
+    "claim2": "experiments.claims.claim2_gauss_markov",
+    "claim3": "experiments.claims.claim3_gaussian_prior",
+    "claim4": "experiments.claims.claim4_classification",
+    "claim5": "experiments.claims.claim5_penalty_any_loss",
+}
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """--workdir, --quick, --only; defined only when run as a program, so tests can import this.
+
+    experiments.sweep (which the claims use) defines --workdir (and --config) when imported, so
+    it is imported first and its --workdir serves here too; defining it twice would fail.
+    """
+    from experiments import sweep  # noqa: F401
+
+    if "workdir" not in FLAGS:
+        flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
+    flags.DEFINE_bool("quick", False, "Small sizes: a smoke test of every claim (~3 min).")
+    flags.DEFINE_list(
+        "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
+    )
+
+
+def select(only: list[str] | tuple[str, ...]) -> list[str]:
+    """The claim keys to run, in report order; ValueError naming an unknown key."""
+    unknown = [k for k in only if k not in CLAIMS]
+    if unknown:
+        raise ValueError(f"--only: unknown claim(s) {unknown}; valid: {list(CLAIMS)}")
+    return [k for k in CLAIMS if not only or k in only]
+
+
+def load_claim(key: str):
+    """The claim's module, or None when it does not exist (yet)."""
+    name = CLAIMS[key]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise  # the module exists but something it imports is missing: a real error
+        logging.warning("%s: module %s does not exist; skipping this claim", key, name)
+        return None
+
+
+def run_claims(
+    workdir: str | pathlib.Path, quick: bool = False, only: list[str] | tuple[str, ...] = ()
+) -> tuple[list[Section], dict[str, pathlib.Path], dict[str, str]]:
+    """Run the selected claims, write the report; return (sections, paths, not_run)."""
+    workdir = pathlib.Path(workdir)
+    keys = select(only)
+    sections: list[Section] = []
+    wall_times: dict[str, float] = {}
+    not_run: dict[str, str] = {}
+    for key in keys:
+        module = load_claim(key)
+        if module is None:
+            not_run[key] = "module missing"
+            continue
+        logging.info("%s: running (%s sizes)", key, "quick" if quick else "default")
+        start = time.perf_counter()
+        try:
+            section = module.run(workdir, quick)
+        except Exception:
+            logging.error("%s failed:\n%s", key, traceback.format_exc())
+            not_run[key] = "failed: see the log"
+            continue
+        wall_times[key] = time.perf_counter() - start
+        if section.key != key:
+            raise ValueError(f"{CLAIMS[key]}.run returned a section with key {section.key!r}")
+        logging.info("%s: %s in %.0f s", key, section.verdict, wall_times[key])
+        sections.append(section)
+    paths = report.write(sections, workdir, quick=quick, wall_times=wall_times, not_run=not_run)
+    return sections, paths, not_run
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.workdir is None:
+        raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
+    try:
+        keys = select(FLAGS.only)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    start = time.perf_counter()
+    sections, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    for s in sections:
+        logging.info("%s: %s", s.key, s.verdict)
+    logging.info("report: %s and %s (%.0f s)", paths["markdown"], paths["html"],
+                 time.perf_counter() - start)
+    failed = {k: v for k, v in not_run.items() if v.startswith("failed")}
+    if failed:
+        raise SystemExit(f"claims failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
