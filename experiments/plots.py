@@ -54,7 +54,8 @@ def _facets(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return [("", frame)]
 
 
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
+def save_png(fig, path: pathlib.Path) -> pathlib.Path:
+    """Write `fig` as a PNG atomically (temporary file, then rename) and close it."""
     results.atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
     plt.close(fig)
     return path
@@ -90,7 +91,7 @@ def heatmap(
         ax.set_xlabel("λ (penalty_strength)")
         ax.set_title(f"{title or column + ', median'} {facet}".strip(), fontsize=9)
         fig.colorbar(image, ax=ax)
-    return _save(fig, outdir / filename)
+    return save_png(fig, outdir / filename)
 
 
 def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame, outdir) -> pathlib.Path:
@@ -110,7 +111,7 @@ def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame, outdir) -> pathli
         ax.set_ylabel("top Hessian eigenvalue (L2 term included)")
         ax.set_title(f"lr={lr:g}, λ={lam:g}", fontsize=9)
         ax.legend(fontsize=7)
-    return _save(fig, outdir / "sharpness_curves.png")
+    return save_png(fig, outdir / "sharpness_curves.png")
 
 
 def max_stable_lr_bars(groups: pd.DataFrame, outdir) -> pathlib.Path:
@@ -124,7 +125,7 @@ def max_stable_lr_bars(groups: pd.DataFrame, outdir) -> pathlib.Path:
     ax.set_yscale("log")
     ax.set_ylabel("max stable learning rate")
     ax.set_title(f"max stable lr per loss (λ={lam:g}; min over other axes)", fontsize=9)
-    return _save(fig, outdir / "max_stable_lr.png")
+    return save_png(fig, outdir / "max_stable_lr.png")
 
 
 def _curves(runs, curves, column: str, outdir, filename: str, log: bool) -> pathlib.Path:
@@ -149,7 +150,7 @@ def _curves(runs, curves, column: str, outdir, filename: str, log: bool) -> path
             f"{column} at λ={lam:g} (median, min–max over seeds) {title}".strip(), fontsize=9
         )
         ax.legend(fontsize=7)
-    return _save(fig, outdir / filename)
+    return save_png(fig, outdir / filename)
 
 
 def sweep_plots(

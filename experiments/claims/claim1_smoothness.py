@@ -21,7 +21,7 @@ import pandas as pd
 from absl import logging
 
 from configs.claims import claim1_smoothness as claim_config
-from experiments import results, sweep
+from experiments import plots, sweep
 from experiments.claims.section import Section
 
 KEY = "claim1"
@@ -312,7 +312,7 @@ def _panels(runs, refs, curves, metric, ylabel, path, relative=False, lr_line=Fa
         axes[i][0].set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return plots.save_png(fig, path)
 
 
 def max_stable_plot(limits: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
@@ -332,13 +332,7 @@ def max_stable_plot(limits: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     ax.set_yscale("log")
     ax.set_ylabel("max stable lr (constant; hatched: top of grid)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
-    results.atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def setup_text(config) -> str:
@@ -374,7 +368,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
     logging.info("%s: %s\n%s", KEY, outcome, comparison.to_string())
     refs = reference_lrs(by_lr)
     curves = result.curves
-    plots = {
+    figures = {
         "objective": _panels(runs, refs, curves, "objective", "train objective / initial",
                              outdir / "objective.png", relative=True),
         "grad_norm": _panels(runs, refs, curves, "grad_norm", "full-batch gradient norm",
@@ -392,5 +386,5 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         verdict=outcome,
         findings=findings(comparison, limits, outcome),
         tables={"comparison": comparison, "max_stable_lr": limits, "by_lr": by_lr, "runs": runs},
-        plots=plots,
+        plots=figures,
     )

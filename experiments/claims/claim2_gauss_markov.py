@@ -27,6 +27,7 @@ from absl import logging
 
 from configs.claims import claim2_gauss_markov as claim_config
 from experiments import data as data_lib
+from experiments import plots
 from experiments.claims import trained_runs
 from experiments.claims.section import Section
 
@@ -196,9 +197,7 @@ def _error_plot(per_family: dict, truth: np.ndarray, path: pathlib.Path) -> path
     axes[0].set_ylabel("‖θ̂ − θ‖ per dataset")
     fig.suptitle("Coefficient error over Monte Carlo datasets (box: quartiles, whiskers 1.5 IQR)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def _gauss_markov_plot(ols, wls, truth, path: pathlib.Path) -> pathlib.Path:
@@ -215,9 +214,7 @@ def _gauss_markov_plot(ols, wls, truth, path: pathlib.Path) -> pathlib.Path:
     axes[0].legend(fontsize=7)
     fig.suptitle("Gaussian noise: Monte Carlo distribution of each coefficient")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def run(workdir: pathlib.Path, quick: bool) -> Section:
@@ -387,7 +384,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         f"verdict."
     )
     estimators_out = estimators.drop(columns="key")
-    plots = {
+    figures = {
         "coefficient_error": _error_plot(per_family, truth, outdir / "coefficient_error.png"),
         "gauss_markov": _gauss_markov_plot(
             gaussian["ols"], gaussian["wls_wrong"], truth, outdir / "gauss_markov.png"
@@ -418,5 +415,5 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
             "estimators": estimators_out,
             "references": references,
         },
-        plots=plots,
+        plots=figures,
     )

@@ -28,6 +28,7 @@ import pandas as pd
 from absl import logging
 
 from configs.claims import claim3_gaussian_prior as claim_config
+from experiments import plots
 from experiments.claims import trained_runs
 from experiments.claims.section import Section
 
@@ -221,9 +222,7 @@ def _shrinkage_plot(group, table, noise_std, path: pathlib.Path) -> pathlib.Path
     ax.set_ylabel("coefficient w_j")
     ax.set_title("Shrinkage path: lines = ridge / posterior mean, dots = trained, ▸ = λ=0")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def _adam_plot(summary: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
@@ -241,9 +240,7 @@ def _adam_plot(summary: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     axes[0].legend(fontsize=8)
     fig.suptitle("MLP, same λ and lr: Adam + coupled L2 vs AdamW (mean ± std over seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def run(workdir: pathlib.Path, quick: bool) -> Section:
@@ -402,7 +399,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         f"(a) holds but (b) or (c) fails (the penalty is a prior, but 'weight decay' is that "
         f"penalty only for some optimizers); **refuted** if (a) fails."
     )
-    plots = {
+    figures = {
         "shrinkage_path": _shrinkage_plot(
             linear, per_run, noise_std, outdir / "shrinkage_path.png"
         ),
@@ -431,5 +428,5 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
             "adam_vs_adamw": adam_summary,
             "adam_vs_adamw_paired": adam_diff,
         },
-        plots=plots,
+        plots=figures,
     )

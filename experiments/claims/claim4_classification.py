@@ -21,7 +21,7 @@ import pandas as pd
 from absl import logging
 
 from configs.claims import claim4_classification as claim_config
-from experiments import results, sweep
+from experiments import plots, sweep
 from experiments.claims.section import Section
 
 KEY = "claim4"
@@ -238,7 +238,7 @@ def accuracy_plot(runs: pd.DataFrame, best: pd.DataFrame, path: pathlib.Path) ->
         ax.set_xticks(range(len(losses)), ["CE", "square", "hinge"])
         ax.set_title(f"{dataset} / {model}", fontsize=9)
     axes[0][0].set_ylabel("test accuracy (%) at each loss's best lr")
-    return _save(fig, path)
+    return plots.save_png(fig, path)
 
 
 def lr_plot(by_lr: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
@@ -256,13 +256,7 @@ def lr_plot(by_lr: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
         ax.set_title(f"{dataset} / {model}", fontsize=9)
     axes[0][0].set_ylabel("test accuracy (%)")
     axes[0][-1].legend(fontsize=7)
-    return _save(fig, path)
-
-
-def _save(fig, path: pathlib.Path) -> pathlib.Path:
-    results.atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def setup_text(config) -> str:
@@ -295,7 +289,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
     comparison = comparison_table(best)
     outcome = verdict(comparison)
     logging.info("%s: %s\n%s", KEY, outcome, comparison.to_string())
-    plots = {
+    figures = {
         "accuracy": accuracy_plot(runs, best, outdir / "accuracy.png"),
         "accuracy_vs_lr": lr_plot(by_lr, outdir / "accuracy_vs_lr.png"),
     }
@@ -308,5 +302,5 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         verdict=outcome,
         findings=findings(best, comparison, outcome),
         tables={"comparison": comparison, "best_lr": best, "by_lr": by_lr, "runs": runs},
-        plots=plots,
+        plots=figures,
     )

@@ -19,6 +19,7 @@ import pandas as pd
 from absl import logging
 
 from configs.claims import claim5_penalty_any_loss as claim_config
+from experiments import plots
 from experiments.claims import trained_runs
 from experiments.claims.section import Section
 
@@ -136,9 +137,7 @@ def _plot(summary: pd.DataFrame, best: pd.DataFrame, path: pathlib.Path) -> path
         "λ sweep under two losses (mean ± std over seeds; ★ = best λ > 0 by held-out loss)"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plots.save_png(fig, path)
 
 
 def run(workdir: pathlib.Path, quick: bool) -> Section:
@@ -213,7 +212,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         f"diverges at any λ; **qualified** if it helps under one loss only, or under both but "
         f"some run diverges; **refuted** if it helps under neither."
     )
-    plots = {"lambda_sweep": _plot(summary, best, outdir / "lambda_sweep.png")}
+    figures = {"lambda_sweep": _plot(summary, best, outdir / "lambda_sweep.png")}
     key_numbers = "; ".join(
         f"{row['task']}: best λ = {row['best_penalty_strength']:g} takes the held-out "
         f"{'MSE' if row['task'] == 'regression' else 'cross-entropy'} from "
@@ -227,5 +226,5 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         findings="\n".join(lines),
         summary=key_numbers,
         tables={"lambda_sweep": summary, "best_lambda": best, "runs": runs},
-        plots=plots,
+        plots=figures,
     )
