@@ -354,6 +354,21 @@ def setup_text(config) -> str:
     )
 
 
+def summary(comparison: pd.DataFrame) -> str:
+    """One sentence of key numbers per residual scale, for the report's verdict table."""
+    parts = []
+    for row in comparison.to_dict("records"):
+        settles = "L2 settles, L1 bounces" if row["l2_settles"] else "L2 no calmer than L1"
+        parts.append(
+            f"s = {row['noise_scale']:g}: {settles} (frac_increase {row['frac_increase_l2']:.2f} "
+            f"vs {row['frac_increase_l1']:.2f}, grad-norm ratio {row['grad_norm_ratio_l2']:.2g} "
+            f"vs {row['grad_norm_ratio_l1']:.2g}); L2's max stable lr {row['max_stable_lr_l2']:g} "
+            f"vs ≥ {row['min_max_stable_lr_others']:g} for the others"
+        )
+    closes = bool(comparison["gap_closes_with_decay"].all())
+    return "; ".join(parts) + ("; with a decaying lr the gap closes." if closes else ".")
+
+
 def run(workdir: pathlib.Path, quick: bool) -> Section:
     outdir = pathlib.Path(workdir) / KEY
     size = "quick" if quick else "default"
@@ -385,6 +400,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         rule=RULE,
         verdict=outcome,
         findings=findings(comparison, limits, outcome),
+        summary=summary(comparison),
         tables={"comparison": comparison, "max_stable_lr": limits, "by_lr": by_lr, "runs": runs},
         plots=figures,
     )

@@ -277,6 +277,22 @@ def setup_text(config) -> str:
     )
 
 
+def summary(comparison: pd.DataFrame) -> str:
+    """Square loss minus cross-entropy per cell, for the report's verdict table."""
+    cells = [
+        f"{row['dataset']}/{row['model']} {100 * row['gap_sq']:+.2f} pt "
+        f"(noise ±{100 * row['noise_sq']:.2f})"
+        for row in comparison.to_dict("records")
+    ]
+    ce_wins = int(comparison["ce_beats_sq"].sum())
+    sq_wins = int(comparison["sq_beats_ce"].sum())
+    return (
+        f"square-loss accuracy minus cross-entropy's at each loss's best lr: {', '.join(cells)}; "
+        f"cross-entropy better beyond noise in {ce_wins} of {len(comparison)} cells, square loss "
+        f"in {sq_wins}."
+    )
+
+
 def run(workdir: pathlib.Path, quick: bool) -> Section:
     outdir = pathlib.Path(workdir) / KEY
     size = "quick" if quick else "default"
@@ -301,6 +317,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         rule=RULE,
         verdict=outcome,
         findings=findings(best, comparison, outcome),
+        summary=summary(comparison),
         tables={"comparison": comparison, "best_lr": best, "by_lr": by_lr, "runs": runs},
         plots=figures,
     )
