@@ -180,3 +180,22 @@ def test_fused_losses_give_the_results_of_separate_programs(tmp_path):
     assert fused.compiled_programs == 1 and separate.compiled_programs == 2
     for column in ("objective", "test_loss", "test_mse", "grad_norm"):
         np.testing.assert_allclose(fused.curves[column], separate.curves[column], rtol=1e-5)
+
+
+def test_barron_alpha_axis_runs_the_whole_robust_family_in_one_program(tmp_path):
+    """α ∈ [−∞, 2] is a traced axis: Welsch, Geman-McClure, Cauchy, pseudo-Huber-like, L2."""
+    config = _quiet(tiny.get_config())
+    config.steps = 30
+    config.sweep.loss = ("general_robust",)
+    config.sweep.penalty_strength = None
+    config.sweep.loss_knobs.alpha = (float("-inf"), -2.0, 0.0, 1.0, 2.0)
+    result = sweep.run_sweep(config, tmp_path)
+    assert result.compiled_programs == 1
+    assert len(result.runs) == 5 * 2  # α × seeds
+    assert np.isfinite(result.curves["objective"]).all()
+    assert not result.runs["diverged"].astype(bool).any()
+    # At the first logged step (before training) the loss is ρ(r, α) of the same residuals:
+    # bounded losses (α ≤ 0) sit below the L2 member (α = 2), ordered by α.
+    first = result.curves[result.curves["step"] == 0].merge(result.runs, on="run_id")
+    seed0 = first[first["seed"] == 0].sort_values("loss_knobs.alpha")
+    assert np.all(np.diff(seed0["objective"].to_numpy()) > 0)
