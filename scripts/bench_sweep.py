@@ -5,6 +5,9 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --scaling        # + 24, 96, 384, 1,536 runs (--runs=...)
   python scripts/bench_sweep.py --flops          # + achieved FLOP/s against a measured matmul peak
   python scripts/bench_sweep.py --profile        # + losslab's cost by chunk_size and log_every
+  python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
+  python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
+  python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
 
 The three train the same thing: an MLP 16 -> 64 -> 1 on the synthetic teacher, Adam (lr 1e-3,
 b1 .9, b2 .999, eps 1e-8), minibatches of 256 drawn exactly as `training.make_run` draws them,
@@ -15,7 +18,8 @@ are taken from losslab and given to the naive and PyTorch loops, so the final tr
 agree up to float32 reassociation (checked: max_rel_diff).
 
 * losslab: `experiments.sweep.run_sweep` (TensorBoard, plots, progress off) into a temporary
-  workdir: compile one program per loss, run the chunks, write the tables. Its compile time is
+  workdir: compile one program for the three (fused) losses, run the chunks, write the tables.
+  Its compile time is
   the trace + lowering + XLA compile time reported by `jax.monitoring` during the call. The
   "engine" row calls `sweep.compile_group` and the group's chunks directly (no tables).
 * naive JAX: a Python loop over runs and over steps around a jitted single-run train step (and a
@@ -27,7 +31,8 @@ extrapolated linearly to 96 runs (plus the naive loop's compile time, which does
 agreement check compares that subset. Preparing the subset's targets, initial parameters and
 index arrays is not timed. The alternatives run interleaved, `--repeats` times; medians are
 reported. Every section ends with one machine-readable line (`bench_sweep: ...`,
-`bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_profile: ...`).
+`bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_profile: ...`,
+`bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`).
 """
 
 from __future__ import annotations
@@ -78,6 +83,11 @@ _DIAGNOSTICS = flags.DEFINE_bool(
     "diagnostics", False,
     "Also time the default sweep (configs/default.py) with every diagnostic on (sharpness every "
     "100 steps, 20 power iterations) against diagnostics off.",
+)
+_DEVICE = flags.DEFINE_bool(
+    "device", False,
+    "Also run ~1,024 anchor runs on the default device (a GPU when present) against the "
+    "sequential loop on that device.",
 )
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 1, "torch.set_num_threads for the PyTorch loop (0: PyTorch's default)."
@@ -595,6 +605,40 @@ def profile_section(base_config) -> None:
     print("bench_sweep_profile: compile_s/exec_ms_per_run " + " ".join(line))
 
 
+def device_section(base_config) -> None:
+    """A ~1,024-run anchor sweep on jax.devices()[0] against the sequential loop there.
+
+    1,032 runs = 24 (loss × λ) × 43 seeds, the nearest multiple of 24 to 1,024. The sequential
+    (naive) loop times --subset runs on the same device and is extrapolated; target on a GPU
+    ≥ 50×. Meant for an accelerator; on a CPU it runs too and says so.
+    """
+    device = jax.devices()[0]
+    per_seed = len(anchor.LOSSES) * len(anchor.PENALTY_STRENGTHS)
+    config = quiet(anchor_config(int(base_config.steps)))
+    config.sweep.seed = tuple(range(43))
+    config.chunk_size = 1032 if device.platform != "cpu" else int(base_config.chunk_size)
+    total = per_seed * 43
+    timing, result = losslab_sweep(config)
+    dataset = data_lib.load(config.dataset)
+    prepared = prepare(config, subset_members(config, _SUBSET.value), dataset)
+    naive = naive_jax(config, prepared, dataset)
+    scale = total / len(prepared)
+    sequential = naive.compile + (naive.wall - naive.compile) * scale
+    diff = max(
+        abs(naive.final_objective[r] - timing.final_objective[r]) / abs(timing.final_objective[r])
+        for r in naive.final_objective
+    )
+    ratio = sequential / timing.wall
+    print(f"\ndevice {device.device_kind} ({device.platform}): losslab {total} runs in "
+          f"{timing.wall:.1f} s ({timing.compile:.1f} s compiling, chunk {config.chunk_size}, "
+          f"{result.compiled_programs} program(s)); sequential loop {sequential:.1f} s "
+          f"(×{scale:g} from {len(prepared)} runs) -> {ratio:.1f}× (target on a GPU ≥ 50×); "
+          f"max relative difference of final objectives {diff:.2g}")
+    print(f"bench_sweep_device: device={device.device_kind.replace(' ', '_')} "
+          f"platform={device.platform} runs={total} losslab_s={timing.wall:.3g} "
+          f"sequential_s={sequential:.3g} vs_sequential={ratio:.3g} max_rel_diff={diff:.2g}")
+
+
 def diagnostics_section() -> None:
     """configs/default.py with diagnostics off vs all on (sharpness every 100 steps, 20 iters)."""
     from configs import default
@@ -642,6 +686,8 @@ def main(argv):
         scaling_section(config)
     if _DIAGNOSTICS.value:
         diagnostics_section()
+    if _DEVICE.value:
+        device_section(config)
 
 
 if __name__ == "__main__":
