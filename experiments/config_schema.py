@@ -142,7 +142,7 @@ def base_config() -> config_dict.ConfigDict:
     c.diagnostics = True  # evaluation-batch gradient norm and gradient cosines (False: cheapest)
     c.sharpness_every = 0  # top Hessian eigenvalue every this many steps (0: off)
     c.sharpness_iters = 20  # power iterations per estimate
-    c.sharpness_batch = 512  # fixed evaluation batch (first examples of the training split)
+    c.sharpness_batch = 256  # fixed evaluation batch (first examples of the training split)
     c.spike_tolerance = 0.1  # a spike: objective > (1 + τ) × its running EMA
     c.spike_ema = 0.9  # decay of that EMA (per logged step)
     c.target_loss = -1.0  # steps_to_target: first logged step with objective <= target (< 0: off)
