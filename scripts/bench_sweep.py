@@ -529,21 +529,21 @@ def scaling_section(base_config) -> None:
     for n in sizes:
         if n <= 0 or n % per_seed:
             raise ValueError(f"--runs={n}: each size must be a positive multiple of {per_seed}")
-    print(f"\nscaling: {sizes} runs = {per_seed} (loss × λ) × seeds; chunk_size = "
-          f"min({base_config.chunk_size}, runs per loss); {base_config.steps} steps")
+    print(f"\nscaling: {sizes} runs = {per_seed} (loss × λ) × seeds, one fused group; chunk_size "
+          f"= min({base_config.chunk_size}, runs); {base_config.steps} steps")
     print(f"{'runs':>6s} {'chunk':>6s} {'wall s':>8s} {'compile s':>10s} {'train ms/run':>13s} "
           f"{'wall ms/run':>12s} {'programs':>9s} {'peak RSS MiB':>13s} {'RSS growth':>11s}")
     out = []
     for n in sizes:
         config = quiet(anchor_config(int(base_config.steps)))
         config.sweep.seed = tuple(range(n // per_seed))
-        # A chunk larger than a group would be padded with copies of its last run.
-        config.chunk_size = min(int(base_config.chunk_size), n // len(anchor.LOSSES))
+        config.chunk_size = int(base_config.chunk_size)  # run_sweep caps it at the group size
         with peak_rss_mib() as rss:
             timing, result = losslab_sweep(config)
         train_ms = (timing.wall - timing.compile) / n * 1e3
         out.append((n, timing, result.compiled_programs, train_ms, rss))
-        print(f"{n:6d} {int(config.chunk_size):6d} {timing.wall:8.2f} {timing.compile:10.2f} "
+        chunk = min(int(config.chunk_size), n)
+        print(f"{n:6d} {chunk:6d} {timing.wall:8.2f} {timing.compile:10.2f} "
               f"{train_ms:13.1f} {timing.wall / n * 1e3:12.1f} {result.compiled_programs:9d} "
               f"{rss['peak']:13.0f} {rss['peak'] - rss['baseline']:11.0f}")
     ref = next((o for o in out if o[0] == 96), out[0])
