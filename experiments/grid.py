@@ -85,8 +85,8 @@ def sweep_axes(config: config_dict.ConfigDict) -> list[tuple[str, tuple]]:
     fields = flatten(config)
     axes = []
     for path, values in flatten(config.sweep).items():
-        if values is None or (isinstance(values, tuple | list) and list(values) == [None]):
-            continue  # not swept (`--config.sweep.x=None` arrives as (None,))
+        if values is None:
+            continue
         if path not in fields:
             close = difflib.get_close_matches(path, list(fields), n=3)
             raise ValueError(f"sweep axis 'sweep.{path}' names no config field; closest: {close}")
@@ -129,6 +129,17 @@ def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
             continue
         out.append((path, value))
     return tuple(out)
+
+
+def dataset_key(config: config_dict.ConfigDict) -> tuple:
+    """The dataset fields that decide which arrays are loaded (noise is drawn in-program)."""
+    return tuple(
+        sorted(
+            (path, value)
+            for path, value in flatten(config.dataset).items()
+            if f"dataset.{path}" not in NUMERIC_FIELDS
+        )
+    )
 
 
 def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:

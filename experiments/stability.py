@@ -55,7 +55,8 @@ def hvp(f: Callable, params, v):
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
-def _vdot(a, b) -> jax.Array:
+def tree_vdot(a, b) -> jax.Array:
+    """Σ over leaves of ⟨a, b⟩ for two pytrees of the same structure."""
     return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
@@ -68,14 +69,14 @@ def top_hessian_eigenvalue(f: Callable, params, v0, iters: int):
     """
 
     def normalize(v):
-        norm = jnp.sqrt(_vdot(v, v))
+        norm = jnp.sqrt(tree_vdot(v, v))
         return jax.tree.map(lambda x: x / jnp.maximum(norm, _TINY), v)
 
     def body(_, v):
         return normalize(hvp(f, params, v))
 
     v = jax.lax.fori_loop(0, iters, body, normalize(v0))
-    return _vdot(v, hvp(f, params, v)), v
+    return tree_vdot(v, hvp(f, params, v)), v
 
 
 # --- Curve summaries (jnp, run in-program; inputs are 1-D arrays over logged steps) ---------

@@ -60,11 +60,6 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def dataset_fields(config: config_dict.ConfigDict) -> tuple:
-    """The dataset fields that decide which arrays are loaded (noise is drawn in-program)."""
-    return tuple(sorted(grid.flatten(config.dataset).items()))
-
-
 def _mesh_sharding():
     """(hyper sharding, data sharding, device count): split runs over devices, replicate data.
 
@@ -240,7 +235,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run every member of the config's grid; write tables, TensorBoard, plots; return tables."""
     workdir = pathlib.Path(workdir)
-    validation.validate_config(config)  # before any compute or any write
+    datasets = validation.validate_config(config)  # before any compute or any write
     distribution.check_xla_flags(config)
     use_compilation_cache(config)
     part = distribution.part_of(config)
@@ -263,9 +258,8 @@ def run_sweep(
         n_devices,
     )
 
-    datasets: dict[tuple, data_lib.Dataset] = {}
-    for group in groups:
-        key = dataset_fields(group.config)
+    for group in groups:  # validation loaded them; a numeric dataset axis may still add some
+        key = grid.dataset_key(group.config)
         if key not in datasets:
             datasets[key] = data_lib.load(group.config.dataset)
 
@@ -304,7 +298,7 @@ def run_sweep(
             continue
         t0 = time.perf_counter()
         program, data = compile_group(
-            group.config, datasets[dataset_fields(group.config)], compiled_size
+            group.config, datasets[grid.dataset_key(group.config)], compiled_size
         )
         compiled += 1
         logging.info(

@@ -177,10 +177,6 @@ def _tree_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
-def _vdot(a, b) -> jax.Array:
-    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
 def _split_like(key: jax.Array, tree):
     leaves, treedef = jax.tree.flatten(tree)
     return jax.tree.unflatten(treedef, list(jax.random.split(key, len(leaves))))
@@ -441,7 +437,8 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
             grad_norm = _tree_norm(grads)
             if diagnostics:
                 prev_norm = _tree_norm(state.prev_grad)
-                cos = _vdot(grads, state.prev_grad) / jnp.maximum(grad_norm * prev_norm, 1e-30)
+                dot = stability.tree_vdot(grads, state.prev_grad)
+                cos = dot / jnp.maximum(grad_norm * prev_norm, 1e-30)
                 counted = ok & (prev_norm > 0)
                 prev_grad = keep(grads, state.prev_grad)
             else:

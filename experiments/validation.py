@@ -108,8 +108,11 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 INFINITE_OK = ("loss_knobs.alpha", "diverge_threshold")
 
 
-def validate_config(config: config_dict.ConfigDict) -> None:
-    """Raise ConfigError naming the bad field and value; call before any compile or write."""
+def validate_config(config: config_dict.ConfigDict) -> dict[tuple, data_lib.Dataset]:
+    """Raise ConfigError naming the bad field and value; call before any compile or write.
+
+    Returns the datasets it loaded to check them, keyed by grid.dataset_key, for reuse.
+    """
     axes = _sweep_axes(config)
     schema = grid.flatten(base_config())
     fields = grid.flatten(config)
@@ -127,7 +130,7 @@ def validate_config(config: config_dict.ConfigDict) -> None:
         else:
             _check_field(f"config.{path}", path, base, schema.get(path, base))
     _check_loss_knobs(config, axes)
-    _check_combinations(config, axes)
+    return _check_combinations(config, axes)
 
 
 def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
@@ -245,7 +248,9 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
                     ) from None
 
 
-def _check_combinations(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
+def _check_combinations(
+    config: config_dict.ConfigDict, axes: dict[str, tuple]
+) -> dict[tuple, data_lib.Dataset]:
     """Cross-field checks, once per combination of the structural (non-numeric) axes."""
     structural = [(p, v) for p, v in axes.items() if p not in NUMERIC_FIELDS]
     paths = [p for p, _ in structural]
@@ -256,7 +261,7 @@ def _check_combinations(config: config_dict.ConfigDict, axes: dict[str, tuple]) 
         c = grid.resolve(config, swept)
         where = "" if not swept else " (with " + ", ".join(
             f"{p}={v!r}" for p, v in swept) + ")"
-        key = tuple(sorted(grid.flatten(c.dataset).items()))
+        key = grid.dataset_key(c)
         if key not in datasets:
             try:
                 datasets[key] = data_lib.load(c.dataset)
@@ -268,6 +273,7 @@ def _check_combinations(config: config_dict.ConfigDict, axes: dict[str, tuple]) 
             continue
         checked.add(program)
         _check_run(c, dataset, where)
+    return datasets
 
 
 def _check_run(c: config_dict.ConfigDict, dataset: data_lib.Dataset, where: str) -> None:

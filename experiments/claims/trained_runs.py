@@ -85,12 +85,11 @@ def train(config: config_dict.ConfigDict) -> list[TrainedGroup]:
     Compiled programs go to JAX's persistent cache as in run_sweep (config.compilation_cache_dir),
     so a rerun skips compilation.
     """
-    validation.validate_config(config)
+    datasets = validation.validate_config(config)  # the datasets it loaded, reused below
     sweep.use_compilation_cache(config)
     out = []
-    datasets: dict[tuple, data_lib.Dataset] = {}
     for group in grid.expand(config):
-        key = sweep.dataset_fields(group.config)
+        key = grid.dataset_key(group.config)
         if key not in datasets:
             datasets[key] = data_lib.load(group.config.dataset)
         dataset = datasets[key]
