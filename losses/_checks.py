@@ -76,18 +76,33 @@ def floating(name: str, x: jax.typing.ArrayLike) -> jax.Array:
     return x
 
 
-def residual(predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None) -> jax.Array:
-    """predictions - targets, refusing to broadcast; predictions alone when targets is None."""
-    predictions = floating("predictions", predictions)
-    if targets is None:
-        return predictions
+def _targets(predictions: jax.Array, targets: jax.typing.ArrayLike) -> jax.Array:
     targets = jnp.asarray(targets)
     if predictions.shape != targets.shape:
         raise ValueError(
             "predictions and targets must have the same shape (no broadcasting), got "
             f"{predictions.shape} and {targets.shape}"
         )
-    return (predictions - targets).astype(predictions.dtype)
+    return targets
+
+
+def residual(predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None) -> jax.Array:
+    """predictions - targets, refusing to broadcast; predictions alone when targets is None."""
+    predictions = floating("predictions", predictions)
+    if targets is None:
+        return predictions
+    return (predictions - _targets(predictions, targets)).astype(predictions.dtype)
+
+
+def operands(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None
+) -> tuple[jax.Array, jax.Array]:
+    """(predictions, targets) of one shape in the predictions' floating dtype, refusing to
+    broadcast; zero targets when `targets` is None (the predictions are then the residuals)."""
+    predictions = floating("predictions", predictions)
+    if targets is None:
+        return predictions, jnp.zeros_like(predictions)
+    return predictions, _targets(predictions, targets).astype(predictions.dtype)
 
 
 def knob(value: jax.typing.ArrayLike, dtype: jnp.dtype) -> jax.Array:

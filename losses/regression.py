@@ -18,8 +18,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
-from losses import _checks
+from losses import _checks, _separate
 
 _LOG2 = math.log(2.0)
 
@@ -50,24 +51,29 @@ def absolute_error(
     return jnp.abs(r)
 
 
-@jax.custom_jvp
-def _huber(r: jax.Array, delta: jax.Array) -> jax.Array:
+def _huber_value(r: jax.Array, delta: jax.Array) -> jax.Array:
     # With q = min(|r|, δ), ½r² inside and δ(|r| - ½δ) outside are both q·(|r| - ½q). No
     # jnp.clip: XLA's clamp is slow on CPU.
     a = jnp.abs(r)
     q = jnp.minimum(a, delta)
-    return _checks.one_loop(r, q * (a - 0.5 * q))
+    return q * (a - 0.5 * q)
 
 
-@_huber.defjvp
-def _huber_jvp(primals, tangents):
-    r, delta = primals
-    r_dot, delta_dot = tangents
-    a = jnp.abs(r)
-    # The gradient clip(r, -δ, δ); ∂/∂δ is |r| - δ outside the quadratic zone and 0 inside.
-    inside = a <= delta
-    grad = jnp.where(inside, r, jnp.copysign(delta, r))
-    return _huber(r, delta), grad * r_dot + jnp.where(inside, 0, a - delta) * delta_dot
+def _huber_slope(r: jax.Array, delta: jax.Array) -> jax.Array:
+    return jnp.maximum(jnp.minimum(r, delta), -delta)  # clip(r, -δ, δ)
+
+
+def _huber_delta_slope(r: jax.Array, delta: jax.Array) -> tuple[jax.Array]:
+    return (jnp.maximum(jnp.abs(r) - delta, 0),)  # 0 inside the quadratic zone, |r| - δ outside
+
+
+_huber = _separate.residual_loss(_huber_value, _huber_slope, _huber_delta_slope)
+_smooth_l1 = _separate.residual_loss(
+    lambda r, beta: _huber_value(r, beta) / beta,
+    lambda r, beta: _huber_slope(r, beta) / beta,
+    # ∂(h/β)/∂β = (∂h/∂β)/β - h/β², with h = huber(r, δ=β).
+    lambda r, beta: ((_huber_delta_slope(r, beta)[0] - _huber_value(r, beta) / beta) / beta,),
+)
 
 
 def huber(
@@ -87,8 +93,8 @@ def huber(
     and keras.losses.Huber.
     """
     _checks.positive("delta", delta)
-    r = _checks.residual(predictions, targets)
-    return _huber(r, _checks.knob(delta, r.dtype))
+    p, t = _checks.operands(predictions, targets)
+    return _huber(p, t, _checks.knob(delta, p.dtype))
 
 
 def smooth_l1(
@@ -105,9 +111,8 @@ def smooth_l1(
     Reference: Girshick, Fast R-CNN (2015); same values as torch.nn.functional.smooth_l1_loss.
     """
     _checks.positive("beta", beta)
-    r = _checks.residual(predictions, targets)
-    beta = _checks.knob(beta, r.dtype)
-    return _huber(r, beta) / beta
+    p, t = _checks.operands(predictions, targets)
+    return _smooth_l1(p, t, _checks.knob(beta, p.dtype))
 
 
 def pseudo_huber(
@@ -126,40 +131,39 @@ def pseudo_huber(
     Barron's general_robust at α = 1 is pseudo_huber/δ² with scale c = δ.
     """
     _checks.positive("delta", delta)
-    r = _checks.residual(predictions, targets)
-    return _pseudo_huber(r, _checks.knob(delta, r.dtype))
+    p, t = _checks.operands(predictions, targets)
+    return _pseudo_huber(p, t, _checks.knob(delta, p.dtype))
 
 
-@jax.custom_jvp
-def _pseudo_huber(r: jax.Array, delta: jax.Array) -> jax.Array:
+def _pseudo_huber_value(r: jax.Array, delta: jax.Array) -> jax.Array:
     r2 = r * r
-    return _checks.one_loop(r, r2 / (1 + jnp.sqrt(1 + r2 / (delta * delta))))
+    return r2 / (1 + jnp.sqrt(1 + r2 / (delta * delta)))
 
 
-@_pseudo_huber.defjvp
-def _pseudo_huber_jvp(primals, tangents):
-    # The closed-form derivatives (autodiff of the quotient is a long chain): with
-    # s = √(1 + (r/δ)²), ∂/∂r = r/s and ∂/∂δ = 2ρ/δ - r²/(δs).
-    r, delta = primals
-    r_dot, delta_dot = tangents
-    value = _pseudo_huber(r, delta)
-    s = jnp.sqrt(1 + jnp.square(r / delta))
-    return value, r / s * r_dot + (2 * value - r * r / s) / delta * delta_dot
+def _pseudo_huber_slope(r: jax.Array, delta: jax.Array) -> jax.Array:
+    # r/√(1 + (r/δ)²) = rδ/√(δ² + r²): no literal constant (see losses._separate).
+    return r * delta * lax.rsqrt(delta * delta + r * r)
 
 
-@jax.custom_jvp
-def _log_cosh(r: jax.Array) -> jax.Array:
+def _pseudo_huber_delta_slope(r: jax.Array, delta: jax.Array) -> tuple[jax.Array]:
+    # With s = √(1 + (r/δ)²): ∂ρ/∂δ = 2ρ/δ - r²/(δs) = (2ρ - r·∂ρ/∂r)/δ.
+    return ((2 * _pseudo_huber_value(r, delta) - r * _pseudo_huber_slope(r, delta)) / delta,)
+
+
+_pseudo_huber = _separate.residual_loss(
+    _pseudo_huber_value, _pseudo_huber_slope, _pseudo_huber_delta_slope
+)
+
+
+def _log_cosh_value(r: jax.Array) -> jax.Array:
     a = jnp.abs(r)
     # log cosh r = |r| + log(1 + e^{-2|r|}) - log 2: no overflow, exp of a non-positive number.
     return a + jnp.log1p(jnp.exp(-2 * a)) - jnp.asarray(_LOG2, r.dtype)
 
 
-@_log_cosh.defjvp
-def _log_cosh_jvp(primals, tangents):
-    (r,), (r_dot,) = primals, tangents
-    # The exact derivative tanh r; differentiating the stable form instead would compute
-    # 1 - 2e/(1 + e), which cancels for small r.
-    return _log_cosh(r), jnp.tanh(r) * r_dot
+# The derivative is the exact tanh r; differentiating the stable form instead would compute
+# 1 - 2e/(1 + e), which cancels for small r.
+_log_cosh = _separate.residual_loss(_log_cosh_value, jnp.tanh)
 
 
 def log_cosh(
@@ -174,8 +178,7 @@ def log_cosh(
     Reference: Chen et al., "Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder" (2019);
     same values as optax.losses.log_cosh.
     """
-    r = _checks.residual(predictions, targets)
-    return _log_cosh(r)
+    return _log_cosh(*_checks.operands(predictions, targets))
 
 
 def quantile(

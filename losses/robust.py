@@ -17,8 +17,9 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-from losses import _checks
+from losses import _checks, _separate
 
 # Below this |t| the series of (e^t - 1)/t replaces the quotient, whose autodiff derivative
 # cancels catastrophically near t = 0; at this |t| the series' truncation error (t^8/9!, and
@@ -122,34 +123,60 @@ def _rho_slope(y: jax.Array, alpha: float) -> jax.Array:
     return 0.5 * jnp.where(t > t_max, em / t_max, 1 + em) / (1 + u)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _rho_fixed(x: jax.Array, scale: jax.Array, alpha: float) -> jax.Array:
-    """ρ(x, α, c) for a Python-number α: no branch selection per element, closed-form JVP."""
-    y = jnp.square(x / scale)
-    if alpha in (2, 0, -np.inf):  # one cheap chain of ops: XLA fuses it well as it is
+def _closed_form_slope(x: jax.Array, c: jax.Array, alpha: float) -> jax.Array | None:
+    """dρ/dx at the α with a closed form, written without the value's literal constants (see
+    losses._separate), or None for other α."""
+    if alpha == 2:
+        return x / (c * c)
+    if alpha == 1:  # (x/c²)/√(1 + (x/c)²)
+        return x * lax.rsqrt(c * c + x * x) / c
+    if alpha == 0:  # (x/c²)/(1 + ½(x/c)²)
+        c2 = c * c
+        return (x + x) / (c2 + c2 + x * x)
+    if alpha == -2:  # 16x/(c²((x/c)² + 4)²), with h = 2c
+        h = c + c
+        return x * jnp.square((h + h) / (x * x + h * h))
+    if alpha == -np.inf:  # (x/c²)·exp(-½(x/c)²)
+        z = x / c
+        return z * jnp.exp(-_separate.opaque(0.5, x.dtype) * z * z) / c
+    return None
+
+
+@functools.cache
+def _fixed_rho(alpha: float):
+    """ρ(predictions - targets, α, c) for one Python-number α: no per-element branch selection,
+    closed-form derivatives with respect to x and c, value and derivative compiled apart."""
+
+    def value(x, c):
+        y = jnp.square(x / c)
         return _rho_of_y(y, alpha)
-    return _checks.one_loop(y, _rho_of_y(y, alpha))
 
+    def slope(x, c):
+        closed = _closed_form_slope(x, c, alpha)
+        if closed is not None:
+            return closed
+        w = x / c  # ρ depends on x only through y = w²: ∂y/∂x = 2w/c
+        return 2 * _rho_slope(jnp.square(w), alpha) * w / c
 
-@_rho_fixed.defjvp
-def _rho_fixed_jvp(alpha, primals, tangents):
-    x, scale = primals
-    x_dot, scale_dot = tangents
-    w = x / scale
-    # ρ depends on x and c only through y = w²: ∂y/∂x = 2w/c, ∂y/∂c = -2w²/c.
-    d_x = 2 * _rho_slope(jnp.square(w), alpha) * w / scale
-    return _rho_fixed(x, scale, alpha), d_x * x_dot - d_x * w * scale_dot
+    def scale_slope(x, c):
+        return (-slope(x, c) * x / c,)  # ρ depends on x/c: ∂ρ/∂c = -(∂ρ/∂x)·x/c
+
+    return _separate.residual_loss(value, slope, scale_slope)
 
 
 def _robust_rho(
-    x: jax.Array, alpha: jax.typing.ArrayLike, scale: jax.typing.ArrayLike
+    predictions: jax.Array,
+    targets: jax.Array,
+    alpha: jax.typing.ArrayLike,
+    scale: jax.typing.ArrayLike,
 ) -> jax.Array:
-    """ρ in x's dtype: specialised to α when α is one concrete number, else `_rho`."""
+    """ρ(predictions - targets) in their dtype: specialised to α when α is one concrete number,
+    else `_rho` (every branch, differentiable in α)."""
     fixed = _fixed_alpha(alpha)
-    scale = _checks.knob(scale, x.dtype)
+    scale = _checks.knob(scale, predictions.dtype)
     if fixed is None:
-        return _rho(x, _checks.knob(alpha, x.dtype), scale)
-    return _rho_fixed(x, scale, fixed)
+        return _rho(predictions - targets, _checks.knob(alpha, predictions.dtype), scale)
+    return _fixed_rho(fixed)(predictions, targets, scale)
 
 
 def general_robust(
@@ -181,9 +208,9 @@ def general_robust(
     """
     _checks.not_nan("alpha", alpha)
     _checks.positive("scale", scale)
-    r = _checks.residual(predictions, targets)
-    dtype = _checks.compute_dtype(r.dtype)
-    return _robust_rho(r.astype(dtype), alpha, scale).astype(r.dtype)
+    p, t = _checks.operands(predictions, targets)
+    dtype = _checks.compute_dtype(p.dtype)
+    return _robust_rho(p.astype(dtype), t.astype(dtype), alpha, scale).astype(p.dtype)
 
 
 def _log_partition(alpha: jax.Array) -> jax.Array:
@@ -201,6 +228,13 @@ def _log_partition(alpha: jax.Array) -> jax.Array:
     # Sum in log space (logsumexp of log(2·x·h) - ρ): exp(-ρ) underflowing far out is harmless.
     log_w = jnp.asarray(np.log(2 * h) + u, alpha.dtype)
     return jax.nn.logsumexp(log_w - rho, axis=-1)
+
+
+@functools.cache
+def _fixed_log_partition(alpha: float, dtype: str) -> float:
+    """log Z(α) for one Python-number α ≥ 0, by the same quadrature in `dtype`, evaluated once."""
+    with jax.ensure_compile_time_eval():
+        return float(_log_partition(jnp.asarray(alpha, dtype)))
 
 
 def robust_nll(
@@ -228,16 +262,32 @@ def robust_nll(
     """
     _checks.nonnegative("alpha", alpha)
     _checks.positive("scale", scale)
-    r = _checks.residual(predictions, targets)
-    dtype = _checks.compute_dtype(r.dtype)
-    rho = _robust_rho(r.astype(dtype), alpha, scale)
+    p, t = _checks.operands(predictions, targets)
+    dtype = _checks.compute_dtype(p.dtype)
+    rho = _robust_rho(p.astype(dtype), t.astype(dtype), alpha, scale)
+    fixed, fixed_scale = _fixed_alpha(alpha), _checks.concrete(scale)
+    if fixed is not None and fixed_scale is not None and fixed_scale.ndim == 0:
+        # Numbers: log c + log Z(α) computed once here, a constant in the compiled program.
+        offset = np.log(float(fixed_scale)) + _fixed_log_partition(fixed, jnp.dtype(dtype).name)
+        return (rho + jnp.asarray(offset, dtype)).astype(p.dtype)
     alpha = _checks.knob(alpha, dtype)
     scale = _checks.knob(scale, dtype)
     alpha_ok = alpha >= 0
     log_z = _log_partition(jnp.where(alpha_ok, alpha, jnp.zeros_like(alpha)))
     log_z = jnp.where(alpha_ok, log_z, jnp.nan)
     nll = rho + jnp.log(scale) + log_z
-    return nll.astype(r.dtype)
+    return nll.astype(p.dtype)
+
+
+def _special_case(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None,
+    scale: jax.typing.ArrayLike,
+    alpha: float,
+) -> jax.Array:
+    _checks.positive("scale", scale)
+    p, t = _checks.operands(predictions, targets)
+    return _fixed_rho(alpha)(p, t, _checks.knob(scale, p.dtype))
 
 
 def cauchy(
@@ -255,10 +305,7 @@ def cauchy(
 
     Reference: Barron (CVPR 2019), α = 0; Black & Anandan (1996).
     """
-    _checks.positive("scale", scale)
-    r = _checks.residual(predictions, targets)
-    scale = _checks.knob(scale, r.dtype)
-    return jnp.log1p(0.5 * jnp.square(r / scale))
+    return _special_case(predictions, targets, scale, 0.0)
 
 
 def geman_mcclure(
@@ -274,9 +321,7 @@ def geman_mcclure(
 
     Reference: Barron (CVPR 2019), α = -2; Geman & McClure (1985).
     """
-    _checks.positive("scale", scale)
-    r = _checks.residual(predictions, targets)
-    return _rho_fixed(r, _checks.knob(scale, r.dtype), -2.0)
+    return _special_case(predictions, targets, scale, -2.0)
 
 
 def welsch(
@@ -292,7 +337,4 @@ def welsch(
 
     Reference: Barron (CVPR 2019), α = -∞; Dennis & Welsch (1978).
     """
-    _checks.positive("scale", scale)
-    r = _checks.residual(predictions, targets)
-    scale = _checks.knob(scale, r.dtype)
-    return -jnp.expm1(-0.5 * jnp.square(r / scale))
+    return _special_case(predictions, targets, scale, -np.inf)
