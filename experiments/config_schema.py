@@ -162,8 +162,10 @@ def base_config() -> config_dict.ConfigDict:
     c.coordinator_address = ""  # host:port, or "" to let JAX detect the cluster
     c.num_processes = 0  # 0: detected
     c.process_id = -1  # -1: detected
-    c.matmul_precision = "default"  # jax_default_matmul_precision: default | high | highest
-    c.xla_gpu_deterministic_ops = False  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
+    # Reproducible numbers first: full float32 matmuls (JAX's "default" may run TF32 or bf16
+    # passes on GPUs/TPUs; on CPU both are full float32) and run-to-run identical GPU results.
+    c.matmul_precision = "highest"  # jax_default_matmul_precision: default | high | highest
+    c.xla_gpu_deterministic_ops = True  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
     c.checkpoint_every = 0  # checkpoint the vectorized training state every N steps (0: off)
     # JAX's persistent compilation cache: a rerun of the same program structure (any numeric
     # values) skips compiling. "" turns it off.

@@ -397,9 +397,11 @@ def apply_xla_flags(config: config_dict.ConfigDict) -> None:
 
 
 def check_xla_flags(config: config_dict.ConfigDict) -> None:
-    """Warn when the config asks for deterministic ops that XLA_FLAGS does not carry."""
-    if config.xla_gpu_deterministic_ops and "xla_gpu_deterministic_ops" not in os.environ.get(
-        "XLA_FLAGS", ""
+    """Warn, on a GPU, when the config asks for deterministic ops that XLA_FLAGS does not carry."""
+    if (
+        config.xla_gpu_deterministic_ops
+        and jax.default_backend() == "gpu"
+        and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", "")
     ):
         logging.warning(
             "config.xla_gpu_deterministic_ops=True but XLA_FLAGS lacks %s: it only takes effect"

@@ -80,6 +80,11 @@ def flatten(c: config_dict.ConfigDict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _plain(value: Any) -> Any:
+    """A swept value as `flatten` reports a field holding it (lists as tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def sweep_axes(config: config_dict.ConfigDict) -> list[tuple[str, tuple]]:
     """The declared axes as (dotted path, values), in ConfigDict order (sorted by path)."""
     fields = flatten(config)
@@ -119,9 +124,14 @@ def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
     every loss of a task shares one program, which picks the run's loss by its traced
     `loss_index` (see experiments.training.loss_fn).
     """
-    fuse = bool(config.get("fuse_losses", False))
+    return _structure(flatten(config))
+
+
+def _structure(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """`structure_of` from a config's flattened fields."""
+    fuse = bool(fields.get("fuse_losses", False))
     out = []
-    for path, value in flatten(config).items():
+    for path, value in fields.items():
         if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
             continue
         if fuse and path == "loss":
@@ -144,10 +154,14 @@ def dataset_key(config: config_dict.ConfigDict) -> tuple:
 
 def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:
     """The numeric fields of one resolved run config, and its loss's index in its group."""
-    fields = flatten(config)
     family = tuple(config.get("fused_losses", ()) or (config.loss,))
+    return _hyper(flatten(config), family)
+
+
+def _hyper(fields: dict[str, Any], family: tuple[str, ...]) -> dict[str, float]:
+    """`hyper_of` from a run's flattened fields and its group's losses."""
     hyper = {path: fields[path] for path in NUMERIC_FIELDS}
-    hyper[LOSS_INDEX] = family.index(config.loss)
+    hyper[LOSS_INDEX] = family.index(fields["loss"])
     return hyper
 
 
@@ -160,25 +174,25 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     """
     axes = sweep_axes(config)
     paths = [p for p, _ in axes]
+    base = flatten(config)
     groups: dict[tuple, Group] = {}
-    members: dict[tuple, list[config_dict.ConfigDict]] = {}
+    members: dict[tuple, list[dict[str, Any]]] = {}
     for run_id, values in enumerate(itertools.product(*(v for _, v in axes))):
         swept = tuple(zip(paths, values, strict=True))
-        resolved = resolve(config, swept)
-        key = structure_of(resolved)
+        # Flat fields per run (a ConfigDict per run costs ~1 ms: seconds for a large grid);
+        # one resolved ConfigDict per group.
+        fields = {**base, **{path: _plain(value) for path, value in swept}}
+        key = _structure(fields)
         if key not in groups:
-            groups[key] = Group(len(groups), key, resolved, [], {})
+            groups[key] = Group(len(groups), key, resolve(config, swept), [], {})
             members[key] = []
         groups[key].runs.append(Run(run_id, swept))
-        members[key].append(resolved)
+        members[key].append(fields)
     for key, group in groups.items():
-        family = tuple(dict.fromkeys(m.loss for m in members[key]))
+        family = tuple(dict.fromkeys(m["loss"] for m in members[key]))
         if config.get("fuse_losses", False):
             group.config.fused_losses = family
-        hypers = []
-        for m in members[key]:
-            m.fused_losses = family
-            hypers.append(hyper_of(m))
+        hypers = [_hyper(m, family) for m in members[key]]
         group.hyper = {
             path: np.asarray(
                 [h[path] for h in hypers],

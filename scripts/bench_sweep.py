@@ -8,6 +8,7 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
   python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
+  python scripts/bench_sweep.py --noanchor --device --warm_cache   # that section alone, warm
 
 The three train the same thing: an MLP 16 -> 64 -> 1 on the synthetic teacher, Adam (lr 1e-3,
 b1 .9, b2 .999, eps 1e-8), minibatches of 256 drawn exactly as `training.make_run` draws them,
@@ -60,7 +61,7 @@ from absl import app, flags, logging
 import losses
 from configs import anchor
 from experiments import data as data_lib
-from experiments import grid, models, sweep, training
+from experiments import distribution, grid, models, sweep, training
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
 _STEPS = flags.DEFINE_integer("steps", 0, "Override the steps per run (0: the anchor's 1,000).")
@@ -88,6 +89,9 @@ _DEVICE = flags.DEFINE_bool(
     "device", False,
     "Also run ~1,024 anchor runs on the default device (a GPU when present) against the "
     "sequential loop on that device.",
+)
+_ANCHOR = flags.DEFINE_bool(
+    "anchor", True, "Run the anchor comparison (--noanchor: only the sections asked for)."
 )
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 1, "torch.set_num_threads for the PyTorch loop (0: PyTorch's default)."
@@ -303,7 +307,8 @@ def naive_jax(config, runs: list[PreparedRun], dataset: data_lib.Dataset) -> Tim
         return train_step, evaluate
 
     final = {}
-    with compile_seconds() as c:
+    # The precision the engine traces with (config.matmul_precision), for a like-for-like loop.
+    with compile_seconds() as c, distribution.matmul_precision(config):
         t0 = time.perf_counter()
         for run in runs:
             if run.loss not in step_fns:
@@ -618,7 +623,11 @@ def device_section(base_config) -> None:
     config.sweep.seed = tuple(range(43))
     config.chunk_size = 1032 if device.platform != "cpu" else int(base_config.chunk_size)
     total = per_seed * 43
+    if _WARM_CACHE.value:
+        print(f"\nwarm cache: one untimed {total}-run sweep fills the persistent compilation cache")
+        losslab_sweep(config)
     timing, result = losslab_sweep(config)
+    engine, execute = losslab_engine(config)
     dataset = data_lib.load(config.dataset)
     prepared = prepare(config, subset_members(config, _SUBSET.value), dataset)
     naive = naive_jax(config, prepared, dataset)
@@ -631,12 +640,14 @@ def device_section(base_config) -> None:
     ratio = sequential / timing.wall
     print(f"\ndevice {device.device_kind} ({device.platform}): losslab {total} runs in "
           f"{timing.wall:.1f} s ({timing.compile:.1f} s compiling, chunk {config.chunk_size}, "
-          f"{result.compiled_programs} program(s)); sequential loop {sequential:.1f} s "
+          f"{result.compiled_programs} program(s); the engine alone: {engine.wall:.1f} s, of "
+          f"which {execute:.2f} s executing); sequential loop {sequential:.1f} s "
           f"(×{scale:g} from {len(prepared)} runs) -> {ratio:.1f}× (target on a GPU ≥ 50×); "
           f"max relative difference of final objectives {diff:.2g}")
     print(f"bench_sweep_device: device={device.device_kind.replace(' ', '_')} "
           f"platform={device.platform} runs={total} losslab_s={timing.wall:.3g} "
-          f"sequential_s={sequential:.3g} vs_sequential={ratio:.3g} max_rel_diff={diff:.2g}")
+          f"compile_s={timing.compile:.3g} execute_s={execute:.3g} sequential_s={sequential:.3g} "
+          f"vs_sequential={ratio:.3g} max_rel_diff={diff:.2g} warm_cache={_WARM_CACHE.value}")
 
 
 def diagnostics_section() -> None:
@@ -671,13 +682,16 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     steps = _STEPS.value or (200 if _QUICK.value else 0)
     config = anchor_config(steps)
+    distribution.apply_xla_flags(config)  # before JAX starts its backend, as experiments.sweep
     if _SUBSET.value < len(anchor.LOSSES):
         raise ValueError(f"--subset={_SUBSET.value} must be at least {len(anchor.LOSSES)}")
     print(f"machine: {os.cpu_count()} CPUs, jax {jax.__version__} on {jax.devices()[0].platform}")
     if _WARM_CACHE.value:
         jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="bench_cache_"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    numbers = anchor_section(config)
+    if _FLOPS.value and not _ANCHOR.value:
+        raise app.UsageError("--flops needs the anchor section (drop --noanchor)")
+    numbers = anchor_section(config) if _ANCHOR.value else None
     if _FLOPS.value:
         flops_section(config, numbers)
     if _PROFILE.value:

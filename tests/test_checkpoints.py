@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import pandas as pd
 import pytest
 
@@ -24,8 +25,12 @@ def test_segmented_run_equals_one_piece(tmp_path):
     whole = sweep.run_sweep(config, tmp_path / "whole")
     config.checkpoint_every = 20
     segmented = sweep.run_sweep(config, tmp_path / "segmented")
-    pd.testing.assert_frame_equal(whole.curves, segmented.curves, check_exact=True)
-    pd.testing.assert_frame_equal(whole.runs, segmented.runs, check_exact=True)
+    # Bit-identical on CPU; on a GPU the segment programs may sum in another order (seen on an
+    # H200: 1 ulp in a few values), so there within float32 rounding.
+    exact = jax.default_backend() == "cpu"
+    tolerance = {"check_exact": True} if exact else {"rtol": 1e-6, "atol": 1e-7}
+    pd.testing.assert_frame_equal(whole.curves, segmented.curves, **tolerance)
+    pd.testing.assert_frame_equal(whole.runs, segmented.runs, **tolerance)
     assert not (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).exists() or not any(
         (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).iterdir()
     )

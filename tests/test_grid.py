@@ -94,3 +94,26 @@ def test_fused_losses_share_a_program_per_task():
         assert group.hyper["loss_index"].dtype == np.int32
     classification = _config(loss=("squared_error", "softmax_cross_entropy"))
     assert len(grid.expand(classification)) == 2  # different tasks never share a program
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_expand_equals_resolving_every_run(fuse):
+    # expand works on flattened fields; each run must get what resolving its own ConfigDict
+    # (the slow, obvious route) gives: the same group key and the same numeric values.
+    c = _config(
+        loss=("squared_error", "huber", "softmax_cross_entropy"),
+        penalty_strength=(0, 1e-3),  # an int among floats
+        learning_rate=(0.1, 0.01),
+        seed=(3, 4),
+        model__widths=((8,), [16, 16]),  # a list, as a command line could give
+    )
+    c.fuse_losses = fuse
+    groups = grid.expand(c)
+    assert sum(len(g.runs) for g in groups) == 3 * 2 * 2 * 2 * 2
+    for g in groups:
+        for i, run in enumerate(g.runs):
+            resolved = grid.resolve(c, run.swept)
+            assert grid.structure_of(resolved) == g.structure
+            resolved.fused_losses = tuple(g.config.get("fused_losses", ()) or ())
+            for path, value in grid.hyper_of(resolved).items():
+                assert g.hyper[path][i] == np.asarray(value, g.hyper[path].dtype), path

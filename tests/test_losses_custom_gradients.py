@@ -1,5 +1,7 @@
 """The closed-form JVPs (custom_jvp, for speed) equal autodiff of the plain formulas (float64)."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,3 +61,82 @@ def test_fixed_alpha_equals_traced_alpha(alpha, dtype):
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
         nll = jax.grad(lambda x: losses.robust_nll(x, alpha=abs(alpha), scale=c).sum())(x)
         assert np.all(np.isfinite(nll))
+
+
+# The closed-form derivatives of every loss built with losses._separate.residual_loss, against
+# autodiff of the plain formula: first and second derivatives (the HVPs of the sharpness
+# diagnostics differentiate the slopes again), with respect to predictions, targets and the knob.
+PLAIN = {
+    "huber": ("delta", _plain_huber),
+    "smooth_l1": ("beta", lambda r, d: _plain_huber(r, d) / d),
+    "pseudo_huber": ("delta", _plain_pseudo_huber),
+    "log_cosh": (None, lambda r, _: jnp.log(jnp.cosh(r))),
+    "cauchy": ("scale", lambda r, c: jnp.log(0.5 * (r / c) ** 2 + 1)),
+    "geman_mcclure": ("scale", lambda r, c: 2 * (r / c) ** 2 / ((r / c) ** 2 + 4)),
+    "welsch": ("scale", lambda r, c: 1 - jnp.exp(-0.5 * (r / c) ** 2)),
+}
+# Away from Huber's kinks at |r| = δ and cosh's overflow.
+R = np.array([-9.0, -2.5, -1.2, -0.7, -0.3, 1e-3, 0.2, 0.6, 1.1, 2.2, 6.0])
+T = np.linspace(-1.0, 1.0, R.size) * 0.37
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+@pytest.mark.parametrize("knob_value", [0.45, 1.6])
+def test_residual_losses_first_and_second_derivatives_equal_autodiff(name, knob_value):
+    knob, plain = PLAIN[name]
+    with jax.enable_x64(True):
+        p, t, k = jnp.asarray(R + T), jnp.asarray(T), jnp.float64(knob_value)
+
+        def ours(p, t, k):
+            return losses.get(name, **({knob: k} if knob else {}))(p, t).sum()
+
+        def reference(p, t, k):
+            return plain(p - t, k).sum()
+
+        np.testing.assert_allclose(ours(p, t, k), reference(p, t, k), rtol=1e-13)
+        argnums = (0, 1, 2) if knob else (0, 1)
+        got = jax.jit(jax.grad(ours, argnums))(p, t, k)
+        want = jax.grad(reference, argnums)(p, t, k)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(got[1], -got[0], rtol=0, atol=0)
+        # Hessian-vector products with respect to the predictions (forward over reverse).
+        v = jnp.cos(jnp.arange(R.size, dtype=jnp.float64))
+
+        def hvp(f):
+            return jax.jvp(lambda q: jax.grad(f)(q, t, k), (p,), (v,))[1]
+
+        np.testing.assert_allclose(
+            jax.jit(hvp, static_argnums=0)(ours), hvp(reference), rtol=1e-10, atol=1e-13
+        )
+
+
+@pytest.mark.parametrize("name", [*sorted(PLAIN), "general_robust", "robust_nll", "quantile"])
+def test_residual_losses_targets_none_means_predictions_are_residuals(name):
+    fn = losses.get(name)
+    r = jnp.asarray(R, jnp.float32)
+    with_targets = jax.value_and_grad(lambda q: fn(q + 1.5, jnp.full_like(q, 1.5)).sum())(r)
+    alone = jax.value_and_grad(lambda q: fn(q).sum())(r)
+    for a, b in zip(with_targets, alone, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
+
+
+SEPARATED = [*sorted(PLAIN), "general_robust", "robust_nll"]
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's fusion decisions")
+@pytest.mark.parametrize("name", SEPARATED)
+def test_value_and_gradient_compile_to_one_array_sized_buffer(name):
+    # The point of losses._separate: value_and_grad of the sum writes no array besides the
+    # gradient (no intermediate shared by the value's reduction and the gradient's loop).
+    n = 1 << 20
+    fn = losses.get(name)
+    program = jax.jit(jax.value_and_grad(lambda p, t: fn(p, t).sum()))
+    x = jax.ShapeDtypeStruct((n,), jnp.float32)
+    hlo = program.lower(x, x).compile().as_text()
+    entry = hlo[hlo.index("\nENTRY"):]
+    arrays = [
+        line for line in entry.splitlines()
+        if re.match(rf"\s*%\S+ = f32\[{n}\]", line) and "parameter(" not in line
+    ]
+    assert len(arrays) == 1, "\n".join(arrays)

@@ -92,8 +92,8 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
     assert record["grid"] == single["grid"] and record["chunk_size"] == 3
     assert [p["part"]["index"] for p in record["parts"]] == [0, 1, 2]
     # precision and determinism settings are part of the recorded config
-    assert record["config"]["matmul_precision"] == "default"
-    assert record["config"]["xla_gpu_deterministic_ops"] is False
+    assert record["config"]["matmul_precision"] == "highest"
+    assert record["config"]["xla_gpu_deterministic_ops"] is True
 
     (tmp_path / results.RUNS_TABLE).unlink()
     merged = sweep.finish(config, tmp_path)  # what `python -m experiments.merge` runs
@@ -123,8 +123,20 @@ print(json.dumps({
 """
 
 
+def _cpu_only() -> None:
+    """Skip on an accelerator: the test compares subprocesses on (fake) CPU devices or CPU
+    collectives with the in-process reference, which must then run on the CPU too. (Not a
+    skipif mark: evaluating it would initialize JAX's backend when the subprocesses load this
+    file as their config, before jax.distributed.initialize.)"""
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("compares CPU subprocesses with an in-process run")
+
+
 @pytest.mark.slow
 def test_four_devices_match_one_device(reference, tmp_path):
+    _cpu_only()
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
     proc = subprocess.run(
         [sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)],
@@ -162,6 +174,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_match_one_process(reference, tmp_path):
+    _cpu_only()
     """jax.distributed on localhost: each process runs half the chunks, process 0 assembles."""
     address = f"127.0.0.1:{_free_port()}"
     procs = [

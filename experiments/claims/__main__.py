@@ -20,6 +20,7 @@ import traceback
 
 from absl import app, flags, logging
 
+from experiments import config_schema, distribution
 from experiments.claims import report
 from experiments.claims.section import Section
 
@@ -106,6 +107,9 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.workdir is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
+    # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
+    # derive from base_config, whose xla_gpu_deterministic_ops is on.
+    distribution.apply_xla_flags(config_schema.base_config())
     try:
         keys = select(FLAGS.only)
     except ValueError as error:
