@@ -1,4 +1,4 @@
-"""Validation shared by the losses: knob ranges, shapes and dtypes (and one fusion hint).
+"""Validation shared by the losses: knob ranges, shapes and dtypes.
 
 A knob is checked only when its value is concrete (a Python or numpy number, or a jax array
 outside a trace). Inside `jit`, `vmap` or `grad` a knob is a tracer and the check is skipped,
@@ -118,15 +118,3 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
 def max_exponent(dtype: jnp.dtype) -> float:
     """A t below which exp(t) / t and its derivative stay finite in `dtype`."""
     return math.log(float(jnp.finfo(dtype).max)) - 1.0
-
-
-def one_loop(x: jax.Array, values: jax.Array) -> jax.Array:
-    """`values` unchanged (NaN where `x` is NaN, as `values` already are there).
-
-    Why: on XLA:CPU a sum over `values` becomes a YNNPACK reduction that absorbs the
-    arithmetic ops just before it but not selects; whatever it cannot absorb, and every
-    intermediate the gradient shares, is then written to memory as a separate array. Ending the
-    value with a select makes XLA compute it in one elementwise loop (one array written), next
-    to one loop for the gradient (the losses' custom JVPs give that loop a closed form).
-    """
-    return jnp.where(x != x, x, values)

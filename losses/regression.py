@@ -36,7 +36,7 @@ def squared_error(
     Reference: optax.losses.squared_error (same values).
     """
     r = _checks.residual(predictions, targets)
-    return r * r
+    return jnp.square(r)
 
 
 def absolute_error(

@@ -164,6 +164,46 @@ def _fixed_rho(alpha: float):
     return _separate.residual_loss(value, slope, scale_slope)
 
 
+def _traced_slope_of_y(y: jax.Array, alpha: jax.Array) -> jax.Array:
+    """dρ/dy, y = (x/c)², for α an array (possibly traced): every closed form, selected per
+    element as in `_rho` (whose value saturates where it would overflow; so does this)."""
+    is_two = alpha == 2
+    is_neg_inf = alpha == -jnp.inf
+    is_pos_inf = alpha == jnp.inf
+    a = jnp.where(is_two | is_neg_inf | is_pos_inf, jnp.ones_like(alpha), alpha)
+    b = jnp.abs(a - 2)
+    log_u1 = jnp.log1p(y / b)  # log(y/b + 1)
+    t_max = _checks.max_exponent(y.dtype)
+    t = 0.5 * a * log_u1
+    # ½(y/b + 1)^(α/2 - 1); where t saturates in `_rho`, ρ is linear in log(y/b + 1) instead.
+    saturated = 0.5 * jnp.expm1(t_max) / t_max / (1 + y / b)
+    general = jnp.where(t > t_max, saturated, 0.5 * jnp.exp((0.5 * a - 1) * log_u1))
+    half_y = 0.5 * y
+    pos_inf = jnp.where(half_y < t_max, 0.5 * jnp.exp(jnp.minimum(half_y, t_max)), 0)
+    return jnp.where(
+        is_two,
+        jnp.full_like(y, 0.5),
+        jnp.where(is_neg_inf, 0.5 * jnp.exp(-half_y), jnp.where(is_pos_inf, pos_inf, general)),
+    )
+
+
+def _traced_slope(x: jax.Array, alpha: jax.Array, c: jax.Array) -> jax.Array:
+    w = x / c
+    return 2 * _traced_slope_of_y(jnp.square(w), alpha) * w / c
+
+
+def _traced_knob_slopes(x: jax.Array, alpha: jax.Array, c: jax.Array):
+    # ∂ρ/∂α by forward-mode autodiff of `_rho` (only when α is differentiated, e.g. learned);
+    # ∂ρ/∂c = -(∂ρ/∂x)·x/c since ρ depends on x/c.
+    d_alpha = jax.jvp(lambda a: _rho(x, a, c), (alpha,), (jnp.ones_like(alpha),))[1]
+    return d_alpha, -_traced_slope(x, alpha, c) * x / c
+
+
+# ρ(predictions - targets, α, c) for α an array (possibly traced): `_rho`'s value, closed-form
+# ∂/∂x and ∂/∂c (all branches selected per element), compiled apart from the value.
+_traced_rho = _separate.residual_loss(_rho, _traced_slope, _traced_knob_slopes)
+
+
 def _robust_rho(
     predictions: jax.Array,
     targets: jax.Array,
@@ -171,11 +211,11 @@ def _robust_rho(
     scale: jax.typing.ArrayLike,
 ) -> jax.Array:
     """ρ(predictions - targets) in their dtype: specialised to α when α is one concrete number,
-    else `_rho` (every branch, differentiable in α)."""
+    else every branch selected per element (differentiable in α)."""
     fixed = _fixed_alpha(alpha)
     scale = _checks.knob(scale, predictions.dtype)
     if fixed is None:
-        return _rho(predictions - targets, _checks.knob(alpha, predictions.dtype), scale)
+        return _traced_rho(predictions, targets, _checks.knob(alpha, predictions.dtype), scale)
     return _fixed_rho(fixed)(predictions, targets, scale)
 
 

@@ -3,9 +3,20 @@
     .venv/bin/python scripts/bench_losses.py [--quick]
 
 Jitted value and value+grad (jax.jit(jax.value_and_grad(lambda p: jnp.sum(loss(p, t))))) on 1e7
-float32 residuals (regression) or 1e6×10 logits (classification), in one process; repeats are
-interleaved across the candidates and the median is reported. Ratios are time / reference time
-(below 1 is faster). Ends with one machine-readable line:
+float32 residuals (regression) or 1e6×10 logits (classification), in one process. One sample
+is the mean of --calls back-to-back calls; samples are interleaved across the candidates
+(shuffled each round), --repeats rounds, and the median is reported. Ratios are time / reference
+time (below 1 is faster).
+squared_error and optax's squared_error compile to the same program (r + r vs 2·r), so their
+ratio shows the measurement's noise.
+
+Memory: glibc hands a freed buffer of 40 MB back to the kernel, and the next call's output then
+page-faults in anew: ~8 ms of kernel time per call on this machine, the same for every loss, and
+present or not from one call to the next (so ratios jumped between ~1.0 and ~2.4 from run to
+run). The script re-executes itself once with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_
+set, so freed buffers stay in the process and the timings compare the losses' own work.
+
+Ends with one machine-readable line:
     bench_losses: worst_vs_optax=<x> worst_vs_squared_error=<x>
 (worst over losses shared with optax, resp. over the regression losses, both value+grad).
 """
@@ -13,7 +24,10 @@ interleaved across the candidates and the median is reported. Ratios are time / 
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import statistics
+import sys
 import time
 
 import jax
@@ -38,19 +52,32 @@ def _programs(fn, x, y):
     return value, value_grad
 
 
-def _time(program, x, y) -> float:
+# Keep freed memory in the process (see the module docstring); values in bytes.
+_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 34)}
+
+
+def _time(program, x, y, calls: int) -> float:
     start = time.perf_counter()
-    jax.block_until_ready(program(x, y))
-    return time.perf_counter() - start
+    for _ in range(calls):
+        out = program(x, y)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / calls
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1e6 elements, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (9)")
+    parser.add_argument("--calls", type=int, default=5, help="back-to-back calls per sample")
+    parser.add_argument(
+        "--page_faults", action="store_true",
+        help="leave glibc's defaults: freed 40 MB buffers go back to the kernel",
+    )
     args = parser.parse_args()
+    if not args.page_faults and any(os.environ.get(k) != v for k, v in _MALLOC_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_MALLOC_ENV})
     n = 1_000_000 if args.quick else 10_000_000
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (3 if args.quick else 9)
 
     k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
     inputs = {
@@ -71,18 +98,23 @@ def main() -> None:
             yy = y.astype(jnp.float32) if name == "sigmoid_binary_cross_entropy" else y
             candidates[f"optax:{name}"] = (_programs(fn, x, yy), x, yy)
     for (value, value_grad), x, y in candidates.values():  # compile and warm up
-        _time(value, x, y), _time(value_grad, x, y)
+        _time(value, x, y, 2), _time(value_grad, x, y, 2)
     times = {label: ([], []) for label in candidates}
+    order = random.Random(0)
     for _ in range(repeats):
-        for label, ((value, value_grad), x, y) in candidates.items():
-            times[label][0].append(_time(value, x, y))
-            times[label][1].append(_time(value_grad, x, y))
+        labels = list(candidates)
+        order.shuffle(labels)  # no candidate always runs right after the same one
+        for label in labels:
+            (value, value_grad), x, y = candidates[label]
+            times[label][0].append(_time(value, x, y, args.calls))
+            times[label][1].append(_time(value_grad, x, y, args.calls))
     med = {label: tuple(statistics.median(t) for t in ts) for label, ts in times.items()}
 
     sq_vg = med["squared_error"][1]
     print(
-        f"{n:.0e} float32 elements per loss; median of {repeats} interleaved repeats; "
-        f"device {jax.devices()[0].platform}"
+        f"{n:.0e} float32 elements per loss; median of {repeats} interleaved samples of "
+        f"{args.calls} calls; device {jax.devices()[0].platform}; freed memory kept: "
+        f"{not args.page_faults}"
     )
     header = (
         f"{'loss':30s} {'value ms':>9s} {'v+g ms':>9s} {'optax v+g':>10s} "
