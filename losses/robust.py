@@ -98,31 +98,6 @@ def _rho_of_y(y: jax.Array, alpha: float) -> jax.Array:
     return b * half_log * _expm1_over_t(jnp.minimum(a * half_log, t_max))
 
 
-def _rho_slope(y: jax.Array, alpha: float) -> jax.Array:
-    """dρ/dy for a fixed α, y = (x/c)²: ½((y/|α-2| + 1)^(α/2 - 1), and its closed forms."""
-    half_y = 0.5 * y
-    if alpha == 2:
-        return jnp.full_like(y, 0.5)
-    if alpha == 1:
-        return 0.5 / jnp.sqrt(1 + y)
-    if alpha == 0:
-        return 0.5 / (1 + half_y)
-    if alpha == -2:
-        return 8 / jnp.square(y + 4)
-    if alpha == -np.inf:
-        return 0.5 * jnp.exp(-half_y)
-    t_max = _checks.max_exponent(y.dtype)
-    if alpha == np.inf:  # 0 where the value saturates, as autodiff of the saturated form
-        return jnp.where(half_y < t_max, 0.5 * jnp.exp(jnp.minimum(half_y, t_max)), 0)
-    a = jnp.asarray(alpha, y.dtype)
-    b = jnp.abs(a - 2)
-    u = y / b
-    t = a * 0.5 * jnp.log1p(u)
-    em = jnp.expm1(jnp.minimum(t, t_max))
-    # (u + 1)^(α/2) = e^t; where t saturates, ρ = b·(L/2)·expm1(t_max)/t_max is linear in L.
-    return 0.5 * jnp.where(t > t_max, em / t_max, 1 + em) / (1 + u)
-
-
 def _closed_form_slope(x: jax.Array, c: jax.Array, alpha: float) -> jax.Array | None:
     """dρ/dx at the α with a closed form, written without the value's literal constants (see
     losses._separate), or None for other α."""
@@ -155,8 +130,8 @@ def _fixed_rho(alpha: float):
         closed = _closed_form_slope(x, c, alpha)
         if closed is not None:
             return closed
-        w = x / c  # ρ depends on x only through y = w²: ∂y/∂x = 2w/c
-        return 2 * _rho_slope(jnp.square(w), alpha) * w / c
+        # The traced-α slope; with α a constant, XLA folds its per-element branch selection.
+        return _traced_slope(x, jnp.asarray(alpha, x.dtype), c)
 
     def scale_slope(x, c):
         return (-slope(x, c) * x / c,)  # ρ depends on x/c: ∂ρ/∂c = -(∂ρ/∂x)·x/c
