@@ -1,0 +1,115 @@
+"""Resolving a config once: the checks of every layer fire first, then one grid expansion.
+
+Regression tests for issue 12's bugs: a sharded sweep with chunk_size past the largest group, a
+config refused only after config.json was written, the claims' second engine loop failing with
+checkpoints, an override of a swept field silently ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs import tiny
+from experiments import grid, sweep, validation
+from experiments.claims import trained_runs
+
+# Fail on the code before issue 12 (watched); removed by the commit that resolves the config once.
+pytestmark = pytest.mark.xfail(reason="issue 12: fixed by SweepPlan")
+
+
+def _config(**fields):
+    """configs/tiny.py, quiet and short, with dotted fields set."""
+    config = tiny.get_config()
+    config.update_from_flattened_dict(
+        {"tensorboard": False, "plots": False, "progress": False, "steps": 20, **fields}
+    )
+    return config
+
+
+def _two_groups(**fields):
+    """Two structural groups of 4 runs (model widths), losses fused away."""
+    return _config(**{"sweep.loss": None, "sweep.model.widths": ((16,), (8,)), **fields})
+
+
+def test_shards_with_chunk_size_beyond_the_largest_group_run_and_assemble(tmp_path):
+    # Bug 1: sweep.py capped chunk_size at the largest group, distribution.py did not.
+    workdir = tmp_path / "w"
+    for shard in (0, 1):
+        result = sweep.run_sweep(_two_groups(chunk_size=96, num_shards=2, shard=shard), workdir)
+    assert sorted(result.runs["run_id"]) == list(range(8))  # the last shard assembled them all
+    chunks = sorted(p.name for p in (workdir / "chunks").glob("*.runs.csv"))
+    assert chunks == ["g000-c00000.runs.csv", "g001-c00000.runs.csv"]
+
+
+# Bug 2: checks that lived in training.make_program and sweep.py, reached after config.json.
+LATE_CHECKS = {
+    "sharpness_every not a multiple of log_every": (
+        {"sharpness_every": 7}, r"config\.sharpness_every=7 must be 0 \(off\) or a multiple"
+    ),
+    "sharpness_every not dividing steps": (
+        {"sharpness_every": 30, "steps": 60}, r"config\.sharpness_every=30 .* divides config\.steps"
+    ),
+    "sharpness without diagnostics": (
+        {"sharpness_every": 10, "diagnostics": False}, r"config\.sharpness_every=10 needs"
+    ),
+    "checkpoint_every not a multiple of the period": (
+        {"checkpoint_every": 15}, r"config\.checkpoint_every=15 must be a multiple of 10"
+    ),
+    "checkpoint_every not dividing steps": (
+        {"checkpoint_every": 30}, r"config\.checkpoint_every=30 .* divides config\.steps=20"
+    ),
+    "shard out of range": ({"num_shards": 2, "shard": 2}, r"config\.shard=2 must be in"),
+    # Bug 4: --config.loss=cauchy on a config that sweeps loss was silently ignored.
+    "override of a swept field": (
+        {"loss": "cauchy"},
+        r"config\.loss='cauchy' is ignored: config\.sweep\.loss=\('squared_error', 'huber'\) sets"
+        r" it; for one value give a one-value axis: --config\.sweep\.loss=\"\('cauchy',\)\"",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LATE_CHECKS))
+def test_every_check_fires_before_anything_is_written(case, tmp_path):
+    fields, message = LATE_CHECKS[case]
+    workdir = tmp_path / "w"
+    with pytest.raises(validation.ConfigError, match=message) as info:
+        sweep.run_sweep(_config(**fields), workdir)
+    assert "\n" not in str(info.value)
+    assert not workdir.exists()
+
+
+def test_trained_runs_with_checkpoints_equal_those_without():
+    # Bug 3: claims' own engine loop called program(hyper, data), a TypeError with checkpoints.
+    config = _config(**{"sweep.loss": ("squared_error",), "sweep.penalty_strength": (0.0,)})
+    (plain,) = trained_runs.train(config)
+    config.checkpoint_every = 10
+    (segmented,) = trained_runs.train(config)
+    for a, b in zip(
+        jax_leaves(plain.params), jax_leaves(segmented.params), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(plain.frame(), segmented.frame())
+
+
+def jax_leaves(tree):
+    import jax
+
+    return jax.tree.leaves(tree)
+
+
+def test_a_sweep_in_parts_expands_its_grid_once_per_process(tmp_path, monkeypatch):
+    calls = []
+    real_expand = grid.expand
+
+    def counted(config):
+        calls.append(1)
+        return real_expand(config)
+
+    monkeypatch.setattr(grid, "expand", counted)
+    workdir = tmp_path / "w"
+    for shard in (0, 1):
+        calls.clear()
+        sweep.run_sweep(_two_groups(chunk_size=3, num_shards=2, shard=shard), workdir)
+        assert len(calls) == 1, f"shard {shard} expanded the grid {len(calls)} times"
