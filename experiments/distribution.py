@@ -36,10 +36,9 @@ import jax
 from absl import logging
 from ml_collections import config_dict
 
-from experiments import grid, results
-from experiments.grid import Group
+from experiments import results
 from experiments.validation import ConfigError
-from experiments.workdir import WorkdirError
+from experiments.workdir import WorkdirError, differences, sweep_identity
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
@@ -51,17 +50,6 @@ DETERMINISTIC_OPS_FLAG = "--xla_gpu_deterministic_ops=true"
 # A crashed process is noticed sooner, by the coordinator's heartbeat (100 s).
 WAIT_TIMEOUT_S = 12 * 3600
 POLL_INTERVAL_S = 1.0
-
-# Fields that may differ between the parts of one sweep; every other field must agree.
-PER_PART_FIELDS = (
-    "shard",
-    "process_id",
-    "num_processes",
-    "coordinator_address",
-    "distributed",
-    "progress",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Part:
@@ -84,14 +72,6 @@ class Part:
     @property
     def name(self) -> str:
         return f"part-{self.index:05d}-of-{self.count:05d}"
-
-
-def _check_shard(config: config_dict.ConfigDict) -> None:
-    shard, num_shards = int(config.shard), int(config.num_shards)
-    if num_shards < 1:
-        raise ConfigError(f"config.num_shards={num_shards} must be >= 1")
-    if not 0 <= shard < num_shards:
-        raise ConfigError(f"config.shard={shard} must be in [0, config.num_shards={num_shards})")
 
 
 def initialize(config: config_dict.ConfigDict) -> None:
@@ -126,8 +106,7 @@ def initialize(config: config_dict.ConfigDict) -> None:
 
 
 def part_of(config: config_dict.ConfigDict) -> Part:
-    """This process's part; validates shard / num_shards and the distributed runtime."""
-    _check_shard(config)
+    """This process's part (shard and num_shards are checked by experiments.validation)."""
     processes, process_index = 1, 0
     if config.distributed:
         if not jax.distributed.is_initialized():
@@ -140,69 +119,10 @@ def part_of(config: config_dict.ConfigDict) -> Part:
     )
 
 
-def chunk_keys(groups: list[Group], chunk_size: int) -> list[tuple[int, int]]:
-    """Every (group_id, chunk_id) of the grid, in grid order."""
-    return [(g.group_id, c) for g in groups for c in range(-(-len(g.runs) // chunk_size))]
-
-
 def blocks(num_units: int, count: int) -> list[range]:
     """`count` contiguous blocks covering range(num_units), sizes differing by at most one."""
     edges = [num_units * i // count for i in range(count + 1)]
     return [range(a, b) for a, b in itertools.pairwise(edges)]
-
-
-@dataclasses.dataclass
-class PartialGroup(Group):
-    """Chunks first_chunk, first_chunk+1, ... of a group (runs = just those chunks' runs)."""
-
-    first_chunk: int = 0
-    chunk_size: int = 0
-
-    def chunks(self, chunk_size: int):
-        if chunk_size != self.chunk_size:
-            raise ValueError(
-                f"group {self.group_id} was split into chunks of {self.chunk_size} runs, not"
-                f" {chunk_size}"
-            )
-        for chunk_id, runs, hyper in super().chunks(chunk_size):
-            yield self.first_chunk + chunk_id, runs, hyper
-
-
-def _restrict(group: Group, chunk_ids: list[int], chunk_size: int) -> Group:
-    """The group cut down to the contiguous chunk_ids (chunk-aligned, so boundaries match)."""
-    start, stop = chunk_ids[0] * chunk_size, (chunk_ids[-1] + 1) * chunk_size
-    return PartialGroup(
-        group_id=group.group_id,
-        structure=group.structure,
-        config=group.config,
-        runs=group.runs[start:stop],
-        hyper={k: v[start:stop] for k, v in group.hyper.items()},
-        first_chunk=chunk_ids[0],
-        chunk_size=chunk_size,
-    )
-
-
-def select(groups: list[Group], config: config_dict.ConfigDict) -> list[Group]:
-    """The groups, cut to the chunks this process's part runs (all of them for a single part)."""
-    part = part_of(config)
-    if part.count == 1:
-        return groups
-    chunk_size = max(1, int(config.chunk_size))
-    keys = chunk_keys(groups, chunk_size)
-    mine = [keys[i] for i in blocks(len(keys), part.count)[part.index]]
-    by_group = {g.group_id: g for g in groups}
-    selected: dict[int, list[int]] = {}
-    for group_id, chunk_id in mine:
-        selected.setdefault(group_id, []).append(chunk_id)
-    logging.info(
-        "%s: %d of %d chunks (groups %s)", part.name, len(mine), len(keys), sorted(selected)
-    )
-    return [_restrict(by_group[g], ids, chunk_size) for g, ids in selected.items()]
-
-
-def expected_chunks(config: config_dict.ConfigDict) -> list[tuple[int, int]]:
-    """Every chunk key the whole sweep (all parts) writes."""
-    return chunk_keys(grid.expand(config), max(1, int(config.chunk_size)))
 
 
 def _chunk_name(key: tuple[int, int]) -> str:
@@ -222,9 +142,9 @@ def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     return sorted(present - expected)
 
 
-def check_complete(config: config_dict.ConfigDict, workdir) -> None:
+def check_complete(plan, workdir) -> None:
     """Raise ValueError listing missing (or foreign) chunk files; the tables need exactly these."""
-    keys = expected_chunks(config)
+    keys = plan.keys
     missing = missing_chunks(workdir, keys)
     if missing:
         raise ValueError(
@@ -261,13 +181,6 @@ def wait_for_chunks(workdir, keys: list[tuple[int, int]], timeout_s: float = WAI
         time.sleep(POLL_INTERVAL_S)
 
 
-def job_chunks(config: config_dict.ConfigDict, part: Part) -> list[tuple[int, int]]:
-    """The chunk keys of every part in this part's job."""
-    keys = expected_chunks(config)
-    split = blocks(len(keys), part.count)
-    return [keys[i] for p in part.job_parts for i in split[p]]
-
-
 # ---- part records: where each part ran; merged into config.json by whoever assembles ----
 
 
@@ -275,15 +188,8 @@ def part_record_path(workdir, part: Part) -> pathlib.Path:
     return pathlib.Path(workdir) / PART_DIR / f"{part.name}.json"
 
 
-def _to_json(value):
-    return value.item() if hasattr(value, "item") else list(value)
-
-
-def _shared_fields(config: dict) -> dict:
-    """The fields every part must agree on, normalized as config.json stores them."""
-    config = json.loads(json.dumps(config, default=_to_json))
-    flat = grid.flatten(config_dict.ConfigDict(config))
-    return {k: v for k, v in flat.items() if k.split(".")[0] not in PER_PART_FIELDS}
+def _identity(record: dict) -> dict:
+    return sweep_identity(record["config"], record.get("chunk_size", -1))
 
 
 def read_part_records(workdir) -> list[dict]:
@@ -292,21 +198,18 @@ def read_part_records(workdir) -> list[dict]:
     return [json.loads(p.read_text()) for p in paths]
 
 
-def check_consistent(records: list[dict], config: dict | None = None) -> None:
-    """Raise WorkdirError when parts (or `config`) disagree on anything but PER_PART_FIELDS."""
+def check_consistent(records: list[dict], record: dict | None = None) -> None:
+    """Raise WorkdirError when parts (or `record`) are not one sweep (workdir.sweep_identity)."""
     if not records:
         return
-    reference = _shared_fields(config if config is not None else records[0]["config"])
-    for record in records:
-        shared = _shared_fields(record["config"])
-        differ = sorted(
-            k for k in reference.keys() | shared.keys() if reference.get(k) != shared.get(k)
-        )
+    reference = _identity(record if record is not None else records[0])
+    for other in records:
+        differ = differences(_identity(other), reference)
         if differ:
             raise WorkdirError(
-                f"part {record['part']['index']} of this workdir ran a different config: fields"
-                f" {differ} differ ({', '.join(f'{k}={shared.get(k)!r}' for k in differ[:5])});"
-                " every shard of a sweep needs the same config: use a fresh workdir"
+                f"part {other['part']['index']} of this workdir ran a different sweep"
+                f" ({'; '.join(differ[:5])}); every shard of a sweep needs the same config:"
+                " use a fresh workdir"
             )
 
 
@@ -317,7 +220,7 @@ def write_part_record(workdir, part: Part, record: dict) -> None:
         for r in read_part_records(workdir)
         if r["part"]["index"] != part.index or r["part"]["count"] != part.count
     ]
-    check_consistent(others, record["config"])
+    check_consistent(others, record)
     record = {**record, "part": dataclasses.asdict(part)}
     results.write_json(part_record_path(workdir, part), record)
 
@@ -335,16 +238,16 @@ def merged_record(workdir) -> dict:
     return {**{k: v for k, v in first.items() if k != "part"}, "parts": parts}
 
 
-def config_of(workdir) -> config_dict.ConfigDict:
-    """The sweep's config as recorded by its parts (or config.json for a single-part sweep)."""
+def record_of(workdir) -> dict:
+    """The sweep's record: its parts' (checked to agree), or config.json for a single part."""
     records = read_part_records(pathlib.Path(workdir))
     if records:
         check_consistent(records)
-        return config_dict.ConfigDict(records[0]["config"])
+        return records[0]
     path = pathlib.Path(workdir) / "config.json"
     if not path.exists():
         raise ValueError(f"{workdir} holds no config.json and no {PART_DIR}/: not a sweep workdir")
-    return config_dict.ConfigDict(json.loads(path.read_text())["config"])
+    return json.loads(path.read_text())
 
 
 @contextlib.contextmanager
@@ -410,17 +313,18 @@ def check_xla_flags(config: config_dict.ConfigDict) -> None:
         )
 
 
-def ready_to_assemble(config: config_dict.ConfigDict, workdir, part: Part) -> bool:
+def ready_to_assemble(plan, workdir) -> bool:
     """Whether this part assembles the tables, once its own chunks are written.
 
     Only process 0 of a job assembles; it first waits for its job's other processes. It then
     assembles if every chunk of the grid is there (this job was the last shard to finish).
     """
+    part = plan.part
     if part.process_index != 0:
         return False
     if part.processes > 1:
-        wait_for_chunks(workdir, job_chunks(config, part))
-    missing = missing_chunks(workdir, expected_chunks(config))
+        wait_for_chunks(workdir, plan.job_keys())
+    missing = missing_chunks(workdir, plan.keys)
     if missing:
         logging.info(
             "%s done; %d chunks of other shards still missing, so the last shard to finish"

@@ -20,7 +20,7 @@ from ml_collections import config_dict
 import losses
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS
 
-LOSS_INDEX = "loss_index"  # a run's loss within its (fused) group's `fused_losses`
+LOSS_INDEX = "loss_index"  # a run's loss within its group's `losses`
 INTEGER_FIELDS = ("seed", LOSS_INDEX)
 
 
@@ -39,25 +39,27 @@ class Run:
         return "/".join(f"{path}={_fmt(value)}" for path, value in self.swept)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Group:
-    """Runs sharing one program structure; `config` is resolved for the group's first run."""
+    """One compiled program: the runs sharing a structure (experiments.plan chunks them)."""
 
     group_id: int
     structure: tuple[tuple[str, Any], ...]
-    config: config_dict.ConfigDict
-    runs: list[Run]
-    hyper: dict[str, np.ndarray]  # numeric field -> (len(runs),) values
+    config: config_dict.FrozenConfigDict  # resolved for the group's first run
+    losses: tuple[str, ...]  # the losses the program serves; a run's `loss_index` points here
+    runs: tuple[Run, ...]
+    hyper: dict[str, np.ndarray]  # numeric field (and loss_index) -> (len(runs),) values
 
-    def chunks(self, chunk_size: int):
-        """Yield (chunk_id, runs, hyper) with hyper padded to chunk_size by repeating the last run.
+    @property
+    def dataset_key(self) -> tuple:
+        return dataset_key(self.config)
 
-        Padding keeps every call the same shape, so one compiled program serves all chunks.
-        """
-        for chunk_id, start in enumerate(range(0, len(self.runs), chunk_size)):
-            runs = self.runs[start : start + chunk_size]
-            idx = np.arange(start, start + chunk_size).clip(max=len(self.runs) - 1)
-            yield chunk_id, runs, {k: v[idx] for k, v in self.hyper.items()}
+    @property
+    def label(self) -> str:
+        """The group's swept structural values, e.g. 'model.widths=(8,)' ('all' for none)."""
+        return ", ".join(
+            f"{p}={v}" for p, v in self.runs[0].swept if p not in NUMERIC_FIELDS
+        ) or "all"
 
 
 def _fmt(value: Any) -> str:
@@ -108,12 +110,7 @@ def sweep_axes(config: config_dict.ConfigDict) -> list[tuple[str, tuple]]:
 def resolve(config: config_dict.ConfigDict, swept: tuple[tuple[str, Any], ...]):
     """A copy of `config` with the swept values set (sweep and execution fields unchanged)."""
     c = config_dict.ConfigDict(config.to_dict())
-    for path, value in swept:
-        node = c
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
+    c.update_from_flattened_dict(dict(swept))
     return c
 
 
@@ -152,10 +149,9 @@ def dataset_key(config: config_dict.ConfigDict) -> tuple:
     )
 
 
-def hyper_of(config: config_dict.ConfigDict) -> dict[str, float]:
-    """The numeric fields of one resolved run config, and its loss's index in its group."""
-    family = tuple(config.get("fused_losses", ()) or (config.loss,))
-    return _hyper(flatten(config), family)
+def hyper_of(config: config_dict.ConfigDict, losses: tuple[str, ...] = ()) -> dict[str, float]:
+    """The numeric fields of one resolved run config, and its loss's index in `losses`."""
+    return _hyper(flatten(config), tuple(losses) or (config.loss,))
 
 
 def _hyper(fields: dict[str, Any], family: tuple[str, ...]) -> dict[str, float]:
@@ -169,35 +165,42 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     """Every run of the grid (Cartesian product of the axes), grouped by structure.
 
     Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in
-    order of first appearance. A fused group's config lists its losses in `fused_losses`, in
-    order of first appearance, and each run's `loss_index` points into that tuple.
+    order of first appearance. A fused group serves its runs' losses in order of first
+    appearance (`Group.losses`), and each run's `loss_index` points into that tuple. Call it
+    through experiments.plan, which checks the config first and expands it once.
     """
     axes = sweep_axes(config)
     paths = [p for p, _ in axes]
     base = flatten(config)
-    groups: dict[tuple, Group] = {}
-    members: dict[tuple, list[dict[str, Any]]] = {}
+    first: dict[tuple, tuple] = {}  # structure -> the swept values of its first run
+    members: dict[tuple, list[tuple[Run, dict[str, Any]]]] = {}
     for run_id, values in enumerate(itertools.product(*(v for _, v in axes))):
         swept = tuple(zip(paths, values, strict=True))
         # Flat fields per run (a ConfigDict per run costs ~1 ms: seconds for a large grid);
         # one resolved ConfigDict per group.
         fields = {**base, **{path: _plain(value) for path, value in swept}}
         key = _structure(fields)
-        if key not in groups:
-            groups[key] = Group(len(groups), key, resolve(config, swept), [], {})
-            members[key] = []
-        groups[key].runs.append(Run(run_id, swept))
-        members[key].append(fields)
-    for key, group in groups.items():
-        family = tuple(dict.fromkeys(m["loss"] for m in members[key]))
-        if config.get("fuse_losses", False):
-            group.config.fused_losses = family
-        hypers = [_hyper(m, family) for m in members[key]]
-        group.hyper = {
+        first.setdefault(key, swept)
+        members.setdefault(key, []).append((Run(run_id, swept), fields))
+    groups = []
+    for group_id, (key, runs) in enumerate(members.items()):
+        family = tuple(dict.fromkeys(fields["loss"] for _, fields in runs))
+        hypers = [_hyper(fields, family) for _, fields in runs]
+        hyper = {
             path: np.asarray(
                 [h[path] for h in hypers],
                 dtype=np.int32 if path in INTEGER_FIELDS else np.float32,
             )
             for path in (*NUMERIC_FIELDS, LOSS_INDEX)
         }
-    return list(groups.values())
+        groups.append(
+            Group(
+                group_id,
+                key,
+                config_dict.FrozenConfigDict(resolve(config, first[key])),
+                family,
+                tuple(run for run, _ in runs),
+                hyper,
+            )
+        )
+    return groups

@@ -16,6 +16,7 @@ from absl import app, flags, logging
 
 from experiments import distribution, sweep  # sweep defines --workdir (and an unused --config)
 from experiments import workdir as workdir_lib
+from experiments.plan import SweepPlan
 
 
 def main(argv):
@@ -25,15 +26,15 @@ def main(argv):
     if workdir is None:
         raise app.UsageError("--workdir is required (the workdir the shards wrote into)")
     try:
-        config = distribution.config_of(workdir)
+        plan = SweepPlan.from_record(distribution.record_of(workdir))
         with distribution.assembly_lock(workdir) as mine:
             if not mine:
                 raise ValueError(
                     f"another process is assembling {workdir} (remove"
                     f" {workdir}/{distribution.PART_DIR}/{distribution.ASSEMBLY_LOCK} if none is)"
                 )
-            sweep.finish(config, workdir)
-    except (ValueError, workdir_lib.WorkdirError) as e:
+            sweep.finish(plan, workdir)
+    except (ValueError, workdir_lib.WorkdirError) as e:  # ConfigError is a ValueError
         logging.error("%s", e)  # one line: the message says what is missing
         sys.exit(2)
 

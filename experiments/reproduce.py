@@ -30,11 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from absl import app, flags, logging
-from ml_collections import config_dict
 
+from experiments import plan as plan_lib
 from experiments import provenance, results, sweep, validation
 from experiments import workdir as workdir_lib
-from experiments.config_schema import base_config
 
 # --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
 _INTO = flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
@@ -68,33 +67,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return all(c.status in ("exact", "close") for c in self.columns)
-
-
-def _as_tuples(value: Any) -> Any:
-    """JSON lists back to the tuples every config field holds (nested: sweep.model.widths)."""
-    if isinstance(value, list):
-        return tuple(_as_tuples(v) for v in value)
-    return value
-
-
-def _assign(node: config_dict.ConfigDict, values: dict[str, Any], prefix: str) -> None:
-    for key, value in values.items():
-        if key not in node:
-            raise ValueError(f"config.json field {prefix}{key} is not in this version's config "
-                             "schema (experiments/config_schema.py)")
-        if isinstance(value, dict):
-            _assign(node[key], value, f"{prefix}{key}.")
-        else:
-            node[key] = _as_tuples(value)
-
-
-def config_from_record(record: dict[str, Any]) -> config_dict.ConfigDict:
-    """The sweep's ConfigDict from config.json's "config": base_config() with every field set."""
-    if "config" not in record:
-        raise ValueError("config.json has no 'config' key (the resolved config)")
-    config = base_config()
-    _assign(config, record["config"], "")
-    return config
 
 
 def provenance_warnings(record: dict[str, Any]) -> list[str]:
@@ -183,7 +155,7 @@ def reproduce(
     warnings = provenance_warnings(record)
     for line in warnings:
         logging.warning("%s", line)
-    config = config_from_record(record)
+    config = plan_lib.config_from_record(record)
     config.tensorboard = False
     config.plots = False
     sweep.run_sweep(config, into, overwrite=overwrite)

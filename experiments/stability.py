@@ -27,9 +27,7 @@ so a sweep's diagnostics are part of its one compiled, vectorized program):
                       (β = 0) on a quadratic diverges iff lr > 2/sharpness, heavy-ball momentum β
                       iff lr > (2 + 2β)/sharpness; > 1 means past the edge. (For Adam this plain
                       ratio ignores the preconditioner and is only indicative.)
-  param_error_to_oracle  ‖θ − θ*‖/‖θ*‖ where a closed form exists: linear model + squared error
-                      (+ L2): least squares / ridge; linear model + quantile or absolute error
-                      (λ = 0): the linear program (computed on the host with scipy). NaN otherwise.
+  param_error_to_oracle  ‖θ − θ*‖/‖θ*‖ where a closed form exists (experiments.oracles).
 
 Per group (`group_table`): divergence rate, seed spread of the final test metric, the largest
 stable learning rate, and LR sensitivity (Wortsman et al. 2024).
@@ -139,55 +137,6 @@ def run_summary(metrics: dict[str, jax.Array], steps: Sequence[int], config, hyp
         ]
         out["stability_ratio"] = hyper["learning_rate"] * out["sharpness_max"] / (2.0 + 2.0 * beta)
     return out
-
-
-# --- Oracles --------------------------------------------------------------------------------
-
-
-def ridge_oracle(x: jax.Array, y: jax.Array, lam: jax.Array, penalize_bias: bool) -> jax.Array:
-    """argmin over θ = (w, b) of mean((x·w + b − y)²) + λ·½‖w‖² (+ λ·½b² if penalize_bias).
-
-    Normal equations: (2/n·ZᵀZ + λ·D) θ = 2/n·Zᵀy with Z = [x, 1], D = diag(1,…,1, b?1:0).
-    λ = 0 gives ordinary least squares. Returned as the flat vector (w_1..w_d, b).
-    """
-    n = x.shape[0]
-    z = jnp.concatenate([x.reshape(n, -1), jnp.ones((n, 1), x.dtype)], axis=1)
-    d = z.shape[1]
-    diag = jnp.ones(d).at[-1].set(1.0 if penalize_bias else 0.0)
-    a = 2.0 / n * z.T @ z + lam * jnp.diag(diag)
-    return jnp.linalg.solve(a, 2.0 / n * z.T @ y)
-
-
-def quantile_oracle(x: np.ndarray, y: np.ndarray, tau: float) -> np.ndarray:
-    """argmin over θ = (w, b) of Σ max(τu, (τ−1)u), u = y − x·w − b, as a linear program (HiGHS).
-
-    Variables (w, b, u⁺, u⁻) with x·w + b + u⁺ − u⁻ = y, u± ≥ 0, minimizing τΣu⁺ + (1−τ)Σu⁻.
-    absolute_error is τ = ½ (up to the factor 2).
-    """
-    from scipy.optimize import linprog
-
-    x = np.asarray(x, np.float64).reshape(len(y), -1)
-    n, d = x.shape
-    z = np.hstack([x, np.ones((n, 1))])
-    cost = np.concatenate([np.zeros(d + 1), np.full(n, tau), np.full(n, 1.0 - tau)])
-    a_eq = np.hstack([z, np.eye(n), -np.eye(n)])
-    bounds = [(None, None)] * (d + 1) + [(0, None)] * (2 * n)
-    solution = linprog(
-        cost, A_eq=a_eq, b_eq=np.asarray(y, np.float64), bounds=bounds, method="highs"
-    )
-    if not solution.success:
-        raise RuntimeError(f"quantile oracle LP failed: {solution.message}")
-    return solution.x[: d + 1]
-
-
-def linear_params_vector(params) -> jax.Array:
-    """(w_1..w_d, b) of experiments.models.Linear's params (single output)."""
-    dense = params["params"]["Dense_0"]
-    return jnp.concatenate([dense["kernel"][:, 0], dense["bias"]])
-
-
-def relative_error(theta: jax.Array, oracle: jax.Array) -> jax.Array:
-    return jnp.linalg.norm(theta - oracle) / jnp.maximum(jnp.linalg.norm(oracle), _TINY)
 
 
 # --- Per group (host) -----------------------------------------------------------------------

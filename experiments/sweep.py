@@ -3,10 +3,11 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
   python -m experiments.sweep --config=configs/default.py --workdir=runs/default \
       [--config.<field>=<value> ...]
 
-Each group of runs that shares a program structure is compiled once (`jit(vmap(run))`, ahead of
-time) and fed its runs in chunks of `config.chunk_size` stacked hyperparameters, sharded along the
-run axis when several devices are visible. Each finished chunk is written to the workdir at once;
-rerunning the same command skips chunks already written.
+The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
+engine loop shared with the claims' trained runs, compiles each group's program once
+(`jit(vmap(run))`, ahead of time) and feeds it the plan's chunks of stacked hyperparameters,
+sharded along the run axis when several devices are visible. Each finished chunk is written to
+the workdir at once; rerunning the same command skips chunks already written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import pathlib
 import sys
 import time
+from collections.abc import Collection, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +31,7 @@ from tqdm import tqdm
 from experiments import (
     checkpoints,
     distribution,
-    grid,
+    oracles,
     plots,
     provenance,
     results,
@@ -37,8 +40,8 @@ from experiments import (
     training,
     validation,
 )
-from experiments import data as data_lib
 from experiments import workdir as workdir_lib
+from experiments.plan import Chunk, Program, SweepPlan
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/default.py", "Path to an ml_collections config file.", lock_config=True
@@ -60,22 +63,24 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def _mesh_sharding():
-    """(hyper sharding, data sharding, device count): split runs over devices, replicate data.
+def _mesh_sharding(n_devices: int):
+    """(hyper sharding, data sharding): split runs over the local devices, replicate data.
 
     Local devices only: under jax.distributed each process runs its own chunks on its own devices
-    (jax.devices() would list every process's).
+    (jax.devices() would list every process's). (None, None) for one device.
     """
-    devices = jax.local_devices()
-    if len(devices) == 1:
-        return None, None, 1
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("runs",))
+    if n_devices == 1:
+        return None, None
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("runs",))
     P = jax.sharding.PartitionSpec
-    return (
-        jax.sharding.NamedSharding(mesh, P("runs")),
-        jax.sharding.NamedSharding(mesh, P()),
-        len(devices),
-    )
+    return jax.sharding.NamedSharding(mesh, P("runs")), jax.sharding.NamedSharding(mesh, P())
+
+
+def _hyper_spec(plan: SweepPlan, program: Program) -> dict[str, jax.ShapeDtypeStruct]:
+    return {
+        path: jax.ShapeDtypeStruct((plan.compiled_size,), values.dtype)
+        for path, values in program.hyper.items()
+    }
 
 
 class SegmentedProgram:
@@ -85,41 +90,33 @@ class SegmentedProgram:
     instead of one. See experiments.checkpoints.
     """
 
-    def __init__(self, config, dataset, chunk_size: int, data):
-        program = training.make_program(config, dataset)
-        every = int(config.checkpoint_every)
-        if every % program.period_steps or int(config.steps) % every:
-            raise ValueError(
-                f"config.checkpoint_every={every} must be a multiple of {program.period_steps} "
-                f"(log_every, or sharpness_every when on) that divides config.steps={config.steps}"
-            )
-        self.segment = every // program.period_steps
-        self.n_periods = program.n_periods
-        hyper_spec = _hyper_spec(config, chunk_size)
+    def __init__(self, plan: SweepPlan, program: Program, data):
+        config = program.config
+        pieces = training.make_program(config, plan.dataset(program), program.losses)
+        self.segment = int(config.checkpoint_every) // pieces.period_steps
+        self.n_periods = pieces.n_periods
+        hyper_spec = _hyper_spec(plan, program)
+        first = jax.ShapeDtypeStruct((), np.int32)
         with distribution.matmul_precision(config):
-            self.init = jax.jit(jax.vmap(program.init, in_axes=(0, None)))
-            carry = jax.eval_shape(self.init, hyper_spec, data)
+            init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
+            carry = jax.eval_shape(init, hyper_spec, data)
             advance = jax.jit(
                 jax.vmap(
-                    lambda c, h, d, p: program.advance(c, h, d, p, self.segment),
+                    lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
                     in_axes=(0, 0, None, None),
                 )
             )
-            self.segment_periods = jax.eval_shape(
-                advance, carry, hyper_spec, data, jax.ShapeDtypeStruct((), np.int32)
-            )[1]
-            self.advance = advance.lower(
-                carry, hyper_spec, data, jax.ShapeDtypeStruct((), np.int32)
-            ).compile()
-            self.init = self.init.lower(hyper_spec, data).compile()
+            self.segment_periods = jax.eval_shape(advance, carry, hyper_spec, data, first)[1]
+            self.advance = advance.lower(carry, hyper_spec, data, first).compile()
+            self.init = init.lower(hyper_spec, data).compile()
             _, periods = jax.eval_shape(
                 lambda c, h, d: jax.vmap(
-                    lambda c1, h1: program.advance(c1, h1, d, 0, self.n_periods)
+                    lambda c1, h1: pieces.advance(c1, h1, d, 0, self.n_periods)
                 )(c, h),
                 carry, hyper_spec, data,
             )
             self.finish = (
-                jax.jit(jax.vmap(program.finish, in_axes=(0, 0, None, 0)))
+                jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
                 .lower(carry, hyper_spec, data, periods)
                 .compile()
             )
@@ -153,61 +150,79 @@ class SegmentedProgram:
         return carry.state, metrics
 
 
-def _hyper_spec(config, chunk_size: int) -> dict[str, jax.ShapeDtypeStruct]:
-    return {
-        path: jax.ShapeDtypeStruct(
-            (chunk_size,), np.int32 if path in grid.INTEGER_FIELDS else np.float32
-        )
-        for path in grid.hyper_of(config)
-    }
-
-
-def compile_group(config, dataset, chunk_size: int):
-    """AOT-compile jit(vmap(run)) for one group at a fixed chunk shape."""
-    run = training.make_run(config, dataset)
-    hyper_sharding, data_sharding, _ = _mesh_sharding()
-    vmapped = jax.vmap(run, in_axes=(0, None))
-    data = training.data_arrays(dataset)
+def compile_program(plan: SweepPlan, program: Program):
+    """(compiled program, its data on device): jit(vmap(run)) ahead of time, at the chunk shape."""
+    config = program.config
+    data = training.data_arrays(plan.dataset(program))
     if int(config.checkpoint_every) > 0:  # not sharded yet: runs on the default device
-        return SegmentedProgram(config, dataset, chunk_size, data), data
+        return SegmentedProgram(plan, program, data), data
+    run = training.make_run(config, plan.dataset(program), program.losses)
+    vmapped = jax.vmap(run, in_axes=(0, None))
+    hyper_sharding, data_sharding = _mesh_sharding(plan.n_devices)
     if hyper_sharding is None:
-        program = jax.jit(vmapped)
+        compiled = jax.jit(vmapped)
     else:
-        program = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
+        compiled = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
         data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
     with distribution.matmul_precision(config):  # a trace-time setting
-        return program.lower(_hyper_spec(config, chunk_size), data).compile(), data
+        return compiled.lower(_hyper_spec(plan, program), data).compile(), data
 
 
-def run_chunk(program, hyper, data, workdir, group_id: int, chunk_id: int):
-    """(final state, metrics) of one chunk; resumes from and writes mid-run checkpoints if on."""
-    if isinstance(program, SegmentedProgram):
-        directory = checkpoints.chunk_dir(workdir, group_id, chunk_id)
-        return program(hyper, data, directory)  # the sweep removes directory once written
-    return program(hyper, data)
+@dataclasses.dataclass
+class ChunkResult:
+    """What the engine returns for one chunk (padding members removed)."""
+
+    program: Program
+    chunk: Chunk
+    data: dict[str, jax.Array]
+    params: Any  # pytree of numpy arrays, leading axis = the chunk's runs
+    metrics: dict[str, np.ndarray]  # curve -> (runs, logged steps); diagnostic -> (runs,)
+
+    def oracle_columns(self) -> dict[str, np.ndarray]:
+        """param_error_to_oracle of linear quantile / absolute-error runs (a host LP per run)."""
+        config, n = self.program.config, len(self.chunk.runs)
+        hyper = {k: v[:n] for k, v in self.chunk.hyper.items()}
+        return oracles.quantile_errors(
+            config,
+            self.program.losses,
+            hyper,
+            self.data["x_train"],
+            lambda i: training.targets(config, {k: v[i] for k, v in hyper.items()}, self.data)[0],
+            self.params,
+        )
 
 
-def oracle_columns(group, runs, hyper, data, state) -> dict[str, np.ndarray]:
-    """param_error_to_oracle for linear quantile / absolute-error runs (an LP per run, on host)."""
-    config = group.config
-    family = training.group_losses(config)
-    if not any(training.oracle_kind(config, loss) == "quantile" for loss in family):
-        return {}
-    errors = np.full(len(runs), np.nan)
-    for i in range(len(runs)):
-        member = {k: v[i] for k, v in hyper.items()}
-        loss = family[int(member[grid.LOSS_INDEX])]
-        if training.oracle_kind(config, loss) != "quantile":
+def execute(
+    plan: SweepPlan, chunks, checkpoint_root: pathlib.Path
+) -> Iterator[ChunkResult]:
+    """The engine loop: compile each program that `chunks` need once, run its chunks in order.
+
+    Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
+    """
+    for program in plan.programs:
+        todo = [c for c in chunks if c.group_id == program.group_id]
+        if not todo:
             continue
-        if config.penalty != "none" and member["penalty_strength"] != 0:
-            continue  # the LP oracle is for the unpenalized problem
-        tau = float(member["loss_knobs.tau"]) if loss == "quantile" else 0.5
-        y_train = np.asarray(training.targets(config, member, data)[0])
-        exact = stability.quantile_oracle(np.asarray(data["x_train"]), y_train, tau)
-        params = jax.tree.map(lambda leaf, i=i: leaf[i], state.params)
-        theta = np.asarray(stability.linear_params_vector(params), np.float64)
-        errors[i] = np.linalg.norm(theta - exact) / max(np.linalg.norm(exact), 1e-30)
-    return {"param_error_to_oracle": errors}
+        t0 = time.perf_counter()
+        compiled, data = compile_program(plan, program)
+        logging.info(
+            "group %d (%s): compiled in %.1fs",
+            program.group_id, program.label, time.perf_counter() - t0,
+        )
+        for chunk in todo:
+            if isinstance(compiled, SegmentedProgram):
+                directory = checkpoints.chunk_dir(checkpoint_root, *chunk.key)
+                state, metrics = compiled(chunk.hyper, data, directory)
+            else:
+                state, metrics = compiled(chunk.hyper, data)
+            n = len(chunk.runs)
+            yield ChunkResult(
+                program,
+                chunk,
+                data,
+                jax.tree.map(lambda leaf, n=n: np.asarray(leaf)[:n], state.params),
+                {k: np.asarray(v)[:n] for k, v in jax.device_get(metrics).items()},
+            )
 
 
 def use_compilation_cache(config: config_dict.ConfigDict) -> None:
@@ -231,110 +246,72 @@ def use_compilation_cache(config: config_dict.ConfigDict) -> None:
 
 
 def run_sweep(
-    config: config_dict.ConfigDict, workdir: str | pathlib.Path, *, overwrite: bool = False
+    config: config_dict.ConfigDict,
+    workdir: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
+    overridden: Collection[str] = (),
 ) -> SweepResult:
-    """Run every member of the config's grid; write tables, TensorBoard, plots; return tables."""
+    """Run every member of the config's grid; write tables, TensorBoard, plots; return tables.
+
+    `overridden`: the fields set on the command line (a swept one is refused, see
+    experiments.validation.check_fields).
+    """
     workdir = pathlib.Path(workdir)
-    datasets = validation.validate_config(config)  # before any compute or any write
+    # Every check, then the grid, once: before any compute or any write.
+    plan = SweepPlan.resolve(config, jax.local_device_count(), overridden=overridden)
     distribution.check_xla_flags(config)
     use_compilation_cache(config)
-    part = distribution.part_of(config)
-    all_groups = grid.expand(config)
-    groups = distribution.select(all_groups, config)  # this part's chunks (all, for one part)
-    total = sum(len(g.runs) for g in groups)
-    _, _, n_devices = _mesh_sharding()
-    # Chunk boundaries come from config.chunk_size alone (so parts on different hardware agree on
-    # what chunk C holds); only the compiled shape is padded to a multiple of the device count.
-    # Never larger than the largest group: a padded member is wasted work.
-    chunk_size = max(1, min(int(config.chunk_size), max(len(g.runs) for g in all_groups)))
-    compiled_size = -(-chunk_size // n_devices) * n_devices
+    part = plan.part
+    total = sum(len(c.runs) for c in plan.owned)
     logging.info(
         "sweep%s: %d runs in %d groups, chunks of %d (compiled as %d), %d device(s)",
         f" {part.name}" if part.count > 1 else "",
         total,
-        len(groups),
-        chunk_size,
-        compiled_size,
-        n_devices,
+        len({c.group_id for c in plan.owned}),
+        plan.chunk_size,
+        plan.compiled_size,
+        plan.n_devices,
     )
-
-    for group in groups:  # validation loaded them; a numeric dataset axis may still add some
-        key = grid.dataset_key(group.config)
-        if key not in datasets:
-            datasets[key] = data_lib.load(group.config.dataset)
 
     record = provenance.record()
-    record.update(
-        config=config.to_dict(),
-        grid={
-            "axes": [[p, list(v)] for p, v in grid.sweep_axes(config)],
-            "runs": sum(len(g.runs) for g in all_groups),
-            "groups": [
-                {
-                    "group_id": g.group_id,
-                    "runs": len(g.runs),
-                    "structure": {p: v for p, v in g.structure if p in dict(g.runs[0].swept)},
-                }
-                for g in all_groups
-            ],
-        },
-    )
-    workdir_lib.prepare(workdir, config, record, chunk_size=chunk_size, overwrite=overwrite)
+    record.update(config=config.to_dict(), grid=plan.grid_record())
+    workdir_lib.prepare(workdir, plan, record, overwrite=overwrite)
     if part.count > 1:
-        distribution.write_part_record(workdir, part, dict(record, chunk_size=chunk_size))
+        distribution.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 
-    compiled = 0
     steps = training.logged_steps(config)
+    todo = [c for c in plan.owned if not results.chunk_done(workdir, *c.key)]
     progress = tqdm(total=total, desc="sweep", unit="run", disable=not config.progress)
+    progress.update(total - sum(len(c.runs) for c in todo))  # already written
     t_start = time.perf_counter()
-    for group in groups:
-        todo = [
-            (cid, runs, hyper)
-            for cid, runs, hyper in group.chunks(chunk_size)
-            if not results.chunk_done(workdir, group.group_id, cid)
-        ]
-        progress.update(len(group.runs) - sum(len(r) for _, r, _ in todo))  # already written
-        if not todo:
-            continue
-        t0 = time.perf_counter()
-        program, data = compile_group(
-            group.config, datasets[grid.dataset_key(group.config)], compiled_size
+    compiled: set[int] = set()
+    for result in execute(plan, todo, workdir):
+        chunk = result.chunk
+        compiled.add(chunk.group_id)
+        runs_df, curves_df = tables.chunk_tables(
+            result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
-        compiled += 1
-        logging.info(
-            "group %d (%s): compiled in %.1fs",
-            group.group_id,
-            ", ".join(f"{p}={v}" for p, v in group.runs[0].swept if p not in grid.NUMERIC_FIELDS)
-            or "all",
-            time.perf_counter() - t0,
-        )
-        for chunk_id, runs, hyper in todo:
-            pad = np.arange(compiled_size).clip(max=chunk_size - 1)  # repeat the last member
-            hyper = {k: v[pad] for k, v in hyper.items()}
-            state, metrics = run_chunk(program, hyper, data, workdir, group.group_id, chunk_id)
-            metrics = jax.device_get(metrics)
-            extra = oracle_columns(group, runs, hyper, data, state)
-            runs_df, curves_df = tables.chunk_tables(group, runs, metrics, steps, extra)
-            results.write_chunk(workdir, group.group_id, chunk_id, runs_df, curves_df)
-            checkpoints.remove(checkpoints.chunk_dir(workdir, group.group_id, chunk_id))
-            progress.update(len(runs))
+        results.write_chunk(workdir, *chunk.key, runs_df, curves_df)
+        checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
+        progress.update(len(chunk.runs))
     progress.close()
     logging.info("sweep: trained %d runs in %.1fs", total, time.perf_counter() - t_start)
 
     if part.count == 1:
-        return dataclasses.replace(finish(config, workdir), compiled_programs=compiled)
+        return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))
     # In parts: process 0 of a job waits for its job's processes; whoever then sees every chunk
     # of the grid assembles (one at a time); the others return their own part's rows.
-    own = [(g.group_id, c) for g in groups for c, _, _ in g.chunks(chunk_size)]
-    if distribution.ready_to_assemble(config, workdir, part):
+    if distribution.ready_to_assemble(plan, workdir):
         with distribution.assembly_lock(workdir) as mine:
             if mine:
-                return dataclasses.replace(finish(config, workdir), compiled_programs=compiled)
+                return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))
             logging.info("another part is assembling the tables in %s", workdir)
-    return SweepResult(*results.read_chunks(workdir, own), workdir, compiled, {})
+    own = [c.key for c in plan.owned]
+    return SweepResult(*results.read_chunks(workdir, own), workdir, len(compiled), {})
 
 
-def finish(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> SweepResult:
+def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     """Assemble every chunk in `workdir` into the tables, TensorBoard events, plots and summary.
 
     The end of `run_sweep`, and all of `python -m experiments.merge`. Raises ValueError listing
@@ -342,7 +319,8 @@ def finish(config: config_dict.ConfigDict, workdir: str | pathlib.Path) -> Sweep
     becomes part 0's record plus where every part ran.
     """
     workdir = pathlib.Path(workdir)
-    distribution.check_complete(config, workdir)
+    config = plan.config
+    distribution.check_complete(plan, workdir)
     if distribution.read_part_records(workdir):
         results.write_json(workdir / "config.json", distribution.merged_record(workdir))
     runs_df, curves_df = results.assemble(workdir)
@@ -378,7 +356,8 @@ def main(argv):
         # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
         distribution.apply_xla_flags(config)
         distribution.initialize(config)
-        run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
+        overridden = config_flags.get_override_values(flags.FLAGS["config"])
+        run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value, overridden=overridden)
     except (validation.ConfigError, workdir_lib.WorkdirError, results.ResultsWriteError) as e:
         logging.error("%s", e)  # one line, no traceback: the message says what to fix
         sys.exit(2 if isinstance(e, validation.ConfigError | workdir_lib.WorkdirError) else 1)

@@ -33,7 +33,7 @@ from ml_collections import config_dict
 
 import losses
 from experiments import data as data_lib
-from experiments import models, stability
+from experiments import models, oracles, stability
 from experiments.config_schema import NUMERIC_FIELDS
 
 Hyper = dict[str, jax.Array]
@@ -145,17 +145,13 @@ def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], 
     return penalty
 
 
-def group_losses(config: config_dict.ConfigDict) -> tuple[str, ...]:
-    """The losses one program serves: the group's `fused_losses`, or just config.loss."""
-    return tuple(config.get("fused_losses", ()) or (config.loss,))
-
-
-def loss_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable:
+def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...] = ()) -> Callable:
     """The run's loss with its knobs bound; numeric knobs come from `hyper` (traced).
 
-    In a fused group the run's loss is `group_losses(config)[hyper['loss_index']]`, chosen with
-    lax.switch; under vmap that evaluates every loss of the group and selects (cheap next to the
-    model), and a non-selected loss contributes exactly zero to the gradient.
+    `family` is the losses one program serves (default: config.loss alone). With several, the
+    run's loss is `family[hyper['loss_index']]`, chosen with lax.switch; under vmap that
+    evaluates every loss of the group and selects (cheap next to the model), and a non-selected
+    loss contributes exactly zero to the gradient.
     """
 
     def bound(name: str) -> Callable:
@@ -165,11 +161,11 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable:
             knobs[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
         return losses.get(name, **knobs)
 
-    family = [bound(name) for name in group_losses(config)]
-    if len(family) == 1:
-        return family[0]
+    bound_family = [bound(name) for name in family or (config.loss,)]
+    if len(bound_family) == 1:
+        return bound_family[0]
     return lambda predictions, targets: jax.lax.switch(
-        hyper["loss_index"], family, predictions, targets
+        hyper["loss_index"], bound_family, predictions, targets
     )
 
 
@@ -258,58 +254,42 @@ class RunProgram:
         return carry.state, self.finish(carry, hyper, data, periods)
 
 
-def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset):
+def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=()):
     """The pure function `run(hyper, data) -> (RunState, metrics)` for one program structure."""
-    return make_program(config, dataset).run
+    return make_program(config, dataset, family).run
 
 
-def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> RunProgram:
-    """The run of one program structure as init / advance / finish (see RunProgram)."""
-    task = losses.task(config.loss)
-    if task != dataset.task:
-        raise ValueError(
-            f"loss {config.loss!r} is a {task} loss but dataset {dataset.name!r} is {dataset.task}"
-        )
+def period_steps(config: config_dict.ConfigDict) -> int:
+    """Steps per period: sharpness_every when sharpness is on, else log_every."""
+    return int(config.sharpness_every) or int(config.log_every)
+
+
+def make_program(
+    config: config_dict.ConfigDict, dataset: data_lib.Dataset, family: tuple[str, ...] = ()
+) -> RunProgram:
+    """The run of one program structure as init / advance / finish (see RunProgram).
+
+    `family`: the losses the program serves (grid.Group.losses; default config.loss). The config
+    is assumed checked (experiments.validation, through experiments.plan).
+    """
+    family = tuple(family) or (config.loss,)
+    task = losses.task(family[0])
     num_outputs = dataset.num_classes if task == "classification" else 1
     model = models.build(config.model, num_outputs)
     steps, log_every = int(config.steps), int(config.log_every)
-    if steps <= 0 or log_every <= 0 or steps % log_every:
-        raise ValueError(
-            f"config.steps={steps} must be a positive multiple of config.log_every={log_every}"
-        )
     n_train = dataset.x_train.shape[0]
     batch_size = int(config.batch_size)
-    if batch_size < 0 or batch_size > n_train:
-        raise ValueError(
-            f"config.batch_size={batch_size} must be in [0, n_train={n_train}] (0 = full batch)"
-        )
     decoupled = is_decoupled(config)
-    if decoupled and config.penalty not in ("l2", "none"):
-        raise ValueError(
-            "decoupled weight decay is the L2 penalty's counterpart; "
-            f"config.penalty={config.penalty!r}"
-            " needs l2_mode='coupled' and an optimizer other than adamw"
-        )
     threshold = float(config.diverge_threshold)
     sharpness_every = int(config.sharpness_every)
-    if sharpness_every < 0 or (
-        sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
-    ):
-        raise ValueError(
-            f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
-            f"config.log_every={log_every} that divides config.steps={steps}"
-        )
     diagnostics = bool(config.diagnostics)
-    if sharpness_every and not diagnostics:
-        raise ValueError("config.sharpness_every > 0 needs config.diagnostics=True")
     n_logs = steps // log_every
     # Sharpness is measured once per period, outside the inner scans: under vmap a lax.cond
     # would evaluate both branches, so periods keep its cost at every sharpness_every steps.
-    period_steps = sharpness_every or log_every
-    blocks_per_period = period_steps // log_every
-    n_periods = steps // period_steps
+    steps_per_period = period_steps(config)
+    blocks_per_period = steps_per_period // log_every
+    n_periods = steps // steps_per_period
     eval_size = min(int(config.sharpness_batch), n_train)
-    oracle = oracle_kind(config, "squared_error")
     steps_logged = logged_steps(config)
     mask = losses.decay_mask if config.penalty_mask == "kernels" else None
 
@@ -333,7 +313,7 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
             y_train,
             y_test,
             clean_test,
-            loss_fn(config, hyper),
+            loss_fn(config, hyper, family),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
         )
@@ -470,11 +450,11 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
                 state, metrics["sharpness"] = sharpness(ctx, hyper, data, state)
             return state, metrics
 
-        start = first_period * period_steps
+        start = first_period * steps_per_period
         all_keys = jax.random.split(k_batches, steps)
-        seg_keys = jax.lax.dynamic_slice_in_dim(all_keys, start, n * period_steps)
+        seg_keys = jax.lax.dynamic_slice_in_dim(all_keys, start, n * steps_per_period)
         inputs = (
-            (start + jnp.arange(n * period_steps, dtype=jnp.int32)).reshape(
+            (start + jnp.arange(n * steps_per_period, dtype=jnp.int32)).reshape(
                 n, blocks_per_period, log_every
             ),
             seg_keys.reshape(n, blocks_per_period, log_every),
@@ -501,37 +481,16 @@ def make_program(config: config_dict.ConfigDict, dataset: data_lib.Dataset) -> R
             grad_cos_mean=state.cos_sum / jnp.maximum(state.cos_count, 1),
             minibatch_grad_norm_final=state.minibatch_grad_norm,
         )
-        if oracle is not None and "squared_error" in group_losses(config):
-            y_train = targets(config, hyper, data)[0]
-            lam = hyper["penalty_strength"] if config.penalty == "l2" else 0.0
-            exact = stability.ridge_oracle(
-                data["x_train"], y_train, lam, penalize_bias=config.penalty_mask == "all"
-            )
-            theta = stability.linear_params_vector(state.params)
-            error = stability.relative_error(theta, exact)
-            is_least_squares = hyper["loss_index"] == group_losses(config).index("squared_error")
-            summary["param_error_to_oracle"] = jnp.where(is_least_squares, error, jnp.nan)
+        error = oracles.ridge_error(
+            config, family, hyper, data["x_train"], targets(config, hyper, data)[0], state.params
+        )
+        if error is not None:
+            summary["param_error_to_oracle"] = error
         overlap = set(summary) & set(metrics)
         assert not overlap, f"summary names clash with curve names: {overlap}"
         return {**metrics, **summary}
 
-    return RunProgram(init, advance, finish, n_periods, period_steps)
-
-
-def oracle_kind(config: config_dict.ConfigDict, loss: str | None = None) -> str | None:
-    """'ridge' (in-program closed form), 'quantile' (host LP) or None: see experiments.stability.
-
-    For a linear model only; `loss` defaults to config.loss. With fused losses the ridge oracle
-    is computed for the group's squared-error members.
-    """
-    loss = loss or config.loss
-    if config.model.name != "linear":
-        return None
-    if loss == "squared_error" and config.penalty in ("l2", "none"):
-        return "ridge"
-    if loss in ("quantile", "absolute_error"):
-        return "quantile"
-    return None
+    return RunProgram(init, advance, finish, n_periods, steps_per_period)
 
 
 def logged_steps(config: config_dict.ConfigDict) -> list[int]:

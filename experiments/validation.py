@@ -1,13 +1,17 @@
 """Check a config before any compute or any write, so a mistake costs seconds, not a lost night.
 
-`validate_config(config)` raises `ConfigError` (a ValueError) with one line naming the bad field,
-its value and, for names, the closest valid ones. It checks every value a run can take: the
-config's own value of each field and every value on each sweep axis (named `config.sweep.<path>`
-in the message, so the offending axis is obvious). Cross-field checks (batch size vs the training
-set, steps vs log_every, the loss's task vs the dataset's, the model's output vs the loss) run once
-per combination of the structural axes, i.e. once per compiled program at most. The datasets are
-loaded here (synthetic, digits and diabetes take milliseconds, mnist1d about a second), which also
-rejects NaN or inf in them with the dataset's name.
+Every check of the engine lives here; experiments.plan runs them all before it expands the grid
+(so before anything is compiled or written). Each raises `ConfigError` (a ValueError) with one
+line naming the bad field, its value and, for names, the closest valid ones.
+
+`check_fields(config, overridden)` checks every value a run can take: the config's own value of
+each field and every value on each sweep axis (named `config.sweep.<path>` in the message, so the
+offending axis is obvious), and refuses a command-line override of a swept field (the axis would
+silently replace it). `check_programs(programs)` runs the cross-field checks once per compiled
+program and loss (batch size vs the training set; steps, log_every, sharpness_every and
+checkpoint_every; the loss's task vs the dataset's; the model's output vs the loss). The datasets
+are loaded there (synthetic, digits and diabetes take milliseconds, mnist1d about a second), which
+also rejects NaN or inf in them with the dataset's name.
 
 `parse_flags` is absl's flag parser with one change: a typo in a `--config.<field>` override
 (which ml_collections raises as a KeyError/AttributeError traceback) exits with one line.
@@ -16,10 +20,9 @@ rejects NaN or inf in them with the dataset's name.
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import jax
@@ -82,6 +85,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "log_every": _positive,
     "diverge_threshold": _positive,
     "chunk_size": _at_least_one,
+    "num_shards": _at_least_one,
     "checkpoint_every": _nonnegative,
     "loss_knobs.delta": _positive,
     "loss_knobs.beta": _positive,
@@ -108,14 +112,33 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 INFINITE_OK = ("loss_knobs.alpha", "diverge_threshold")
 
 
-def validate_config(config: config_dict.ConfigDict) -> dict[tuple, data_lib.Dataset]:
-    """Raise ConfigError naming the bad field and value; call before any compile or write.
+def validate_config(
+    config: config_dict.ConfigDict, overridden: Collection[str] = ()
+) -> dict[tuple, data_lib.Dataset]:
+    """Every check of `check_fields` and `check_programs` (experiments.plan runs them itself).
 
-    Returns the datasets it loaded to check them, keyed by grid.dataset_key, for reuse.
+    Returns the datasets loaded to check them, keyed by grid.dataset_key.
+    """
+    check_fields(config, overridden)
+    return check_programs(grid.expand(config))
+
+
+def check_fields(config: config_dict.ConfigDict, overridden: Collection[str] = ()) -> None:
+    """Raise ConfigError naming the bad field and value: every value of every field, one by one.
+
+    `overridden` names the fields set on the command line: one that is also a sweep axis would
+    be ignored (the axis sets it), so it is refused with the one-value-axis form to use instead.
     """
     axes = _sweep_axes(config)
     schema = grid.flatten(base_config())
     fields = grid.flatten(config)
+    for path in overridden:
+        if path in axes:
+            value = fields[path]
+            raise ConfigError(
+                f"config.{path}={value!r} is ignored: config.sweep.{path}={axes[path]!r} sets it;"
+                f" for one value give a one-value axis: --config.sweep.{path}=\"({value!r},)\""
+            )
     for path, base in fields.items():
         if path.split(".")[0] == "sweep":
             continue
@@ -129,8 +152,10 @@ def validate_config(config: config_dict.ConfigDict) -> dict[tuple, data_lib.Data
                 _check_field(f"config.sweep.{path}", path, value, schema.get(path, base))
         else:
             _check_field(f"config.{path}", path, base, schema.get(path, base))
+    shard, num_shards = int(config.shard), int(config.num_shards)
+    if not 0 <= shard < num_shards:
+        raise ConfigError(f"config.shard={shard} must be in [0, config.num_shards={num_shards})")
     _check_loss_knobs(config, axes)
-    return _check_combinations(config, axes)
 
 
 def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
@@ -248,40 +273,64 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
                     ) from None
 
 
-def _check_combinations(
-    config: config_dict.ConfigDict, axes: dict[str, tuple]
-) -> dict[tuple, data_lib.Dataset]:
-    """Cross-field checks, once per combination of the structural (non-numeric) axes."""
-    structural = [(p, v) for p, v in axes.items() if p not in NUMERIC_FIELDS]
-    paths = [p for p, _ in structural]
+def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
+    """Cross-field checks, once per compiled program (grid.Group) and loss it serves.
+
+    Returns the datasets it loaded (which also rejects NaN or inf in them), by dataset key.
+    """
     datasets: dict[tuple, data_lib.Dataset] = {}
-    checked: set[tuple] = set()
-    for values in itertools.product(*(v for _, v in structural)):
-        swept = tuple(zip(paths, values, strict=True))
-        c = grid.resolve(config, swept)
-        where = "" if not swept else " (with " + ", ".join(
-            f"{p}={v!r}" for p, v in swept) + ")"
-        key = grid.dataset_key(c)
+    for program in programs:
+        c = program.config
+        structural = [(p, v) for p, v in program.runs[0].swept if p not in NUMERIC_FIELDS]
+        key = program.dataset_key
         if key not in datasets:
             try:
                 datasets[key] = data_lib.load(c.dataset)
             except ValueError as e:
-                raise ConfigError(f"config.dataset.name={c.dataset.name!r}{where}: {e}") from None
-        dataset = datasets[key]
-        program = (grid.structure_of(c), key)
-        if program in checked:
-            continue
-        checked.add(program)
-        _check_run(c, dataset, where)
+                raise ConfigError(
+                    f"config.dataset.name={c.dataset.name!r}{_where(structural)}: {e}"
+                ) from None
+        for loss in program.losses:
+            where = _where([(p, loss if p == "loss" else v) for p, v in structural])
+            _check_run(c, loss, datasets[key], where)
     return datasets
 
 
-def _check_run(c: config_dict.ConfigDict, dataset: data_lib.Dataset, where: str) -> None:
-    import losses
+def _where(swept: list[tuple[str, Any]]) -> str:
+    return "" if not swept else " (with " + ", ".join(f"{p}={v!r}" for p, v in swept) + ")"
 
+
+def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
+    """steps, log_every, sharpness_every and checkpoint_every fit into each other."""
     steps, log_every = int(c.steps), int(c.log_every)
     if steps % log_every:
         raise ConfigError(f"config.log_every={log_every} must divide config.steps={steps}{where}")
+    sharpness_every = int(c.sharpness_every)
+    if sharpness_every < 0 or (
+        sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
+    ):
+        raise ConfigError(
+            f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
+            f"config.log_every={log_every} that divides config.steps={steps}{where}"
+        )
+    if sharpness_every and not c.diagnostics:
+        raise ConfigError(
+            f"config.sharpness_every={sharpness_every} needs config.diagnostics=True{where}"
+        )
+    every, period = int(c.checkpoint_every), training.period_steps(c)
+    if every and (every % period or steps % every):
+        raise ConfigError(
+            f"config.checkpoint_every={every} must be a multiple of {period} (log_every, or "
+            f"sharpness_every when on) that divides config.steps={steps}{where}"
+        )
+
+
+def _check_run(
+    c: config_dict.ConfigDict, loss: str, dataset: data_lib.Dataset, where: str
+) -> None:
+    import losses
+
+    _check_periods(c, where)
     n_train = dataset.x_train.shape[0]
     if c.batch_size > n_train:
         raise ConfigError(
@@ -293,10 +342,10 @@ def _check_run(c: config_dict.ConfigDict, dataset: data_lib.Dataset, where: str)
             f"config.penalty={c.penalty!r} has no decoupled form{where}: decoupled weight decay "
             f"(l2_mode={c.l2_mode!r}, optimizer={c.optimizer!r}) is the L2 penalty's counterpart"
         )
-    task = losses.task(c.loss)
+    task = losses.task(loss)
     if task != dataset.task:
         raise ConfigError(
-            f"config.loss={c.loss!r} is a {task} loss but dataset {dataset.name!r} is a "
+            f"config.loss={loss!r} is a {task} loss but dataset {dataset.name!r} is a "
             f"{dataset.task} dataset{where}"
         )
     num_outputs = dataset.num_classes if task == "classification" else 1
@@ -312,14 +361,14 @@ def _check_run(c: config_dict.ConfigDict, dataset: data_lib.Dataset, where: str)
         ) from None
     pred_shape = out.shape[:-1] if task == "regression" else out.shape
     target = jax.ShapeDtypeStruct((2,), jnp.asarray(dataset.y_train).dtype)
-    knobs = {k: c.loss_knobs[k] for k in losses.knobs(c.loss)}
+    knobs = {k: c.loss_knobs[k] for k in losses.knobs(loss)}
     try:
-        fn = losses.get(c.loss, **knobs)
+        fn = losses.get(loss, **knobs)
         jax.eval_shape(lambda p, t: losses.reduce(fn(p, t)),
                        jax.ShapeDtypeStruct(pred_shape, out.dtype), target)
     except Exception as e:  # a shape/dtype mismatch between model and loss
         raise ConfigError(
-            f"config.loss={c.loss!r} does not fit the model's output shape {pred_shape} and the "
+            f"config.loss={loss!r} does not fit the model's output shape {pred_shape} and the "
             f"{target.dtype} targets of shape {target.shape} of dataset {dataset.name!r}{where}: "
             f"{_one_line(e)}"
         ) from None

@@ -1,7 +1,7 @@
 """Preparing a sweep's workdir: start fresh, resume the same sweep, or refuse a different one.
 
-`prepare(workdir, config, record, chunk_size=..., overwrite=...)` is called after validation and
-before any compute:
+`prepare(workdir, plan, record, overwrite=...)` is called once the config is resolved
+(experiments.plan) and before any compute:
 
 * a missing or empty workdir is created and `config.json` written;
 * a workdir whose `config.json` holds the *same sweep* is resumed: finished chunks are kept and
@@ -38,7 +38,6 @@ import time
 from typing import Any
 
 from absl import logging
-from ml_collections import config_dict
 
 from experiments import results
 from experiments.config_schema import RESULT_NEUTRAL_FIELDS
@@ -119,21 +118,16 @@ def _read_record(path: pathlib.Path) -> dict[str, Any]:
 
 
 def prepare(
-    workdir: pathlib.Path,
-    config: config_dict.ConfigDict,
-    record: dict[str, Any],
-    *,
-    chunk_size: int,
-    overwrite: bool = False,
+    workdir: pathlib.Path, plan, record: dict[str, Any], *, overwrite: bool = False
 ) -> bool:
-    """Make `workdir` ready for this sweep; return True when resuming (finished chunks kept).
+    """Make `workdir` ready for the sweep `plan`; return True when resuming (chunks kept).
 
     `record` is the provenance dict to write as config.json for a fresh start; it must hold
-    "config" (config.to_dict()); the effective chunk size is added as "chunk_size".
+    "config" (config.to_dict()); the plan's chunk size is added as "chunk_size".
     """
     workdir = pathlib.Path(workdir)
-    record = dict(record, chunk_size=int(chunk_size))
-    identity = sweep_identity(config.to_dict(), chunk_size)
+    record = dict(record, chunk_size=plan.chunk_size)
+    identity = plan.identity
     config_path = workdir / CONFIG_FILE
     contents = [p for p in workdir.iterdir() if not _is_temporary(p)] if workdir.is_dir() else []
     if workdir.exists() and not workdir.is_dir():

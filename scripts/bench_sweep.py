@@ -22,7 +22,7 @@ agree up to float32 reassociation (checked: max_rel_diff).
   workdir: compile one program for the three (fused) losses, run the chunks, write the tables.
   Its compile time is
   the trace + lowering + XLA compile time reported by `jax.monitoring` during the call. The
-  "engine" row calls `sweep.compile_group` and the group's chunks directly (no tables).
+  "engine" row calls `sweep.compile_program` and the plan's chunks directly (no tables).
 * naive JAX: a Python loop over runs and over steps around a jitted single-run train step (and a
   jitted evaluation every log_every steps), one compilation per loss.
 * PyTorch (CPU, optional): `nn.Sequential`, `torch.optim.Adam`, the idiomatic step loop.
@@ -62,6 +62,7 @@ import losses
 from configs import anchor
 from experiments import data as data_lib
 from experiments import distribution, grid, models, sweep, training
+from experiments.plan import SweepPlan
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
 _STEPS = flags.DEFINE_integer("steps", 0, "Override the steps per run (0: the anchor's 1,000).")
@@ -193,22 +194,23 @@ def losslab_sweep(config) -> tuple[Timing, sweep.SweepResult]:
 
 
 def losslab_engine(config) -> tuple[Timing, float]:
-    """compile_group + every chunk of every group, no tables; also returns execution seconds."""
+    """compile_program + every chunk of the plan, no tables; also returns execution seconds."""
     t0 = time.perf_counter()
     compile_s = execute_s = 0.0
     final: dict[int, float] = {}
-    chunk_size = int(config.chunk_size)
-    for group in grid.expand(config):
-        dataset = data_lib.load(group.config.dataset)
+    plan = SweepPlan.resolve(config, jax.local_device_count())
+    for group in plan.programs:
         t = time.perf_counter()
-        program, data = sweep.compile_group(group.config, dataset, chunk_size)
+        program, data = sweep.compile_program(plan, group)
         compile_s += time.perf_counter() - t
-        for _, runs, hyper in group.chunks(chunk_size):
+        for chunk in (c for c in plan.chunks if c.group_id == group.group_id):
             t = time.perf_counter()
-            _, metrics = jax.block_until_ready(program(hyper, data))
+            _, metrics = jax.block_until_ready(program(chunk.hyper, data))
             execute_s += time.perf_counter() - t
             objective = np.asarray(metrics["objective"])[:, -1]
-            final.update({run.run_id: float(v) for run, v in zip(runs, objective, strict=False)})
+            final.update(
+                {run.run_id: float(v) for run, v in zip(chunk.runs, objective, strict=False)}
+            )
     wall = time.perf_counter() - t0
     return Timing(wall, compile_s, len(final), final), execute_s
 
@@ -492,7 +494,7 @@ def anchor_section(config) -> dict:
     comp = {k: median([c for _, c in v]) for k, v in rows.items()}
     labels = {
         "losslab": "losslab run_sweep (tables written)",
-        "engine": "losslab compile_group + chunks",
+        "engine": "losslab compile_program + chunks",
         "engine_execute": "  of which executing the chunks",
         "naive_jax": f"naive JAX loop (×{scale:g} extrapolated)",
         "torch": f"PyTorch {torch_version()}, {_TORCH_THREADS.value or 'default'} thread(s) "
@@ -592,8 +594,8 @@ def flops_section(config, anchor_numbers: dict) -> None:
 
 
 def profile_section(base_config) -> None:
-    """One group (squared_error, 32 runs) through compile_group at other chunk_size / log_every."""
-    print("\nprofile: the squared_error group (32 runs), compile_group + its chunks")
+    """One group (squared_error, 32 runs) through compile_program at other chunk_size, log_every."""
+    print("\nprofile: the squared_error group (32 runs), compile_program + its chunks")
     print(f"{'chunk_size':>10s} {'log_every':>9s} {'compile s':>10s} {'execute s':>10s} "
           f"{'exec ms/run':>12s}")
     variants = [(32, 20), (8, 20), (16, 20), (96, 20), (32, 100), (32, int(base_config.steps))]

@@ -27,11 +27,12 @@ from configs.claims import claim2_gauss_markov as claim2_config
 from configs.claims import claim3_gaussian_prior as claim3_config
 from configs.claims import claim5_penalty_any_loss as claim5_config
 from experiments import data as data_lib
-from experiments import grid, sweep
+from experiments import sweep
 from experiments.claims import claim2_gauss_markov as claim2
 from experiments.claims import claim3_gaussian_prior as claim3
 from experiments.claims import report, trained_runs
 from experiments.claims.section import VERDICTS, Section
+from experiments.plan import SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -113,9 +114,11 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
 
     c = claim2_config.get_config()
     config = _monte_carlo_config(c.robust, 4, "contaminated", loss="huber")
-    group = grid.expand(config)[0]
-    dataset = data_lib.load(group.config.dataset)
-    program, data = sweep.compile_group(group.config, dataset, len(group.runs))
+    plan = SweepPlan.resolve(config)
+    group = plan.programs[0]
+    assert plan.compiled_size == len(group.runs)
+    dataset = plan.dataset(group)
+    program, data = sweep.compile_program(plan, group)
     targets = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, group.hyper,
                                         None, {}).targets()
     x = np.asarray(dataset.x_train, np.float64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import subprocess
@@ -15,7 +14,8 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import distribution, grid, results, workdir
+from experiments import distribution, results, workdir
+from experiments.plan import Chunk, SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -25,9 +25,12 @@ def _config(**overrides):
     config.sweep.loss = None
     config.sweep.model.widths = ((16,), (8,))  # structural: two groups of 4 runs (λ × seed)
     config.chunk_size = 3  # 4 runs per group -> chunks of 3 and 1: 4 chunks in all
-    for key, value in overrides.items():
-        config[key] = value
+    config.update_from_flattened_dict(overrides)
     return config
+
+
+def _plan(**overrides) -> SweepPlan:
+    return SweepPlan.resolve(_config(**overrides))
 
 
 @pytest.mark.parametrize("num_units", [0, 1, 4, 7, 100])
@@ -40,42 +43,33 @@ def test_blocks_are_contiguous_and_balanced(num_units, count):
     assert max(sizes) - min(sizes) <= 1
 
 
+@pytest.mark.parametrize("chunk_size", [3, 96])  # 96: capped at the largest group, 4
 @pytest.mark.parametrize("num_shards", [1, 2, 3, 4, 6])
-def test_shards_cover_every_chunk_exactly_once_with_the_same_runs(num_shards):
-    full = grid.expand(_config())
-    expected = {
-        (g.group_id, cid): ([r.run_id for r in runs], hyper)
-        for g in full
-        for cid, runs, hyper in g.chunks(3)
-    }
-    seen: dict[tuple[int, int], tuple] = {}
+def test_shards_cover_every_chunk_exactly_once_with_the_same_runs(num_shards, chunk_size):
+    full = _plan(chunk_size=chunk_size)
+    assert full.chunk_size == min(chunk_size, 4)
+    seen: dict[tuple[int, int], Chunk] = {}
     for shard in range(num_shards):
-        config = _config(shard=shard, num_shards=num_shards)
-        for group in distribution.select(grid.expand(config), config):
-            for cid, runs, hyper in group.chunks(3):
-                key = (group.group_id, cid)
-                assert key not in seen, f"chunk {key} in two shards"
-                seen[key] = ([r.run_id for r in runs], hyper)
-    assert seen.keys() == expected.keys()
-    for key, (run_ids, hyper) in expected.items():
-        assert seen[key][0] == run_ids
-        for path, values in hyper.items():
-            np.testing.assert_array_equal(seen[key][1][path], values)
+        for chunk in _plan(shard=shard, num_shards=num_shards, chunk_size=chunk_size).owned:
+            assert chunk.key not in seen, f"chunk {chunk.key} in two shards"
+            seen[chunk.key] = chunk
+    assert list(seen) == full.keys
+    for expected in full.chunks:
+        assert seen[expected.key].runs == expected.runs
+        for path, values in expected.hyper.items():
+            np.testing.assert_array_equal(seen[expected.key].hyper[path], values)
 
 
-def test_a_part_of_a_group_keeps_its_chunk_ids_and_size():
-    config = _config(shard=1, num_shards=3)  # blocks of the 4 chunks: [0], [1], [2, 3]
-    (group,) = distribution.select(grid.expand(config), config)
-    assert [(group.group_id, cid) for cid, _, _ in group.chunks(3)] == [(0, 1)]
-    with pytest.raises(ValueError, match="chunks of 3 runs, not 4"):
-        list(group.chunks(4))
+def test_a_part_keeps_the_chunk_ids_of_the_grid():
+    plan = _plan(shard=1, num_shards=3)  # blocks of the 4 chunks: [0], [1], [2, 3]
+    assert [c.key for c in plan.owned] == [(0, 1)]
+    assert [r.run_id for r in plan.owned[0].runs] == [3]  # group 0 holds runs 0 to 3
 
 
 @pytest.mark.parametrize(("shard", "num_shards"), [(2, 2), (-1, 2), (0, 0)])
 def test_shard_out_of_range_is_refused(shard, num_shards):
-    config = _config(shard=shard, num_shards=num_shards)
     with pytest.raises(ValueError, match=f"num_shards={num_shards}"):
-        distribution.select(grid.expand(config), config)
+        _plan(shard=shard, num_shards=num_shards)
 
 
 def test_part_indices_combine_shards_and_processes():
@@ -90,20 +84,20 @@ def _write_fake_chunk(workdir, group_id, chunk_id):
 
 
 def test_completeness_lists_missing_and_foreign_chunks(tmp_path):
-    config = _config()
-    keys = distribution.expected_chunks(config)
+    plan = _plan()
+    keys = plan.keys
     assert keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
     _write_fake_chunk(tmp_path, 0, 0)
     _write_fake_chunk(tmp_path, 1, 1)
     assert distribution.missing_chunks(tmp_path, keys) == ["g000-c00001", "g001-c00000"]
     with pytest.raises(ValueError, match=r"2 of 4 chunks missing.*g000-c00001, g001-c00000"):
-        distribution.check_complete(config, tmp_path)
+        distribution.check_complete(plan, tmp_path)
     _write_fake_chunk(tmp_path, 0, 1)
     _write_fake_chunk(tmp_path, 1, 0)
-    distribution.check_complete(config, tmp_path)
+    distribution.check_complete(plan, tmp_path)
     _write_fake_chunk(tmp_path, 2, 0)  # from a bigger grid
     with pytest.raises(ValueError, match="g002-c00000"):
-        distribution.check_complete(config, tmp_path)
+        distribution.check_complete(plan, tmp_path)
 
 
 def test_wait_for_chunks_times_out_naming_them(tmp_path):
@@ -120,9 +114,9 @@ def test_parts_must_agree_on_everything_but_per_part_fields(tmp_path):
     merged = distribution.merged_record(tmp_path)
     assert merged["config"]["shard"] == 0
     assert [p["part"]["index"] for p in merged["parts"]] == [0, 1]
-    assert distribution.config_of(tmp_path).to_dict() == json.loads(
-        json.dumps(_config(shard=0, num_shards=2).to_dict(), default=list)
-    )
+    rebuilt = SweepPlan.from_record(distribution.record_of(tmp_path))
+    assert rebuilt.identity == _plan(shard=0, num_shards=2).identity
+    assert rebuilt.keys == _plan().keys
     with pytest.raises(workdir.WorkdirError, match="learning_rate"):
         distribution.write_part_record(
             tmp_path, distribution.Part(1, 2), record(shard=1, num_shards=2, learning_rate=0.5)

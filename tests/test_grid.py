@@ -7,16 +7,12 @@ import pytest
 
 from experiments import grid
 from experiments.config_schema import base_config
+from experiments.plan import SweepPlan
 
 
 def _config(**axes):
     c = base_config()
-    for path, values in axes.items():
-        node = c.sweep
-        *parents, leaf = path.split("__")
-        for p in parents:
-            node = node[p]
-        node[leaf] = values
+    c.update_from_flattened_dict({f"sweep.{p.replace('__', '.')}": v for p, v in axes.items()})
     return c
 
 
@@ -53,10 +49,11 @@ def test_grid_is_the_product_and_groups_by_structure():
 
 def test_chunks_pad_with_the_last_run():
     c = _config(seed=tuple(range(5)))
-    (group,) = grid.expand(c)
-    chunks = list(group.chunks(2))
-    assert [len(runs) for _, runs, _ in chunks] == [2, 2, 1]
-    np.testing.assert_array_equal(chunks[-1][2]["seed"], [4, 4])
+    c.chunk_size = 2
+    chunks = SweepPlan.resolve(c, n_devices=3).chunks  # compiled as 3: padded past chunk_size
+    assert [len(chunk.runs) for chunk in chunks] == [2, 2, 1]
+    np.testing.assert_array_equal(chunks[0].hyper["seed"], [0, 1, 1])
+    np.testing.assert_array_equal(chunks[-1].hyper["seed"], [4, 4, 4])
 
 
 def test_empty_axis_is_an_error():
@@ -86,10 +83,11 @@ def test_fused_losses_share_a_program_per_task():
     groups = grid.expand(c)
     assert len(groups) == 2  # one per noise family; the three losses share a program
     for group in groups:
-        assert group.config.fused_losses == ("squared_error", "huber", "cauchy")
+        assert group.losses == ("squared_error", "huber", "cauchy")
+        assert "fused_losses" not in group.config  # no config carries derived structure
         losses_of_runs = [dict(r.swept)["loss"] for r in group.runs]
         np.testing.assert_array_equal(
-            [group.config.fused_losses[i] for i in group.hyper["loss_index"]], losses_of_runs
+            [group.losses[i] for i in group.hyper["loss_index"]], losses_of_runs
         )
         assert group.hyper["loss_index"].dtype == np.int32
     classification = _config(loss=("squared_error", "softmax_cross_entropy"))
@@ -114,6 +112,5 @@ def test_expand_equals_resolving_every_run(fuse):
         for i, run in enumerate(g.runs):
             resolved = grid.resolve(c, run.swept)
             assert grid.structure_of(resolved) == g.structure
-            resolved.fused_losses = tuple(g.config.get("fused_losses", ()) or ())
-            for path, value in grid.hyper_of(resolved).items():
+            for path, value in grid.hyper_of(resolved, g.losses).items():
                 assert g.hyper[path][i] == np.asarray(value, g.hyper[path].dtype), path

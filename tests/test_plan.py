@@ -7,6 +7,10 @@ checkpoints, an override of a swept field silently ignored.
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +19,7 @@ from configs import tiny
 from experiments import grid, sweep, validation
 from experiments.claims import trained_runs
 
-# Fail on the code before issue 12 (watched); removed by the commit that resolves the config once.
-pytestmark = pytest.mark.xfail(reason="issue 12: fixed by SweepPlan")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _config(**fields):
@@ -49,7 +52,8 @@ LATE_CHECKS = {
         {"sharpness_every": 7}, r"config\.sharpness_every=7 must be 0 \(off\) or a multiple"
     ),
     "sharpness_every not dividing steps": (
-        {"sharpness_every": 30, "steps": 60}, r"config\.sharpness_every=30 .* divides config\.steps"
+        {"sharpness_every": 40, "steps": 60},
+        r"config\.sharpness_every=40 .* divides config\.steps=60",
     ),
     "sharpness without diagnostics": (
         {"sharpness_every": 10, "diagnostics": False}, r"config\.sharpness_every=10 needs"
@@ -75,7 +79,7 @@ def test_every_check_fires_before_anything_is_written(case, tmp_path):
     fields, message = LATE_CHECKS[case]
     workdir = tmp_path / "w"
     with pytest.raises(validation.ConfigError, match=message) as info:
-        sweep.run_sweep(_config(**fields), workdir)
+        sweep.run_sweep(_config(**fields), workdir, overridden=fields)
     assert "\n" not in str(info.value)
     assert not workdir.exists()
 
@@ -113,3 +117,17 @@ def test_a_sweep_in_parts_expands_its_grid_once_per_process(tmp_path, monkeypatc
         calls.clear()
         sweep.run_sweep(_two_groups(chunk_size=3, num_shards=2, shard=shard), workdir)
         assert len(calls) == 1, f"shard {shard} expanded the grid {len(calls)} times"
+
+
+def test_cli_refuses_an_override_of_a_swept_field_in_one_line(tmp_path):
+    workdir = tmp_path / "w"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.sweep", "--config=configs/tiny.py",
+         f"--workdir={workdir}", "--config.loss=cauchy"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("E")]
+    assert len(errors) == 1 and "config.loss='cauchy' is ignored" in errors[0], errors
+    assert "--config.sweep.loss=\"('cauchy',)\"" in errors[0]
+    assert not workdir.exists()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import grid, reproduce, results, sweep
+from experiments import grid, plan, reproduce, results, sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -22,14 +22,14 @@ def test_config_round_trips_through_config_json():
     config.sweep.model.widths = ((16,), (8, 8))
     config.loss_knobs.alpha = float("-inf")
     record = json.loads(json.dumps({"config": config.to_dict()}, default=list))
-    rebuilt = reproduce.config_from_record(record)
+    rebuilt = plan.config_from_record(record)
     assert grid.flatten(rebuilt) == grid.flatten(config)
     assert rebuilt.sweep.model.widths == ((16,), (8, 8)) and rebuilt.model.widths == (16,)
 
 
 def test_unknown_field_in_config_json_is_named():
     with pytest.raises(ValueError, match=r"dataset\.colour is not in this version's config schema"):
-        reproduce.config_from_record({"config": {"dataset": {"colour": "red"}}})
+        plan.config_from_record({"config": {"dataset": {"colour": "red"}}})
 
 
 def test_compare_tables_exact_close_and_mismatch():

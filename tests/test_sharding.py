@@ -75,13 +75,14 @@ def _assert_same_files(workdir, reference):
 def test_shards_then_merge_equal_one_run(reference, tmp_path):
     """Three shards (a group split across two of them); only the last one to finish assembles."""
     from experiments import sweep
+    from experiments.plan import SweepPlan
 
     parts = [sweep.run_sweep(_config(shard=s, num_shards=3), tmp_path) for s in (2, 0)]
     assert [len(p.runs) for p in parts] == [4, 3]  # chunks (g1c0, g1c1) and (g0c0)
     assert not (tmp_path / results.RUNS_TABLE).exists()
-    config = distribution.config_of(tmp_path)
+    plan = SweepPlan.from_record(distribution.record_of(tmp_path))
     with pytest.raises(ValueError, match=r"1 of 4 chunks missing.*g000-c00001"):
-        sweep.finish(config, tmp_path)
+        sweep.finish(plan, tmp_path)
 
     last = sweep.run_sweep(_config(shard=1, num_shards=3), tmp_path)  # g0c1: sees all, assembles
     assert last.compiled_programs == 1 and len(last.runs) == 8
@@ -96,7 +97,7 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
     assert record["config"]["xla_gpu_deterministic_ops"] is True
 
     (tmp_path / results.RUNS_TABLE).unlink()
-    merged = sweep.finish(config, tmp_path)  # what `python -m experiments.merge` runs
+    merged = sweep.finish(plan, tmp_path)  # what `python -m experiments.merge` runs
     assert len(merged.runs) == 8
     _assert_same_files(tmp_path, reference)
 
@@ -106,13 +107,13 @@ import json, sys
 import jax
 sys.path.insert(0, "tests")
 from test_sharding import get_config
-from experiments import data, grid, sweep
+from experiments import sweep
+from experiments.plan import SweepPlan
 config = get_config()
 sweep.run_sweep(config, sys.argv[1])
-group = grid.expand(config)[0]
-program, arrays = sweep.compile_group(group.config, data.load(group.config.dataset), 4)
-_, hyper = next(iter(group.chunks(4)))[1:]
-state, metrics = program(hyper, arrays)
+plan = SweepPlan.resolve(config, jax.local_device_count())
+program, arrays = sweep.compile_program(plan, plan.programs[0])
+state, metrics = program(plan.chunks[0].hyper, arrays)
 out = metrics["objective"]
 print(json.dumps({
     "devices": jax.device_count(),

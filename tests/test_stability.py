@@ -10,7 +10,7 @@ import pytest
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import grid, stability, sweep, training
+from experiments import grid, oracles, stability, sweep
 
 
 def _linear_config(**overrides):
@@ -183,4 +183,4 @@ def test_sweep_grid_groups_used_by_group_table():
     )
     assert keys == ["loss", "penalty_strength", "dataset.noise"]
     assert grid.expand(config)  # the tiny config itself expands
-    assert training.oracle_kind(_linear_config()) == "ridge"
+    assert oracles.oracle_kind(_linear_config()) == "ridge"

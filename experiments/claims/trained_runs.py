@@ -1,17 +1,17 @@
 """Train every group of a config with the sweep engine and keep what the claims need.
 
 `experiments.sweep.run_sweep` writes tables; the claims also need each run's final parameters
-(to compare with closed forms) and its noisy training targets. `train(config)` compiles each
-group once (`experiments.sweep.compile_group`), feeds it the group's runs in chunks, and returns
-per group
-the stacked final params (leading run axis), the metrics (curves: (runs, logged steps);
+(to compare with closed forms) and its noisy training targets. `train(config)` runs the same
+engine loop (`experiments.sweep.execute` over the plan's chunks) and returns per group the
+stacked final params (leading run axis), the metrics (curves: (runs, logged steps);
 per-run diagnostics: (runs,)) and a `frame()` with one row per run.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import pathlib
+import tempfile
 import time
 from typing import Any
 
@@ -23,7 +23,9 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import data as data_lib
-from experiments import grid, sweep, training, validation
+from experiments import grid, sweep, training
+from experiments.distribution import Part
+from experiments.plan import SweepPlan
 
 _TARGETS_CACHE: dict[tuple, np.ndarray] = {}
 
@@ -39,6 +41,7 @@ class TrainedGroup:
     hyper: dict[str, np.ndarray]  # numeric field -> (runs,)
     params: Any  # pytree of numpy arrays, leading axis = runs
     metrics: dict[str, np.ndarray]  # curve -> (runs, logged steps); diagnostic -> (runs,)
+    losses: tuple[str, ...] = ()  # its program's losses (hyper["loss_index"]); () = config.loss
 
     def frame(self) -> pd.DataFrame:
         """One row per run: its swept values, then the final value of every metric."""
@@ -79,50 +82,38 @@ class TrainedGroup:
 
 
 def train(config: config_dict.ConfigDict) -> list[TrainedGroup]:
-    """Every group of `config`'s grid, trained by the engine's compiled program.
+    """Every group of `config`'s grid, trained by the engine (experiments.sweep.execute).
 
-    The config is validated first (experiments.validation: a ValueError naming the bad field).
-    Compiled programs go to JAX's persistent cache as in run_sweep (config.compilation_cache_dir),
-    so a rerun skips compilation.
+    The config is resolved first (experiments.plan: a ConfigError, a ValueError, naming the bad
+    field). Compiled programs go to JAX's persistent cache as in run_sweep
+    (config.compilation_cache_dir), so a rerun skips compilation; mid-run checkpoints
+    (config.checkpoint_every) go to a temporary directory.
     """
-    datasets = validation.validate_config(config)  # the datasets it loaded, reused below
+    plan = SweepPlan.resolve(config, jax.local_device_count(), part=Part(0, 1))
     sweep.use_compilation_cache(config)
+    by_group: dict[int, list[sweep.ChunkResult]] = {}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="losslab-trained-runs-") as checkpoint_root:
+        for result in sweep.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
+            by_group.setdefault(result.chunk.group_id, []).append(result)
     out = []
-    for group in grid.expand(config):
-        key = grid.dataset_key(group.config)
-        if key not in datasets:
-            datasets[key] = data_lib.load(group.config.dataset)
-        dataset = datasets[key]
-        chunk_size = min(max(1, int(config.chunk_size)), len(group.runs))
-        t0 = time.perf_counter()
-        program, data = sweep.compile_group(group.config, dataset, chunk_size)
-        t1 = time.perf_counter()
-        params_parts, metric_parts = [], []
-        for _, runs, hyper in group.chunks(chunk_size):
-            state, metrics = program(hyper, data)
-            n = len(runs)
-            params_parts.append(jax.tree.map(lambda leaf, n=n: np.asarray(leaf)[:n], state.params))
-            metric_parts.append({k: np.asarray(v)[:n] for k, v in metrics.items()})
-        params = jax.tree.map(lambda *leaves: np.concatenate(leaves), *params_parts)
-        metrics = {k: np.concatenate([m[k] for m in metric_parts]) for k in metric_parts[0]}
-        logging.info(
-            "trained %d runs (%s): compile %.1fs, run %.1fs",
-            len(group.runs),
-            ", ".join(f"{p}={v}" for p, v in group.structure if p in dict(group.runs[0].swept))
-            or "one group",
-            t1 - t0,
-            time.perf_counter() - t1,
-        )
+    for program in plan.programs:
+        parts = by_group[program.group_id]
         trained = TrainedGroup(
-            config=group.config,
-            dataset=dataset,
-            data=data,
-            runs=group.runs,
-            hyper=group.hyper,
-            params=params,
-            metrics=metrics,
+            config=program.config,
+            losses=program.losses,
+            dataset=plan.dataset(program),
+            data=parts[0].data,
+            runs=list(program.runs),
+            hyper=program.hyper,
+            params=jax.tree.map(lambda *leaves: np.concatenate(leaves), *(p.params for p in parts)),
+            metrics={k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics},
         )
         out.extend(split_by_loss(trained))
+    logging.info(
+        "trained %d runs in %d groups in %.1fs",
+        sum(len(p.runs) for p in plan.programs), len(plan.programs), time.perf_counter() - t0,
+    )
     return out
 
 
@@ -131,20 +122,17 @@ def split_by_loss(group: TrainedGroup) -> list[TrainedGroup]:
 
     Each part's config names its own loss (`config.loss`); runs keep their order.
     """
-    names = training.group_losses(group.config)
-    if len(names) == 1:
+    if len(group.losses) <= 1:
         return [group]
     index = np.asarray(group.hyper[grid.LOSS_INDEX])
     parts = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(group.losses):
         keep = np.flatnonzero(index == i)
-        config = copy.deepcopy(group.config)
-        config.loss = name
         parts.append(
-            TrainedGroup(
-                config=config,
-                dataset=group.dataset,
-                data=group.data,
+            dataclasses.replace(
+                group,
+                config=config_dict.FrozenConfigDict({**group.config.to_dict(), "loss": name}),
+                losses=(name,),
                 runs=[group.runs[j] for j in keep],
                 hyper={k: v[keep] for k, v in group.hyper.items()},
                 params=jax.tree.map(lambda leaf, keep=keep: leaf[keep], group.params),

@@ -1,0 +1,180 @@
+"""What a sweep is, resolved once: every check, then the grid expanded into programs and chunks.
+
+`plan = SweepPlan.resolve(config, n_devices)` first runs every check any layer of the engine can
+make (experiments.validation: a `ConfigError` naming the field and the value, before anything is
+compiled or written), then expands the grid exactly once (experiments.grid) into
+
+* `programs`: one per group of runs sharing a structure, each with its id, its frozen config,
+  the losses it fuses and its dataset (`datasets[program.dataset_key]`, loaded by the checks);
+* `chunks`: every chunk of the grid in grid order, `chunk_size` runs each (the last of a group
+  may hold fewer), its hyperparameters padded to `compiled_size` by repeating its last run;
+* `part` and `owned`: this process's part of the grid and the chunks it runs (all of them for a
+  single part; experiments.distribution);
+* `identity`: what must match for a workdir to be resumed (experiments.workdir).
+
+Chunk boundaries come from `chunk_size` alone, config.chunk_size capped at the largest group
+(a padded member is wasted work), so every part, on any hardware, agrees on what chunk g<G>-c<C>
+holds; only the compiled shape, `compiled_size`, is padded to a multiple of the local device
+count. Every consumer (the sweep, the claims' trained runs, distribution, workdir, merge,
+reproduce) reads the plan, never the raw config. `SweepPlan.from_record(record)` rebuilds the
+plan of a workdir's config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+from absl import logging
+from ml_collections import config_dict
+
+from experiments import data as data_lib
+from experiments import grid, validation
+from experiments import workdir as workdir_lib
+from experiments.config_schema import base_config
+from experiments.distribution import Part, blocks, part_of
+
+Program = grid.Group
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """The unit of work and of results: chunk `chunk_id` of group `group_id`."""
+
+    group_id: int
+    chunk_id: int
+    runs: tuple[grid.Run, ...]
+    hyper: dict[str, np.ndarray]  # (compiled_size,): the runs, padded with the last one
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.group_id, self.chunk_id
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    config: config_dict.FrozenConfigDict
+    programs: tuple[Program, ...]
+    chunks: tuple[Chunk, ...]
+    chunk_size: int
+    compiled_size: int
+    n_devices: int
+    part: Part
+    owned: tuple[Chunk, ...]
+    identity: dict[str, Any]
+    datasets: dict[tuple, data_lib.Dataset] = dataclasses.field(compare=False, repr=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        config: config_dict.ConfigDict,
+        n_devices: int = 1,
+        *,
+        part: Part | None = None,
+        overridden: Collection[str] = (),
+    ) -> SweepPlan:
+        """Check `config` (ConfigError on a bad value), then expand its grid once.
+
+        `overridden`: the fields set on the command line (a swept one is refused: its value
+        would be ignored). `part` defaults to this process's (experiments.distribution).
+        """
+        validation.check_fields(config, overridden)
+        programs = tuple(grid.expand(config))
+        datasets = validation.check_programs(programs)
+        part = part_of(config) if part is None else part
+        chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in programs)))
+        compiled_size = -(-chunk_size // n_devices) * n_devices
+        chunks = tuple(_chunks(programs, chunk_size, compiled_size))
+        owned = tuple(chunks[i] for i in blocks(len(chunks), part.count)[part.index])
+        if part.count > 1:
+            logging.info(
+                "%s: %d of %d chunks (groups %s)",
+                part.name, len(owned), len(chunks), sorted({c.group_id for c in owned}),
+            )
+        return cls(
+            config=config_dict.FrozenConfigDict(config),
+            programs=programs,
+            chunks=chunks,
+            chunk_size=chunk_size,
+            compiled_size=compiled_size,
+            n_devices=n_devices,
+            part=part,
+            owned=owned,
+            identity=workdir_lib.sweep_identity(config.to_dict(), chunk_size),
+            datasets=datasets,
+        )
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], n_devices: int = 1) -> SweepPlan:
+        """The plan of a finished (or partly run) sweep, from its config.json (all parts)."""
+        return cls.resolve(config_from_record(record), n_devices, part=Part(0, 1))
+
+    def program(self, group_id: int) -> Program:
+        return self.programs[group_id]
+
+    def dataset(self, program: Program) -> data_lib.Dataset:
+        return self.datasets[program.dataset_key]
+
+    @property
+    def keys(self) -> list[tuple[int, int]]:
+        """Every chunk of the grid (all parts), as (group_id, chunk_id) in grid order."""
+        return [c.key for c in self.chunks]
+
+    def job_keys(self) -> list[tuple[int, int]]:
+        """The chunks of every part in this part's job (the processes of one shard)."""
+        split = blocks(len(self.chunks), self.part.count)
+        return [self.chunks[i].key for p in self.part.job_parts for i in split[p]]
+
+    def grid_record(self) -> dict[str, Any]:
+        """The grid as config.json records it."""
+        return {
+            "axes": [[p, list(v)] for p, v in grid.sweep_axes(self.config)],
+            "runs": sum(len(p.runs) for p in self.programs),
+            "groups": [
+                {
+                    "group_id": p.group_id,
+                    "runs": len(p.runs),
+                    "structure": {k: v for k, v in p.structure if k in dict(p.runs[0].swept)},
+                }
+                for p in self.programs
+            ],
+        }
+
+
+def _chunks(programs, chunk_size: int, compiled_size: int):
+    for program in programs:
+        for chunk_id, start in enumerate(range(0, len(program.runs), chunk_size)):
+            runs = program.runs[start : start + chunk_size]
+            # Padding keeps every call the same shape, so one compiled program serves all chunks.
+            idx = np.arange(start, start + compiled_size).clip(max=start + len(runs) - 1)
+            hyper = {k: v[idx] for k, v in program.hyper.items()}
+            yield Chunk(program.group_id, chunk_id, runs, hyper)
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists back to the tuples every config field holds (nested: sweep.model.widths)."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(v) for v in value)
+    return value
+
+
+def _assign(node: config_dict.ConfigDict, values: dict[str, Any], prefix: str) -> None:
+    for key, value in values.items():
+        if key not in node:
+            raise ValueError(f"config.json field {prefix}{key} is not in this version's config "
+                             "schema (experiments/config_schema.py)")
+        if isinstance(value, dict):
+            _assign(node[key], value, f"{prefix}{key}.")
+        else:
+            node[key] = _as_tuples(value)
+
+
+def config_from_record(record: dict[str, Any]) -> config_dict.ConfigDict:
+    """The sweep's ConfigDict from config.json's "config": base_config() with every field set."""
+    if "config" not in record:
+        raise ValueError("config.json has no 'config' key (the resolved config)")
+    config = base_config()
+    _assign(config, record["config"], "")
+    return config
