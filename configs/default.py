@@ -8,7 +8,8 @@ r"""The default sweep: which loss, and how much L2, under clean and heavy-tailed
 What it shows: an MLP (16 -> 64 -> 1, ReLU, Adam lr 1e-3, minibatch 256, 1,000 steps) fitted to a
 fixed random teacher network under Gaussian noise and under Student-t(ν=2) noise (infinite
 variance), with losses {squared_error, absolute_error, huber, log_cosh, cauchy} × λ ∈ {0, 1e-5,
-1e-4, 1e-3, 1e-2, 1e-1} × 4 seeds = 240 runs in 10 compiled programs. Under Gaussian noise
+1e-4, 1e-3, 1e-2, 1e-1} × 4 seeds = 240 runs in 2 compiled programs (one per noise family: the
+five losses share one, config.fuse_losses). Under Gaussian noise
 squared error is as good as any; under heavy tails the robust losses (huber, cauchy, absolute)
 reach a lower test MSE against the noise-free teacher. Runs in about 1-2 minutes on 2 CPU cores.
 Outputs: runs/default/{runs.csv, curves.csv, config.json, plots/*.png, tb/}.

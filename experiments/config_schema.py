@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from ml_collections import config_dict
 
+import losses
+
 # Fields whose values enter the compiled run as traced arrays (one program for all values).
 NUMERIC_FIELDS = (
     "seed",
@@ -104,19 +106,11 @@ def base_config() -> config_dict.ConfigDict:
     c.model.dense_width = 64  # cnn
 
     c.loss = "squared_error"  # any name in losses.names()
-    # Knobs of every loss; a run passes only those its loss takes (losses.knobs(name)).
-    c.loss_knobs = config_dict.ConfigDict()
-    c.loss_knobs.delta = 1.0  # huber, pseudo_huber
-    c.loss_knobs.beta = 1.0  # smooth_l1
-    c.loss_knobs.scale = 1.0  # cauchy, geman_mcclure, welsch, general_robust, robust_nll
-    c.loss_knobs.alpha = 1.0  # general_robust, robust_nll (Barron's shape; -inf..2 and beyond)
-    c.loss_knobs.tau = 0.5  # quantile
-    c.loss_knobs.gamma = 2.0  # focal
-    c.loss_knobs.margin = 1.0  # multi_margin
-    c.loss_knobs.p = 1  # multi_margin exponent (1 or 2)
-    c.loss_knobs.k = 1.0  # one_hot_squared_error
-    c.loss_knobs.m = 1.0  # one_hot_squared_error
-    c.loss_knobs.label_smoothing = 0.0  # softmax_cross_entropy
+    # Knobs of every loss with the library's defaults (losses.knobs(name): one definition; the
+    # docstrings say what each means); a run passes only those its loss takes.
+    c.loss_knobs = config_dict.ConfigDict(
+        {knob: value for name in losses.names() for knob, value in losses.knobs(name).items()}
+    )
 
     c.penalty = "l2"  # l2 (½‖θ‖²) | l1 (‖θ‖₁) | elastic_net | none
     c.penalty_strength = 0.0  # λ
@@ -130,7 +124,7 @@ def base_config() -> config_dict.ConfigDict:
     c.b1 = 0.9  # adam
     c.b2 = 0.999  # adam
     c.eps = 1e-8  # adam
-    c.schedule = "constant"  # constant | cosine | warmup_cosine | inverse_sqrt
+    c.schedule = "constant"  # constant | cosine | inverse_sqrt (config.warmup_steps: linear warmup)
     c.warmup_steps = 0
 
     c.steps = 1000

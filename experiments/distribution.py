@@ -16,9 +16,7 @@ groups its block touches. Each part writes its own chunk files and a record of w
 chunk is there, by process 0 of a multi-process job (after waiting for its job's other processes),
 by the last shard to finish, or by `python -m experiments.merge --workdir=...`.
 
-Device settings: `config.matmul_precision` is applied while a group's program is traced
-(`matmul_precision`), `config.xla_gpu_deterministic_ops` through XLA_FLAGS, which XLA reads once,
-when JAX initializes its backend (`apply_xla_flags`, called by `experiments.sweep.main` first).
+Device settings and jax.distributed's start-up are in experiments.devices.
 """
 
 from __future__ import annotations
@@ -36,19 +34,14 @@ import jax
 from absl import logging
 from ml_collections import config_dict
 
-from experiments import results
-from experiments.validation import ConfigError
+from experiments import devices, results
+from experiments.devices import WAIT_TIMEOUT_S
 from experiments.workdir import WorkdirError, differences, sweep_identity
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
-DETERMINISTIC_OPS_FLAG = "--xla_gpu_deterministic_ops=true"
 
-# How long process 0 waits for its job's other processes, and how long any process waits at the
-# exit barrier of jax.distributed (its default, 5 minutes, kills every process of the job when
-# the parts finish further apart than that, which a sweep with uneven groups easily does).
-# A crashed process is noticed sooner, by the coordinator's heartbeat (100 s).
-WAIT_TIMEOUT_S = 12 * 3600
+# How long process 0 waits for its job's other processes (experiments.devices.WAIT_TIMEOUT_S).
 POLL_INTERVAL_S = 1.0
 
 @dataclasses.dataclass(frozen=True)
@@ -74,43 +67,12 @@ class Part:
         return f"part-{self.index:05d}-of-{self.count:05d}"
 
 
-def initialize(config: config_dict.ConfigDict) -> None:
-    """jax.distributed.initialize from the config (no-op unless config.distributed; idempotent).
-
-    Must run before JAX initializes its backend. An empty coordinator_address, num_processes=0 or
-    process_id=-1 leaves that value to JAX's cluster detection (Slurm, Open MPI, Cloud TPU, ...).
-    """
-    if not config.distributed or jax.distributed.is_initialized():
-        return
-    num_processes, process_id = int(config.num_processes), int(config.process_id)
-    if num_processes < 0:
-        raise ConfigError(f"config.num_processes={num_processes} must be >= 0 (0: detected)")
-    if process_id < -1 or (num_processes and process_id >= num_processes):
-        raise ConfigError(
-            f"config.process_id={process_id} must be in [0, config.num_processes={num_processes})"
-            " or -1 (detected)"
-        )
-    jax.distributed.initialize(
-        coordinator_address=config.coordinator_address or None,
-        num_processes=num_processes or None,
-        process_id=None if process_id < 0 else process_id,
-        shutdown_timeout_seconds=WAIT_TIMEOUT_S,
-    )
-    logging.info(
-        "jax.distributed: process %d of %d, %d local device(s) of %d",
-        jax.process_index(),
-        jax.process_count(),
-        jax.local_device_count(),
-        jax.device_count(),
-    )
-
-
 def part_of(config: config_dict.ConfigDict) -> Part:
     """This process's part (shard and num_shards are checked by experiments.validation)."""
     processes, process_index = 1, 0
     if config.distributed:
         if not jax.distributed.is_initialized():
-            initialize(config)
+            devices.initialize(config)
         processes, process_index = jax.process_count(), jax.process_index()
     return Part(
         index=int(config.shard) * processes + process_index,
@@ -265,52 +227,6 @@ def assembly_lock(workdir) -> Iterator[bool]:
         yield True
     finally:
         path.unlink(missing_ok=True)
-
-
-# ---- device settings ----
-
-
-def matmul_precision(config: config_dict.ConfigDict):
-    """Context in which the group's program is traced: config.matmul_precision for every matmul.
-
-    'default' leaves JAX's default (on GPU and TPU float32 matmuls may then run in TF32 / bf16
-    passes; 'highest' forces full float32).
-    """
-    value = str(config.matmul_precision)
-    try:
-        return jax.default_matmul_precision(None if value == "default" else value)
-    except ValueError as error:
-        raise ConfigError(
-            f"config.matmul_precision={value!r} is not a JAX precision: {error}"
-        ) from None
-
-
-def apply_xla_flags(config: config_dict.ConfigDict) -> None:
-    """Add --xla_gpu_deterministic_ops=true to XLA_FLAGS when config.xla_gpu_deterministic_ops.
-
-    XLA reads XLA_FLAGS once, when JAX initializes its backend (the first jax.devices() or
-    computation), so this only takes effect if called before that: `experiments.sweep.main` calls
-    it first. From a notebook, export XLA_FLAGS before importing anything that uses JAX.
-    """
-    if not config.xla_gpu_deterministic_ops:
-        return
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_gpu_deterministic_ops" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_OPS_FLAG}".strip()
-
-
-def check_xla_flags(config: config_dict.ConfigDict) -> None:
-    """Warn, on a GPU, when the config asks for deterministic ops that XLA_FLAGS does not carry."""
-    if (
-        config.xla_gpu_deterministic_ops
-        and jax.default_backend() == "gpu"
-        and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", "")
-    ):
-        logging.warning(
-            "config.xla_gpu_deterministic_ops=True but XLA_FLAGS lacks %s: it only takes effect"
-            " when set before JAX initializes (python -m experiments.sweep does this)",
-            DETERMINISTIC_OPS_FLAG,
-        )
 
 
 def ready_to_assemble(plan, workdir) -> bool:

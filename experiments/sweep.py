@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from experiments import (
     checkpoints,
+    devices,
     distribution,
     oracles,
     plots,
@@ -63,19 +64,6 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def _mesh_sharding(n_devices: int):
-    """(hyper sharding, data sharding): split runs over the local devices, replicate data.
-
-    Local devices only: under jax.distributed each process runs its own chunks on its own devices
-    (jax.devices() would list every process's). (None, None) for one device.
-    """
-    if n_devices == 1:
-        return None, None
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("runs",))
-    P = jax.sharding.PartitionSpec
-    return jax.sharding.NamedSharding(mesh, P("runs")), jax.sharding.NamedSharding(mesh, P())
-
-
 def _hyper_spec(plan: SweepPlan, program: Program) -> dict[str, jax.ShapeDtypeStruct]:
     return {
         path: jax.ShapeDtypeStruct((plan.compiled_size,), values.dtype)
@@ -97,7 +85,7 @@ class SegmentedProgram:
         self.n_periods = pieces.n_periods
         hyper_spec = _hyper_spec(plan, program)
         first = jax.ShapeDtypeStruct((), np.int32)
-        with distribution.matmul_precision(config):
+        with devices.matmul_precision(config):
             init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
             carry = jax.eval_shape(init, hyper_spec, data)
             advance = jax.jit(
@@ -158,13 +146,13 @@ def compile_program(plan: SweepPlan, program: Program):
         return SegmentedProgram(plan, program, data), data
     run = training.make_run(config, plan.dataset(program), program.losses)
     vmapped = jax.vmap(run, in_axes=(0, None))
-    hyper_sharding, data_sharding = _mesh_sharding(plan.n_devices)
+    hyper_sharding, data_sharding = devices.mesh_shardings(plan.n_devices)
     if hyper_sharding is None:
         compiled = jax.jit(vmapped)
     else:
         compiled = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
         data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
-    with distribution.matmul_precision(config):  # a trace-time setting
+    with devices.matmul_precision(config):  # a trace-time setting
         return compiled.lower(_hyper_spec(plan, program), data).compile(), data
 
 
@@ -260,7 +248,7 @@ def run_sweep(
     workdir = pathlib.Path(workdir)
     # Every check, then the grid, once: before any compute or any write.
     plan = SweepPlan.resolve(config, jax.local_device_count(), overridden=overridden)
-    distribution.check_xla_flags(config)
+    devices.check_xla_flags(config)
     use_compilation_cache(config)
     part = plan.part
     total = sum(len(c.runs) for c in plan.owned)
@@ -354,8 +342,8 @@ def main(argv):
     logging.info("config:\n%s", json.dumps(config.to_dict(), indent=1, default=str))
     try:
         # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
-        distribution.apply_xla_flags(config)
-        distribution.initialize(config)
+        devices.apply_xla_flags(config)
+        devices.initialize(config)
         overridden = config_flags.get_override_values(flags.FLAGS["config"])
         run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value, overridden=overridden)
     except (validation.ConfigError, workdir_lib.WorkdirError, results.ResultsWriteError) as e:

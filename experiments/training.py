@@ -1,7 +1,9 @@
 """A training run as one pure function of (hyperparameters, data): `lax.scan` over steps.
 
-`make_run(config, dataset) -> run(hyper, data) -> (final_state, metrics)` where `hyper` maps each
-numeric field (config_schema.NUMERIC_FIELDS) to a scalar array and `metrics` maps each curve name
+`make_run(config, dataset, losses) -> run(hyper, data) -> (final_state, metrics)` where `hyper`
+maps each numeric field (config_schema.NUMERIC_FIELDS) to a scalar array, plus `loss_index`, the
+run's loss among the `losses` its program serves (grid.Group.losses: all losses of a task when
+config.fuse_losses), and `metrics` maps each curve name
 to an array over logged steps (step 0, log_every, 2·log_every, ..., steps) and each per-run
 diagnostic (experiments.stability: frac_increase, grad_norm_ratio, sharpness_max, ...) to a
 scalar. Nothing is logged from inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole
@@ -64,8 +66,6 @@ def lr_multiplier(schedule: str, steps: int, warmup_steps: int) -> Callable[[jax
     Linear warmup over `warmup_steps` (if > 0), then: constant 1; cosine ½(1+cos(π·s/S)) over
     the remaining S steps; inverse_sqrt √(w/(w+s)) with w = max(warmup_steps, 1).
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r} (config.schedule); valid: {SCHEDULES}")
     decay_steps = max(steps - warmup_steps, 1)
     w = max(warmup_steps, 1)
 
@@ -104,10 +104,8 @@ def make_optimizer(
         base = optax.identity()
     elif name == "momentum":
         base = optax.trace(decay=hyper["momentum"])
-    elif name in ("adam", "adamw"):
+    else:  # adam, adamw (names are checked by experiments.validation)
         base = optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=config.eps)
-    else:
-        raise ValueError(f"unknown optimizer {name!r} (config.optimizer); valid: {OPTIMIZERS}")
     multiplier = lr_multiplier(config.schedule, config.steps, config.warmup_steps)
     parts = [base]
     if is_decoupled(config):
@@ -121,13 +119,6 @@ def make_optimizer(
 def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], jax.Array]:
     """params -> penalty value (without λ) over the masked leaves."""
     name = config.penalty
-    if name not in PENALTIES:
-        raise ValueError(f"unknown penalty {name!r} (config.penalty); valid: {PENALTIES}")
-    if config.penalty_mask not in ("kernels", "all"):
-        raise ValueError(
-            f"unknown penalty_mask {config.penalty_mask!r} (config.penalty_mask); "
-            "valid: kernels, all"
-        )
 
     def mask_of(params):
         return losses.decay_mask(params) if config.penalty_mask == "kernels" else None

@@ -248,9 +248,8 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
     """
     import losses
 
-    defaults = base_config().loss_knobs
     for loss in axes.get("loss", (config.loss,)):
-        default_knobs = {k: defaults[k] for k in losses.knobs(loss)}
+        default_knobs = losses.knobs(loss)
         probe = None
         for candidate in _PROBES:
             try:

@@ -61,7 +61,7 @@ from absl import app, flags, logging
 import losses
 from configs import anchor
 from experiments import data as data_lib
-from experiments import distribution, grid, models, sweep, training
+from experiments import devices, grid, models, sweep, training
 from experiments.plan import SweepPlan
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
@@ -310,7 +310,7 @@ def naive_jax(config, runs: list[PreparedRun], dataset: data_lib.Dataset) -> Tim
 
     final = {}
     # The precision the engine traces with (config.matmul_precision), for a like-for-like loop.
-    with compile_seconds() as c, distribution.matmul_precision(config):
+    with compile_seconds() as c, devices.matmul_precision(config):
         t0 = time.perf_counter()
         for run in runs:
             if run.loss not in step_fns:
@@ -684,7 +684,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     steps = _STEPS.value or (200 if _QUICK.value else 0)
     config = anchor_config(steps)
-    distribution.apply_xla_flags(config)  # before JAX starts its backend, as experiments.sweep
+    devices.apply_xla_flags(config)  # before JAX starts its backend, as experiments.sweep
     if _SUBSET.value < len(anchor.LOSSES):
         raise ValueError(f"--subset={_SUBSET.value} must be at least {len(anchor.LOSSES)}")
     print(f"machine: {os.cpu_count()} CPUs, jax {jax.__version__} on {jax.devices()[0].platform}")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import distribution, results, workdir
+from experiments import devices, distribution, results, workdir
 from experiments.plan import Chunk, SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -134,32 +134,32 @@ def test_only_one_holder_of_the_assembly_lock(tmp_path):
 @pytest.mark.parametrize(("precision", "hlo"), [("default", "DEFAULT"), ("highest", "HIGHEST")])
 def test_matmul_precision_reaches_the_program(precision, hlo):
     x = jnp.ones((4, 4), jnp.float32)
-    with distribution.matmul_precision(_config(matmul_precision=precision)):
+    with devices.matmul_precision(_config(matmul_precision=precision)):
         text = jax.jit(lambda a: a @ a).lower(x).as_text()
     assert f"precision = [{hlo}, {hlo}]" in text
 
 
 def test_unknown_matmul_precision_is_refused():
-    with pytest.raises(ValueError, match=r"config\.matmul_precision='fast'"):
-        distribution.matmul_precision(_config(matmul_precision="fast"))
+    with pytest.raises(ValueError, match=r"config\.matmul_precision: unknown matmul_precision"):
+        _plan(matmul_precision="fast")
 
 
 def test_deterministic_ops_flag_is_appended_once(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
-    distribution.apply_xla_flags(_config(xla_gpu_deterministic_ops=False))
+    devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=False))
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
     for _ in range(2):
-        distribution.apply_xla_flags(_config(xla_gpu_deterministic_ops=True))
+        devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=True))
     assert os.environ["XLA_FLAGS"] == (
         "--xla_force_host_platform_device_count=2 --xla_gpu_deterministic_ops=true"
     )
 
 
 def test_initialize_checks_process_id():
-    distribution.initialize(_config())  # not distributed: nothing happens
+    devices.initialize(_config())  # not distributed: nothing happens
     assert not jax.distributed.is_initialized()
     with pytest.raises(ValueError, match="process_id=2"):
-        distribution.initialize(_config(distributed=True, num_processes=2, process_id=2))
+        devices.initialize(_config(distributed=True, num_processes=2, process_id=2))
 
 
 def test_merge_refuses_an_incomplete_sweep(tmp_path):

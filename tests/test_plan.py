@@ -131,3 +131,16 @@ def test_cli_refuses_an_override_of_a_swept_field_in_one_line(tmp_path):
     assert len(errors) == 1 and "config.loss='cauchy' is ignored" in errors[0], errors
     assert "--config.sweep.loss=\"('cauchy',)\"" in errors[0]
     assert not workdir.exists()
+
+
+def test_knob_defaults_are_the_losses_own():
+    # Bug 5: the defaults were written out again in config_schema (and could drift).
+    import losses
+    from experiments.config_schema import base_config
+
+    knobs = base_config().loss_knobs
+    every = {k: v for name in losses.names() for k, v in losses.knobs(name).items()}
+    assert knobs.to_dict() == every
+    for name in losses.names():
+        for knob, default in losses.knobs(name).items():
+            assert knobs[knob] == default, (name, knob)

@@ -15,7 +15,7 @@ from jax import monitoring
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import distribution, grid, sweep, training
+from experiments import devices, grid, sweep, training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
         data = training.data_arrays(dataset)
         for i, member in enumerate(group.runs):
             hyper = {k: v[i] for k, v in group.hyper.items()}
-            with distribution.matmul_precision(group.config):  # as the sweep traces its program
+            with devices.matmul_precision(group.config):  # as the sweep traces its program
                 _, metrics = run(hyper, data)
             row = result.runs.set_index("run_id").loc[member.run_id]
             curve = result.curves[result.curves["run_id"] == member.run_id]

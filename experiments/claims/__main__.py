@@ -20,7 +20,7 @@ import traceback
 
 from absl import app, flags, logging
 
-from experiments import config_schema, distribution
+from experiments import config_schema, devices
 from experiments.claims import report
 from experiments.claims.section import Section
 
@@ -109,7 +109,7 @@ def main(argv):
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
     # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
     # derive from base_config, whose xla_gpu_deterministic_ops is on.
-    distribution.apply_xla_flags(config_schema.base_config())
+    devices.apply_xla_flags(config_schema.base_config())
     try:
         keys = select(FLAGS.only)
     except ValueError as error:
