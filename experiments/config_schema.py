@@ -25,23 +25,23 @@ from ml_collections import config_dict
 
 import losses
 
-# Fields whose values enter the compiled run as traced arrays (one program for all values).
+# Fields whose values enter the compiled run as traced arrays (one program for all values):
+# among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
+# different formula, so it changes the program).
 NUMERIC_FIELDS = (
     "seed",
     "learning_rate",
     "momentum",
     "penalty_strength",
     "l1_ratio",
-    "loss_knobs.delta",
-    "loss_knobs.beta",
-    "loss_knobs.scale",
-    "loss_knobs.alpha",
-    "loss_knobs.tau",
-    "loss_knobs.gamma",
-    "loss_knobs.margin",
-    "loss_knobs.k",
-    "loss_knobs.m",
-    "loss_knobs.label_smoothing",
+    *sorted(
+        {
+            f"loss_knobs.{knob}"
+            for name in losses.names()
+            for knob, default in losses.knobs(name).items()
+            if isinstance(default, float)
+        }
+    ),
     "dataset.noise_scale",
     "dataset.df",
     "dataset.contamination",

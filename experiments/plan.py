@@ -111,9 +111,6 @@ class SweepPlan:
         """The plan of a finished (or partly run) sweep, from its config.json (all parts)."""
         return cls.resolve(config_from_record(record), n_devices, part=Part(0, 1))
 
-    def program(self, group_id: int) -> Program:
-        return self.programs[group_id]
-
     def dataset(self, program: Program) -> data_lib.Dataset:
         return self.datasets[program.dataset_key]
 

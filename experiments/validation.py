@@ -64,13 +64,14 @@ NAMED_FIELDS: dict[str, Callable[[], tuple[str, ...]]] = {
 
 _KINDS = {"model.name": "model", "dataset.name": "dataset", "dataset.noise": "noise family"}
 
-# Range of each numeric field: path -> (predicate on the value, the rule in words).
+# Range of each numeric field: path -> (predicate on the value, the rule in words). A loss knob's
+# range is the loss's own check (`_check_loss_knobs`), not repeated here.
 _positive = (lambda v: v > 0, "> 0")
 _nonnegative = (lambda v: v >= 0, ">= 0")
 _at_least_one = (lambda v: v >= 1, ">= 1")
 _unit_closed = (lambda v: 0 <= v <= 1, "in [0, 1]")
-_unit_half_open = (lambda v: 0 <= v < 1, "in [0, 1)")
 _unit_open = (lambda v: 0 < v < 1, "in (0, 1)")
+_unit_half_open = (lambda v: 0 <= v < 1, "in [0, 1)")
 RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "learning_rate": _nonnegative,
     "penalty_strength": _nonnegative,
@@ -87,16 +88,6 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "chunk_size": _at_least_one,
     "num_shards": _at_least_one,
     "checkpoint_every": _nonnegative,
-    "loss_knobs.delta": _positive,
-    "loss_knobs.beta": _positive,
-    "loss_knobs.scale": _positive,
-    "loss_knobs.tau": _unit_open,
-    "loss_knobs.gamma": _nonnegative,
-    "loss_knobs.margin": _nonnegative,
-    "loss_knobs.p": (lambda v: v in (1, 2), "1 or 2"),
-    "loss_knobs.k": _positive,
-    "loss_knobs.m": _positive,
-    "loss_knobs.label_smoothing": _unit_closed,
     "dataset.n_train": _at_least_one,
     "dataset.n_test": _at_least_one,
     "dataset.dim": _at_least_one,

@@ -68,17 +68,30 @@ CASES = {
     "unknown penalty": (_config(penalty="l3"), r"config\.penalty: unknown penalty 'l3'"),
     "unknown l2_mode": (_config(l2_mode="decoupeld"), r"config\.l2_mode: unknown l2_mode "
                         r"'decoupeld'; did you mean 'decoupled'"),
-    "delta zero": (_config(loss_knobs__delta=0.0), r"config\.loss_knobs\.delta=0\.0 must be > 0"),
+    # A knob's range is its loss's own check, for every loss of the sweep that takes it.
+    "delta zero": (
+        _config(loss_knobs__delta=0.0),
+        r"config\.loss_knobs\.delta=0\.0 is invalid for loss 'huber'",
+    ),
     "delta negative on an axis": (
         _config(sweep__loss_knobs__delta=(1.0, -1.0)),
-        r"config\.sweep\.loss_knobs\.delta=-1\.0 must be > 0",
+        r"config\.sweep\.loss_knobs\.delta=-1\.0 is invalid for loss 'huber'",
     ),
-    "beta negative": (_config(loss_knobs__beta=-1.0), r"config\.loss_knobs\.beta=-1\.0 must be >"),
-    "scale zero": (_config(loss_knobs__scale=0.0), r"config\.loss_knobs\.scale=0\.0 must be > 0"),
-    "tau one": (_config(loss_knobs__tau=1.0), r"config\.loss_knobs\.tau=1\.0 must be in \(0, 1\)"),
+    "beta negative": (
+        _config(sweep__loss=("huber", "smooth_l1"), loss_knobs__beta=-1.0),
+        r"config\.loss_knobs\.beta=-1\.0 is invalid for loss 'smooth_l1'",
+    ),
+    "scale zero": (
+        _config(sweep__loss=("cauchy",), loss_knobs__scale=0.0),
+        r"config\.loss_knobs\.scale=0\.0 is invalid for loss 'cauchy'",
+    ),
+    "tau one": (
+        _config(sweep__loss=None, loss="quantile", loss_knobs__tau=1.0),
+        r"config\.loss_knobs\.tau=1\.0 is invalid for loss 'quantile'",
+    ),
     "tau zero on an axis": (
         _config(sweep__loss=None, loss="quantile", sweep__loss_knobs__tau=(0.5, 0.0)),
-        r"config\.sweep\.loss_knobs\.tau=0\.0 must be in \(0, 1\)",
+        r"config\.sweep\.loss_knobs\.tau=0\.0 is invalid for loss 'quantile'",
     ),
     "negative lambda on an axis": (
         _config(sweep__penalty_strength=(0.0, -1e-3)),
@@ -211,5 +224,6 @@ def test_cli_reports_an_invalid_value_in_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("E")]
-    assert len(errors) == 1 and "config.sweep.loss_knobs.delta=-1.0 must be > 0" in errors[0]
+    assert len(errors) == 1
+    assert "config.sweep.loss_knobs.delta=-1.0 is invalid for loss 'huber'" in errors[0]
     assert not workdir.exists()
