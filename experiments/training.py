@@ -47,17 +47,69 @@ PENALTIES = ("l2", "l1", "elastic_net", "none")
 L2_MODES = ("coupled", "decoupled")
 
 
-class RunState(NamedTuple):
+class TrainState(NamedTuple):
+    """What training carries from step to step (what a run returns)."""
+
     params: Any
     opt_state: Any
     diverged: jax.Array  # bool
     diverge_step: jax.Array  # int32, -1 while not diverged
+
+
+class DiagnosticsState(NamedTuple):
+    """What only the diagnostics carry; none of it changes the trajectory."""
+
     minibatch_grad_norm: jax.Array  # of the last minibatch gradient that was applied
     update_norm: jax.Array  # of the last applied parameter update
     prev_grad: Any  # the last applied minibatch gradient (for grad_cos_mean)
     cos_sum: jax.Array  # Σ cos(g_t, g_{t-1}) over applied steps
     cos_count: jax.Array
     power_vector: Any  # warm start of the sharpness power iteration
+
+
+def _where_ok(ok: jax.Array, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+
+
+def accept_step(
+    state: TrainState, value, params, opt_state, step_index, limit
+) -> tuple[TrainState, jax.Array]:
+    """The divergence freeze: (next state, whether the step was accepted).
+
+    A step is rejected when the minibatch objective `value` is not finite or exceeds `limit`, or
+    a new parameter is not finite; the first rejection sets diverged and diverge_step, and from
+    then on the member keeps its parameters and optimizer state.
+    """
+    ok = jnp.isfinite(value) & (value <= limit) & _all_finite(params) & ~state.diverged
+    newly_diverged = ~ok & ~state.diverged
+    return TrainState(
+        params=_where_ok(ok, params, state.params),
+        opt_state=_where_ok(ok, opt_state, state.opt_state),
+        diverged=state.diverged | newly_diverged,
+        diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
+    ), ok
+
+
+def update_diagnostics(
+    diag: DiagnosticsState, ok: jax.Array, grads, updates, cosines: bool
+) -> DiagnosticsState:
+    """Norms of the applied step and, with `cosines`, cos(g_t, g_{t-1}) of applied steps."""
+    grad_norm = _tree_norm(grads)
+    if cosines:
+        prev_norm = _tree_norm(diag.prev_grad)
+        dot = stability.tree_vdot(grads, diag.prev_grad)
+        cos = dot / jnp.maximum(grad_norm * prev_norm, 1e-30)
+        counted = ok & (prev_norm > 0)
+        prev_grad = _where_ok(ok, grads, diag.prev_grad)
+    else:
+        cos, counted, prev_grad = jnp.zeros(()), jnp.zeros((), bool), diag.prev_grad
+    return diag._replace(
+        minibatch_grad_norm=jnp.where(ok, grad_norm, diag.minibatch_grad_norm),
+        update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(diag.update_norm)),
+        prev_grad=prev_grad,
+        cos_sum=diag.cos_sum + jnp.where(counted, cos, 0.0),
+        cos_count=diag.cos_count + counted.astype(jnp.int32),
+    )
 
 
 def lr_multiplier(schedule: str, steps: int, warmup_steps: int) -> Callable[[jax.Array], jax.Array]:
@@ -216,7 +268,8 @@ def targets(config: config_dict.ConfigDict, hyper: Hyper, data: dict[str, jax.Ar
 class Carry(NamedTuple):
     """What a run carries between segments (and what a mid-run checkpoint holds)."""
 
-    state: RunState
+    state: TrainState
+    diagnostics: DiagnosticsState
     init_objective: jax.Array  # the divergence threshold's reference
     first: Metrics  # metrics at step 0
 
@@ -239,14 +292,14 @@ class RunProgram:
     n_periods: int
     period_steps: int
 
-    def run(self, hyper: Hyper, data: dict[str, jax.Array]) -> tuple[RunState, Metrics]:
+    def run(self, hyper: Hyper, data: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
         carry = self.init(hyper, data)
         carry, periods = self.advance(carry, hyper, data, 0, self.n_periods)
         return carry.state, self.finish(carry, hyper, data, periods)
 
 
 def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=()):
-    """The pure function `run(hyper, data) -> (RunState, metrics)` for one program structure."""
+    """The pure function `run(hyper, data) -> (TrainState, metrics)` for one program structure."""
     return make_program(config, dataset, family).run
 
 
@@ -343,14 +396,14 @@ def make_program(
             out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
         return out
 
-    def sharpness(ctx, hyper, data, state: RunState) -> tuple[RunState, jax.Array]:
+    def sharpness(ctx, hyper, data, state: TrainState, diag: DiagnosticsState):
         value, vector = stability.top_hessian_eigenvalue(
             lambda p: full_objective(ctx, hyper, data, p),
             state.params,
-            state.power_vector,
+            diag.power_vector,
             int(config.sharpness_iters),
         )
-        return state._replace(power_vector=vector), value
+        return diag._replace(power_vector=vector), value
 
     def init(hyper: Hyper, data) -> Carry:
         ctx = context(hyper, data)
@@ -364,11 +417,13 @@ def make_program(
             )
         else:
             power_vector = zeros
-        state = RunState(
+        state = TrainState(
             params=params,
             opt_state=ctx.tx.init(params),
             diverged=jnp.zeros((), bool),
             diverge_step=jnp.full((), -1, jnp.int32),
+        )
+        diag = DiagnosticsState(
             minibatch_grad_norm=jnp.zeros((), jnp.float32),
             update_norm=jnp.zeros((), jnp.float32),
             prev_grad=zeros,
@@ -377,17 +432,20 @@ def make_program(
             power_vector=power_vector,
         )
         first = evaluate(ctx, hyper, data, params)
-        first.update(minibatch_grad_norm=state.minibatch_grad_norm, update_norm=state.update_norm)
+        first.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
         if sharpness_every:
-            state, first["sharpness"] = sharpness(ctx, hyper, data, state)
-        return Carry(state, first["objective"], first)
+            diag, first["sharpness"] = sharpness(ctx, hyper, data, state, diag)
+        return Carry(state, diag, first["objective"], first)
 
     def advance(carry: Carry, hyper: Hyper, data, first_period, n: int):
         ctx = context(hyper, data)
         grad_fn = jax.value_and_grad(lambda p, x, y: objective(ctx, hyper, p, x, y))
         k_batches = run_keys(hyper)[1]
 
-        def step(state: RunState, inputs) -> tuple[RunState, None]:
+        limit = threshold * carry.init_objective
+
+        def step(states, inputs):
+            state, diag = states
             step_index, batch_key = inputs
             if batch_size:
                 idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
@@ -397,49 +455,22 @@ def make_program(
             value, grads = grad_fn(state.params, x, y)
             updates, opt_state = ctx.tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
-            ok = (
-                jnp.isfinite(value)
-                & (value <= threshold * carry.init_objective)
-                & _all_finite(params)
-                & ~state.diverged
-            )
-            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
-            newly_diverged = ~ok & ~state.diverged
-            grad_norm = _tree_norm(grads)
-            if diagnostics:
-                prev_norm = _tree_norm(state.prev_grad)
-                dot = stability.tree_vdot(grads, state.prev_grad)
-                cos = dot / jnp.maximum(grad_norm * prev_norm, 1e-30)
-                counted = ok & (prev_norm > 0)
-                prev_grad = keep(grads, state.prev_grad)
-            else:
-                cos, counted, prev_grad = jnp.zeros(()), jnp.zeros((), bool), state.prev_grad
-            return RunState(
-                params=keep(params, state.params),
-                opt_state=keep(opt_state, state.opt_state),
-                diverged=state.diverged | newly_diverged,
-                diverge_step=jnp.where(newly_diverged, step_index, state.diverge_step),
-                minibatch_grad_norm=jnp.where(ok, grad_norm, state.minibatch_grad_norm),
-                update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(state.update_norm)),
-                prev_grad=prev_grad,
-                cos_sum=state.cos_sum + jnp.where(counted, cos, 0.0),
-                cos_count=state.cos_count + counted.astype(jnp.int32),
-                power_vector=state.power_vector,
-            ), None
+            state, ok = accept_step(state, value, params, opt_state, step_index, limit)
+            return (state, update_diagnostics(diag, ok, grads, updates, diagnostics)), None
 
-        def block(state: RunState, inputs) -> tuple[RunState, Metrics]:
-            state, _ = jax.lax.scan(step, state, inputs)
+        def block(states, inputs):
+            (state, diag), _ = jax.lax.scan(step, states, inputs)
             metrics = evaluate(ctx, hyper, data, state.params)
             metrics.update(
-                minibatch_grad_norm=state.minibatch_grad_norm, update_norm=state.update_norm
+                minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm
             )
-            return state, metrics
+            return (state, diag), metrics
 
-        def period(state: RunState, inputs) -> tuple[RunState, Metrics]:
-            state, metrics = jax.lax.scan(block, state, inputs)
+        def period(states, inputs):
+            (state, diag), metrics = jax.lax.scan(block, states, inputs)
             if sharpness_every:
-                state, metrics["sharpness"] = sharpness(ctx, hyper, data, state)
-            return state, metrics
+                diag, metrics["sharpness"] = sharpness(ctx, hyper, data, state, diag)
+            return (state, diag), metrics
 
         start = first_period * steps_per_period
         all_keys = jax.random.split(k_batches, steps)
@@ -450,11 +481,11 @@ def make_program(
             ),
             seg_keys.reshape(n, blocks_per_period, log_every),
         )
-        state, metrics = jax.lax.scan(period, carry.state, inputs)
-        return carry._replace(state=state), metrics
+        (state, diag), metrics = jax.lax.scan(period, (carry.state, carry.diagnostics), inputs)
+        return carry._replace(state=state, diagnostics=diag), metrics
 
     def finish(carry: Carry, hyper: Hyper, data, periods: Metrics) -> Metrics:
-        first, state = carry.first, carry.state
+        first, state, diag = carry.first, carry.state, carry.diagnostics
         periods = dict(periods)
         sharp = periods.pop("sharpness", None)
         metrics = {
@@ -469,8 +500,8 @@ def make_program(
         summary.update(
             diverged=state.diverged,
             diverge_step=state.diverge_step,
-            grad_cos_mean=state.cos_sum / jnp.maximum(state.cos_count, 1),
-            minibatch_grad_norm_final=state.minibatch_grad_norm,
+            grad_cos_mean=diag.cos_sum / jnp.maximum(diag.cos_count, 1),
+            minibatch_grad_norm_final=diag.minibatch_grad_norm,
         )
         error = oracles.ridge_error(
             config, family, hyper, data["x_train"], targets(config, hyper, data)[0], state.params
