@@ -156,8 +156,10 @@ def reproduce(
     for line in warnings:
         logging.warning("%s", line)
     config = plan_lib.config_from_record(record)
-    config.tensorboard = False
-    config.plots = False
+    # One process, every chunk (a sweep recorded in parts holds part 0's shard fields).
+    config.update_from_flattened_dict(
+        {"tensorboard": False, "plots": False, "shard": 0, "num_shards": 1, "distributed": False}
+    )
     sweep.run_sweep(config, into, overwrite=overwrite)
     columns = []
     for table in TABLE_KEYS:

@@ -97,17 +97,18 @@ class SegmentedProgram:
             self.segment_periods = jax.eval_shape(advance, carry, hyper_spec, data, first)[1]
             self.advance = advance.lower(carry, hyper_spec, data, first).compile()
             self.init = init.lower(hyper_spec, data).compile()
-            _, periods = jax.eval_shape(
-                lambda c, h, d: jax.vmap(
-                    lambda c1, h1: pieces.advance(c1, h1, d, 0, self.n_periods)
-                )(c, h),
-                carry, hyper_spec, data,
-            )
             self.finish = (
                 jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
-                .lower(carry, hyper_spec, data, periods)
+                .lower(carry, hyper_spec, data, self._periods_like(self.n_periods))
                 .compile()
             )
+
+    def _periods_like(self, n: int):
+        """Shapes of the period metrics of n periods (run axis first, then periods)."""
+        return jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct((x.shape[0], n, *x.shape[2:]), x.dtype),
+            self.segment_periods,
+        )
 
     def __call__(self, hyper, data, directory: pathlib.Path):
         start = checkpoints.latest_step(directory)
@@ -118,11 +119,7 @@ class SegmentedProgram:
             checkpoints.remove(directory)
             start = None
         if start is not None:
-            periods_like = jax.tree.map(
-                lambda x: jax.ShapeDtypeStruct((x.shape[0], start, *x.shape[2:]), x.dtype),
-                self.segment_periods,
-            )
-            like = {"carry": carry, "periods": periods_like}
+            like = {"carry": carry, "periods": self._periods_like(start)}
             restored = checkpoints.restore(directory, start, like)
             carry, collected, periods_done = restored["carry"], restored["periods"], start
             logging.info("resumed %s at period %d of %d", directory.name, start, self.n_periods)

@@ -103,17 +103,6 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 INFINITE_OK = ("loss_knobs.alpha", "diverge_threshold")
 
 
-def validate_config(
-    config: config_dict.ConfigDict, overridden: Collection[str] = ()
-) -> dict[tuple, data_lib.Dataset]:
-    """Every check of `check_fields` and `check_programs` (experiments.plan runs them itself).
-
-    Returns the datasets loaded to check them, keyed by grid.dataset_key.
-    """
-    check_fields(config, overridden)
-    return check_programs(grid.expand(config))
-
-
 def check_fields(config: config_dict.ConfigDict, overridden: Collection[str] = ()) -> None:
     """Raise ConfigError naming the bad field and value: every value of every field, one by one.
 

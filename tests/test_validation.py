@@ -14,6 +14,7 @@ import pytest
 from configs import tiny
 from experiments import data as data_lib
 from experiments import sweep, validation
+from experiments.plan import SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -191,7 +192,7 @@ def test_non_finite_dataset_is_named(tmp_path, monkeypatch):
 
 def test_valid_configs_pass():
     for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0)):
-        validation.validate_config(config)
+        SweepPlan.resolve(config)
 
 
 def _cli(tmp_path, *flags):
