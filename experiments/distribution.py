@@ -1,20 +1,18 @@
-"""How a sweep is spread over devices, processes and shards, and the device settings it runs with.
+"""How a sweep is spread over processes and shards: parts, their chunks, records and assembly.
 
-Units of work are the grid's chunks, (group_id, chunk_id) in grid order. Chunk boundaries are set
-by `config.chunk_size` alone, never by the device count (a chunk is padded up to a multiple of the
-local device count only when it is compiled), so every part of a sweep, on whatever hardware,
-agrees on which runs chunk g<G>-c<C> holds, and two parts never write the same chunk file.
+Units of work are the plan's chunks (experiments.plan), (group_id, chunk_id) in grid order, the
+same for every part on whatever hardware, so two parts never write the same chunk file.
 
 A *part* is one process of one shard: with P processes per job (`config.distributed`, P =
 jax.process_count(); otherwise 1) and `config.num_shards` jobs (a Slurm array, say),
 
     part = shard · P + process_index        of        num_shards · P parts.
 
-The units are split into contiguous, near-equal blocks, one per part, so a part compiles only the
-groups its block touches. Each part writes its own chunk files and a record of where it ran
-(`parts/part-<i>-of-<n>.json`) into the shared workdir; the tables are assembled once every
-chunk is there, by process 0 of a multi-process job (after waiting for its job's other processes),
-by the last shard to finish, or by `python -m experiments.merge --workdir=...`.
+The units are split into contiguous, near-equal blocks, one per part (`blocks`, read by the plan),
+so a part compiles only the groups its block touches. Each part writes its own chunk files and a
+record of where it ran (`parts/part-<i>-of-<n>.json`) into the shared workdir; the tables are
+assembled once every chunk is there, by process 0 of a multi-process job (after waiting for its
+job's other processes), by the last shard to finish, or by `python -m experiments.merge`.
 
 Device settings and jax.distributed's start-up are in experiments.devices.
 """
@@ -40,9 +38,8 @@ from experiments.workdir import WorkdirError, differences, sweep_identity
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
-
-# How long process 0 waits for its job's other processes (experiments.devices.WAIT_TIMEOUT_S).
 POLL_INTERVAL_S = 1.0
+
 
 @dataclasses.dataclass(frozen=True)
 class Part:

@@ -1,23 +1,15 @@
 """What a sweep is, resolved once: every check, then the grid expanded into programs and chunks.
 
-`plan = SweepPlan.resolve(config, n_devices)` first runs every check any layer of the engine can
-make (experiments.validation: a `ConfigError` naming the field and the value, before anything is
-compiled or written), then expands the grid exactly once (experiments.grid) into
-
-* `programs`: one per group of runs sharing a structure, each with its id, its frozen config,
-  the losses it fuses and its dataset (`datasets[program.dataset_key]`, loaded by the checks);
-* `chunks`: every chunk of the grid in grid order, `chunk_size` runs each (the last of a group
-  may hold fewer), its hyperparameters padded to `compiled_size` by repeating its last run;
-* `part` and `owned`: this process's part of the grid and the chunks it runs (all of them for a
-  single part; experiments.distribution);
-* `identity`: what must match for a workdir to be resumed (experiments.workdir).
-
-Chunk boundaries come from `chunk_size` alone, config.chunk_size capped at the largest group
-(a padded member is wasted work), so every part, on any hardware, agrees on what chunk g<G>-c<C>
-holds; only the compiled shape, `compiled_size`, is padded to a multiple of the local device
-count. Every consumer (the sweep, the claims' trained runs, distribution, workdir, merge,
-reproduce) reads the plan, never the raw config. `SweepPlan.from_record(record)` rebuilds the
-plan of a workdir's config.json.
+`plan = SweepPlan.resolve(config, n_devices)` runs every check of the engine (a `ConfigError`
+naming the field and the value, experiments.validation, before anything is compiled or written),
+then expands the grid once (experiments.grid) into `programs` (grid.Group: id, frozen config, the
+losses it fuses, its dataset key), `chunks` (every chunk in grid order, its hyperparameters
+padded to `compiled_size` by repeating its last run), this process's `part` and the chunks it
+`owned`, and the sweep `identity` (experiments.workdir). Chunk boundaries come from `chunk_size`
+alone (config.chunk_size capped at the largest group), so every part on any hardware agrees on
+what chunk g<G>-c<C> holds; only `compiled_size` is padded to a multiple of the local device
+count. The sweep, the claims' trained runs, distribution, workdir and merge read the plan, never
+the raw config; `SweepPlan.from_record(record)` rebuilds it from a workdir's config.json.
 """
 
 from __future__ import annotations
