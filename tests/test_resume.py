@@ -38,12 +38,7 @@ FLAGS = {
 
 def _config(**overrides):
     config = tiny.get_config()
-    for path, value in {**FLAGS, **overrides}.items():
-        node = config
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
+    config.update_from_flattened_dict({**FLAGS, **overrides})
     return config
 
 

@@ -28,12 +28,7 @@ def _linear_config(**overrides):
     config.sweep.loss = None
     config.sweep.penalty_strength = None
     config.sweep.seed = None
-    for path, value in overrides.items():
-        node = config
-        *parents, leaf = path.split("__")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
+    config.update_from_flattened_dict({p.replace("__", "."): v for p, v in overrides.items()})
     return config
 
 

@@ -23,12 +23,7 @@ def _config(**fields):
     """configs/tiny.py (a sweep over loss, λ and seed) with dotted fields set."""
     config = tiny.get_config()
     config.tensorboard = config.plots = config.progress = False
-    for path, value in fields.items():
-        node = config
-        *parents, leaf = path.split("__")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
+    config.update_from_flattened_dict({p.replace("__", "."): v for p, v in fields.items()})
     return config
 
 
