@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import grid, sweep, validation
+from experiments import distribution, grid, sweep, validation
 from experiments.claims import trained_runs
+from experiments.plan import SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -117,6 +118,12 @@ def test_a_sweep_in_parts_expands_its_grid_once_per_process(tmp_path, monkeypatc
         calls.clear()
         sweep.run_sweep(_two_groups(chunk_size=3, num_shards=2, shard=shard), workdir)
         assert len(calls) == 1, f"shard {shard} expanded the grid {len(calls)} times"
+    calls.clear()
+    merged = SweepPlan.from_record(distribution.record_of(workdir))  # what merge resolves
+    assert len(calls) == 1 and merged.keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    calls.clear()
+    trained = trained_runs.train(_two_groups())
+    assert len(calls) == 1 and sum(len(g.runs) for g in trained) == 8
 
 
 def test_cli_refuses_an_override_of_a_swept_field_in_one_line(tmp_path):
