@@ -286,3 +286,35 @@ def test_quick_report_end_to_end(tmp_path):
             assert len(pd.read_csv(csv)) > 0
     assert page.count("data:image/png;base64,") == len(list(tmp_path.glob("claim*/*.png")))
     assert "So why L2?" in page
+
+
+def test_linear_unbiased_family_is_unbiased_and_never_below_ols():
+    """Gauss-Markov on the whole family A = (ZᵀZ)⁻¹Zᵀ + D(I − H): A·Z = I, Cov(A·y) ⪰ Cov(OLS),
+    and the gap is exactly σ²·tr(D(I−H)Dᵀ) (zero only for D(I−H) = 0)."""
+    rng = np.random.default_rng(1)
+    z = claim2.design(rng.standard_normal((50, 3)))
+    family = claim2.linear_unbiased_family(z, 10, seed=0)
+    gaps = claim2.variance_gaps(z, family, noise_var=2.0)
+    assert gaps["unbiased_error"].max() < 1e-10
+    assert gaps["trace_gap"].min() > 0 and gaps["min_eigenvalue_gap"].min() > -1e-12
+    ols = np.linalg.solve(z.T @ z, z.T)
+    d_part = family[0] - ols
+    assert gaps["trace_gap"].iloc[0] == pytest.approx(2.0 * np.trace(d_part @ d_part.T))
+    # OLS itself is in the family's closure: gap 0.
+    assert claim2.variance_gaps(z, [ols], 2.0)["trace_gap"].iloc[0] == pytest.approx(0, abs=1e-12)
+
+
+def test_variance_ratio_interval_covers_the_exact_ratio():
+    rng = np.random.default_rng(2)
+    z = claim2.design(rng.standard_normal((40, 2)))
+    weights = claim2.wrong_weights(40, 0)
+    exact = (np.trace(claim2.linear_estimator_covariance(z, weights, np.ones(40)))
+             / np.trace(claim2.linear_estimator_covariance(z, np.ones(40), np.ones(40))))
+    covered = []
+    for _ in range(40):  # 40 Monte Carlo studies of 300 datasets each
+        y = rng.standard_normal((300, 40))
+        iv = claim2.variance_ratio(claim2.wls_coefficients(z, y, weights),
+                                   claim2.lstsq_coefficients(z, y), resamples=500)
+        covered.append(iv.contains(exact))
+        assert iv.low > 1
+    assert np.mean(covered) >= 0.85  # 95% nominal; P(< 34 of 40) ≈ 0.4% at 95%
