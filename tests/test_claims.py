@@ -9,6 +9,7 @@ write; the report itself uses scipy).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pathlib
 import re
 import subprocess
@@ -318,3 +319,55 @@ def test_variance_ratio_interval_covers_the_exact_ratio():
         covered.append(iv.contains(exact))
         assert iv.low > 1
     assert np.mean(covered) >= 0.85  # 95% nominal; P(< 34 of 40) ≈ 0.4% at 95%
+
+
+def test_claim3b_selection_never_reads_the_test_split(monkeypatch):
+    """Permuting the test targets changes the test numbers but no selected (lr, λ)."""
+    c = claim3_config.get_config("quick")
+    config = copy.deepcopy(c.adam_pair)
+    config.steps = 60
+    config.log_every = 20
+    config.sweep.learning_rate = (1e-3, 1e-2)
+    config.sweep.penalty_strength = (0.0, 1e-1)
+    config.sweep.seed = (0, 1)
+
+    def selection():
+        runs = claim3.adam_runs(trained_runs.train(config, on_validation=True))
+        return claim3.select_on_validation(runs), runs
+
+    selected, runs = selection()
+    load = data_lib.load
+
+    def permuted(dataset_config):
+        dataset = load(dataset_config)
+        order = np.random.default_rng(0).permutation(dataset.x_test.shape[0])
+        return dataclasses.replace(dataset, y_test=dataset.y_test[order],
+                                   f_test=dataset.f_test[order])
+
+    monkeypatch.setattr(data_lib, "load", permuted)
+    selected_permuted, runs_permuted = selection()
+    assert selected_permuted == selected
+    np.testing.assert_array_equal(runs_permuted["final_val_loss"], runs["final_val_loss"])
+    assert not np.allclose(runs_permuted["test_mse"], runs["test_mse"])  # the permutation bites
+
+
+def test_prescription_lambda_star_minimizes_expected_test_mse_and_eb_recovers_tau():
+    c = claim3_config.get_config("quick")
+    dataset = data_lib.load(c.map.dataset)
+    study = claim3.prescription_study(dataset.x_train, dataset.x_test, 1.0, c.prescription)
+    assert study["argmin"].contains(study["lam_star"])
+    assert (study["curve"]["minus_at_lambda_star_high"] >= 0).all()
+    assert 0.9 <= study["coverage"].estimate <= 1.0
+    assert abs(np.log(study["tau_hat_median"] / 0.3)) < 0.15
+
+
+def test_ridge_path_matches_the_closed_form_per_lambda():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4))
+    y = rng.standard_normal((3, 30))
+    lams = np.array([0.0, 0.1, 2.0])
+    path = claim3.ridge_path(x, y, lams)
+    for i, lam in enumerate(lams):
+        for k in range(3):
+            np.testing.assert_allclose(path[i, k], claim3.ridge_coefficients(x, y[k], lam),
+                                       atol=1e-10)
