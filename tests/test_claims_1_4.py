@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from configs.claims import claim1_smoothness as claim1_config
 from configs.claims import claim4_classification as claim4_config
@@ -35,8 +36,9 @@ def _classification_runs(accuracy: dict[str, list[float]], lrs=(0.01, 0.03)) -> 
     return pd.DataFrame(rows)
 
 
-def _comparison(accuracy):
-    return claim4.comparison_table(claim4.best_table(_classification_runs(accuracy)))
+def _comparison(accuracy, n_test=450):
+    runs = _classification_runs(accuracy)
+    return claim4.comparison_table(claim4.best_table(runs), runs, {"digits": n_test})
 
 
 def test_claim4_best_lr_and_noise_match_a_direct_computation():
@@ -46,10 +48,18 @@ def test_claim4_best_lr_and_noise_match_a_direct_computation():
     best = claim4.best_table(_classification_runs({claim4.CE: ce, claim4.SQUARE: sq,
                                                    claim4.HINGE: hinge}))
     assert (best["best_lr"] == 0.01).all()  # the other lr is 5 points worse for every loss
-    row = claim4.comparison_table(best).iloc[0]
+    runs = _classification_runs({claim4.CE: ce, claim4.SQUARE: sq, claim4.HINGE: hinge})
+    row = claim4.comparison_table(best, runs, {"digits": 450}).iloc[0]
     np.testing.assert_allclose(row["gap_sq"], np.mean(sq) - np.mean(ce), atol=1e-12)
-    expected_noise = 2.0 * np.sqrt(np.var(ce, ddof=1) / 5 + np.var(sq, ddof=1) / 5)
-    np.testing.assert_allclose(row["noise_sq"], expected_noise, rtol=1e-12)
+    # Paired over seeds, plus binomial test noise: wider than the binomial term alone, and
+    # wider than the paired seed t-interval alone.
+    diff = np.subtract(sq, ce)
+    seed_half = scipy.stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    binomial_half = 1.96 * np.sqrt((np.mean(sq) * (1 - np.mean(sq))
+                                    + np.mean(ce) * (1 - np.mean(ce))) / 450)
+    assert row["noise_sq"] > max(binomial_half, 0.8 * seed_half)
+    assert row["noise_sq"] < seed_half + binomial_half
+    assert row["gap_sq_low"] < row["gap_sq"] < row["gap_sq_high"]
     np.testing.assert_allclose(row["std_sq"], np.std(sq, ddof=1), rtol=1e-12)
     assert row["ce_beats_sq"] and not row["sq_beats_ce"] and not row["agrees_hui_belkin"]
 

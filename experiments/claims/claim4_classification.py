@@ -21,7 +21,8 @@ import pandas as pd
 from absl import logging
 
 from configs.claims import claim4_classification as claim_config
-from experiments import plots, sweep
+from experiments import data as data_lib
+from experiments import plots, statistics, sweep
 from experiments.claims.section import Section
 
 KEY = "claim4"
@@ -29,8 +30,6 @@ TITLE = "Cross-entropy vs the square loss for classification"
 CLAIM = "Cross-entropy, not L2 (squared error), is the common loss for classification."
 CE, SQUARE, HINGE = claim_config.LOSSES
 CELL = ["dataset", "model"]
-# A gap counts as real when it exceeds this many standard errors of the difference of two means.
-NOISE_MULTIPLE = 2.0
 HUI_BELKIN_GAP = 0.005  # square loss no worse than CE by more than "about half a point"
 STABILITY_COLUMNS = (
     "frac_increase", "tail_rel_std", "grad_norm_ratio", "grad_cos_mean", "n_spikes"
@@ -102,32 +101,45 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(best: pd.DataFrame) -> pd.DataFrame:
+def comparison_table(
+    best: pd.DataFrame, runs: pd.DataFrame, n_test: dict[str, int]
+) -> pd.DataFrame:
     """Per cell: square loss and hinge against cross-entropy, each at its own best lr.
 
-    gap = acc(loss) − acc(CE) in accuracy (fraction); noise = NOISE_MULTIPLE · standard error of
-    that difference of two means over seeds, √(s²_CE/n_CE + s²_loss/n_loss).
+    gap = acc(loss) − acc(CE) in accuracy (fraction), paired over the seeds the two share
+    (seed = initialization and minibatch order), with the test set's binomial noise
+    (experiments.statistics.with_test_noise; n_test examples per dataset); noise = the 95%
+    interval's half-width, gap_*_low / gap_*_high its ends.
     """
     rows = []
     for (dataset, model), frame in best.groupby(CELL, sort=True):
         at = frame.set_index("loss")
         ce = at.loc[CE]
+
+        def at_best(loss, dataset=dataset, model=model, at=at):
+            mine = runs[_where(runs, dataset, model, loss)]
+            mine = mine[mine["learning_rate"] == at.loc[loss, "best_lr"]]
+            return mine.set_index("seed")["test_accuracy"]
+
+        ce_seeds = at_best(CE)
         row = {"dataset": dataset, "model": model,
                "acc_ce": ce["acc_mean"], "std_ce": ce["acc_std"]}
         for loss, name in ((SQUARE, "sq"), (HINGE, "hinge")):
             other = at.loc[loss]
-            gap = other["acc_mean"] - ce["acc_mean"]
-            noise = NOISE_MULTIPLE * np.sqrt(
-                ce["acc_std"] ** 2 / ce["seeds"] + other["acc_std"] ** 2 / other["seeds"]
-            )
+            shared = at_best(loss).index.intersection(ce_seeds.index)
+            iv = statistics.with_test_noise(at_best(loss)[shared].to_numpy(),
+                                            ce_seeds[shared].to_numpy(), n_test[dataset])
             row.update({
                 f"acc_{name}": other["acc_mean"],
                 f"std_{name}": other["acc_std"],
-                f"gap_{name}": gap,
-                f"noise_{name}": noise,
+                f"gap_{name}": iv.estimate,
+                f"gap_{name}_low": iv.low,
+                f"gap_{name}_high": iv.high,
+                f"noise_{name}": iv.half_width,
             })
-        row["ce_beats_sq"] = row["gap_sq"] < -row["noise_sq"]
-        row["sq_beats_ce"] = row["gap_sq"] > row["noise_sq"]
+        # "Better" only where the paired interval excludes zero.
+        row["ce_beats_sq"] = row["gap_sq_high"] < 0
+        row["sq_beats_ce"] = row["gap_sq_low"] > 0
         row["sq_within_half_point"] = row["gap_sq"] >= -HUI_BELKIN_GAP
         row["std_sq_le_ce"] = row["std_sq"] <= row["std_ce"]
         row["agrees_hui_belkin"] = row["sq_within_half_point"] and row["std_sq_le_ce"]
@@ -147,11 +159,12 @@ def verdict(comparison: pd.DataFrame) -> str:
 
 
 RULE = (
-    f"Each loss is taken at its own best learning rate. In each dataset × model cell the gap "
-    f"acc(square) − acc(CE) is compared with {NOISE_MULTIPLE:g} standard errors of the difference "
-    f"of the two seed means. **supported** (cross-entropy is needed) if CE beats the square loss "
-    f"by more than that in a majority of cells; **refuted** if the square loss beats CE by more "
-    f"than that in a majority; **qualified** otherwise (the square loss is within noise, or the "
+    "Each loss is taken at its own best learning rate. In each dataset × model cell the gap "
+    "acc(square) − acc(CE) gets a 95% interval, paired over the shared seeds and including the "
+    "test set's binomial sampling noise; a loss beats the other where that interval excludes 0. "
+    "**supported** (cross-entropy is needed) if CE beats the square loss "
+    f"in a majority of cells; **refuted** if the square loss beats CE in a majority; "
+    f"**qualified** otherwise (the square loss is within noise, or the "
     f"cells disagree: cross-entropy is common by convention, not necessity). Hui & Belkin's "
     f"finding (the square loss comparable to or better than CE) counts as reproduced in a cell "
     f"when the square loss is at most {100 * HUI_BELKIN_GAP:g} points below CE (gap ≥ "
@@ -177,7 +190,8 @@ def findings(best: pd.DataFrame, comparison: pd.DataFrame, result: str) -> str:
             f"- {row.dataset} / {row.model}: CE {100 * row.acc_ce:.2f} ± {100 * row.std_ce:.2f}, "
             f"square {100 * row.acc_sq:.2f} ± {100 * row.std_sq:.2f}, "
             f"hinge {100 * row.acc_hinge:.2f} ± {100 * row.std_hinge:.2f} % "
-            f"(square − CE {_points(row.gap_sq)} pt, noise ±{100 * row.noise_sq:.2f} pt: {word})."
+            f"(square − CE {_points(row.gap_sq)} pt, paired 95% interval with test noise "
+            f"[{_points(row.gap_sq_low)}, {_points(row.gap_sq_high)}] pt: {word})."
         )
     ce_wins, sq_wins = int(comparison["ce_beats_sq"].sum()), int(comparison["sq_beats_ce"].sum())
     agree = int(comparison["agrees_hui_belkin"].sum())
@@ -281,7 +295,7 @@ def summary(comparison: pd.DataFrame) -> str:
     """Square loss minus cross-entropy per cell, for the report's verdict table."""
     cells = [
         f"{row['dataset']}/{row['model']} {100 * row['gap_sq']:+.2f} pt "
-        f"(noise ±{100 * row['noise_sq']:.2f})"
+        f"[{_points(row['gap_sq_low'])}, {_points(row['gap_sq_high'])}]"
         for row in comparison.to_dict("records")
     ]
     ce_wins = int(comparison["ce_beats_sq"].sum())
@@ -302,7 +316,9 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
     runs = runs_table(result.runs)
     by_lr = lr_table(runs)
     best = best_table(runs)
-    comparison = comparison_table(best)
+    n_test = {name: data_lib.load({**config.dataset.to_dict(), "name": name}).x_test.shape[0]
+              for name in runs["dataset"].unique()}
+    comparison = comparison_table(best, runs, n_test)
     outcome = verdict(comparison)
     logging.info("%s: %s\n%s", KEY, outcome, comparison.to_string())
     figures = {
