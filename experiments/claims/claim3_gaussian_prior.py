@@ -368,11 +368,10 @@ def _prescription_plot(study: dict, path: pathlib.Path) -> pathlib.Path:
 
 def run(workdir: pathlib.Path, quick: bool) -> list[Section]:
     c = claim_config.get_config("quick" if quick else "default")
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
-    (outdir.parent / "claim3a").mkdir(exist_ok=True)
-    (outdir.parent / "claim3b").mkdir(exist_ok=True)
-    return [_claim3a(c, outdir.parent / "claim3a"), _claim3b(c, outdir.parent / "claim3b")]
+    outdirs = {part: pathlib.Path(workdir) / f"{KEY}{part}" for part in "ab"}
+    for path in outdirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return [_claim3a(c, outdirs["a"]), _claim3b(c, outdirs["b"])]
 
 
 def _claim3a(c, outdir: pathlib.Path) -> Section:
