@@ -402,6 +402,8 @@ def test_claim5_improvement_is_paired_over_splits_and_seeds_and_collapse_is_repo
     table = claim5.improvement_table(runs, selected).set_index("loss")
     assert table.loc["a", "improvement"] == pytest.approx(0.02, abs=0.002)  # noise 0.002 per run
     assert table.loc["a", "helps"] and not table.loc["b", "helps"]
+    assert table.loc["a", "helps_holm"] and table.loc["a", "p_holm"] == pytest.approx(
+        min(1.0, 2 * table.loc["a", "p_value"]))  # Holm over 2 comparisons, a has the smaller p
     assert table.loc["b", "improvement_low"] <= 0 <= table.loc["b", "improvement_high"]
     assert (table["collapse_lambdas"] == "10").all() and (table["collapsed_runs"] == 15).all()
     assert claim5.verdict(table.reset_index()) == "qualified"

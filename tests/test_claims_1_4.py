@@ -190,7 +190,7 @@ def test_claim4_quick_end_to_end(tmp_path):
     from experiments import data as data_lib
     from experiments import statistics
 
-    ce_wins = sq_wins = cells = 0
+    intervals, converged_cells = [], []
     for (dataset, _), cell in runs.groupby(["dataset", "model"]):
         at_best, converged = {}, []
         for loss, frame in cell.groupby("loss"):
@@ -199,10 +199,15 @@ def test_claim4_quick_end_to_end(tmp_path):
             at_best[loss] = best["test_accuracy"].to_numpy()
             converged.append(abs(best["val_tail_change"].mean()) < claim4.BUDGET_TOLERANCE)
         n_test = data_lib.load({**config.dataset.to_dict(), "name": dataset}).x_test.shape[0]
-        iv = statistics.with_test_noise(at_best[claim4.SQUARE], at_best[claim4.CE], n_test)
-        ce_wins += iv.high < 0 and all(converged)
-        sq_wins += iv.low > 0 and all(converged)
-        cells += 1
+        intervals.append(statistics.with_test_noise(at_best[claim4.SQUARE], at_best[claim4.CE],
+                                                    n_test))
+        converged_cells.append(all(converged))
+    _, reject = statistics.holm([iv.p_value for iv in intervals])  # wins over several cells
+    cells = len(intervals)
+    ce_wins = sum(iv.high < 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
+    sq_wins = sum(iv.low > 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
     expected = ("supported" if 2 * ce_wins > cells
                 else "refuted" if 2 * sq_wins > cells else "qualified")
     assert section.verdict == expected

@@ -205,6 +205,7 @@ def comparison_table(
                 f"gap_{name}_low": iv.low,
                 f"gap_{name}_high": iv.high,
                 f"noise_{name}": iv.half_width,
+                f"p_{name}": iv.p_value,
             })
         # The budget: every loss's validation accuracy settled (seed mean) at its best lr.
         row["max_val_tail_change"] = float(frame["val_tail_change"].abs().max())
@@ -216,7 +217,12 @@ def comparison_table(
         row["std_sq_le_ce"] = row["std_sq"] <= row["std_ce"]
         row["agrees_hui_belkin"] = row["sq_within_half_point"] and row["std_sq_le_ce"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # The verdict counts wins over several cells: a win must survive Holm's correction too.
+    table["p_sq_holm"], reject = statistics.holm(table["p_sq"].to_numpy())
+    table["ce_beats_sq"] &= reject
+    table["sq_beats_ce"] &= reject
+    return table
 
 
 def verdict(comparison: pd.DataFrame) -> str:
@@ -234,7 +240,8 @@ RULE = (
     "Each loss is taken at its own best learning rate. In each dataset × model cell the gap "
     "acc(square) − acc(CE) gets a 95% interval, paired over the shared seeds and including the "
     "test set's binomial sampling noise; a loss beats the other where that interval excludes 0 "
-    "and the budget has converged (every loss's validation accuracy at its best lr changed by "
+    "(and after Holm's correction over the cells) and the budget has converged (every loss's "
+    "validation accuracy at its best lr changed by "
     f"< {100 * BUDGET_TOLERANCE:g} point over the last {TAIL:.0%} of steps, seed mean; a cell "
     "that fails is reported as not converged and counts for neither). lr is selected on the "
     "validation split. "

@@ -105,6 +105,7 @@ def improvement_table(runs: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFram
             **statistics.mean(at_zero, nested=True).as_columns("test_at_0"),
             **statistics.mean(at_sel, nested=True).as_columns("test_at_selected"),
             **gain.as_columns("improvement"),
+            "p_value": gain.p_value,
             "helps": gain.low > 0,
             "hurts": gain.high < 0,
             "collapse_lambdas": ", ".join(f"{lam:g}" for lam, f in collapsed.items() if f > 0.5)
@@ -112,13 +113,21 @@ def improvement_table(runs: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFram
             "collapsed_runs": int(part["collapsed"].sum()),
             "diverged_runs": int(part["diverged"].sum()),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # "Helps for some pair" combines len(table) comparisons: Holm-adjust before counting.
+    adjusted, reject = statistics.holm(table["p_value"].to_numpy())
+    table["p_holm"] = adjusted
+    table["helps_holm"] = reject & (table["improvement"] > 0)
+    table["hurts_holm"] = reject & (table["improvement"] < 0)
+    return table
 
 
 def verdict(table: pd.DataFrame) -> str:
+    """All must help (each at 95%: an intersection needs no correction); "some help" and "hurts
+    somewhere" are read from the Holm-adjusted comparisons."""
     if table["helps"].all():
         return "supported"
-    if table["helps"].any() or not table["hurts"].any():
+    if table["helps_holm"].any() or not table["hurts_holm"].any():
         return "qualified"
     return "refuted"
 
@@ -128,7 +137,8 @@ RULE = (
     "penalty *helps* if the test metric at the selected λ beats λ = 0 with the paired 95% "
     "interval (nested bootstrap over splits, then seeds) above 0, and *hurts* if it is below 0. "
     "**supported** if it helps for every loss on every dataset; **refuted** if it helps for none "
-    "and hurts somewhere; **qualified** otherwise (it helps for some losses or datasets only, "
+    "and hurts somewhere (these two read with Holm's correction over the pairs); **qualified** "
+    "otherwise (it helps for some losses or datasets only, "
     "or never significantly but never hurts). Collapse (accuracy within the chance margin of "
     "1/classes, or one class for every test input; constant regression outputs) is reported per "
     "λ: a penalty that can collapse a model is usable only with λ tuned."
@@ -189,7 +199,9 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
     lines.append(
         f"- The coupled L2 penalty helps beyond noise for {len(helped)} of {len(table)} "
         f"(dataset, loss) pairs: "
-        + (", ".join(f"{r.dataset}/{r.loss}" for r in helped.itertuples()) or "none") + "."
+        + (", ".join(f"{r.dataset}/{r.loss}" for r in helped.itertuples()) or "none")
+        + f"; {int(table['helps_holm'].sum())} after Holm's correction over the {len(table)} "
+        f"comparisons."
     )
     lines.append(f"- Verdict: **{outcome}**.")
     first = c.tasks[next(iter(c.tasks))]
