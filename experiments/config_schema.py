@@ -97,6 +97,9 @@ def base_config() -> config_dict.ConfigDict:
     c.dataset.split_seed = 0  # diabetes, digits
     c.dataset.num_samples = 4000  # mnist1d (80/20 split)
     c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
+    # Fraction of the training split held out for selection (lr, λ, budget), seeded; 0 = none.
+    c.dataset.validation_fraction = 0.0
+    c.dataset.validation_seed = 0
 
     c.model = config_dict.ConfigDict()
     c.model.name = "mlp"  # linear | mlp | cnn

@@ -66,6 +66,11 @@ class Dataset:
     f_train: np.ndarray | None = None
     f_test: np.ndarray | None = None
     true_coef: np.ndarray | None = None
+    # The validation split (`split_validation`): examples carved from the training data, never
+    # trained on; None when config.dataset.validation_fraction is 0.
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    f_val: np.ndarray | None = None
 
 
 def _unknown_name_error(kind: str, name: object, valid: tuple[str, ...]) -> ValueError:
@@ -92,14 +97,15 @@ def validate(dataset: Dataset) -> Dataset:
     if dataset.task not in ("regression", "classification"):
         raise ValueError(f"dataset {name!r}: task must be 'regression' or 'classification', "
                          f"got {dataset.task!r}")
-    for field in ("x_train", "y_train", "x_test", "y_test", "f_train", "f_test"):
+    for field in ("x_train", "y_train", "x_test", "y_test", "f_train", "f_test", "x_val", "y_val",
+                  "f_val"):
         array = getattr(dataset, field)
         if array is None:
             continue
         bad = np.size(array) - np.count_nonzero(np.isfinite(array))
         if bad:
             raise ValueError(f"dataset {name!r}: {field} has {bad} non-finite (NaN or inf) values")
-    for split in ("train", "test"):
+    for split in ("train", "test", "val")[: 3 if dataset.x_val is not None else 2]:
         x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"dataset {name!r}: x_{split} has {x.shape[0]} examples but "
@@ -459,8 +465,9 @@ def load(config_dataset: Any) -> Dataset:
     dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
     image; mnist1d: num_samples, seed, or data_seed
     when seed is absent). Absent fields take the loader's defaults; other fields
-    are ignored. Raises ValueError for an unknown name (with the closest valid names) or for
-    non-finite data.
+    are ignored. validation_fraction > 0 (with validation_seed) then carves a validation split
+    from the training data (`split_validation`). Raises ValueError for an unknown name (with the
+    closest valid names) or for non-finite data.
     """
     name = _config_field(config_dataset, "name")
     if name is _MISSING:
@@ -477,4 +484,59 @@ def load(config_dataset: Any) -> Dataset:
         data_seed = _config_field(config_dataset, "data_seed")
         if data_seed is not _MISSING:
             kwargs["seed"] = data_seed
-    return validate(_LOADERS[name](**kwargs))
+    dataset = validate(_LOADERS[name](**kwargs))
+    fraction = _config_field(config_dataset, "validation_fraction")
+    if fraction is _MISSING or not fraction:
+        return dataset
+    seed = _config_field(config_dataset, "validation_seed")
+    return validate(split_validation(dataset, fraction, 0 if seed is _MISSING else seed))
+
+
+def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
+    """Move a seeded random `fraction` of the training examples into the validation split.
+
+    Selection (learning rate, λ, budget) reads the validation split; the test split stays for
+    reporting. Classification splits are stratified (each class keeps its share). Inputs were
+    standardized with the full training split's statistics before the carve (input statistics
+    only, never labels). ValueError naming `dataset.validation_fraction` outside (0, 1).
+    """
+    if not 0 < float(fraction) < 1:
+        raise ValueError(f"dataset.validation_fraction must be in [0, 1), got {fraction!r}")
+    n = dataset.x_train.shape[0]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7A1]))
+    if dataset.task == "classification":
+        val = np.concatenate([
+            members[: round(fraction * len(members))]
+            for members in (rng.permutation(np.flatnonzero(dataset.y_train == k))
+                            for k in range(dataset.num_classes or 0))
+        ])
+    else:
+        val = rng.permutation(n)[: round(fraction * n)]
+    if not 0 < val.size < n:
+        raise ValueError(f"dataset.validation_fraction={fraction!r} leaves an empty split "
+                         f"of {n} training examples")
+    keep = np.setdiff1d(np.arange(n), val)
+    val = np.sort(val)
+
+    def part(array, index):
+        return None if array is None else _read_only(array[index], array.dtype)
+
+    return dataclasses.replace(
+        dataset,
+        x_train=part(dataset.x_train, keep), y_train=part(dataset.y_train, keep),
+        f_train=part(dataset.f_train, keep),
+        x_val=part(dataset.x_train, val), y_val=part(dataset.y_train, val),
+        f_val=part(dataset.f_train, val),
+    )
+
+
+def validation_view(dataset: Dataset) -> Dataset:
+    """The dataset with its validation split in the test slot: a program compiled on it
+    evaluates (and so selects) on validation and never reads the test split."""
+    if dataset.x_val is None:
+        raise ValueError(f"dataset {dataset.name!r} has no validation split "
+                         "(set dataset.validation_fraction > 0)")
+    return dataclasses.replace(
+        dataset, x_test=dataset.x_val, y_test=dataset.y_val, f_test=dataset.f_val,
+        x_val=None, y_val=None, f_val=None,
+    )

@@ -9,6 +9,8 @@ write; the report itself uses scipy).
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import pathlib
 import re
 import subprocess
@@ -277,7 +279,7 @@ def test_quick_report_end_to_end(tmp_path):
     page = (tmp_path / "report.html").read_text()
     verdicts = pd.read_csv(tmp_path / "verdicts.csv")
     ran = verdicts[verdicts["verdict"].isin(VERDICTS)]
-    assert {"Claim 2", "Claim 3", "Claim 5"} <= set(ran["claim"])
+    assert {"Claim 1", "Claim 2", "Claim 3a", "Claim 3b", "Claim 4", "Claim 5"} <= set(ran["claim"])
     for key in ("claim" + claim.split()[-1] for claim in ran["claim"]):
         verdict = re.search(rf'<a id="{key}"></a>.*?\*\*Verdict: (\w+)\*\*', md, re.S)
         assert verdict and verdict.group(1) in VERDICTS, key
@@ -289,3 +291,125 @@ def test_quick_report_end_to_end(tmp_path):
             assert len(pd.read_csv(csv)) > 0
     assert page.count("data:image/png;base64,") == len(list(tmp_path.glob("claim*/*.png")))
     assert "So why L2?" in page
+
+
+def test_linear_unbiased_family_is_unbiased_and_never_below_ols():
+    """Gauss-Markov on the whole family A = (ZᵀZ)⁻¹Zᵀ + D(I − H): A·Z = I, Cov(A·y) ⪰ Cov(OLS),
+    and the gap is exactly σ²·tr(D(I−H)Dᵀ) (zero only for D(I−H) = 0)."""
+    rng = np.random.default_rng(1)
+    z = claim2.design(rng.standard_normal((50, 3)))
+    family = claim2.linear_unbiased_family(z, 10, seed=0)
+    gaps = claim2.variance_gaps(z, family, noise_var=2.0)
+    assert gaps["unbiased_error"].max() < 1e-10
+    assert gaps["trace_gap"].min() > 0 and gaps["min_eigenvalue_gap"].min() > -1e-12
+    ols = np.linalg.solve(z.T @ z, z.T)
+    d_part = family[0] - ols
+    assert gaps["trace_gap"].iloc[0] == pytest.approx(2.0 * np.trace(d_part @ d_part.T))
+    # OLS itself is in the family's closure: gap 0.
+    assert claim2.variance_gaps(z, [ols], 2.0)["trace_gap"].iloc[0] == pytest.approx(0, abs=1e-12)
+
+
+def test_variance_ratio_interval_covers_the_exact_ratio():
+    rng = np.random.default_rng(2)
+    z = claim2.design(rng.standard_normal((40, 2)))
+    weights = claim2.wrong_weights(40, 0)
+    exact = (np.trace(claim2.linear_estimator_covariance(z, weights, np.ones(40)))
+             / np.trace(claim2.linear_estimator_covariance(z, np.ones(40), np.ones(40))))
+    covered = []
+    for _ in range(40):  # 40 Monte Carlo studies of 300 datasets each
+        y = rng.standard_normal((300, 40))
+        iv = claim2.variance_ratio(claim2.wls_coefficients(z, y, weights),
+                                   claim2.lstsq_coefficients(z, y), resamples=500)
+        covered.append(iv.contains(exact))
+        assert iv.low > 1
+    assert np.mean(covered) >= 0.85  # 95% nominal; P(< 34 of 40) ≈ 0.4% at 95%
+
+
+def test_claim3b_selection_never_reads_the_test_split(monkeypatch):
+    """Permuting the test targets changes the test numbers but no selected (lr, λ)."""
+    c = claim3_config.get_config("quick")
+    config = copy.deepcopy(c.adam_pair)
+    config.steps = 60
+    config.log_every = 20
+    config.sweep.learning_rate = (1e-3, 1e-2)
+    config.sweep.penalty_strength = (0.0, 1e-1)
+    config.sweep.seed = (0, 1)
+
+    def selection():
+        runs = claim3.adam_runs(trained_runs.train(config, on_validation=True))
+        return claim3.select_on_validation(runs), runs
+
+    selected, runs = selection()
+    load = data_lib.load
+
+    def permuted(dataset_config):
+        dataset = load(dataset_config)
+        order = np.random.default_rng(0).permutation(dataset.x_test.shape[0])
+        return dataclasses.replace(dataset, y_test=dataset.y_test[order],
+                                   f_test=dataset.f_test[order])
+
+    monkeypatch.setattr(data_lib, "load", permuted)
+    selected_permuted, runs_permuted = selection()
+    assert selected_permuted == selected
+    np.testing.assert_array_equal(runs_permuted["final_val_loss"], runs["final_val_loss"])
+    assert not np.allclose(runs_permuted["test_mse"], runs["test_mse"])  # the permutation bites
+
+
+def test_prescription_lambda_star_minimizes_expected_test_mse_and_eb_recovers_tau():
+    c = claim3_config.get_config("quick")
+    dataset = data_lib.load(c.map.dataset)
+    study = claim3.prescription_study(dataset.x_train, dataset.x_test, 1.0, c.prescription)
+    assert study["argmin"].contains(study["lam_star"])
+    assert (study["curve"]["minus_at_lambda_star_high"] >= 0).all()
+    assert 0.9 <= study["coverage"].estimate <= 1.0
+    assert abs(np.log(study["tau_hat_median"] / 0.3)) < 0.15
+
+
+def test_ridge_path_matches_the_closed_form_per_lambda():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4))
+    y = rng.standard_normal((3, 30))
+    lams = np.array([0.0, 0.1, 2.0])
+    path = claim3.ridge_path(x, y, lams)
+    for i, lam in enumerate(lams):
+        for k in range(3):
+            np.testing.assert_allclose(path[i, k], claim3.ridge_coefficients(x, y[k], lam),
+                                       atol=1e-10)
+
+
+# --- claim 5: de-confounded λ selection --------------------------------------------------------
+
+
+def _claim5_runs(gain: float) -> pd.DataFrame:
+    """One dataset, two losses, 5 splits × 3 seeds; λ = 0.1 is best on validation and improves
+    the test accuracy by `gain` for the first loss; λ = 10 is at chance (collapse)."""
+    from experiments.claims import claim5_penalty_any_loss as claim5
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for loss, split, seed, lam in itertools.product(("a", "b"), range(5), range(3),
+                                                    (0.0, 0.1, 10.0)):
+        base = 0.9 + 0.01 * split + 0.002 * rng.standard_normal()
+        test = {0.0: base, 0.1: base + (gain if loss == "a" else 0.0), 10.0: 0.1}[lam]
+        rows.append({"dataset": "d", "loss": loss, "split": split, "penalty_strength": lam,
+                     "seed": seed, "metric": "accuracy", "val": {0.0: 0.9, 0.1: 0.95,
+                                                                10.0: 0.1}[lam],
+                     "test": test, "collapsed": lam == 10.0, "diverged": False})
+    return claim5, pd.DataFrame(rows)
+
+
+def test_claim5_improvement_is_paired_over_splits_and_seeds_and_collapse_is_reported():
+    claim5, runs = _claim5_runs(0.02)
+    selected = claim5.select_lambda(runs)
+    assert (selected["selected_lambda"] == 0.1).all()
+    table = claim5.improvement_table(runs, selected).set_index("loss")
+    assert table.loc["a", "improvement"] == pytest.approx(0.02, abs=0.002)  # noise 0.002 per run
+    assert table.loc["a", "helps"] and not table.loc["b", "helps"]
+    assert table.loc["a", "helps_holm"] and table.loc["a", "p_holm"] == pytest.approx(
+        min(1.0, 2 * table.loc["a", "p_value"]))  # Holm over 2 comparisons, a has the smaller p
+    assert table.loc["b", "improvement_low"] <= 0 <= table.loc["b", "improvement_high"]
+    assert (table["collapse_lambdas"] == "10").all() and (table["collapsed_runs"] == 15).all()
+    assert claim5.verdict(table.reset_index()) == "qualified"
+    # Selection reads validation only: scrambling the test column changes no selected λ.
+    scrambled = runs.assign(test=np.random.default_rng(1).permutation(runs["test"].to_numpy()))
+    pd.testing.assert_frame_equal(claim5.select_lambda(scrambled), selected)

@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from configs.claims import claim1_smoothness as claim1_config
 from configs.claims import claim4_classification as claim4_config
@@ -31,12 +32,15 @@ def _classification_runs(accuracy: dict[str, list[float]], lrs=(0.01, 0.03)) -> 
         for lr, (seed, acc) in itertools.product(lrs, enumerate(values)):
             rows.append({"dataset": "digits", "model": "mlp", "loss": loss, "learning_rate": lr,
                          "seed": seed, "test_accuracy": acc - (0.05 if lr == lrs[1] else 0.0),
+                         "val_accuracy": acc - (0.05 if lr == lrs[1] else 0.0),
+                         "val_tail_change": 0.0,
                          "test_loss": 0.1, "diverged": False, "frac_increase": 0.1})
     return pd.DataFrame(rows)
 
 
-def _comparison(accuracy):
-    return claim4.comparison_table(claim4.best_table(_classification_runs(accuracy)))
+def _comparison(accuracy, n_test=450):
+    runs = _classification_runs(accuracy)
+    return claim4.comparison_table(claim4.best_table(runs), runs, {"digits": n_test})
 
 
 def test_claim4_best_lr_and_noise_match_a_direct_computation():
@@ -46,10 +50,18 @@ def test_claim4_best_lr_and_noise_match_a_direct_computation():
     best = claim4.best_table(_classification_runs({claim4.CE: ce, claim4.SQUARE: sq,
                                                    claim4.HINGE: hinge}))
     assert (best["best_lr"] == 0.01).all()  # the other lr is 5 points worse for every loss
-    row = claim4.comparison_table(best).iloc[0]
+    runs = _classification_runs({claim4.CE: ce, claim4.SQUARE: sq, claim4.HINGE: hinge})
+    row = claim4.comparison_table(best, runs, {"digits": 450}).iloc[0]
     np.testing.assert_allclose(row["gap_sq"], np.mean(sq) - np.mean(ce), atol=1e-12)
-    expected_noise = 2.0 * np.sqrt(np.var(ce, ddof=1) / 5 + np.var(sq, ddof=1) / 5)
-    np.testing.assert_allclose(row["noise_sq"], expected_noise, rtol=1e-12)
+    # Paired over seeds, plus binomial test noise: wider than the binomial term alone, and
+    # wider than the paired seed t-interval alone.
+    diff = np.subtract(sq, ce)
+    seed_half = scipy.stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    binomial_half = 1.96 * np.sqrt((np.mean(sq) * (1 - np.mean(sq))
+                                    + np.mean(ce) * (1 - np.mean(ce))) / 450)
+    assert row["noise_sq"] > max(binomial_half, 0.8 * seed_half)
+    assert row["noise_sq"] < seed_half + binomial_half
+    assert row["gap_sq_low"] < row["gap_sq"] < row["gap_sq_high"]
     np.testing.assert_allclose(row["std_sq"], np.std(sq, ddof=1), rtol=1e-12)
     assert row["ce_beats_sq"] and not row["sq_beats_ce"] and not row["agrees_hui_belkin"]
 
@@ -70,52 +82,66 @@ def test_claim4_verdict_follows_the_gap_against_seed_noise(square_shift, expecte
         assert bool(comparison["agrees_hui_belkin"].iloc[0]) == (square_shift == 0.0)
 
 
-# --- claim 1 on a hand-made lr table ---------------------------------------------------------
+# --- claim 1 on hand-made runs ----------------------------------------------------------------
 
 
-def _lr_table(l2_settles: bool, gap_closes: bool, l2_lowest: bool) -> pd.DataFrame:
-    """A by-lr table of two noise levels with known answers to the rule's three questions."""
+def _claim1_runs(l2_rebound: float, l1_rebound: float, l2_test_shift: float = 0.0):
+    """Runs of L2 and L1 at two residual scales, three lrs, five seeds with known answers:
+    lr 1.0 is unstable for L2 (final objective above its initial one), the lowest validation MSE
+    is at lr 0.1 for both, and each loss's rebound there is the given value."""
+    rng = np.random.default_rng(0)
     rows = []
-    for schedule, noise, loss, lr in itertools.product(
-        ("constant", "cosine"), (0.1, 1.0), claim1_config.LOSSES, (0.1, 0.5, 2.0)
+    for noise, loss, lr, seed in itertools.product(
+        (0.1, 1.0), (claim1.L2, claim1.L1), (0.01, 0.1, 1.0), range(5)
     ):
-        diverged = lr == 2.0 and loss == claim1.L2 and l2_lowest
-        frac, ratio = 0.0, 0.01
-        if loss == claim1.L1:
-            frac = 0.4 if (schedule == "constant" or not gap_closes) else 0.0
-            ratio = 0.8
-        if loss == claim1.L2 and not l2_settles and schedule == "constant":
-            frac, ratio = 0.5, 0.5
-        rows.append({"schedule": schedule, "noise_scale": noise, "loss": loss,
-                     "learning_rate": lr, "seeds": 2, "divergence_rate": float(diverged),
-                     "frac_increase": frac, "tail_rel_std": 0.01, "grad_norm_ratio": ratio,
-                     # lr·sharpness/2 with sharpness 1.6: 0.08, 0.4 (below 1), 1.6 (past the edge)
-                     "stability_ratio": lr * 0.8, "test_mse": 0.1, "test_mse_std": 0.01})
-    return pd.DataFrame(rows)
+        unstable = loss == claim1.L2 and lr == 1.0
+        rebound = (l2_rebound if loss == claim1.L2 else l1_rebound) if lr == 0.1 else 0.0
+        rebound += 0.001 * rng.standard_normal() if rebound else 0.0
+        low = 0.5
+        rows.append({
+            "loss": loss, "noise_scale": noise, "learning_rate": lr, "seed": seed,
+            "initial_objective": 1.0, "final_objective": 2.0 if unstable else low * (1 + rebound),
+            "min_objective": low, "rebound": rebound,
+            "stable": not unstable, "tail_oscillation": 0.0, "initial_grad_norm": 2.0,
+            "val_mse": 0.1 if lr == 0.1 else 0.2,
+            "test_mse": 0.1 + 0.001 * seed + (l2_test_shift if loss == claim1.L2 else 0.0),
+        })
+    return claim1.add_excess(pd.DataFrame(rows))
 
 
 @pytest.mark.parametrize(
-    ("l2_settles", "gap_closes", "l2_lowest", "expected"),
+    ("l2_rebound", "l1_rebound", "l2_test_shift", "expected"),
     [
-        (True, False, False, "supported"),
-        (True, True, False, "qualified"),
-        (True, False, True, "qualified"),
-        (False, False, False, "refuted"),
+        (0.0, 0.2, 0.0, "supported"),
+        (0.0, 0.2, 0.05, "qualified"),  # calmer but less accurate
+        (0.0, 0.0, 0.0, "qualified"),  # as calm: no difference
+        (0.2, 0.0, 0.0, "refuted"),  # L1 calmer
     ],
 )
-def test_claim1_rule_on_known_answers(l2_settles, gap_closes, l2_lowest, expected):
-    by_lr = _lr_table(l2_settles, gap_closes, l2_lowest)
-    limits = claim1.max_stable_lr(by_lr)
-    # Largest lr with L2 and L1 stable and lr·sharpness/2 < 1: 0.5 (2.0 is past the edge).
-    assert claim1.reference_lrs(by_lr) == {0.1: 0.5, 1.0: 0.5}
-    l2 = limits[(limits["loss"] == claim1.L2) & (limits["schedule"] == "constant")]
-    assert (l2["max_stable_lr"] == (0.5 if l2_lowest else 2.0)).all()
-    assert (l2["censored"] == (not l2_lowest)).all()
-    comparison = claim1.comparison_table(by_lr, limits)
-    assert comparison["l2_settles"].tolist() == [l2_settles] * 2
-    assert comparison["gap_closes_with_decay"].tolist() == [gap_closes] * 2
-    assert comparison["l2_lowest_max_stable_lr"].tolist() == [l2_lowest] * 2
+def test_claim1_rule_on_known_answers(l2_rebound, l1_rebound, l2_test_shift, expected):
+    runs = _claim1_runs(l2_rebound, l1_rebound, l2_test_shift)
+    limits = claim1.max_stable_lr(runs).set_index(["noise_scale", "loss"])
+    assert limits.loc[(0.1, claim1.L2), "max_stable_lr"] == 0.1
+    assert limits.loc[(0.1, claim1.L1), "max_stable_lr"] == 1.0
+    assert bool(limits.loc[(0.1, claim1.L1), "censored"])
+    tuned = claim1.tuned_lrs(runs)
+    assert (tuned["tuned_lr"] == 0.1).all()
+    matched = claim1.matched_lrs(tuned)
+    np.testing.assert_allclose(matched["matched_lr"], 0.1)  # equal initial gradient norms
+    comparison = claim1.comparison_table(runs, tuned, None)
+    np.testing.assert_allclose(comparison["tuned_rebound_l2_minus_l1"],
+                               l2_rebound - l1_rebound, atol=0.002)
     assert claim1.verdict(comparison) == expected
+
+
+def test_claim1_excess_is_against_the_best_any_lr_reached():
+    runs = _claim1_runs(0.0, 0.2)
+    runs.loc[(runs["learning_rate"] == 0.01) & (runs["loss"] == claim1.L1), "min_objective"] = 0.25
+    runs = claim1.add_excess(runs)
+    at = runs[(runs["loss"] == claim1.L1) & (runs["learning_rate"] == 0.1)]
+    # best = 0.25 (reached at lr 0.01), final ≈ 0.5·1.2 = 0.6 -> (0.6 − 0.25)/0.25 = 1.4
+    np.testing.assert_allclose(at["relative_excess"], 1.4, atol=0.01)
+    assert runs.loc[~runs["stable"], "relative_excess"].isna().all()
 
 
 @pytest.mark.parametrize("module", [claim1_config, claim4_config])
@@ -157,22 +183,31 @@ def test_claim4_quick_end_to_end(tmp_path):
     assert len(runs) == (len(config.sweep.dataset.name) * len(config.sweep.model.name)
                          * len(claim4_config.LOSSES) * len(config.sweep.learning_rate)
                          * len(config.sweep.seed))
-    _finite(runs, ["test_accuracy", "test_loss", "frac_increase", "grad_norm_ratio"])
+    _finite(runs, ["test_accuracy", "test_loss", "val_accuracy", "test_ece_ts", "test_nll_ts"])
     assert ((runs["test_accuracy"] >= 0) & (runs["test_accuracy"] <= 1)).all()
 
-    # The rule, re-applied from the runs table alone.
-    ce_wins = sq_wins = cells = 0
-    for _, cell in runs.groupby(["dataset", "model"]):
-        stats = {}
+    # The rule, re-applied from the runs table alone: paired over seeds, binomial test noise.
+    from experiments import data as data_lib
+    from experiments import statistics
+
+    intervals, converged_cells = [], []
+    for (dataset, _), cell in runs.groupby(["dataset", "model"]):
+        at_best, converged = {}, []
         for loss, frame in cell.groupby("loss"):
-            mean = frame.groupby("learning_rate")["test_accuracy"].mean()
-            at_best = frame[frame["learning_rate"] == mean.idxmax()]["test_accuracy"]
-            stats[loss] = (at_best.mean(), at_best.var(ddof=1), len(at_best))
-        (m_ce, v_ce, n_ce), (m_sq, v_sq, n_sq) = stats[claim4.CE], stats[claim4.SQUARE]
-        noise = 2.0 * np.sqrt(v_ce / n_ce + v_sq / n_sq)
-        ce_wins += m_sq - m_ce < -noise
-        sq_wins += m_sq - m_ce > noise
-        cells += 1
+            mean = frame.groupby("learning_rate")["val_accuracy"].mean()  # selected on val
+            best = frame[frame["learning_rate"] == mean.idxmax()].sort_values("seed")
+            at_best[loss] = best["test_accuracy"].to_numpy()
+            converged.append(abs(best["val_tail_change"].mean()) < claim4.BUDGET_TOLERANCE)
+        n_test = data_lib.load({**config.dataset.to_dict(), "name": dataset}).x_test.shape[0]
+        intervals.append(statistics.with_test_noise(at_best[claim4.SQUARE], at_best[claim4.CE],
+                                                    n_test))
+        converged_cells.append(all(converged))
+    _, reject = statistics.holm([iv.p_value for iv in intervals])  # wins over several cells
+    cells = len(intervals)
+    ce_wins = sum(iv.high < 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
+    sq_wins = sum(iv.low > 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
     expected = ("supported" if 2 * ce_wins > cells
                 else "refuted" if 2 * sq_wins > cells else "qualified")
     assert section.verdict == expected
@@ -186,49 +221,30 @@ def test_claim1_quick_end_to_end(tmp_path):
     section = claim1.run(tmp_path, quick=True)
     _check_section(section, "claim1", tmp_path)
     runs = section.tables["runs"]
-    stable = runs[~runs["diverged"]]
-    _finite(stable, ["frac_increase", "tail_rel_std", "grad_norm_ratio", "sharpness_max",
-                     "stability_ratio", "test_mse"])
-    assert ((stable["frac_increase"] >= 0) & (stable["frac_increase"] <= 1)).all()
-    # stability_ratio is lr·sharpness_max/2 for plain GD (no momentum).
-    np.testing.assert_allclose(stable["stability_ratio"],
-                               stable["learning_rate"] * stable["sharpness_max"] / 2, rtol=1e-5)
+    config = claim1_config.get_config("quick")
+    assert len(runs) == (len(claim1_config.LOSSES) * len(config.sweep.dataset.noise_scale)
+                         * len(config.sweep.learning_rate) * len(config.sweep.seed))
+    stable = runs[runs["stable"]]
+    _finite(stable, ["rebound", "relative_excess", "test_mse", "val_mse", "initial_grad_norm"])
+    assert (stable["final_objective"] < stable["initial_objective"]).all()
+    assert (stable["rebound"] >= 0).all() and (stable["relative_excess"] >= -1e-9).all()
+    # The rule, re-applied from the tables: tuned lr = stable on all seeds, lowest mean val MSE.
+    tuned = section.tables["tuned_lr"].set_index(["noise_scale", "loss"])["tuned_lr"]
+    for (noise, loss), frame in runs.groupby(["noise_scale", "loss"]):
+        per_lr = frame.groupby("learning_rate").agg(ok=("stable", "all"), v=("val_mse", "mean"))
+        assert tuned[(noise, loss)] == per_lr[per_lr["ok"]]["v"].idxmin()
 
-    # The rule, re-applied from the runs table alone.
-    constant = runs[runs["schedule"] == "constant"]
-    settles, closes, lowest = [], [], []
-    for noise, frame in constant.groupby("noise_scale"):
-        def seed_mean(loss, column, lr, schedule="constant", noise=noise):
-            sub = runs[(runs["schedule"] == schedule) & (runs["noise_scale"] == noise)
-                       & (runs["loss"] == loss) & (runs["learning_rate"] == lr)]
-            return sub.loc[~sub["diverged"], column].mean()
 
-        def never_diverged(loss, lr, frame=frame):
-            sub = frame[(frame["loss"] == loss) & (frame["learning_rate"] == lr)]
-            return not sub["diverged"].any()
-
-        lrs = sorted(frame["learning_rate"].unique())
-        ok = [lr for lr in lrs if never_diverged(claim1.L2, lr) and never_diverged(claim1.L1, lr)
-              and seed_mean(claim1.L2, "stability_ratio", lr) < claim1.EDGE]
-        ref = max(ok) if ok else min(lrs)
-        settles.append(
-            seed_mean(claim1.L2, "frac_increase", ref) < seed_mean(claim1.L1, "frac_increase", ref)
-            and seed_mean(claim1.L2, "grad_norm_ratio", ref) < claim1.VANISHED
-            <= seed_mean(claim1.L1, "grad_norm_ratio", ref)
-        )
-        decayed = next(s for s in runs["schedule"].unique() if s != "constant")
-        closes.append(seed_mean(claim1.L1, "frac_increase", ref, decayed)
-                      - seed_mean(claim1.L2, "frac_increase", ref, decayed) <= claim1.GAP_CLOSED)
-        limit = {loss: max([lr for lr in lrs if never_diverged(loss, lr)], default=np.nan)
-                 for loss in claim1_config.LOSSES}
-        lowest.append(limit[claim1.L2] < min(v for k, v in limit.items() if k != claim1.L2))
-    if not any(settles):
-        expected = "refuted"
-    elif all(settles) and not any(closes) and not any(lowest):
-        expected = "supported"
-    else:
-        expected = "qualified"
-    assert section.verdict == expected
-    comparison = section.tables["comparison"]
-    assert comparison["l2_settles"].tolist() == settles
-    assert comparison["l2_lowest_max_stable_lr"].tolist() == lowest
+def test_selected_lrs_ignore_the_test_numbers():
+    """Claims 1 and 4 select on validation columns: scrambling every test column changes no
+    selected lr (the engine-level version, with permuted test labels, is in test_claims.py)."""
+    rng = np.random.default_rng(0)
+    runs4 = _classification_runs({claim4.CE: [0.9, 0.91, 0.92], claim4.SQUARE: [0.8, 0.85, 0.82],
+                                  claim4.HINGE: [0.9, 0.9, 0.91]})
+    scrambled = runs4.assign(test_accuracy=rng.permutation(runs4["test_accuracy"].to_numpy()))
+    pd.testing.assert_series_equal(claim4.best_table(runs4)["best_lr"],
+                                   claim4.best_table(scrambled)["best_lr"])
+    runs1 = _claim1_runs(0.0, 0.2)
+    scrambled1 = runs1.assign(test_mse=rng.permutation(runs1["test_mse"].to_numpy()))
+    pd.testing.assert_series_equal(claim1.tuned_lrs(runs1)["tuned_lr"],
+                                   claim1.tuned_lrs(scrambled1)["tuned_lr"])

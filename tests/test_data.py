@@ -384,3 +384,45 @@ def test_validate_rejects_inconsistent_shapes_and_labels():
         data.validate(dataclasses.replace(ds, y_train=ds.y_train + 1))
     assert data.validate(ds) is ds
 
+
+
+# --- validation split -----------------------------------------------------------------------
+
+
+def test_validation_split_is_carved_from_training_data_seeded_and_stratified():
+    from experiments import config_schema
+
+    config = config_schema.base_config().dataset
+    config.name = "digits"
+    full = data.load(config)
+    config.validation_fraction = 0.2
+    split = data.load(config)
+    n = full.x_train.shape[0]
+    assert split.x_train.shape[0] + split.x_val.shape[0] == n
+    np.testing.assert_array_equal(split.x_test, full.x_test)  # the test split is untouched
+    # Train and validation partition the original training rows (no row in both).
+    rows = {r.tobytes() for r in full.x_train.reshape(n, -1)}
+    val_rows = {r.tobytes() for r in split.x_val.reshape(len(split.x_val), -1)}
+    train_rows = {r.tobytes() for r in split.x_train.reshape(len(split.x_train), -1)}
+    assert val_rows <= rows and train_rows <= rows and not val_rows & train_rows
+    counts = np.bincount(split.y_val, minlength=10) / np.bincount(full.y_train, minlength=10)
+    assert np.all(np.abs(counts - 0.2) < 0.04)  # stratified
+    again = data.load(config)
+    np.testing.assert_array_equal(again.x_val, split.x_val)
+    config.validation_seed = 1
+    assert not np.array_equal(data.load(config).y_val, split.y_val)
+    view = data.validation_view(split)
+    np.testing.assert_array_equal(view.x_test, split.x_val)
+    assert view.x_val is None
+
+
+def test_validation_split_synthetic_keeps_teacher_outputs_aligned():
+    split = data.split_validation(data.synthetic_regression(teacher="linear", n_train=100), 0.3, 0)
+    np.testing.assert_allclose(split.x_val @ split.true_coef, split.f_val, rtol=1e-5, atol=1e-5)
+    assert split.x_val.shape[0] == 30 and split.f_train.shape[0] == 70
+
+
+@pytest.mark.parametrize("fraction", [1.0, -0.1, 1.5])
+def test_validation_fraction_out_of_range_names_the_field(fraction):
+    with pytest.raises(ValueError, match="validation_fraction"):
+        data.split_validation(data.synthetic_regression(n_train=10), fraction, 0)

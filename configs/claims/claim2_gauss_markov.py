@@ -71,6 +71,8 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.reference_datasets = 10 if quick else 100  # LP / L-BFGS references are per dataset, on host
     c.identity_tolerance = 1e-4  # max |θ_trained − θ_lstsq| per dataset
     c.confidence = 0.95  # simultaneous (Bonferroni) interval for the Monte Carlo mean
+    c.family_members = 40  # linear unbiased estimators whose exact covariance is compared with OLS
+    c.instability_parts = 4  # Student-t(2): disjoint parts of the datasets, to show no convergence
 
     c.ols = _engine_config(c.datasets)
     c.ols.loss = "squared_error"

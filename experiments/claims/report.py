@@ -147,8 +147,8 @@ def markdown_to_html(text: str) -> str:
 
 
 def claim_number(key: str) -> str:
-    digits = re.sub(r"\D", "", key)
-    return digits or key
+    """'claim3b' -> '3b'."""
+    return key.removeprefix("claim") or key
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -5,6 +5,12 @@
 engine loop (`experiments.sweep.execute` over the plan's chunks) and returns per group the
 stacked final params (leading run axis), the metrics (curves: (runs, logged steps);
 per-run diagnostics: (runs,)) and a `frame()` with one row per run.
+
+Selection on validation: `train(config, on_validation=True)` (the config's
+`dataset.validation_fraction` > 0) compiles each program on `data.validation_view`, so the
+engine's held-out metrics and curves are the validation split's (renamed `val_*`) and the test
+split never enters a compiled program; `TrainedGroup.test_metrics()` then evaluates the final
+parameters on test, on the host, for reporting.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import data as data_lib
-from experiments import grid, sweep, training
+from experiments import grid, models, sweep, training
 from experiments.distribution import Part
 from experiments.plan import SweepPlan
 
@@ -42,6 +48,32 @@ class TrainedGroup:
     params: Any  # pytree of numpy arrays, leading axis = runs
     metrics: dict[str, np.ndarray]  # curve -> (runs, logged steps); diagnostic -> (runs,)
     losses: tuple[str, ...] = ()  # its program's losses (hyper["loss_index"]); () = config.loss
+    on_validation: bool = False  # held-out metrics are the validation split's (val_*)
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """Every run's final model outputs on inputs x: (runs, n, outputs), float64, on host."""
+        task = self.dataset.task
+        model = models.build(self.config.model,
+                             self.dataset.num_classes if task == "classification" else 1)
+        apply = jax.jit(jax.vmap(model.apply, in_axes=(0, None)))
+        return np.asarray(apply(self.params, jnp.asarray(x)), np.float64)
+
+    def test_metrics(self) -> dict[str, np.ndarray]:
+        """Final parameters on the test split, per run: regression test_mse (against the
+        noise-free teacher where there is one); classification test_accuracy and test_nll
+        (softmax cross-entropy of the raw outputs) plus test_logits (runs, n, classes)."""
+        out = self.outputs(self.dataset.x_test)
+        if self.dataset.task == "regression":
+            target = self.dataset.f_test if self.dataset.f_test is not None else self.dataset.y_test
+            return {"test_mse": ((out[..., 0] - np.asarray(target, np.float64)) ** 2).mean(-1)}
+        labels = np.asarray(self.dataset.y_test)
+        shifted = out - out.max(-1, keepdims=True)
+        log_prob = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        return {
+            "test_accuracy": (out.argmax(-1) == labels).mean(-1),
+            "test_nll": -np.take_along_axis(log_prob, labels[None, :, None], -1)[..., 0].mean(-1),
+            "test_logits": out,
+        }
 
     def frame(self) -> pd.DataFrame:
         """One row per run: its swept values, then the final value of every metric."""
@@ -81,15 +113,20 @@ class TrainedGroup:
         return np.concatenate([kernel, bias], axis=1)
 
 
-def train(config: config_dict.ConfigDict) -> list[TrainedGroup]:
+def train(config: config_dict.ConfigDict, on_validation: bool = False) -> list[TrainedGroup]:
     """Every group of `config`'s grid, trained by the engine (experiments.sweep.execute).
 
-    The config is resolved first (experiments.plan: a ConfigError, a ValueError, naming the bad
-    field). Compiled programs go to JAX's persistent cache as in run_sweep
-    (config.compilation_cache_dir), so a rerun skips compilation; mid-run checkpoints
-    (config.checkpoint_every) go to a temporary directory.
+    on_validation: evaluate on the validation split instead of test (see the module docstring;
+    needs config.dataset.validation_fraction > 0). The config is resolved first
+    (experiments.plan: a ConfigError, a ValueError, naming the bad field). Compiled programs go
+    to JAX's persistent cache as in run_sweep (config.compilation_cache_dir), so a rerun skips
+    compilation; mid-run checkpoints (config.checkpoint_every) go to a temporary directory.
     """
     plan = SweepPlan.resolve(config, jax.local_device_count(), part=Part(0, 1))
+    tested = plan  # its datasets keep the test split, for TrainedGroup.test_metrics
+    if on_validation:  # every compiled program sees the validation split in the held-out slot
+        plan = dataclasses.replace(plan, datasets={
+            key: data_lib.validation_view(ds) for key, ds in plan.datasets.items()})
     sweep.use_compilation_cache(config)
     by_group: dict[int, list[sweep.ChunkResult]] = {}
     t0 = time.perf_counter()
@@ -99,15 +136,17 @@ def train(config: config_dict.ConfigDict) -> list[TrainedGroup]:
     out = []
     for program in plan.programs:
         parts = by_group[program.group_id]
+        metrics = {k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics}
         trained = TrainedGroup(
             config=program.config,
             losses=program.losses,
-            dataset=plan.dataset(program),
+            dataset=tested.dataset(program),
             data=parts[0].data,
             runs=list(program.runs),
             hyper=program.hyper,
             params=jax.tree.map(lambda *leaves: np.concatenate(leaves), *(p.params for p in parts)),
-            metrics={k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics},
+            metrics=_held_out_names(metrics) if on_validation else metrics,
+            on_validation=on_validation,
         )
         out.extend(split_by_loss(trained))
     logging.info(
@@ -115,6 +154,11 @@ def train(config: config_dict.ConfigDict) -> list[TrainedGroup]:
         sum(len(p.runs) for p in plan.programs), len(plan.programs), time.perf_counter() - t0,
     )
     return out
+
+
+def _held_out_names(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """test_* -> val_*: a program compiled on the validation view measured validation."""
+    return {("val_" + k[5:] if k.startswith("test_") else k): v for k, v in metrics.items()}
 
 
 def split_by_loss(group: TrainedGroup) -> list[TrainedGroup]:
@@ -137,6 +181,7 @@ def split_by_loss(group: TrainedGroup) -> list[TrainedGroup]:
                 hyper={k: v[keep] for k, v in group.hyper.items()},
                 params=jax.tree.map(lambda leaf, keep=keep: leaf[keep], group.params),
                 metrics={k: v[keep] for k, v in group.metrics.items()},
+                on_validation=group.on_validation,
             )
         )
     return parts
