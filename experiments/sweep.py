@@ -28,6 +28,7 @@ from absl import app, flags, logging
 from ml_collections import config_dict, config_flags
 from tqdm import tqdm
 
+import configs
 from experiments import (
     checkpoints,
     devices,
@@ -44,8 +45,11 @@ from experiments import (
 from experiments import workdir as workdir_lib
 from experiments.plan import Chunk, Program, SweepPlan
 
+# The default config is found through the installed `configs` package: it works from any directory.
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", "configs/default.py", "Path to an ml_collections config file.", lock_config=True
+    "config", str(pathlib.Path(configs.__file__).with_name("default.py")),
+    "Path to an ml_collections config file (default: the shipped configs/default.py).",
+    lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for tables, plots and TensorBoard.")
 _OVERWRITE = flags.DEFINE_bool(
