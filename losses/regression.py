@@ -100,7 +100,11 @@ def smooth_l1(
     _checks.positive("beta", beta)
     r = _checks.residual(predictions, targets)
     beta = _checks.knob(beta, r.dtype)
-    return _huber(r, beta) / beta
+    a = jnp.abs(r)
+    q = jnp.minimum(a, beta)
+    # huber(δ=β)/β as (|r| - q) + ½q·(q/β), q = min(|r|, β): no term overflows for large |r|
+    # (nor does a cotangent: none is multiplied by 1/β before min's selection).
+    return (a - q) + 0.5 * q * (q / beta)
 
 
 def pseudo_huber(
