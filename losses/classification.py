@@ -531,7 +531,7 @@ def _signed_labels(logits, labels):
     value = _checks.concrete(labels)
     if value is not None and not np.all(np.isin(value, (-1, 1))):
         bad = value[~np.isin(value, (-1, 1))].flat[0]
-        raise ValueError(f"labels must be -1 or +1, got labels={bad!r}")
+        raise ValueError(f"labels must be -1 or +1, got labels={float(bad):g}")
     return z, y, out_dtype
 
 

@@ -171,3 +171,33 @@ def quantile(
     u = -_checks.residual(predictions, targets)
     tau = _checks.knob(tau, u.dtype)
     return jnp.maximum(tau * u, (tau - 1) * u)
+
+
+def cosine_distance(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: float = 0.0,
+) -> jax.Array:
+    """Cosine distance 1 - ⟨p, t⟩/(max(‖p‖, ε)·max(‖t‖, ε)) along `axis`, in [0, 2].
+
+    Scale-invariant in each vector: the gradient with respect to p is orthogonal to p
+    (-(t̂ - (t̂·p̂)p̂)/‖p‖), large for short vectors. A zero vector has cosine 0 here (distance 1)
+    with a zero gradient instead of optax's NaN; ε > 0 clamps the norms as optax's `epsilon`.
+
+    Reference: optax.losses.cosine_distance (same values for nonzero vectors),
+    keras.losses.CosineSimilarity (its negative cosine: distance - 1),
+    torch.nn.functional.cosine_similarity (1 - distance; eps clamps the norms' product).
+    """
+    p = _checks.floating("predictions", predictions)
+    t = _checks._targets(p, targets)
+    out_dtype, dtype = p.dtype, _checks.compute_dtype(p.dtype)
+    p, t = p.astype(dtype), t.astype(dtype)
+
+    def unit(v):
+        sq = jnp.sum(jnp.square(v), axis=axis, keepdims=True)
+        norm = jnp.sqrt(jnp.where(sq > 0, sq, 1))  # double where: no 1/0 in the gradient
+        return jnp.where(sq > 0, v / jnp.maximum(norm, epsilon), 0)
+
+    return (1 - jnp.sum(unit(p) * unit(t), axis=axis)).astype(out_dtype)
