@@ -1,27 +1,40 @@
 """Pure-function JAX losses, reductions and penalties (depends on jax only).
 
-Regression losses are elementwise in r = predictions - targets; classification losses give one
-value per example (class axis last); `reduce` turns values into a scalar; the registry binds a
-loss's knobs by name for configs.
+Regression losses are elementwise in r = predictions - targets; the likelihood family adds a
+predicted spread; multiclass losses give one value per example, binary ones one per element;
+`reduce` turns values into a scalar; the registry binds a loss's knobs by name for configs.
 """
 
 # One public name per line, as optax.losses does (hence no isort merging).
 from losses.classification import focal  # noqa: I001
+from losses.classification import hinge
+from losses.classification import kl_divergence
 from losses.classification import multi_margin
+from losses.classification import multiclass_hinge
 from losses.classification import one_hot_squared_error
+from losses.classification import perceptron
 from losses.classification import sigmoid_binary_cross_entropy
+from losses.classification import sigmoid_focal
+from losses.classification import smooth_labels
 from losses.classification import softmax_cross_entropy
+from losses.likelihood import gaussian_nll
+from losses.likelihood import laplace_nll
+from losses.likelihood import poisson_nll
+from losses.likelihood import student_t_nll
 from losses.penalties import decay_mask
 from losses.penalties import decoupled_weight_decay
 from losses.penalties import elastic_net
 from losses.penalties import l1_penalty
 from losses.penalties import l2_penalty
 from losses.reduction import reduce
+from losses.registry import ALIASES
+from losses.registry import canonical
 from losses.registry import get
 from losses.registry import knobs
 from losses.registry import names
 from losses.registry import task
 from losses.regression import absolute_error
+from losses.regression import cosine_distance
 from losses.regression import huber
 from losses.regression import log_cosh
 from losses.regression import pseudo_huber
@@ -35,31 +48,44 @@ from losses.robust import robust_nll
 from losses.robust import welsch
 
 __all__ = [
+    "ALIASES",
     "absolute_error",
+    "canonical",
     "cauchy",
+    "cosine_distance",
     "decay_mask",
     "decoupled_weight_decay",
     "elastic_net",
     "focal",
+    "gaussian_nll",
     "geman_mcclure",
     "general_robust",
     "get",
+    "hinge",
     "huber",
+    "kl_divergence",
     "knobs",
     "l1_penalty",
     "l2_penalty",
+    "laplace_nll",
     "log_cosh",
     "multi_margin",
+    "multiclass_hinge",
     "names",
     "one_hot_squared_error",
+    "perceptron",
+    "poisson_nll",
     "pseudo_huber",
     "quantile",
     "reduce",
     "robust_nll",
     "sigmoid_binary_cross_entropy",
+    "sigmoid_focal",
     "smooth_l1",
+    "smooth_labels",
     "softmax_cross_entropy",
     "squared_error",
+    "student_t_nll",
     "task",
     "welsch",
 ]

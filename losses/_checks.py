@@ -94,6 +94,19 @@ def residual(predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | 
     return (predictions - _targets(predictions, targets)).astype(predictions.dtype)
 
 
+def residual_in_compute_dtype(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None
+) -> tuple[jax.Array, jnp.dtype]:
+    """(predictions - targets in the compute dtype, the predictions' dtype to cast back to):
+    half precision is computed in float32, where a residual of two finite halves is finite."""
+    predictions = floating("predictions", predictions)
+    dtype = compute_dtype(predictions.dtype)
+    r = predictions.astype(dtype)
+    if targets is not None:
+        r = r - _targets(predictions, targets).astype(dtype)
+    return r, predictions.dtype
+
+
 def operands(
     predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None
 ) -> tuple[jax.Array, jax.Array]:
@@ -118,3 +131,45 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
 def max_exponent(dtype: jnp.dtype) -> float:
     """A t below which exp(t) / t and its derivative stay finite in `dtype`."""
     return math.log(float(jnp.finfo(dtype).max)) - 1.0
+
+
+def big(dtype: jnp.dtype) -> float:
+    """A magnitude whose square (and a few multiples of it) stays far from overflow in `dtype`:
+    where a form in w² is replaced by its large-|w| asymptotic form."""
+    return float(jnp.finfo(dtype).max) ** 0.25
+
+
+def split(x: jax.Array, small: jax.Array, fill: float = 1.0) -> tuple[jax.Array, jax.Array]:
+    """(x where `small` else 0, x where not `small` else `fill`): the inputs of the two branches
+    of a jnp.where, each safe in the other's domain, so that neither branch's (unused) gradient
+    can be NaN (the double-where trick)."""
+    return jnp.where(small, x, 0), jnp.where(small, fill, x)
+
+
+def log1p_square(x: jax.Array, c: jax.Array, b: jax.Array) -> jax.Array:
+    """log(1 + (x/c)²/b) for every finite x (and c, b > 0), with its exact gradient.
+
+    For large |x/c| the square would overflow: there it is 2 log|x| - 2 log c - log b +
+    log1p(b(c/x)²), which also never forms x/c (finite even where x/c overflows)."""
+    small = jnp.abs(x) < big(x.dtype) * c * jnp.sqrt(b)
+    xs, xl = split(x, small)
+    ws = xs / c
+    large = 2 * (jnp.log(jnp.abs(xl)) - jnp.log(c)) - jnp.log(b) + jnp.log1p(b * jnp.square(c / xl))
+    return jnp.where(small, jnp.log1p(jnp.square(ws) / b), large)
+
+
+def ratio_over_sqrt1p(x: jax.Array, c: jax.Array, one: float = 0.0) -> jax.Array:
+    """w / (one + √(1 + w²)), w = x/c, for every finite x, without forming w² for large |w|
+    (one = 0: w/√(1 + w²) ∈ (-1, 1); one = 1: pseudo-Huber's (√(1 + w²) - 1)/w)."""
+    small = jnp.abs(x) < big(x.dtype) * c
+    xs, xl = split(x, small)
+    ws = xs / c
+    inv = c / xl  # 1/w, tiny
+    large = jnp.sign(xl) / (one * jnp.abs(inv) + jnp.sqrt(1 + jnp.square(inv)))
+    return jnp.where(small, ws / (one + jnp.sqrt(1 + jnp.square(ws))), large)
+
+
+def clamp_magnitude(x: jax.Array, bound: float) -> jax.Array:
+    """x clipped to [-bound, bound] (inf included): where a loss has saturated to within its
+    dtype's resolution, so the gradient 0 of the clip is the true one rounded."""
+    return jnp.maximum(jnp.minimum(x, bound), -bound)

@@ -1,68 +1,177 @@
-"""Classification losses: one value per example, class axis last.
+"""Classification losses: one value per example (multiclass) or per element (binary).
 
-`labels` are either integer class indices, with shape `logits.shape[:-1]`, or probability
-vectors (one-hot or soft), with the logits' shape; any other shape raises ValueError. Integer
-labels never change the output dtype, which is the logits' dtype (half precision is computed
-in float32 and cast back).
+Multiclass losses take `logits` with a class axis (`axis`, last by default) and `labels` that are
+either integer class indices, with the logits' shape less the class axis, or probability vectors
+(one-hot or soft) with the logits' shape; any other shape raises ValueError. The output has the
+logits' dtype (half precision is computed in float32 and cast back) and their shape less the
+class axis. Options shared by the multiclass losses:
+
+  * `where`: a boolean per-example mask with the output's shape (optax's `where` of shape
+    [batch]): masked examples give 0 with a zero gradient, whatever their logits (NaN included).
+    `softmax_cross_entropy` also takes a class mask with the logits' shape (see there).
+  * `ignore_index`: integer labels equal to it give 0 with a zero gradient (torch's convention for
+    padding; torch's mean then divides by the kept examples: `reduce(values, where=labels != i)`).
+  * integer labels outside [0, C): concrete labels raise ValueError naming the value; traced
+    labels (inside jit) give NaN for that example, never a silent wrap-around to another class.
+  * `weight` (where offered): a per-class weight of shape [C], torch's `weight`: the term of
+    class j is multiplied by weight[j] (for integer labels: weight[y]); torch's mean reduction
+    divides by Σ weight[y], i.e. `reduce(values, weights=weight[labels])` of the unweighted values.
+
+A -inf logit means probability exactly 0 (as in optax's `safe_softmax_cross_entropy`): a class
+with no target mass contributes nothing (0·log 0 = 0), and target mass on it gives +inf.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from losses import _checks
 
 
-def _inputs(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike):
-    """(logits in the compute dtype, labels, whether labels are class indices, output dtype).
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """Logits with the class axis last, in the compute dtype, and how to finish each loss."""
 
-    Integer labels stay indices (a gather of one logit per example is cheaper than a one-hot
-    product over all classes); probability labels are cast to the compute dtype.
-    """
+    logits: jax.Array
+    labels: jax.Array  # class indices (safe: out-of-range replaced by 0) or probabilities
+    is_index: bool
+    out_dtype: jnp.dtype
+    keep: jax.Array | None  # per-example: False where the value must be 0 (mask, ignore_index)
+    bad: jax.Array | None  # per-example: True where a traced label is out of range (NaN)
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[-1]
+
+    def dense(self) -> jax.Array:
+        """Probability-vector targets: one-hot rows for class indices."""
+        if self.is_index:
+            return jax.nn.one_hot(self.labels, self.num_classes, dtype=self.logits.dtype)
+        return self.labels
+
+    def take(self, values: jax.Array) -> jax.Array:
+        """values[..., labels]: each example's entry at its class (integer labels only)."""
+        return jnp.take_along_axis(values, self.labels[..., None], axis=-1)[..., 0]
+
+    def finish(self, loss: jax.Array) -> jax.Array:
+        if self.bad is not None:
+            loss = jnp.where(self.bad, jnp.nan, loss)
+        if self.keep is not None:
+            loss = jnp.where(self.keep, loss, 0)
+        return loss.astype(self.out_dtype)
+
+
+def _check_label_range(labels: jax.Array, num_classes: int, ignore_index: int | None) -> None:
+    value = _checks.concrete(labels)
+    if value is None:
+        return
+    bad = (value < 0) | (value >= num_classes)
+    if ignore_index is not None:
+        bad &= value != ignore_index
+    if np.any(bad):
+        first = int(value[bad].flat[0])
+        raise ValueError(
+            f"labels must be class indices in [0, {num_classes})"
+            + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+            + f", got labels={first}"
+        )
+
+
+def _prepare(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    axis: int = -1,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    class_mask_ok: bool = False,
+) -> tuple[_Batch, jax.Array | None]:
+    """The batch, and a class mask (`where` with the logits' ndim, only if `class_mask_ok`)."""
     logits = _checks.floating("logits", logits)
     labels = jnp.asarray(labels)
     if logits.ndim == 0:
-        raise ValueError("logits must have a class axis (last), got a scalar")
-    dtype = _checks.compute_dtype(logits.dtype)
-    if labels.shape == logits.shape[:-1]:
+        raise ValueError("logits must have a class axis, got a scalar")
+    axis = axis % logits.ndim
+    out_dtype, dtype = logits.dtype, _checks.compute_dtype(logits.dtype)
+    z = jnp.moveaxis(logits, axis, -1).astype(dtype)
+    num_classes = z.shape[-1]
+    index_shape = z.shape[:-1]
+    if labels.shape == index_shape:
         if not jnp.issubdtype(labels.dtype, jnp.integer):
             raise ValueError(
-                f"labels of shape {labels.shape} (logits.shape[:-1]) are class indices and must "
-                f"have an integer dtype, got {labels.dtype}"
+                f"labels of shape {labels.shape} (the logits' shape less the class axis) are "
+                f"class indices and must have an integer dtype, got {labels.dtype}"
             )
         is_index = True
     elif labels.shape == logits.shape:
-        labels, is_index = labels.astype(dtype), False
+        labels, is_index = jnp.moveaxis(labels, axis, -1).astype(dtype), False
     else:
         raise ValueError(
-            f"labels must have shape {logits.shape[:-1]} (integer classes) or {logits.shape} "
-            f"(probabilities) for logits of shape {logits.shape}, got {labels.shape}"
+            f"labels must have shape {index_shape} (integer classes) or {logits.shape} "
+            f"(probabilities) for logits of shape {logits.shape} (class axis {axis}), got "
+            f"{labels.shape}"
         )
-    return logits.astype(dtype), labels, is_index, logits.dtype
-
-
-def _dense(labels: jax.Array, is_index: bool, logits: jax.Array) -> jax.Array:
-    """Probability-vector targets: one-hot rows for class indices."""
+    keep = bad = class_mask = None
+    if where is not None:
+        where = jnp.asarray(where, bool)
+        if where.ndim == logits.ndim and class_mask_ok:
+            class_mask = jnp.broadcast_to(jnp.moveaxis(where, axis, -1), z.shape)
+        elif where.shape == index_shape:
+            keep = where
+        else:
+            raise ValueError(
+                f"where must have shape {index_shape} (one flag per example)"
+                + (" or the logits' ndim (class mask)" if class_mask_ok else "")
+                + f", got {where.shape}"
+            )
     if is_index:
-        return jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
-    return labels
+        _check_label_range(labels, num_classes, ignore_index)
+        in_range = (labels >= 0) & (labels < num_classes)
+        if ignore_index is not None:
+            ignored = labels == ignore_index
+            keep = ~ignored if keep is None else keep & ~ignored
+            in_range |= ignored
+        bad = ~in_range
+        labels = jnp.where(in_range & (keep if keep is not None else True), labels, 0)
+    if keep is not None:
+        z = jnp.where(keep[..., None], z, 0)  # double where: masked NaN reach no grad
+        if not is_index:
+            labels = jnp.where(keep[..., None], labels, 0)
+    return _Batch(z, labels, is_index, out_dtype, keep, bad), class_mask
 
 
-def _take(values: jax.Array, labels: jax.Array) -> jax.Array:
-    """values[..., labels]: the entry of each example's true class."""
-    return jnp.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
+def _class_weight(weight: jax.typing.ArrayLike | None, batch: _Batch) -> jax.Array | None:
+    if weight is None:
+        return None
+    _checks.nonnegative("weight", weight)
+    weight = jnp.asarray(weight, batch.logits.dtype)
+    if weight.shape != (batch.num_classes,):
+        raise ValueError(f"weight must have shape ({batch.num_classes},), got {weight.shape}")
+    return weight
 
 
-def _log_softmax(logits: jax.Array, valid: jax.Array) -> jax.Array:
-    """log softmax over the valid classes; finite everywhere (masked entries are not -inf)."""
-    masked = jnp.where(valid, logits, -jnp.inf)
-    shift = jax.lax.stop_gradient(jnp.max(masked, axis=-1, keepdims=True))
-    shift = jnp.where(jnp.isfinite(shift), shift, 0)  # a row with no valid class
-    # Double where: masked logits may be -inf, whose (unused) differences must not reach the grad.
-    shifted = jnp.where(valid, logits - shift, 0)
-    total = jnp.sum(jnp.where(valid, jnp.exp(shifted), 0), axis=-1, keepdims=True)
-    return shifted - jnp.log(jnp.where(total > 0, total, 1))
+def _log_softmax(z: jax.Array, valid: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """(log softmax over the valid classes, whether the row has a class of nonzero probability).
+
+    The shift by the row's maximum makes the shifted logits exact (the largest is 0), so
+    log p_j = s_j - log Σ exp(s) has no cancellation however large the logits; -inf logits and
+    masked classes get log p = -inf; a row with no such class gets -inf everywhere, with
+    gradients that stay finite (the sum is replaced before its log).
+    """
+    masked = z if valid is None else jnp.where(valid, z, -jnp.inf)
+    top = jax.lax.stop_gradient(jnp.max(masked, axis=-1, keepdims=True))
+    row_ok = top > -jnp.inf
+    shifted = masked - jnp.where(row_ok, top, 0)
+    total = jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
+    return shifted - jnp.log(jnp.where(row_ok, total, 1)), row_ok[..., 0]
+
+
+def _xlogy_sum(targets: jax.Array, log_p: jax.Array) -> jax.Array:
+    """-Σ_j t_j log p_j with 0·log 0 = 0 (double where: no NaN in either gradient)."""
+    return -jnp.sum(targets * jnp.where(targets != 0, log_p, 0), axis=-1)
 
 
 def softmax_cross_entropy(
@@ -71,74 +180,244 @@ def softmax_cross_entropy(
     *,
     label_smoothing: jax.typing.ArrayLike = 0.0,
     where: jax.typing.ArrayLike | None = None,
+    weight: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: int = -1,
 ) -> jax.Array:
-    """Softmax cross-entropy -Σ_j t_j log softmax(z)_j, with optional label smoothing and mask.
+    """Softmax cross-entropy -Σ_j w_j t_j log softmax(z)_j, computed from the log-softmax.
 
     Targets t are the one-hot (integer labels) or given probability vectors, smoothed as in
-    PyTorch: t = (1 - ε)·t + ε/C, where C counts the valid classes of the example. A class is
-    valid where `where` (a boolean mask broadcastable to the logits) is True and its logit is
-    not -inf; invalid classes get no target mass, are left out of the softmax, and contribute
-    neither value nor gradient, so -inf logits give no NaN or inf, with or without smoothing.
-    A row with no valid class has loss 0. Gradient softmax(z) - t: bounded, never saturating
-    for a wrong prediction; the loss grows linearly in the logit gap.
+    torch: t = (1 - ε)·t + ε/C over the C kept classes. `where` with the logits' ndim is a
+    class mask (optax's `where`): masked classes are left out of the softmax and their target
+    mass is dropped (padding classes, action masking); C counts the kept classes. `where` of
+    the output's shape masks examples (see the module docstring). A -inf logit is probability 0:
+    no target mass there contributes 0, target mass there (including smoothing mass) gives +inf,
+    with or without `where` — to drop classes, mask them. A row with no class of nonzero
+    probability (all -inf or all masked) gives 0 with a zero gradient.
 
-    Reference: same values as optax.losses.softmax_cross_entropy (probabilities) and
-    softmax_cross_entropy_with_integer_labels (integers); label smoothing as
-    torch.nn.functional.cross_entropy(label_smoothing=ε) (Szegedy et al., 2016).
+    Computed from shifted logits s = z - max(z), so that huge logits lose no precision (no
+    lse - z_y cancellation). Gradient softmax(z) - t (times the weights): bounded, never
+    saturating for a wrong prediction; the loss grows linearly in the logit gap.
+
+    Reference: optax.losses.softmax_cross_entropy / softmax_cross_entropy_with_integer_labels /
+    safe_softmax_cross_entropy (same values), torch.nn.functional.cross_entropy (label_smoothing,
+    weight, ignore_index), keras.losses.CategoricalCrossentropy(from_logits=True); label
+    smoothing: Szegedy et al. (2016).
     """
     _checks.closed_unit("label_smoothing", label_smoothing)
-    logits, labels, is_index, out_dtype = _inputs(logits, labels)
+    batch, class_mask = _prepare(logits, labels, axis, where, ignore_index, class_mask_ok=True)
+    z = batch.logits
+    weight = _class_weight(weight, batch)
     smoothing = _checks.concrete(label_smoothing)
     smooth = smoothing is None or bool(smoothing.any())
-    if where is None:
-        # No mask: logsumexp ignores -inf logits by itself, and only products with the targets
-        # need a guard (0·-inf). The integer-label path is optax's: lse - z_y.
-        lse = jax.nn.logsumexp(logits, axis=-1)
-        if is_index:
-            loss = lse - _take(logits, labels)
-        else:
-            finite = logits > -jnp.inf
-            label_logits = jnp.sum(jnp.where(finite, labels * logits, 0), axis=-1)
-            loss = jnp.sum(labels, axis=-1) * lse - label_logits
+    log_p, row_ok = _log_softmax(z, class_mask)
+    if batch.is_index and not smooth and class_mask is None:
+        # The gather of one log-probability per example (optax's integer-label path).
+        loss = -batch.take(log_p)
+        if weight is not None:
+            loss = loss * weight[batch.labels]
+    else:
+        targets = batch.dense()
+        kept = jnp.ones_like(z) if class_mask is None else class_mask.astype(z.dtype)
+        if class_mask is not None:
+            targets = jnp.where(class_mask, targets, 0)
         if smooth:
-            # Σ_j t'_j(lse - z_j) with t' = (1 - ε)t + ε/C over the C classes with finite logits.
-            finite = logits > -jnp.inf
-            num_valid = jnp.maximum(jnp.sum(finite, axis=-1), 1).astype(logits.dtype)
-            mean_logit = jnp.sum(jnp.where(finite, logits, 0), axis=-1) / num_valid
-            eps = _checks.knob(label_smoothing, logits.dtype)
-            loss = (1 - eps) * loss + eps * (lse - mean_logit)
-        return loss.astype(out_dtype)
-    valid = (logits > -jnp.inf) & jnp.broadcast_to(jnp.asarray(where, bool), logits.shape)
-    targets = _dense(labels, is_index, logits)
-    log_probs = _log_softmax(logits, valid)
-    if smooth:
-        eps = _checks.knob(label_smoothing, logits.dtype)[..., None]
-        num_valid = jnp.sum(valid, axis=-1, keepdims=True).astype(logits.dtype)
-        targets = (1 - eps) * targets + eps * (valid / jnp.maximum(num_valid, 1))
-    loss = -jnp.sum(jnp.where(valid, targets * log_probs, 0), axis=-1)
+            eps = _checks.knob(label_smoothing, z.dtype)[..., None]
+            num_kept = jnp.maximum(jnp.sum(kept, axis=-1, keepdims=True), 1)
+            targets = (1 - eps) * targets + eps * kept / num_kept
+        if weight is not None:
+            targets = targets * weight
+        loss = _xlogy_sum(targets, log_p)
+    return batch.finish(jnp.where(row_ok, loss, 0))
+
+
+def kl_divergence(
+    log_predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike,
+    *,
+    log_target: bool = False,
+    axis: int = -1,
+    where: jax.typing.ArrayLike | None = None,
+) -> jax.Array:
+    """KL(t ‖ p) = Σ_j t_j (log t_j - log p_j) from log-probabilities log p, per example.
+
+    `log_predictions` are log-probabilities (e.g. log_softmax outputs; torch's and optax's
+    convention: the input is *not* normalised here); `targets` are probabilities, or
+    log-probabilities with `log_target=True` (torch's `log_target`, optax's
+    `convex_kl_divergence`/`kl_divergence_with_log_targets` input). 0·log 0 = 0: classes with no
+    target mass contribute nothing, also where log p = -inf; target mass where log p = -inf gives
+    +inf. Gradient -t with respect to log p (and log t - log p + 1 with respect to t). Keras'
+    `KLDivergence` takes probabilities for both and clips them to [1e-7, 1]: pass log of the
+    clipped predictions for its values.
+
+    Reference: optax.losses.kl_divergence / kl_divergence_with_log_targets,
+    torch.nn.functional.kl_div(reduction="none").sum(-1), keras.losses.KLDivergence.
+    """
+    log_p = _checks.floating("log_predictions", log_predictions)
+    out_dtype, dtype = log_p.dtype, _checks.compute_dtype(log_p.dtype)
+    t = jnp.asarray(targets)
+    if t.shape != log_p.shape:
+        raise ValueError(f"targets must have the predictions' shape {log_p.shape}, got {t.shape}")
+    log_p = jnp.moveaxis(log_p, axis, -1).astype(dtype)
+    t = jnp.moveaxis(t, axis, -1).astype(dtype)
+    if log_target:
+        log_t, t = t, jnp.exp(t)
+    else:
+        log_t = jnp.log(jnp.where(t > 0, t, 1))
+    nonzero = t != 0
+    loss = jnp.sum(jnp.where(nonzero, t * (log_t - jnp.where(nonzero, log_p, 0)), 0), axis=-1)
+    if where is not None:
+        loss = jnp.where(jnp.asarray(where, bool), loss, 0)
     return loss.astype(out_dtype)
 
 
-def sigmoid_binary_cross_entropy(
-    logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike
+def smooth_labels(
+    labels: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike, num_classes: int | None = None
 ) -> jax.Array:
-    """Elementwise binary cross-entropy -y log σ(z) - (1 - y) log(1 - σ(z)) on logits z.
+    """(1 - α)·t + α/C: probability targets smoothed towards the uniform distribution.
 
-    Computed as max(z, 0) - z·y + log1p(e^{-|z|}), finite for any finite z. Gradient σ(z) - y,
-    bounded; for a confidently wrong logit the loss grows linearly in |z|. Labels y ∈ [0, 1]
-    (hard or soft) have the logits' shape.
-
-    Reference: same values as optax.losses.sigmoid_binary_cross_entropy and
-    torch.nn.functional.binary_cross_entropy_with_logits.
+    `labels` are probability vectors (class axis last) or, with `num_classes`, integer class
+    indices (one-hot first). The targets `softmax_cross_entropy(label_smoothing=α)` uses.
+    Reference: optax.smooth_labels (same formula); Szegedy et al. (2016).
     """
+    _checks.closed_unit("alpha", alpha)
+    labels = jnp.asarray(labels)
+    if num_classes is not None:
+        _check_label_range(labels, num_classes, None)
+        labels = jax.nn.one_hot(labels, num_classes)
+    labels = _checks.floating("labels", labels)
+    alpha = _checks.knob(alpha, labels.dtype)
+    return (1 - alpha) * labels + alpha / labels.shape[-1]
+
+
+def _binary_inputs(logits, labels, name="labels"):
     logits = _checks.floating("logits", logits)
     labels = jnp.asarray(labels)
     if labels.shape != logits.shape:
-        raise ValueError(f"labels must have the logits' shape {logits.shape}, got {labels.shape}")
+        raise ValueError(f"{name} must have the logits' shape {logits.shape}, got {labels.shape}")
     dtype = _checks.compute_dtype(logits.dtype)
-    z, y = logits.astype(dtype), labels.astype(dtype)
-    loss = jax.nn.relu(z) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
-    return loss.astype(logits.dtype)
+    return logits.astype(dtype), labels.astype(dtype), logits.dtype
+
+
+def sigmoid_binary_cross_entropy(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    pos_weight: jax.typing.ArrayLike | None = None,
+) -> jax.Array:
+    """Elementwise binary cross-entropy -p_w·y log σ(z) - (1 - y) log(1 - σ(z)) on logits z.
+
+    Computed as softplus(z) - y·z (= y·softplus(-z) + (1 - y)·softplus(z)), with jax's
+    softplus (logaddexp, whose derivative is exact): finite for every finite z, gradient exactly
+    σ(z) - y, including at z = 0 where a zero-initialised output layer starts. Bounded gradient;
+    for a confidently wrong logit the loss grows linearly in |z|. Labels y ∈ [0, 1] (hard or
+    soft) have the logits' shape; `pos_weight` (torch's, broadcastable, e.g. per class) weighs
+    the positive term: n_neg/n_pos balances classes.
+
+    Reference: optax.losses.sigmoid_binary_cross_entropy, torch.nn.functional.
+    binary_cross_entropy_with_logits (pos_weight), keras.losses.BinaryCrossentropy(
+    from_logits=True) (same values).
+    """
+    z, y, out_dtype = _binary_inputs(logits, labels)
+    if pos_weight is None:
+        return (jax.nn.softplus(z) - y * z).astype(out_dtype)
+    _checks.nonnegative("pos_weight", pos_weight)
+    w = _checks.knob(pos_weight, z.dtype)
+    loss = w * y * jax.nn.softplus(-z) + (1 - y) * jax.nn.softplus(z)
+    return loss.astype(out_dtype)
+
+
+def sigmoid_focal(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    alpha: jax.typing.ArrayLike | None = None,
+    gamma: jax.typing.ArrayLike = 2.0,
+) -> jax.Array:
+    """Binary focal loss α_t·(1 - p_t)^γ·BCE(z, y), elementwise (Lin et al. 2017, eq. 5).
+
+    p_t = σ(z) for y = 1 and 1 - σ(z) for y = 0 (soft labels interpolate); α_t = α·y +
+    (1 - α)(1 - y), no weighting when `alpha` is None. (1 - p_t)^γ is exp(γ·log(1 - p_t)) with
+    log(1 - p_t) from log-sigmoids, so value, gradient and Hessian stay finite for confident
+    logits and any γ ≥ 0 (γ < 1 included). γ = 0, α = None is `sigmoid_binary_cross_entropy`.
+
+    Reference: optax.losses.sigmoid_focal_loss (same values), torchvision.ops.sigmoid_focal_loss,
+    keras.losses.BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=alpha given).
+    """
+    _checks.nonnegative("gamma", gamma)
+    z, y, out_dtype = _binary_inputs(logits, labels)
+    gamma = _checks.knob(gamma, z.dtype)
+    ce = jax.nn.softplus(z) - y * z
+    # 1 - p_t = y·σ(-z) + (1 - y)·σ(z): log of it as a logaddexp of the weighted log-sigmoids.
+    log_q = jnp.stack([jax.nn.log_sigmoid(-z), jax.nn.log_sigmoid(z)], axis=-1)
+    log_1m_pt = jax.nn.logsumexp(log_q, axis=-1, b=jnp.stack([y, 1 - y], axis=-1))
+    loss = ce * _power_of_log(log_1m_pt, gamma)
+    if alpha is not None:
+        _checks.closed_unit("alpha", alpha)
+        a = _checks.knob(alpha, z.dtype)
+        loss = (a * y + (1 - a) * (1 - y)) * loss
+    return loss.astype(out_dtype)
+
+
+def _power_of_log(log_q: jax.Array, gamma: jax.Array) -> jax.Array:
+    """q^γ = exp(γ log q), with 0^0 = 1 and finite gradients where q = 0."""
+    zero = log_q == -jnp.inf
+    power = jnp.exp(gamma * jnp.where(zero, 0, log_q))
+    return jnp.where(zero, jnp.where(gamma == 0, 1, 0).astype(log_q.dtype), power)
+
+
+def focal(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    gamma: jax.typing.ArrayLike = 2.0,
+    weight: jax.typing.ArrayLike | None = None,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: int = -1,
+) -> jax.Array:
+    """Softmax focal loss -(1 - p_y)^γ log p_y, p = softmax(logits); γ = 0 is cross-entropy.
+
+    The factor (1 - p_y)^γ down-weights well-classified examples: near p_y = 1 the loss is
+    ≈ (1 - p_y)^(γ+1), so its gradient vanishes faster than cross-entropy's. log p from the
+    shifted log-softmax; log(1 - p_j) is log Σ_{k≠j} p_k for the most probable class (exact as
+    p -> 1, so value, gradient and Hessian are finite for confident logits and any γ ≥ 0) and
+    log1p(-p_j) for the others (p_j ≤ ½). With probability labels t the loss is
+    -Σ_j t_j (1 - p_j)^γ log p_j; -inf logits follow cross-entropy's convention (0 without target
+    mass, +inf with). `weight`, `where`, `ignore_index`, `axis`: see the module docstring.
+
+    Reference: Lin et al., "Focal Loss for Dense Object Detection" (2017), multiclass form (the
+    binary form is `sigmoid_focal`); no α here (use `weight`).
+    """
+    _checks.nonnegative("gamma", gamma)
+    batch, _ = _prepare(logits, labels, axis, where, ignore_index)
+    z = batch.logits
+    weight = _class_weight(weight, batch)
+    gamma = _checks.knob(gamma, z.dtype)[..., None]
+    log_p, row_ok = _log_softmax(z)
+    classes = jnp.arange(batch.num_classes)
+    is_top = classes == jnp.argmax(z, axis=-1)[..., None]
+    # log(1 - p_top) = log Σ_{k≠top} exp(s_k) - log Σ exp(s), with log p = s - log Σ exp(s).
+    others = jnp.sum(jnp.where(is_top, 0, jnp.exp(log_p)), axis=-1, keepdims=True)
+    log_others = jnp.where(others > 0, jnp.log(jnp.where(others > 0, others, 1)), -jnp.inf)
+    log_1m_p = jnp.where(is_top, log_others, jnp.log1p(-jnp.where(is_top, 0, jnp.exp(log_p))))
+    modulated = _power_of_log(log_1m_p, gamma)
+    if batch.is_index:
+        terms = -batch.take(modulated) * batch.take(log_p)
+        loss = terms if weight is None else terms * weight[batch.labels]
+    else:
+        targets = batch.labels if weight is None else batch.labels * weight
+        loss = _xlogy_sum(targets * modulated, log_p)
+    return batch.finish(jnp.where(row_ok, loss, 0))
+
+
+def _true_score(batch: _Batch) -> jax.Array:
+    """s_y: the gathered score, or Σ_j t_j s_j with 0·(-inf) = 0 for probability labels."""
+    s = batch.logits
+    if batch.is_index:
+        return batch.take(s)[..., None]
+    t = batch.labels
+    return jnp.sum(t * jnp.where(t != 0, s, 0), axis=-1, keepdims=True)
 
 
 def multi_margin(
@@ -147,64 +426,73 @@ def multi_margin(
     *,
     margin: jax.typing.ArrayLike = 1.0,
     p: int = 1,
+    weight: jax.typing.ArrayLike | None = None,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: int = -1,
 ) -> jax.Array:
-    """Weston-Watkins multiclass hinge Σ_{j≠y} max(0, m - s_y + s_j)^p / C, p ∈ {1, 2}.
+    """Weston-Watkins multiclass hinge w_y·Σ_{j≠y} max(0, m - s_y + s_j)^p / C, p ∈ {1, 2}.
 
     Every wrong class within the margin of the true one is penalised (a sum over j, divided by
-    the number of classes C). This differs from optax.losses.multiclass_hinge_loss, the
-    Crammer-Singer hinge max(0, max_{j≠y}(1 + s_j - s_y)), which penalises only the worst wrong
-    class and does not divide by C. Gradient: piecewise constant (p = 1) or linear (p = 2) in the
-    score gaps, exactly 0 once every gap exceeds m (the loss saturates at 0: no push towards
-    larger margins); not differentiable where a gap equals m (p = 1). With probability labels t,
-    s_y is Σ_j t_j s_j and class j is weighted by 1 - t_j (the formula above for one-hot t).
+    the number of classes C); `multiclass_hinge` is Crammer-Singer's, which penalises only the
+    worst wrong class. Gradient: piecewise constant (p = 1) or linear (p = 2) in the score gaps,
+    exactly 0 once every gap exceeds m (the loss saturates at 0: no push towards larger
+    margins); not differentiable where a gap equals m (p = 1). With probability labels t, s_y is
+    Σ_j t_j s_j and class j is weighted by 1 - t_j (the formula above for one-hot t). A wrong
+    class scored -inf is never within the margin (contributes 0); a true class scored -inf gives
+    +inf. `weight` (torch's, per class, applied as w_y), `where`, `ignore_index`, `axis`: see the
+    module docstring.
 
     Reference: Weston & Watkins (1999); same values as torch.nn.functional.multi_margin_loss.
     """
     _checks.one_of("p", p, (1, 2))
     _checks.nonnegative("margin", margin)
-    scores, labels, is_index, out_dtype = _inputs(logits, labels)
-    targets = _dense(labels, is_index, scores)
-    margin = _checks.knob(margin, scores.dtype)
-    true_score = jnp.sum(targets * scores, axis=-1, keepdims=True)
-    hinge = jax.nn.relu(margin - true_score + scores)
+    batch, _ = _prepare(logits, labels, axis, where, ignore_index)
+    s = batch.logits
+    weight = _class_weight(weight, batch)
+    margin = _checks.knob(margin, s.dtype)[..., None]
+    scored = s > -jnp.inf
+    gap = margin - _true_score(batch) + jnp.where(scored, s, 0)
+    hinge = jnp.where(scored, jax.nn.relu(gap), 0)
     if p == 2:
         hinge = hinge * hinge
-    loss = jnp.sum((1 - targets) * hinge, axis=-1) / scores.shape[-1]
-    return loss.astype(out_dtype)
+    targets = batch.dense()
+    loss = jnp.sum((1 - targets) * hinge, axis=-1) / batch.num_classes
+    if weight is not None:
+        loss = loss * (weight[batch.labels] if batch.is_index else targets @ weight)
+    return batch.finish(loss)
 
 
-def focal(
+def multiclass_hinge(
     logits: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
     *,
-    gamma: jax.typing.ArrayLike = 2.0,
+    margin: jax.typing.ArrayLike = 1.0,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: int = -1,
 ) -> jax.Array:
-    """Softmax focal loss -(1 - p_y)^γ log p_y, p = softmax(logits); γ = 0 is cross-entropy.
+    """Crammer-Singer multiclass hinge max(0, m + max_{j≠y} s_j - s_y), per example.
 
-    The factor (1 - p_y)^γ down-weights well-classified examples: near p_y = 1 the loss is
-    ≈ (1 - p_y)^(γ+1), so its gradient vanishes faster than cross-entropy's. log p_y comes from
-    log_softmax and 1 - p_y from -expm1(log p_y), which stay accurate as p_y -> 1; the power
-    uses 1 - p_y clamped at the smallest normal float, so the gradient is finite even for
-    γ < 1 (where d(1-p)^γ/dp is infinite at p = 1). With probability labels t the loss is
-    -Σ_j t_j (1 - p_j)^γ log p_j.
+    Penalises only the worst wrong class, and only while it is within the margin m of the true
+    class; not divided by C (compare `multi_margin`, Weston-Watkins). Gradient: +1 on the worst
+    wrong class and -1 on the true class while the margin is violated, else 0 (saturates; not
+    differentiable at ties). With probability labels t, s_y is Σ_j t_j s_j and the max runs over
+    classes with t_j = 0. -inf scores: a wrong class scored -inf is never the worst unless every
+    wrong class is (then the loss is 0); a true class scored -inf gives +inf.
 
-    Reference: Lin et al., "Focal Loss for Dense Object Detection" (2017), multiclass form.
+    Reference: Crammer & Singer (2001); same values as optax.losses.multiclass_hinge_loss
+    (margin 1) and keras.losses.CategoricalHinge (one-hot labels, margin 1).
     """
-    _checks.nonnegative("gamma", gamma)
-    logits, labels, is_index, out_dtype = _inputs(logits, labels)
-    gamma = _checks.knob(gamma, logits.dtype)
-    lse = jax.nn.logsumexp(logits, axis=-1, keepdims=True)
-    tiny = jnp.finfo(logits.dtype).tiny
-
-    def focal_terms(log_p):
-        # 1 - p = -expm1(log p) stays accurate as p -> 1; the clamp keeps (1 - p)^γ's gradient
-        # finite for γ < 1.
-        return -jnp.power(jnp.maximum(-jnp.expm1(log_p), tiny), gamma) * log_p
-
-    if is_index:
-        return focal_terms(_take(logits - lse, labels)).astype(out_dtype)
-    loss = jnp.sum(labels * focal_terms(logits - lse), axis=-1)
-    return loss.astype(out_dtype)
+    _checks.nonnegative("margin", margin)
+    batch, _ = _prepare(logits, labels, axis, where, ignore_index)
+    s = batch.logits
+    margin = _checks.knob(margin, s.dtype)
+    wrong = batch.dense() == 0
+    worst = jnp.max(jnp.where(wrong, s, -jnp.inf), axis=-1)
+    has_wrong = worst > -jnp.inf
+    gap = margin + jnp.where(has_wrong, worst, 0) - _true_score(batch)[..., 0]
+    return batch.finish(jnp.where(has_wrong, jax.nn.relu(gap), 0))
 
 
 def one_hot_squared_error(
@@ -213,6 +501,9 @@ def one_hot_squared_error(
     *,
     k: jax.typing.ArrayLike = 1.0,
     m: jax.typing.ArrayLike = 1.0,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: int = -1,
 ) -> jax.Array:
     """Square loss for classification (1/C)[k(f_y - M)² + Σ_{j≠y} f_j²] on raw outputs f.
 
@@ -226,10 +517,50 @@ def one_hot_squared_error(
     """
     _checks.positive("k", k)
     _checks.positive("m", m)
-    outputs, labels, is_index, out_dtype = _inputs(outputs, labels)
-    targets = _dense(labels, is_index, outputs)
-    k = _checks.knob(k, outputs.dtype)[..., None]
-    m = _checks.knob(m, outputs.dtype)[..., None]
+    batch, _ = _prepare(outputs, labels, axis, where, ignore_index)
+    f = batch.logits
+    targets = batch.dense()
+    k = _checks.knob(k, f.dtype)[..., None]
+    m = _checks.knob(m, f.dtype)[..., None]
     weights = 1 + (k - 1) * targets
-    loss = jnp.mean(weights * jnp.square(outputs - m * targets), axis=-1)
-    return loss.astype(out_dtype)
+    return batch.finish(jnp.mean(weights * jnp.square(f - m * targets), axis=-1))
+
+
+def _signed_labels(logits, labels):
+    z, y, out_dtype = _binary_inputs(logits, labels)
+    value = _checks.concrete(labels)
+    if value is not None and not np.all(np.isin(value, (-1, 1))):
+        bad = value[~np.isin(value, (-1, 1))].flat[0]
+        raise ValueError(f"labels must be -1 or +1, got labels={float(bad):g}")
+    return z, y, out_dtype
+
+
+def hinge(
+    scores: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    margin: jax.typing.ArrayLike = 1.0,
+) -> jax.Array:
+    """Binary hinge max(0, m - y·s), elementwise, labels y ∈ {-1, +1}.
+
+    Gradient -y while y·s < m, else 0 (exactly 0 once the margin is met: no push beyond it; not
+    differentiable at y·s = m, where JAX returns 0). Labels in {0, 1} must be mapped by 2y - 1
+    first (Keras does that itself).
+
+    Reference: optax.losses.hinge_loss (m = 1, same values), keras.losses.Hinge (mean over the
+    last axis of these values), torch.nn.functional.soft_margin_loss is the smooth counterpart.
+    """
+    _checks.nonnegative("margin", margin)
+    s, y, out_dtype = _signed_labels(scores, labels)
+    return jax.nn.relu(_checks.knob(margin, s.dtype) - y * s).astype(out_dtype)
+
+
+def perceptron(scores: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -> jax.Array:
+    """Perceptron loss max(0, -y·s), elementwise, labels y ∈ {-1, +1}: `hinge` with margin 0.
+
+    Gradient -y on a misclassified example, 0 on a correct one (any positive margin suffices, so
+    the loss does not choose among separating solutions).
+
+    Reference: optax.losses.perceptron_loss (same values); Rosenblatt (1958).
+    """
+    return hinge(scores, labels, margin=0.0)

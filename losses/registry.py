@@ -1,4 +1,10 @@
-"""Losses by name, with their knobs: what a config refers to as `loss = "huber"`."""
+"""Losses by name, with their knobs: what a config refers to as `loss = "huber"`.
+
+Every loss has one canonical name (what tables and configs record); common names from other
+libraries (`mse`, `l1`, `bce`, `ce`, ...) are aliases resolving to it (`canonical`). Knobs are
+the numeric arguments a sweep may vary; other options (`where`, `weight`, `ignore_index`,
+`axis`, sigmoid_focal's `alpha`, ...) are passed to the functions directly.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 import jax
 
-from losses import classification, regression, robust
+from losses import classification, likelihood, regression, robust
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,19 +51,83 @@ _REGISTRY: dict[str, _Entry] = {
     "one_hot_squared_error": _Entry(
         classification.one_hot_squared_error, "classification", {"k": 1.0, "m": 1.0}
     ),
+    "multiclass_hinge": _Entry(classification.multiclass_hinge, "classification", {"margin": 1.0}),
+    "sigmoid_focal": _Entry(classification.sigmoid_focal, "classification", {"gamma": 2.0}),
+    "hinge": _Entry(classification.hinge, "classification", {"margin": 1.0}),
+    "perceptron": _Entry(classification.perceptron, "classification", {}),
+    "kl_divergence": _Entry(classification.kl_divergence, "classification", {}),
+    "gaussian_nll": _Entry(likelihood.gaussian_nll, "regression", {"variance": 1.0}),
+    "laplace_nll": _Entry(likelihood.laplace_nll, "regression", {"scale": 1.0}),
+    "student_t_nll": _Entry(likelihood.student_t_nll, "regression", {"scale": 1.0, "nu": 3.0}),
+    "poisson_nll": _Entry(likelihood.poisson_nll, "regression", {}),
+    "cosine_distance": _Entry(regression.cosine_distance, "regression", {}),
+}
+
+# Other libraries' names -> canonical name. Conventions differ under some of them: `l2` here is
+# squared_error, r² (optax's l2_loss is ½r²); `nll` is torch's NLLLoss on log_softmax, i.e.
+# cross-entropy on logits.
+ALIASES: dict[str, str] = {
+    "mse": "squared_error",
+    "l2": "squared_error",
+    "mean_squared_error": "squared_error",
+    "mae": "absolute_error",
+    "l1": "absolute_error",
+    "mean_absolute_error": "absolute_error",
+    "huber_loss": "huber",
+    "smooth_l1_loss": "smooth_l1",
+    "charbonnier": "pseudo_huber",
+    "logcosh": "log_cosh",
+    "pinball": "quantile",
+    "barron": "general_robust",
+    "adaptive": "robust_nll",
+    "lorentzian": "cauchy",
+    "leclerc": "welsch",
+    "ce": "softmax_cross_entropy",
+    "cross_entropy": "softmax_cross_entropy",
+    "categorical_crossentropy": "softmax_cross_entropy",
+    "nll": "softmax_cross_entropy",
+    "bce": "sigmoid_binary_cross_entropy",
+    "binary_cross_entropy": "sigmoid_binary_cross_entropy",
+    "binary_crossentropy": "sigmoid_binary_cross_entropy",
+    "focal_loss": "focal",
+    "sigmoid_focal_loss": "sigmoid_focal",
+    "multi_margin_loss": "multi_margin",
+    "weston_watkins": "multi_margin",
+    "crammer_singer": "multiclass_hinge",
+    "multiclass_hinge_loss": "multiclass_hinge",
+    "hinge_loss": "hinge",
+    "perceptron_loss": "perceptron",
+    "kl": "kl_divergence",
+    "kld": "kl_divergence",
+    "kl_div": "kl_divergence",
+    "gaussian_nll_loss": "gaussian_nll",
+    "laplace": "laplace_nll",
+    "student_t": "student_t_nll",
+    "poisson": "poisson_nll",
+    "poisson_nll_loss": "poisson_nll",
+    "cosine": "cosine_distance",
 }
 
 
+def canonical(name: str) -> str:
+    """The canonical name of a loss given by its name or an alias (ValueError otherwise)."""
+    name = ALIASES.get(name, name)
+    _entry(name)
+    return name
+
+
 def _entry(name: str) -> _Entry:
+    name = ALIASES.get(name, name)
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), names(), n=3, cutoff=0.4)
-    hint = f"; closest: {', '.join(close)}" if close else ""
+    close = difflib.get_close_matches(str(name), [*names(), *ALIASES], n=3, cutoff=0.4)
+    close = list(dict.fromkeys(ALIASES.get(c, c) for c in close))  # as canonical names
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise ValueError(f"unknown loss {name!r}{hint} (valid: {', '.join(names())})")
 
 
 def names() -> tuple[str, ...]:
-    """The registered loss names, sorted."""
+    """The canonical loss names, sorted (aliases: `ALIASES`)."""
     return tuple(sorted(_REGISTRY))
 
 
@@ -72,7 +142,7 @@ def task(name: str) -> str:
 
 
 def get(name: str, **knob_values: Any) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """The loss `name` with its knobs bound: a callable (predictions, targets) -> values.
+    """The loss `name` (canonical or alias) with its knobs bound: (predictions, targets) -> values.
 
     Knobs not given take their defaults (`knobs(name)`); knob values may be tracers (a knob
     swept with vmap inside one compiled program). A concrete invalid value raises ValueError

@@ -18,9 +18,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-from losses import _checks, _separate
+from losses import _checks
 
 _LOG2 = math.log(2.0)
 
@@ -31,9 +30,12 @@ def squared_error(
     """Squared error r² (no ½).
 
     Gradient 2r: linear in the residual and unbounded, so one outlier can dominate a mean.
-    The ½r² convention (optax's `l2_loss`, gradient r) is `0.5 * squared_error`.
+    The ½r² convention (optax's `l2_loss`, gradient r) is `0.5 * squared_error`. The one loss
+    here whose value leaves the dtype's range for large finite r (|r| > √max, e.g. 256 in
+    float16): it is then inf (never NaN), as optax's; its gradient 2r stays finite up to max/2.
 
-    Reference: optax.losses.squared_error (same values).
+    Reference: optax.losses.squared_error (same values), torch.nn.functional.mse_loss and
+    keras.losses.MeanSquaredError (means of these values).
     """
     r = _checks.residual(predictions, targets)
     return jnp.square(r)
@@ -45,35 +47,20 @@ def absolute_error(
     """Absolute error |r|.
 
     Gradient sign(r): bounded (every residual pulls with the same force) and not differentiable
-    at r = 0, where JAX returns 0. Its minimiser over a constant is the median.
+    at r = 0, where JAX returns 1. Its minimiser over a constant is the median.
+
+    Reference: torch.nn.functional.l1_loss
+    and keras.losses.MeanAbsoluteError (means of these values).
     """
     r = _checks.residual(predictions, targets)
     return jnp.abs(r)
 
 
-def _huber_value(r: jax.Array, delta: jax.Array) -> jax.Array:
-    # With q = min(|r|, δ), ½r² inside and δ(|r| - ½δ) outside are both q·(|r| - ½q). No
-    # jnp.clip: XLA's clamp is slow on CPU.
+def _huber(r: jax.Array, delta: jax.Array) -> jax.Array:
+    # With q = min(|r|, δ), ½r² inside and δ(|r| - ½δ) outside are both q·(|r| - ½q).
     a = jnp.abs(r)
     q = jnp.minimum(a, delta)
     return q * (a - 0.5 * q)
-
-
-def _huber_slope(r: jax.Array, delta: jax.Array) -> jax.Array:
-    return jnp.maximum(jnp.minimum(r, delta), -delta)  # clip(r, -δ, δ)
-
-
-def _huber_delta_slope(r: jax.Array, delta: jax.Array) -> tuple[jax.Array]:
-    return (jnp.maximum(jnp.abs(r) - delta, 0),)  # 0 inside the quadratic zone, |r| - δ outside
-
-
-_huber = _separate.residual_loss(_huber_value, _huber_slope, _huber_delta_slope)
-_smooth_l1 = _separate.residual_loss(
-    lambda r, beta: _huber_value(r, beta) / beta,
-    lambda r, beta: _huber_slope(r, beta) / beta,
-    # ∂(h/β)/∂β = (∂h/∂β)/β - h/β², with h = huber(r, δ=β).
-    lambda r, beta: ((_huber_delta_slope(r, beta)[0] - _huber_value(r, beta) / beta) / beta,),
-)
 
 
 def huber(
@@ -93,8 +80,8 @@ def huber(
     and keras.losses.Huber.
     """
     _checks.positive("delta", delta)
-    p, t = _checks.operands(predictions, targets)
-    return _huber(p, t, _checks.knob(delta, p.dtype))
+    r = _checks.residual(predictions, targets)
+    return _huber(r, _checks.knob(delta, r.dtype))
 
 
 def smooth_l1(
@@ -111,8 +98,13 @@ def smooth_l1(
     Reference: Girshick, Fast R-CNN (2015); same values as torch.nn.functional.smooth_l1_loss.
     """
     _checks.positive("beta", beta)
-    p, t = _checks.operands(predictions, targets)
-    return _smooth_l1(p, t, _checks.knob(beta, p.dtype))
+    r = _checks.residual(predictions, targets)
+    beta = _checks.knob(beta, r.dtype)
+    a = jnp.abs(r)
+    q = jnp.minimum(a, beta)
+    # huber(δ=β)/β as (|r| - q) + ½q·(q/β), q = min(|r|, β): no term overflows for large |r|
+    # (nor does a cotangent: none is multiplied by 1/β before min's selection).
+    return (a - q) + 0.5 * q * (q / beta)
 
 
 def pseudo_huber(
@@ -124,46 +116,18 @@ def pseudo_huber(
     """Pseudo-Huber loss δ²(√(1 + (r/δ)²) - 1).
 
     A smooth (C∞) Huber: ≈ ½r² for |r| ≪ δ and ≈ δ|r| for |r| ≫ δ. Gradient r/√(1 + (r/δ)²),
-    bounded by δ in magnitude and approaching ±δ only asymptotically. Computed as
-    r²/(1 + √(1 + (r/δ)²)), which avoids the cancellation in √(·) - 1 for small r.
+    bounded by δ in magnitude and approaching ±δ only asymptotically. Computed as r·δ·q with
+    q = (r/δ)/(1 + √(1 + (r/δ)²)) ∈ (-1, 1), written without (r/δ)² for large |r|: no
+    cancellation for small r, no overflow for large r (finite value and gradient for every
+    finite r in every float dtype; half precision is computed in float32).
 
     Reference: Charbonnier et al. (1994); Hartley & Zisserman, Multiple View Geometry (A6.8).
     Barron's general_robust at α = 1 is pseudo_huber/δ² with scale c = δ.
     """
     _checks.positive("delta", delta)
-    p, t = _checks.operands(predictions, targets)
-    return _pseudo_huber(p, t, _checks.knob(delta, p.dtype))
-
-
-def _pseudo_huber_value(r: jax.Array, delta: jax.Array) -> jax.Array:
-    r2 = r * r
-    return r2 / (1 + jnp.sqrt(1 + r2 / (delta * delta)))
-
-
-def _pseudo_huber_slope(r: jax.Array, delta: jax.Array) -> jax.Array:
-    # r/√(1 + (r/δ)²) = rδ/√(δ² + r²): no literal constant (see losses._separate).
-    return r * delta * lax.rsqrt(delta * delta + r * r)
-
-
-def _pseudo_huber_delta_slope(r: jax.Array, delta: jax.Array) -> tuple[jax.Array]:
-    # With s = √(1 + (r/δ)²): ∂ρ/∂δ = 2ρ/δ - r²/(δs) = (2ρ - r·∂ρ/∂r)/δ.
-    return ((2 * _pseudo_huber_value(r, delta) - r * _pseudo_huber_slope(r, delta)) / delta,)
-
-
-_pseudo_huber = _separate.residual_loss(
-    _pseudo_huber_value, _pseudo_huber_slope, _pseudo_huber_delta_slope
-)
-
-
-def _log_cosh_value(r: jax.Array) -> jax.Array:
-    a = jnp.abs(r)
-    # log cosh r = |r| + log(1 + e^{-2|r|}) - log 2: no overflow, exp of a non-positive number.
-    return a + jnp.log1p(jnp.exp(-2 * a)) - jnp.asarray(_LOG2, r.dtype)
-
-
-# The derivative is the exact tanh r; differentiating the stable form instead would compute
-# 1 - 2e/(1 + e), which cancels for small r.
-_log_cosh = _separate.residual_loss(_log_cosh_value, jnp.tanh)
+    r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
+    delta = _checks.knob(delta, r.dtype)
+    return (r * delta * _checks.ratio_over_sqrt1p(r, delta, one=1.0)).astype(out_dtype)
 
 
 def log_cosh(
@@ -172,13 +136,20 @@ def log_cosh(
     """Log-cosh loss log(cosh r).
 
     ≈ ½r² for small r and |r| - log 2 for large |r|: a twice-differentiable Huber with δ = 1.
-    Gradient tanh(r), bounded by 1 and smooth. Computed as |r| + log1p(e^{-2|r|}) - log 2, finite
-    for any finite r (cosh itself overflows float32 beyond |r| ≈ 89).
+    Gradient tanh(r), bounded by 1 and smooth. Computed as log1p(2 sinh²(r/2)) for |r| < 1
+    (accurate value and gradient, tanh r, for small r) and |r| + log1p(e^{-2|r|}) - log 2
+    beyond (cosh itself overflows float32 beyond |r| ≈ 89): finite for any finite r.
 
     Reference: Chen et al., "Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder" (2019);
-    same values as optax.losses.log_cosh.
+    same values as optax.losses.log_cosh and keras.losses.LogCosh (mean of these values).
     """
-    return _log_cosh(*_checks.operands(predictions, targets))
+    r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
+    small = jnp.abs(r) < 1
+    rs, rl = _checks.split(r, small)
+    a = jnp.abs(rl)
+    inside = jnp.log1p(2 * jnp.square(jnp.sinh(0.5 * rs)))
+    outside = a + jnp.log1p(jnp.exp(-2 * a)) - jnp.asarray(_LOG2, r.dtype)
+    return jnp.where(small, inside, outside).astype(out_dtype)
 
 
 def quantile(
@@ -200,3 +171,33 @@ def quantile(
     u = -_checks.residual(predictions, targets)
     tau = _checks.knob(tau, u.dtype)
     return jnp.maximum(tau * u, (tau - 1) * u)
+
+
+def cosine_distance(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: float = 0.0,
+) -> jax.Array:
+    """Cosine distance 1 - ⟨p, t⟩/(max(‖p‖, ε)·max(‖t‖, ε)) along `axis`, in [0, 2].
+
+    Scale-invariant in each vector: the gradient with respect to p is orthogonal to p
+    (-(t̂ - (t̂·p̂)p̂)/‖p‖), large for short vectors. A zero vector has cosine 0 here (distance 1)
+    with a zero gradient instead of optax's NaN; ε > 0 clamps the norms as optax's `epsilon`.
+
+    Reference: optax.losses.cosine_distance (same values for nonzero vectors),
+    keras.losses.CosineSimilarity (its negative cosine: distance - 1),
+    torch.nn.functional.cosine_similarity (1 - distance; eps clamps the norms' product).
+    """
+    p = _checks.floating("predictions", predictions)
+    t = _checks._targets(p, targets)
+    out_dtype, dtype = p.dtype, _checks.compute_dtype(p.dtype)
+    p, t = p.astype(dtype), t.astype(dtype)
+
+    def unit(v):
+        sq = jnp.sum(jnp.square(v), axis=axis, keepdims=True)
+        norm = jnp.sqrt(jnp.where(sq > 0, sq, 1))  # double where: no 1/0 in the gradient
+        return jnp.where(sq > 0, v / jnp.maximum(norm, epsilon), 0)
+
+    return (1 - jnp.sum(unit(p) * unit(t), axis=axis)).astype(out_dtype)

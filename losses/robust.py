@@ -13,13 +13,13 @@ for α < 0. Reference: J. T. Barron, "A General and Adaptive Robust Loss Functio
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from losses import _checks, _separate
+from losses import _checks
 
 # Below this |t| the series of (e^t - 1)/t replaces the quotient, whose autodiff derivative
 # cancels catastrophically near t = 0; at this |t| the series' truncation error (t^8/9!, and
@@ -41,29 +41,80 @@ def _expm1_over_t(t: jax.Array) -> jax.Array:
     return jnp.where(small, series, jnp.expm1(t_safe) / t_safe)
 
 
-def _rho(x: jax.Array, alpha: jax.Array, scale: jax.Array) -> jax.Array:
-    """ρ(x, α, c) in x's dtype, for α and c arrays broadcastable against x (possibly traced)."""
-    y = jnp.square(x / scale)
-    is_two = alpha == 2
-    is_neg_inf = alpha == -jnp.inf
-    is_pos_inf = alpha == jnp.inf
-    # The general branch sees a harmless α (1) where a closed form is used, so that neither its
-    # value nor its gradient can be NaN there (NaN·0 would leak through jnp.where's gradient).
+# Closed forms of ρ(x, α, c), each finite in value and gradient for every finite x; `top` is the
+# largest finite value of the output dtype (float16's for float16 outputs computed in float32).
+# Forms that grow faster than |x| saturate where they would pass it.
+
+
+def _w_clamped(x: jax.Array, c: jax.Array, top: float) -> jax.Array:
+    # For the forms in w² only: beyond √top, ½w² has overflowed (α ≥ 2) or the loss is flat
+    # to the dtype's resolution (α = -∞), so the clip's zero gradient is the true one.
+    return _checks.clamp_magnitude(x / c, math.sqrt(top))
+
+
+def _rho_two(x, c, top):  # ½(x/c)²
+    return 0.5 * jnp.square(_w_clamped(x, c, top))
+
+
+def _rho_pos_inf(x, c, top):  # exp(½(x/c)²) - 1
+    return jnp.expm1(jnp.minimum(0.5 * jnp.square(_w_clamped(x, c, top)), math.log(top) - 1))
+
+
+def _rho_neg_inf(x, c, top):  # 1 - exp(-½(x/c)²)
+    return -jnp.expm1(-0.5 * jnp.square(_w_clamped(x, c, top)))
+
+
+def _rho_one(x, c, top):  # √((x/c)² + 1) - 1 = w·q, q = w/(1 + √(1 + w²))
+    return _checks.clamp_magnitude(x / c, top) * _checks.ratio_over_sqrt1p(x, c, one=1.0)
+
+
+def _rho_zero(x, c, top):  # log(½(x/c)² + 1)
+    return _checks.log1p_square(x, c, jnp.asarray(2, x.dtype))
+
+
+def _rho_minus_two(x, c, top):  # 2(x/c)²/((x/c)² + 4) = 2v², v = (x/2c)/√(1 + (x/2c)²)
+    return 2 * jnp.square(_checks.ratio_over_sqrt1p(x, c + c))
+
+
+def _rho_general(x, c, alpha, top):
+    """|α-2|/α·(((x/c)²/|α-2| + 1)^(α/2) - 1) for α ∉ {2, ±∞} (α = 0 exact).
+
+    Written as b·(L/2)·f(αL/2), b = |α-2|, L = log(1 + (x/c)²/b), f(t) = (e^t - 1)/t: no
+    division by α, L without overflow; t saturates where the value would pass `top` (with a
+    margin so that the gradient's e^t·b/2 stays finite too)."""
+    b = jnp.abs(alpha - 2)
+    half_log = 0.5 * _checks.log1p_square(x, c, b)
+    t_sat = math.log(top) - 2 - jnp.log1p(b)
+    return b * half_log * _expm1_over_t(jnp.minimum(alpha * half_log, t_sat))
+
+
+_CLOSED_FORMS = {
+    2.0: _rho_two,
+    1.0: _rho_one,
+    0.0: _rho_zero,
+    -2.0: _rho_minus_two,
+    -np.inf: _rho_neg_inf,
+    np.inf: _rho_pos_inf,
+}
+
+
+def _rho(x: jax.Array, alpha, c: jax.Array, top: float) -> jax.Array:
+    """ρ(x, α, c) in x's dtype. α a Python float: the closed form where there is one (chosen
+    at trace time); α an array (possibly traced): every branch selected per element, each fed
+    a harmless α where it is not selected (double where: no NaN leaks into the gradient)."""
+    if isinstance(alpha, float):
+        if alpha in _CLOSED_FORMS:
+            return _CLOSED_FORMS[alpha](x, c, top)
+        return _rho_general(x, c, jnp.asarray(alpha, x.dtype), top)
+    is_two, is_neg_inf, is_pos_inf = alpha == 2, alpha == -jnp.inf, alpha == jnp.inf
     a = jnp.where(is_two | is_neg_inf | is_pos_inf, jnp.ones_like(alpha), alpha)
-    b = jnp.abs(a - 2)
-    # ρ = (b/α)·expm1(α/2·L) with L = log1p(y/b), written as b·(L/2)·f(αL/2), f(t) = (e^t - 1)/t:
-    # no division by α, so α = 0 (Cauchy) and α within 1e-9 of 0 are exact and differentiable.
-    half_log = 0.5 * jnp.log1p(y / b)
-    t_max = _checks.max_exponent(x.dtype)
-    general = b * half_log * _expm1_over_t(jnp.minimum(a * half_log, t_max))
-    half_y = 0.5 * y
     return jnp.where(
         is_two,
-        half_y,
+        _rho_two(x, c, top),
         jnp.where(
             is_neg_inf,
-            -jnp.expm1(-half_y),
-            jnp.where(is_pos_inf, jnp.expm1(jnp.minimum(half_y, t_max)), general),
+            _rho_neg_inf(x, c, top),
+            jnp.where(is_pos_inf, _rho_pos_inf(x, c, top), _rho_general(x, c, a, top)),
         ),
     )
 
@@ -76,122 +127,18 @@ def _fixed_alpha(alpha: jax.typing.ArrayLike) -> float | None:
     return float(value)
 
 
-def _rho_of_y(y: jax.Array, alpha: float) -> jax.Array:
-    """ρ as a function of y = (x/c)² for a fixed α: the exact closed form where there is one."""
-    half_y = 0.5 * y
-    if alpha == 2:
-        return half_y
-    if alpha == 1:
-        return y / (1 + jnp.sqrt(1 + y))  # √(y + 1) - 1 without cancellation
-    if alpha == 0:
-        return jnp.log1p(half_y)
-    if alpha == -2:
-        return 2 * y / (y + 4)
-    if alpha == -np.inf:
-        return -jnp.expm1(-half_y)
-    t_max = _checks.max_exponent(y.dtype)
-    if alpha == np.inf:
-        return jnp.expm1(jnp.minimum(half_y, t_max))
-    a = jnp.asarray(alpha, y.dtype)
-    b = jnp.abs(a - 2)
-    half_log = 0.5 * jnp.log1p(y / b)  # the general branch of `_rho`
-    return b * half_log * _expm1_over_t(jnp.minimum(a * half_log, t_max))
-
-
-def _closed_form_slope(x: jax.Array, c: jax.Array, alpha: float) -> jax.Array | None:
-    """dρ/dx at the α with a closed form, written without the value's literal constants (see
-    losses._separate), or None for other α."""
-    if alpha == 2:
-        return x / (c * c)
-    if alpha == 1:  # (x/c²)/√(1 + (x/c)²)
-        return x * lax.rsqrt(c * c + x * x) / c
-    if alpha == 0:  # (x/c²)/(1 + ½(x/c)²)
-        c2 = c * c
-        return (x + x) / (c2 + c2 + x * x)
-    if alpha == -2:  # 16x/(c²((x/c)² + 4)²), with h = 2c
-        h = c + c
-        return x * jnp.square((h + h) / (x * x + h * h))
-    if alpha == -np.inf:  # (x/c²)·exp(-½(x/c)²)
-        z = x / c
-        return z * jnp.exp(-_separate.opaque(0.5, x.dtype) * z * z) / c
-    return None
-
-
-@functools.cache
-def _fixed_rho(alpha: float):
-    """ρ(predictions - targets, α, c) for one Python-number α: no per-element branch selection,
-    closed-form derivatives with respect to x and c, value and derivative compiled apart."""
-
-    def value(x, c):
-        y = jnp.square(x / c)
-        return _rho_of_y(y, alpha)
-
-    def slope(x, c):
-        closed = _closed_form_slope(x, c, alpha)
-        if closed is not None:
-            return closed
-        # The traced-α slope; with α a constant, XLA folds its per-element branch selection.
-        return _traced_slope(x, jnp.asarray(alpha, x.dtype), c)
-
-    def scale_slope(x, c):
-        return (-slope(x, c) * x / c,)  # ρ depends on x/c: ∂ρ/∂c = -(∂ρ/∂x)·x/c
-
-    return _separate.residual_loss(value, slope, scale_slope)
-
-
-def _traced_slope_of_y(y: jax.Array, alpha: jax.Array) -> jax.Array:
-    """dρ/dy, y = (x/c)², for α an array (possibly traced): every closed form, selected per
-    element as in `_rho` (whose value saturates where it would overflow; so does this)."""
-    is_two = alpha == 2
-    is_neg_inf = alpha == -jnp.inf
-    is_pos_inf = alpha == jnp.inf
-    a = jnp.where(is_two | is_neg_inf | is_pos_inf, jnp.ones_like(alpha), alpha)
-    b = jnp.abs(a - 2)
-    log_u1 = jnp.log1p(y / b)  # log(y/b + 1)
-    t_max = _checks.max_exponent(y.dtype)
-    t = 0.5 * a * log_u1
-    # ½(y/b + 1)^(α/2 - 1); where t saturates in `_rho`, ρ is linear in log(y/b + 1) instead.
-    saturated = 0.5 * jnp.expm1(t_max) / t_max / (1 + y / b)
-    general = jnp.where(t > t_max, saturated, 0.5 * jnp.exp((0.5 * a - 1) * log_u1))
-    half_y = 0.5 * y
-    pos_inf = jnp.where(half_y < t_max, 0.5 * jnp.exp(jnp.minimum(half_y, t_max)), 0)
-    return jnp.where(
-        is_two,
-        jnp.full_like(y, 0.5),
-        jnp.where(is_neg_inf, 0.5 * jnp.exp(-half_y), jnp.where(is_pos_inf, pos_inf, general)),
-    )
-
-
-def _traced_slope(x: jax.Array, alpha: jax.Array, c: jax.Array) -> jax.Array:
-    w = x / c
-    return 2 * _traced_slope_of_y(jnp.square(w), alpha) * w / c
-
-
-def _traced_knob_slopes(x: jax.Array, alpha: jax.Array, c: jax.Array):
-    # ∂ρ/∂α by forward-mode autodiff of `_rho` (only when α is differentiated, e.g. learned);
-    # ∂ρ/∂c = -(∂ρ/∂x)·x/c since ρ depends on x/c.
-    d_alpha = jax.jvp(lambda a: _rho(x, a, c), (alpha,), (jnp.ones_like(alpha),))[1]
-    return d_alpha, -_traced_slope(x, alpha, c) * x / c
-
-
-# ρ(predictions - targets, α, c) for α an array (possibly traced): `_rho`'s value, closed-form
-# ∂/∂x and ∂/∂c (all branches selected per element), compiled apart from the value.
-_traced_rho = _separate.residual_loss(_rho, _traced_slope, _traced_knob_slopes)
-
-
 def _robust_rho(
-    predictions: jax.Array,
-    targets: jax.Array,
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None,
     alpha: jax.typing.ArrayLike,
     scale: jax.typing.ArrayLike,
-) -> jax.Array:
-    """ρ(predictions - targets) in their dtype: specialised to α when α is one concrete number,
-    else every branch selected per element (differentiable in α)."""
+) -> tuple[jax.Array, jnp.dtype]:
+    """(ρ(predictions - targets) in the compute dtype, the output dtype)."""
+    x, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
+    top = float(jnp.finfo(out_dtype).max)
     fixed = _fixed_alpha(alpha)
-    scale = _checks.knob(scale, predictions.dtype)
-    if fixed is None:
-        return _traced_rho(predictions, targets, _checks.knob(alpha, predictions.dtype), scale)
-    return _fixed_rho(fixed)(predictions, targets, scale)
+    a = fixed if fixed is not None else _checks.knob(alpha, x.dtype)
+    return _rho(x, a, _checks.knob(scale, x.dtype), top), out_dtype
 
 
 def general_robust(
@@ -223,9 +170,8 @@ def general_robust(
     """
     _checks.not_nan("alpha", alpha)
     _checks.positive("scale", scale)
-    p, t = _checks.operands(predictions, targets)
-    dtype = _checks.compute_dtype(p.dtype)
-    return _robust_rho(p.astype(dtype), t.astype(dtype), alpha, scale).astype(p.dtype)
+    rho, out_dtype = _robust_rho(predictions, targets, alpha, scale)
+    return rho.astype(out_dtype)
 
 
 def _log_partition(alpha: jax.Array) -> jax.Array:
@@ -239,7 +185,8 @@ def _log_partition(alpha: jax.Array) -> jax.Array:
     u = np.linspace(-_LOG_X_RANGE, _LOG_X_RANGE, _QUAD_NODES)
     h = u[1] - u[0]
     x = jnp.asarray(np.exp(u), alpha.dtype)
-    rho = _rho(x, alpha[..., None], jnp.ones((), alpha.dtype))
+    top = float(jnp.finfo(alpha.dtype).max)
+    rho = _rho(x, alpha[..., None], jnp.ones((), alpha.dtype), top)
     # Sum in log space (logsumexp of log(2·x·h) - ρ): exp(-ρ) underflowing far out is harmless.
     log_w = jnp.asarray(np.log(2 * h) + u, alpha.dtype)
     return jax.nn.logsumexp(log_w - rho, axis=-1)
@@ -277,21 +224,20 @@ def robust_nll(
     """
     _checks.nonnegative("alpha", alpha)
     _checks.positive("scale", scale)
-    p, t = _checks.operands(predictions, targets)
-    dtype = _checks.compute_dtype(p.dtype)
-    rho = _robust_rho(p.astype(dtype), t.astype(dtype), alpha, scale)
+    rho, out_dtype = _robust_rho(predictions, targets, alpha, scale)
+    dtype = rho.dtype
     fixed, fixed_scale = _fixed_alpha(alpha), _checks.concrete(scale)
     if fixed is not None and fixed_scale is not None and fixed_scale.ndim == 0:
         # Numbers: log c + log Z(α) computed once here, a constant in the compiled program.
         offset = np.log(float(fixed_scale)) + _fixed_log_partition(fixed, jnp.dtype(dtype).name)
-        return (rho + jnp.asarray(offset, dtype)).astype(p.dtype)
+        return (rho + jnp.asarray(offset, dtype)).astype(out_dtype)
     alpha = _checks.knob(alpha, dtype)
     scale = _checks.knob(scale, dtype)
     alpha_ok = alpha >= 0
     log_z = _log_partition(jnp.where(alpha_ok, alpha, jnp.zeros_like(alpha)))
     log_z = jnp.where(alpha_ok, log_z, jnp.nan)
     nll = rho + jnp.log(scale) + log_z
-    return nll.astype(p.dtype)
+    return nll.astype(out_dtype)
 
 
 def _special_case(
@@ -301,8 +247,8 @@ def _special_case(
     alpha: float,
 ) -> jax.Array:
     _checks.positive("scale", scale)
-    p, t = _checks.operands(predictions, targets)
-    return _fixed_rho(alpha)(p, t, _checks.knob(scale, p.dtype))
+    rho, out_dtype = _robust_rho(predictions, targets, alpha, scale)
+    return rho.astype(out_dtype)
 
 
 def cauchy(

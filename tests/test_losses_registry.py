@@ -14,18 +14,30 @@ NAMES = losses.names()
 C = 4
 
 
+BINARY = ("sigmoid_binary_cross_entropy", "sigmoid_focal")
+SIGNED = ("hinge", "perceptron")
+
+
 def _inputs(name, dtype, scale=1.0):
+    if name == "cosine_distance":  # one value per vector (last axis)
+        p = jnp.asarray(np.linspace(-1, 1, 6 * C).reshape(6, C) * scale, dtype)
+        return p, jnp.ones((6, C), dtype)
     if losses.task(name) == "regression":
         p = jnp.asarray(np.linspace(-1, 1, 6) * scale, dtype)
-        return p, jnp.zeros(6, dtype)
+        return p, jnp.zeros(6, dtype) if name != "poisson_nll" else jnp.arange(6, dtype=dtype)
     z = jnp.asarray(np.linspace(-1, 1, 6 * C).reshape(6, C) * scale, dtype)
-    if name == "sigmoid_binary_cross_entropy":
-        return z, (np.arange(6 * C).reshape(6, C) % 2).astype(np.int32)
+    bits = (np.arange(6 * C).reshape(6, C) % 2).astype(np.int32)
+    if name in BINARY:
+        return z, bits
+    if name in SIGNED:
+        return z, 2 * bits - 1
+    if name == "kl_divergence":  # log-probabilities against probabilities
+        return jax.nn.log_softmax(z), np.full((6, C), 1 / C, np.float32)
     return z, np.arange(6) % C
 
 
 def test_names_knobs_task():
-    assert NAMES == tuple(sorted(NAMES)) and len(NAMES) == 17
+    assert NAMES == tuple(sorted(NAMES)) and len(NAMES) == 27
     assert losses.knobs("huber") == {"delta": 1.0}
     assert losses.knobs("general_robust") == {"alpha": 1.0, "scale": 1.0}
     assert losses.knobs("robust_nll") == {"alpha": 1.0, "scale": 1.0}
@@ -37,8 +49,10 @@ def test_names_knobs_task():
 def test_unknown_name_and_knob():
     with pytest.raises(ValueError, match="huber"):
         losses.get("hubber")
-    with pytest.raises(ValueError, match="log_cosh"):
-        losses.knobs("logcosh")
+    with pytest.raises(ValueError, match="did you mean log_cosh"):
+        losses.knobs("log_cos")
+    with pytest.raises(ValueError, match="did you mean squared_error"):
+        losses.get("mse2")  # an alias's misspelling suggests the canonical name
     with pytest.raises(ValueError, match=r"delt.*valid: delta"):
         losses.get("huber", delt=2.0)
 
@@ -64,7 +78,8 @@ def test_jit_vmap_grad(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_extremes_finite(name):
     f = losses.get(name)
-    x, y = _inputs(name, jnp.float32, scale=1e4)
+    # a log-rate of 1e4 has rate e^1e4: poisson_nll's true value is not representable there
+    x, y = _inputs(name, jnp.float32, scale=1e4 if name != "poisson_nll" else 80.0)
     v, g = jax.jit(jax.value_and_grad(lambda x: jnp.sum(f(x, y))))(x)
     assert np.isfinite(v) and np.all(np.isfinite(g))
     assert np.all(np.isfinite(jax.jit(f)(x, y)))
@@ -96,3 +111,20 @@ def test_swept_knob_in_one_program():
 def test_import_needs_jax_only():
     code = "import sys, losses; assert 'optax' not in sys.modules, 'optax imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("alias,name", sorted(losses.ALIASES.items()))
+def test_aliases_resolve_to_canonical_names(alias, name):
+    assert name in NAMES and alias not in NAMES
+    assert losses.canonical(alias) == name and losses.canonical(name) == name
+    assert losses.task(alias) == losses.task(name) and losses.knobs(alias) == losses.knobs(name)
+    x, y = _inputs(name, jnp.float32)
+    np.testing.assert_array_equal(losses.get(alias)(x, y), losses.get(name)(x, y))
+
+
+def test_alias_conventions():
+    r = jnp.array([3.0])
+    assert losses.get("l2")(r) == 9.0  # r², not optax's ½r² l2_loss
+    assert losses.get("mae")(r) == 3.0
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.canonical("no_such_loss")

@@ -190,7 +190,7 @@ def test_robust_nll_traced_negative_alpha_is_nan():
 
 @pytest.mark.parametrize("alpha", [-np.inf, -2.0, 0.0, 0.5, 1.0, 2.0, 3.0, np.inf])
 def test_traced_alpha_second_derivatives_in_x_match_numerical(alpha):
-    # A traced α takes a custom JVP (closed-form ∂ρ/∂x, all branches); the HVPs of the
+    # A traced α selects among all branches per element; the HVPs of the
     # sharpness diagnostics differentiate it again.
     with jax.enable_x64(True):
         x = jnp.asarray(X / 5, jnp.float64)
