@@ -153,6 +153,18 @@ def _class_weight(weight: jax.typing.ArrayLike | None, batch: _Batch) -> jax.Arr
     return weight
 
 
+def _shifted_lse(
+    z: jax.Array, valid: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(s = z - max z over the valid classes (-inf elsewhere), log Σ exp(s) [..., 1], row_ok)."""
+    masked = z if valid is None else jnp.where(valid, z, -jnp.inf)
+    top = jax.lax.stop_gradient(jnp.max(masked, axis=-1, keepdims=True))
+    row_ok = top > -jnp.inf
+    shifted = masked - jnp.where(row_ok, top, 0)
+    total = jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
+    return shifted, jnp.log(jnp.where(row_ok, total, 1)), row_ok[..., 0]
+
+
 def _log_softmax(z: jax.Array, valid: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """(log softmax over the valid classes, whether the row has a class of nonzero probability).
 
@@ -161,12 +173,8 @@ def _log_softmax(z: jax.Array, valid: jax.Array | None = None) -> tuple[jax.Arra
     masked classes get log p = -inf; a row with no such class gets -inf everywhere, with
     gradients that stay finite (the sum is replaced before its log).
     """
-    masked = z if valid is None else jnp.where(valid, z, -jnp.inf)
-    top = jax.lax.stop_gradient(jnp.max(masked, axis=-1, keepdims=True))
-    row_ok = top > -jnp.inf
-    shifted = masked - jnp.where(row_ok, top, 0)
-    total = jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
-    return shifted - jnp.log(jnp.where(row_ok, total, 1)), row_ok[..., 0]
+    shifted, lse, row_ok = _shifted_lse(z, valid)
+    return shifted - lse, row_ok
 
 
 def _xlogy_sum(targets: jax.Array, log_p: jax.Array) -> jax.Array:
@@ -210,13 +218,14 @@ def softmax_cross_entropy(
     weight = _class_weight(weight, batch)
     smoothing = _checks.concrete(label_smoothing)
     smooth = smoothing is None or bool(smoothing.any())
-    log_p, row_ok = _log_softmax(z, class_mask)
     if batch.is_index and not smooth and class_mask is None:
-        # The gather of one log-probability per example (optax's integer-label path).
-        loss = -batch.take(log_p)
+        # One gathered shifted logit per example: log Σ exp(s) - s_y, both of size ~log C.
+        shifted, lse, row_ok = _shifted_lse(z)
+        loss = lse[..., 0] - batch.take(shifted)
         if weight is not None:
             loss = loss * weight[batch.labels]
     else:
+        log_p, row_ok = _log_softmax(z, class_mask)
         targets = batch.dense()
         kept = jnp.ones_like(z) if class_mask is None else class_mask.astype(z.dtype)
         if class_mask is not None:
@@ -552,7 +561,7 @@ def hinge(
     """
     _checks.nonnegative("margin", margin)
     s, y, out_dtype = _signed_labels(scores, labels)
-    return jax.nn.relu(_checks.knob(margin, s.dtype) - y * s).astype(out_dtype)
+    return jnp.maximum(_checks.knob(margin, s.dtype) - y * s, 0).astype(out_dtype)
 
 
 def perceptron(scores: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -> jax.Array:

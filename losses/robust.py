@@ -30,15 +30,12 @@ _LOG_X_RANGE = 30.0
 _QUAD_NODES = 1201
 
 
-def _expm1_over_t(t: jax.Array) -> jax.Array:
-    """(e^t - 1)/t, with value 1 and derivative ½ at t = 0, finite for t below overflow."""
-    t0 = _SERIES_T[jnp.dtype(t.dtype).itemsize]
-    small = jnp.abs(t) < t0
-    t_safe = jnp.where(small, t0, t)  # double where: no 0/0 in the unused branch's grad
+def _expm1_over_t_series(t: jax.Array) -> jax.Array:
+    """(e^t - 1)/t for |t| below `_SERIES_T`, by its series (value 1, derivative ½ at t = 0)."""
     series = 1.0
     for n in range(9, 1, -1):  # Σ_{n<8} t^n/(n+1)!, Horner form
         series = 1 + t / n * series
-    return jnp.where(small, series, jnp.expm1(t_safe) / t_safe)
+    return series
 
 
 # Closed forms of ρ(x, α, c), each finite in value and gradient for every finite x; `top` is the
@@ -84,8 +81,20 @@ def _rho_general(x, c, alpha, top):
     margin so that the gradient's e^t·b/2 stays finite too)."""
     b = jnp.abs(alpha - 2)
     half_log = 0.5 * _checks.log1p_square(x, c, b)
-    t_sat = math.log(top) - 2 - jnp.log1p(b)
-    return b * half_log * _expm1_over_t(jnp.minimum(alpha * half_log, t_sat))
+    t = alpha * half_log
+    # Three forms of (b/α)·expm1(t), each where it is exact, with harmless inputs elsewhere
+    # (double where): the series of b·(L/2)·(e^t - 1)/t near t = 0 (α near 0, no division by
+    # α); (b/α)·expm1(t), whose derivative (b/2)e^t·dL has no cancellation, elsewhere; and, where
+    # the value would pass `top`, t frozen at t_sat (ρ then grows like L, value and gradient
+    # finite; the margin keeps the gradient's e^t·b/2 finite too).
+    small = jnp.abs(t) < _SERIES_T[jnp.dtype(x.dtype).itemsize]
+    t_sat = jnp.maximum(math.log(top) - 2 - jnp.log1p(b), 1.0)
+    saturated = t > t_sat
+    near_zero = b * half_log * _expm1_over_t_series(jnp.where(small, t, 0))
+    plain = small | saturated
+    regular = b / jnp.where(plain, 1, alpha) * jnp.expm1(jnp.where(plain, 0, t))
+    frozen = b * half_log * (jnp.expm1(t_sat) / t_sat)
+    return jnp.where(small, near_zero, jnp.where(saturated, frozen, regular))
 
 
 _CLOSED_FORMS = {
