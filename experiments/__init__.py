@@ -2,5 +2,6 @@
 
 Data flow (see README "Layout"): configs/<x>.py -> experiments.grid (expand sweep axes, group
 by structure) -> experiments.training (one pure run = lax.scan over steps, vmapped over a chunk
-of runs) -> experiments.results (runs/curves tables, TensorBoard) -> experiments.plots.
+of runs) -> experiments.table_rows (rows of the runs/curves tables) -> experiments.result_files
+(atomic per-chunk files, assembled tables, TensorBoard) -> experiments.plots.
 """

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments import results
+from experiments import result_files
 from experiments.config_schema import EXECUTION_FIELDS
 
 ID_COLUMNS = ("run_id", "group_id", "run_name")
@@ -63,13 +63,13 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def _read_tables(workdir: pathlib.Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs.csv and curves.csv, or (before assembly) the chunk tables concatenated in memory."""
-    runs_path, curves_path = workdir / results.RUNS_TABLE, workdir / results.CURVES_TABLE
+    runs_path, curves_path = workdir / result_files.RUNS_TABLE, workdir / result_files.CURVES_TABLE
     if runs_path.exists() and curves_path.exists():
         return pd.read_csv(runs_path), pd.read_csv(curves_path)
-    chunk_dir = workdir / results.CHUNK_DIR
+    chunk_dir = workdir / result_files.CHUNK_DIR
     runs_files = sorted(chunk_dir.glob("*.runs.csv"))
     if not runs_files:
-        raise FileNotFoundError(f"no {results.RUNS_TABLE} nor chunk tables in {workdir}")
+        raise FileNotFoundError(f"no {result_files.RUNS_TABLE} nor chunk tables in {workdir}")
     runs = pd.concat([pd.read_csv(p) for p in runs_files], ignore_index=True)
     curves = pd.concat(
         [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.curves.csv"))], ignore_index=True
@@ -105,7 +105,7 @@ def load(workdir: str | pathlib.Path) -> Sweep:
         .sort_values(["run_id", "metric", "step"], kind="stable")
         .reset_index(drop=True)
     )
-    groups_path = workdir / results.GROUPS_TABLE
+    groups_path = workdir / result_files.GROUPS_TABLE
     groups = pd.read_csv(groups_path) if groups_path.exists() else None
     return Sweep(workdir, config, axes, fixed, runs, curves, groups)
 

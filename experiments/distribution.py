@@ -32,7 +32,7 @@ import jax
 from absl import logging
 from ml_collections import config_dict
 
-from experiments import devices, results
+from experiments import devices, result_files
 from experiments.devices import WAIT_TIMEOUT_S
 from experiments.workdir import WorkdirError, differences, sweep_identity
 
@@ -85,18 +85,18 @@ def blocks(num_units: int, count: int) -> list[range]:
 
 
 def _chunk_name(key: tuple[int, int]) -> str:
-    return results.chunk_paths(pathlib.Path("."), *key)[0].name.removesuffix(".runs.csv")
+    return result_files.chunk_paths(pathlib.Path("."), *key)[0].name.removesuffix(".runs.csv")
 
 
 def missing_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Names (g<G>-c<C>) of the chunks among `keys` not yet written."""
-    return [_chunk_name(k) for k in keys if not results.chunk_done(workdir, *k)]
+    return [_chunk_name(k) for k in keys if not result_files.chunk_done(workdir, *k)]
 
 
 def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Chunk files in the workdir that are not among `keys` (left by another sweep)."""
     expected = {_chunk_name(k) for k in keys}
-    chunk_dir = pathlib.Path(workdir) / results.CHUNK_DIR
+    chunk_dir = pathlib.Path(workdir) / result_files.CHUNK_DIR
     present = {p.name.split(".")[0] for p in chunk_dir.glob("g*-c*.*.csv")}
     return sorted(present - expected)
 
@@ -107,14 +107,15 @@ def check_complete(plan, workdir) -> None:
     missing = missing_chunks(workdir, keys)
     if missing:
         raise ValueError(
-            f"{len(missing)} of {len(keys)} chunks missing in {workdir}/{results.CHUNK_DIR}:"
+            f"{len(missing)} of {len(keys)} chunks missing in {workdir}/{result_files.CHUNK_DIR}:"
             f" {_abbreviate(missing)}; run the shards that write them (same config, same workdir)"
         )
     foreign = unexpected_chunks(workdir, keys)
     if foreign:
         raise ValueError(
-            f"{len(foreign)} chunk files in {workdir}/{results.CHUNK_DIR} belong to no chunk of"
-            f" this grid: {_abbreviate(foreign)}; they come from another sweep: use a fresh workdir"
+            f"{len(foreign)} chunk files in {workdir}/{result_files.CHUNK_DIR} belong to no"
+            f" chunk of this grid: {_abbreviate(foreign)}; they come from another sweep: use a"
+            " fresh workdir"
         )
 
 
@@ -181,7 +182,7 @@ def write_part_record(workdir, part: Part, record: dict) -> None:
     ]
     check_consistent(others, record)
     record = {**record, "part": dataclasses.asdict(part)}
-    results.write_json(part_record_path(workdir, part), record)
+    result_files.write_json(part_record_path(workdir, part), record)
 
 
 def merged_record(workdir) -> dict:

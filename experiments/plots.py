@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments import results
+from experiments import result_files
 
 FACET = "dataset.noise"
 
@@ -56,7 +56,9 @@ def _facets(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 def save_png(fig, path: pathlib.Path) -> pathlib.Path:
     """Write `fig` as a PNG atomically (temporary file, then rename) and close it."""
-    results.atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
+    result_files.atomic_write(
+        path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png")
+    )
     plt.close(fig)
     return path
 

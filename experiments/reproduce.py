@@ -32,7 +32,7 @@ import pandas as pd
 from absl import app, flags, logging
 
 from experiments import plan as plan_lib
-from experiments import provenance, results, sweep, validation
+from experiments import provenance, result_files, sweep, validation
 from experiments import workdir as workdir_lib
 
 # --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
@@ -41,7 +41,7 @@ _RTOL = flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to coun
 _ATOL = flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
 
 # Columns that identify a row of each table.
-TABLE_KEYS = {results.RUNS_TABLE: ("run_id",), results.CURVES_TABLE: ("run_id", "step")}
+TABLE_KEYS = {result_files.RUNS_TABLE: ("run_id",), result_files.CURVES_TABLE: ("run_id", "step")}
 
 
 @dataclasses.dataclass

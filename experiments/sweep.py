@@ -36,9 +36,9 @@ from experiments import (
     oracles,
     plots,
     provenance,
-    results,
+    result_files,
     stability,
-    tables,
+    table_rows,
     training,
     validation,
 )
@@ -270,7 +270,7 @@ def run_sweep(
         distribution.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 
     steps = training.logged_steps(config)
-    todo = [c for c in plan.owned if not results.chunk_done(workdir, *c.key)]
+    todo = [c for c in plan.owned if not result_files.chunk_done(workdir, *c.key)]
     progress = tqdm(total=total, desc="sweep", unit="run", disable=not config.progress)
     progress.update(total - sum(len(c.runs) for c in todo))  # already written
     t_start = time.perf_counter()
@@ -278,10 +278,10 @@ def run_sweep(
     for result in execute(plan, todo, workdir):
         chunk = result.chunk
         compiled.add(chunk.group_id)
-        runs_df, curves_df = tables.chunk_tables(
+        runs_df, curves_df = table_rows.chunk_tables(
             result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
-        results.write_chunk(workdir, *chunk.key, runs_df, curves_df)
+        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df)
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
@@ -297,7 +297,7 @@ def run_sweep(
                 return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))
             logging.info("another part is assembling the tables in %s", workdir)
     own = [c.key for c in plan.owned]
-    return SweepResult(*results.read_chunks(workdir, own), workdir, len(compiled), {})
+    return SweepResult(*result_files.read_chunks(workdir, own), workdir, len(compiled), {})
 
 
 def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
@@ -311,18 +311,18 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     config = plan.config
     distribution.check_complete(plan, workdir)
     if distribution.read_part_records(workdir):
-        results.write_json(workdir / "config.json", distribution.merged_record(workdir))
-    runs_df, curves_df = results.assemble(workdir)
+        result_files.write_json(workdir / "config.json", distribution.merged_record(workdir))
+    runs_df, curves_df = result_files.assemble(workdir)
     groups_df = stability.group_table(runs_df)
-    results.write_csv(workdir / results.GROUPS_TABLE, groups_df)
+    result_files.write_csv(workdir / result_files.GROUPS_TABLE, groups_df)
     paths = {
         "config": workdir / "config.json",
-        "runs": workdir / results.RUNS_TABLE,
-        "curves": workdir / results.CURVES_TABLE,
-        "groups": workdir / results.GROUPS_TABLE,
+        "runs": workdir / result_files.RUNS_TABLE,
+        "curves": workdir / result_files.CURVES_TABLE,
+        "groups": workdir / result_files.GROUPS_TABLE,
     }
     if config.tensorboard:
-        paths["tensorboard"] = results.write_tensorboard(workdir, runs_df, curves_df)
+        paths["tensorboard"] = result_files.write_tensorboard(workdir, runs_df, curves_df)
     if config.plots:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
         for name, path in plotted.items():
@@ -347,7 +347,7 @@ def main(argv):
         devices.initialize(config)
         overridden = config_flags.get_override_values(flags.FLAGS["config"])
         run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value, overridden=overridden)
-    except (validation.ConfigError, workdir_lib.WorkdirError, results.ResultsWriteError) as e:
+    except (validation.ConfigError, workdir_lib.WorkdirError, result_files.ResultsWriteError) as e:
         logging.error("%s", e)  # one line, no traceback: the message says what to fix
         sys.exit(2 if isinstance(e, validation.ConfigError | workdir_lib.WorkdirError) else 1)
 

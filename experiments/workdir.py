@@ -23,10 +23,12 @@ resuming with another chunk size is refused rather than silently mixing chunking
 count only pads a chunk's compiled shape, so it may differ.)
 
 Temporary files (`.<name>.<random>.tmp`) left by a killed writer are ignored by the tables
-(`results.assemble` only reads `*.runs.csv` / `*.curves.csv`); those older than STALE_TMP_SECONDS
-are removed here (younger ones may belong to another process writing into the same workdir).
+(`result_files.assemble` only reads `*.runs.csv` / `*.curves.csv`); those older than
+STALE_TMP_SECONDS are removed here (younger ones may belong to another process writing into the
+same workdir).
 
-OS errors (read-only or full disk, permissions) become `results.ResultsWriteError`, naming the path.
+OS errors (read-only or full disk, permissions) become `result_files.ResultsWriteError`, naming
+the path.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 
 from absl import logging
 
-from experiments import results
+from experiments import result_files
 from experiments.config_schema import RESULT_NEUTRAL_FIELDS
 
 CONFIG_FILE = "config.json"
@@ -84,7 +86,7 @@ def _is_temporary(path: pathlib.Path) -> bool:
 
 def _remove_stale_temporaries(workdir: pathlib.Path) -> None:
     now = time.time()
-    for folder in (workdir, workdir / results.CHUNK_DIR):
+    for folder in (workdir, workdir / result_files.CHUNK_DIR):
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
@@ -103,7 +105,7 @@ def _move_aside(workdir: pathlib.Path) -> pathlib.Path:
     try:
         workdir.rename(target)
     except OSError as e:
-        raise results.ResultsWriteError(e.errno, f"can't move {workdir} aside to {target}: "
+        raise result_files.ResultsWriteError(e.errno, f"can't move {workdir} aside to {target}: "
                                         f"{e.strerror}") from e
     logging.warning("--overwrite: moved the previous workdir %s to %s", workdir, target)
     return target
@@ -169,8 +171,8 @@ def prepare(
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise results.ResultsWriteError(
+        raise result_files.ResultsWriteError(
             e.errno, f"can't create workdir {workdir}: {e.strerror}") from e
     _remove_stale_temporaries(workdir)
-    results.write_json(config_path, record)
+    result_files.write_json(config_path, record)
     return False

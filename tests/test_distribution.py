@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import devices, distribution, results, workdir
+from experiments import devices, distribution, result_files, workdir
 from experiments.plan import Chunk, SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def test_part_indices_combine_shards_and_processes():
 
 def _write_fake_chunk(workdir, group_id, chunk_id):
     frame = pd.DataFrame({"run_id": [group_id * 10 + chunk_id]})
-    results.write_chunk(workdir, group_id, chunk_id, frame, frame.assign(step=0))
+    result_files.write_chunk(workdir, group_id, chunk_id, frame, frame.assign(step=0))
 
 
 def test_completeness_lists_missing_and_foreign_chunks(tmp_path):
@@ -176,4 +176,4 @@ def test_merge_refuses_an_incomplete_sweep(tmp_path):
     assert proc.returncode == 2
     assert "3 of 4 chunks missing" in proc.stderr
     assert "g000-c00001, g001-c00000, g001-c00001" in proc.stderr
-    assert not (tmp_path / results.RUNS_TABLE).exists()
+    assert not (tmp_path / result_files.RUNS_TABLE).exists()

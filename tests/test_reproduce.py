@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import grid, plan, reproduce, results, sweep
+from experiments import grid, plan, reproduce, result_files, sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -68,16 +68,16 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for table in (results.RUNS_TABLE, results.CURVES_TABLE):
+    for table in (result_files.RUNS_TABLE, result_files.CURVES_TABLE):
         assert (original / table).read_bytes() == (into / table).read_bytes()
     assert "REPRODUCED: " in proc.stdout and " 0 close, 0 mismatched" in proc.stdout
-    recorded_columns = pd.read_csv(original / results.RUNS_TABLE).columns
+    recorded_columns = pd.read_csv(original / result_files.RUNS_TABLE).columns
     assert all(f"runs.csv    {c:<28} exact" in proc.stdout for c in recorded_columns)
 
     # A changed number, and a changed library version in the record.
-    runs = pd.read_csv(original / results.RUNS_TABLE)
+    runs = pd.read_csv(original / result_files.RUNS_TABLE)
     runs.loc[3, "final_test_loss"] *= 1.01
-    runs.to_csv(original / results.RUNS_TABLE, index=False)
+    runs.to_csv(original / result_files.RUNS_TABLE, index=False)
     record = json.loads((original / "config.json").read_text())
     record["versions"]["jax"] = "0.0.1"
     (original / "config.json").write_text(json.dumps(record))
@@ -93,12 +93,12 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
     assert "NOT REPRODUCED: " in proc.stdout and " 1 mismatched" in proc.stdout
 
     # Within a tolerance: reported as close, with its max relative difference, and exit status 0.
-    rerun_value = pd.read_csv(into / results.RUNS_TABLE).loc[3, "final_test_loss"]
+    rerun_value = pd.read_csv(into / result_files.RUNS_TABLE).loc[3, "final_test_loss"]
     runs.loc[3, "final_test_loss"] = rerun_value * (1 + 1e-6)
-    runs.to_csv(original / results.RUNS_TABLE, index=False)
+    runs.to_csv(original / result_files.RUNS_TABLE, index=False)
     report = reproduce.reproduce(original, into, rtol=1e-4, atol=0.0)
     assert report.ok and any("versions.jax" in w for w in report.warnings)
     (column,) = [c for c in report.columns
-                 if (c.table, c.column) == (results.RUNS_TABLE, "final_test_loss")]
+                 if (c.table, c.column) == (result_files.RUNS_TABLE, "final_test_loss")]
     assert column.status == "close"
     np.testing.assert_allclose(column.max_rel, 1e-6, rtol=1e-3)

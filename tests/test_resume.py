@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import results, sweep, workdir
+from experiments import result_files, sweep, workdir
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -48,11 +48,12 @@ def _cli_flags():
 
 
 def _chunk_files(path: pathlib.Path, kind: str = "runs") -> list[pathlib.Path]:
-    return sorted((path / results.CHUNK_DIR).glob(f"*.{kind}.csv"))
+    return sorted((path / result_files.CHUNK_DIR).glob(f"*.{kind}.csv"))
 
 
 def _tables(path: pathlib.Path) -> tuple[bytes, bytes]:
-    return (path / results.RUNS_TABLE).read_bytes(), (path / results.CURVES_TABLE).read_bytes()
+    runs, curves = result_files.RUNS_TABLE, result_files.CURVES_TABLE
+    return (path / runs).read_bytes(), (path / curves).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +68,13 @@ def reference(tmp_path_factory) -> pathlib.Path:
 def test_assemble_never_reads_temporary_files(tmp_path):
     runs = pd.DataFrame({"run_id": [1, 0], "final_loss": [0.5, 0.25]})
     curves = pd.DataFrame({"run_id": [1, 1, 0, 0], "step": [0, 10, 0, 10], "objective": [1.0] * 4})
-    results.write_chunk(tmp_path, 0, 0, runs, curves)
-    chunk_dir = tmp_path / results.CHUNK_DIR
+    result_files.write_chunk(tmp_path, 0, 0, runs, curves)
+    chunk_dir = tmp_path / result_files.CHUNK_DIR
     # What a writer killed mid-write leaves: mkstemp's names, half a table inside.
     (chunk_dir / ".g000-c00001.runs.csv.k3j_x1.tmp").write_text("run_id,final_loss\n7,0.")
     (chunk_dir / ".g000-c00001.curves.csv.abcdef.tmp").write_text("run_id,step,objective\n7,0,1")
     assert [p.name for p in _chunk_files(tmp_path)] == ["g000-c00000.runs.csv"]
-    table_runs, table_curves = results.assemble(tmp_path)
+    table_runs, table_curves = result_files.assemble(tmp_path)
     assert table_runs["run_id"].tolist() == [0, 1]
     assert table_curves["run_id"].tolist() == [0, 0, 1, 1]
     assert not list(tmp_path.glob(".*.tmp"))  # the assembled tables' own temporaries are gone
@@ -115,7 +116,7 @@ def test_sigkilled_sweep_resumes_to_identical_tables(reference, tmp_path):
     # 3. while writing: a chunk whose curves were renamed but not its runs (killed between the
     # two renames), a half-written old temporary (cleaned) and a fresh one (only ignored).
     finished[-1].unlink()
-    chunk_dir = path / results.CHUNK_DIR
+    chunk_dir = path / result_files.CHUNK_DIR
     stale = chunk_dir / ".g000-c00005.runs.csv.dead01.tmp"
     stale.write_bytes(finished[0].read_bytes()[:40])
     old = time.time() - 2 * workdir.STALE_TMP_SECONDS
@@ -131,8 +132,8 @@ def test_sigkilled_sweep_resumes_to_identical_tables(reference, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming the sweep" in proc.stderr
     assert _tables(path) == _tables(reference)
-    runs = pd.read_csv(path / results.RUNS_TABLE)
-    curves = pd.read_csv(path / results.CURVES_TABLE)
+    runs = pd.read_csv(path / result_files.RUNS_TABLE)
+    curves = pd.read_csv(path / result_files.CURVES_TABLE)
     assert sorted(runs["run_id"]) == list(range(6))
     assert not curves.duplicated(["run_id", "step"]).any() and len(curves) == 6 * 11
     assert not stale.exists() and fresh.exists()
@@ -180,8 +181,9 @@ def test_read_only_workdir_is_named_before_any_compute(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(results.tempfile, "mkstemp", read_only)
-    with pytest.raises(results.ResultsWriteError, match=r"can't write .*w/config\.json: Read-only"):
+    monkeypatch.setattr(result_files.tempfile, "mkstemp", read_only)
+    message = r"can't write .*w/config\.json: Read-only"
+    with pytest.raises(result_files.ResultsWriteError, match=message):
         sweep.run_sweep(_config(), tmp_path / "w")
 
 
@@ -191,7 +193,7 @@ def test_read_only_directory_with_chmod(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        with pytest.raises(results.ResultsWriteError, match=r"locked/w.*Permission denied"):
+        with pytest.raises(result_files.ResultsWriteError, match=r"locked/w.*Permission denied"):
             sweep.run_sweep(_config(), locked / "w")
     finally:
         locked.chmod(0o700)
@@ -209,17 +211,17 @@ def test_full_disk_keeps_finished_chunks_and_rerun_finishes(reference, tmp_path,
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_replace(src, dst)
 
-    monkeypatch.setattr(results.os, "replace", replace_until_full)
-    with pytest.raises(results.ResultsWriteError,
+    monkeypatch.setattr(result_files.os, "replace", replace_until_full)
+    with pytest.raises(result_files.ResultsWriteError,
                        match=r"can't write .*g000-c00002\.curves\.csv: No space left on device"):
         sweep.run_sweep(_config(), path)
-    monkeypatch.setattr(results.os, "replace", real_replace)
+    monkeypatch.setattr(result_files.os, "replace", real_replace)
 
     kept = _chunk_files(path)
     assert [p.name for p in kept] == ["g000-c00000.runs.csv", "g000-c00001.runs.csv"]
     for p in kept + _chunk_files(path, "curves"):
-        assert p.read_bytes() == (reference / results.CHUNK_DIR / p.name).read_bytes()
-    assert not list((path / results.CHUNK_DIR).glob(".*.tmp"))
+        assert p.read_bytes() == (reference / result_files.CHUNK_DIR / p.name).read_bytes()
+    assert not list((path / result_files.CHUNK_DIR).glob(".*.tmp"))
 
     sweep.run_sweep(_config(), path)
     assert _tables(path) == _tables(reference)

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import distribution, results
+from experiments import distribution, result_files
 
 # experiments.sweep is imported inside the tests: this file is also the subprocesses' config file,
 # loaded while experiments.sweep runs as __main__ (a second import would define its flags twice).
@@ -54,7 +54,8 @@ def _config(**overrides):
 
 def _tables(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
     workdir = pathlib.Path(workdir)
-    return pd.read_csv(workdir / results.RUNS_TABLE), pd.read_csv(workdir / results.CURVES_TABLE)
+    runs, curves = result_files.RUNS_TABLE, result_files.CURVES_TABLE
+    return pd.read_csv(workdir / runs), pd.read_csv(workdir / curves)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def reference(tmp_path_factory):
 
 
 def _assert_same_files(workdir, reference):
-    for table in (results.RUNS_TABLE, results.CURVES_TABLE):
+    for table in (result_files.RUNS_TABLE, result_files.CURVES_TABLE):
         assert (workdir / table).read_bytes() == (reference / table).read_bytes(), table
 
 
@@ -79,7 +80,7 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
 
     parts = [sweep.run_sweep(_config(shard=s, num_shards=3), tmp_path) for s in (2, 0)]
     assert [len(p.runs) for p in parts] == [4, 3]  # chunks (g1c0, g1c1) and (g0c0)
-    assert not (tmp_path / results.RUNS_TABLE).exists()
+    assert not (tmp_path / result_files.RUNS_TABLE).exists()
     plan = SweepPlan.from_record(distribution.record_of(tmp_path))
     with pytest.raises(ValueError, match=r"1 of 4 chunks missing.*g000-c00001"):
         sweep.finish(plan, tmp_path)
@@ -96,7 +97,7 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
     assert record["config"]["matmul_precision"] == "highest"
     assert record["config"]["xla_gpu_deterministic_ops"] is True
 
-    (tmp_path / results.RUNS_TABLE).unlink()
+    (tmp_path / result_files.RUNS_TABLE).unlink()
     merged = sweep.finish(plan, tmp_path)  # what `python -m experiments.merge` runs
     assert len(merged.runs) == 8
     _assert_same_files(tmp_path, reference)

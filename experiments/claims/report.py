@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from experiments import provenance, results
+from experiments import provenance, result_files
 from experiments.claims.section import VERDICTS, Section
 
 REPORT_MD = "report.md"
@@ -203,7 +203,7 @@ def _write_tables(section: Section, workdir: pathlib.Path) -> dict[str, pathlib.
                 "not a pandas DataFrame"
             )
         path = workdir / section.key / f"{name}.csv"
-        results.atomic_write(path, lambda p, t=table: t.to_csv(p, index=False))
+        result_files.atomic_write(path, lambda p, t=table: t.to_csv(p, index=False))
         paths[name] = path
     return paths
 
@@ -371,12 +371,12 @@ def write(
             paths[f"{s.key}/{name}"] = path
 
     verdicts = verdict_table(sections, not_run)
-    results.atomic_write(
+    result_files.atomic_write(
         workdir / VERDICTS_CSV, lambda p: verdicts.drop(columns="key").to_csv(p, index=False)
     )
     record = provenance.record()
     record.update(quick=quick, wall_times_s=dict(wall_times or {}), not_run=dict(not_run or {}))
-    results.write_json(workdir / "provenance.json", record)
+    result_files.write_json(workdir / "provenance.json", record)
 
     command = "python -m experiments.claims --workdir=" + workdir.as_posix() + (
         " --quick" if quick else "")
@@ -402,9 +402,9 @@ def write(
         ),
     }
     md = render_markdown(sections, workdir, header, verdicts)
-    results.atomic_write(workdir / REPORT_MD, lambda p: p.write_text(md, encoding="utf-8"))
+    result_files.atomic_write(workdir / REPORT_MD, lambda p: p.write_text(md, encoding="utf-8"))
     page = render_html(sections, header, verdicts)
-    results.atomic_write(workdir / REPORT_HTML, lambda p: p.write_text(page, encoding="utf-8"))
+    result_files.atomic_write(workdir / REPORT_HTML, lambda p: p.write_text(page, encoding="utf-8"))
     paths.update(
         markdown=workdir / REPORT_MD, html=workdir / REPORT_HTML,
         verdicts=workdir / VERDICTS_CSV, provenance=workdir / "provenance.json",
