@@ -136,21 +136,42 @@ def log_cosh(
     """Log-cosh loss log(cosh r).
 
     ≈ ½r² for small r and |r| - log 2 for large |r|: a twice-differentiable Huber with δ = 1.
-    Gradient tanh(r), bounded by 1 and smooth. Computed as ½ log1p(sinh² r) (whose autodiff
-    derivative is sinh·cosh/cosh² = tanh r, accurate for small r, where differentiating
-    log(e^r + e^-r) cancels) for |r| < 15 (20 in float64), and |r| - log 2 beyond, where the two
-    agree to the dtype's rounding (cosh itself overflows float32 beyond |r| ≈ 89).
+    Gradient tanh(r), bounded by 1 and smooth; second derivative sech² r (1 at r = 0).
+
+    Computed from one e = expm1(|r|): sinh|r| = e(2 + e) / (2(1 + e)), log cosh = ½ log1p(sinh²)
+    (accurate for small r, where log(e^r + e^-r) - log 2 cancels), and |r| - log 2 beyond
+    T = 15 (20 in float64), where e^{-2|r|} is below the dtype's resolution. The derivative is
+    given as tanh r = e(2 + e) / ((1 + e)² + 1) from the same e (a custom JVP: one transcendental
+    for value and gradient, where autodiff of the formula needs cosh and sinh, and optax's
+    logaddexp form three exponentials; `scripts/bench_losses.py`: value+grad 0.9x optax's).
 
     Reference: Chen et al., "Log Hyperbolic Cosine Loss Improves Variational Auto-Encoder" (2019);
     same values as optax.losses.log_cosh and keras.losses.LogCosh (mean of these values).
     """
     r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
-    a = jnp.abs(r)
-    # Beyond T, e^{-2|r|} is below the dtype's resolution of |r| - log 2 (and tanh r rounds to ±1).
-    small = a < (20.0 if r.dtype == jnp.float64 else 15.0)
-    rs = jnp.where(small, r, 0)  # double where: sinh never overflows, even in the unused branch
-    inside = 0.5 * jnp.log1p(jnp.square(jnp.sinh(rs)))  # cosh² = 1 + sinh²
-    return jnp.where(small, inside, a - jnp.asarray(_LOG2, r.dtype)).astype(out_dtype)
+    return _log_cosh(r).astype(out_dtype)
+
+
+def _log_cosh_and_tanh(r: jax.Array) -> tuple[jax.Array, jax.Array]:
+    positive = r >= 0
+    a = jnp.where(positive, r, -r)  # |r| with slope ±1 at 0 (jnp.abs has 0 there: sech²(0) lost)
+    cut = 20.0 if r.dtype == jnp.float64 else 15.0
+    e = jnp.expm1(jnp.minimum(a, cut))
+    sinh = 0.5 * e * (2 + e) / (1 + e)
+    value = jnp.where(a < cut, 0.5 * jnp.log1p(sinh * sinh), a - jnp.asarray(_LOG2, r.dtype))
+    tanh = e * (2 + e) / (jnp.square(1 + e) + 1)
+    return value, jnp.where(positive, tanh, -tanh)
+
+
+@jax.custom_jvp
+def _log_cosh(r: jax.Array) -> jax.Array:
+    return _log_cosh_and_tanh(r)[0]
+
+
+@_log_cosh.defjvp
+def _log_cosh_jvp(primals, tangents):
+    value, tanh = _log_cosh_and_tanh(primals[0])
+    return value, tanh * tangents[0]
 
 
 def quantile(

@@ -75,6 +75,23 @@ def test_log_cosh_large_residuals_accurate_and_gradient_is_tanh():
     np.testing.assert_allclose(g, np.tanh([-1e4, -1e-3, 0.0, 0.3, 1e4]), rtol=1e-6)
 
 
+def test_log_cosh_second_derivative_is_sech_squared_including_zero():
+    # The sharpness diagnostics differentiate the slope again; |r|'s derivative at 0 is 0 in
+    # JAX, which must not reach sech²(0) = 1.
+    r = jnp.array([-20.0, -3.0, -1e-3, 0.0, 1e-3, 0.5, 14.9, 15.1, 40.0])
+    h = jax.vmap(jax.grad(jax.grad(lambda x: losses.log_cosh(x))))(r)
+    sech2 = 1 / np.cosh(np.asarray(r, np.float64)) ** 2
+    np.testing.assert_allclose(h, sech2, rtol=1e-5, atol=1e-12)
+    with jax.enable_x64(True):
+        x = jnp.linspace(-25, 25, 2001, dtype=jnp.float64)
+        ref = np.abs(x) + np.log1p(np.exp(-2 * np.abs(x))) - np.log(2)
+        small = np.abs(x) < 1
+        ref[small] = 0.5 * np.log1p(np.sinh(np.asarray(x)[small]) ** 2)
+        np.testing.assert_allclose(losses.log_cosh(x), ref, rtol=1e-14, atol=1e-300)
+        g = jax.vmap(jax.grad(losses.log_cosh))(x)
+        np.testing.assert_allclose(g, np.tanh(x), rtol=1e-14)
+
+
 def test_gradients_match_finite_differences_float64():
     with jax.enable_x64(True):
         r = jnp.array([-3.1, -0.7, 0.2, 0.9, 2.5], jnp.float64)
