@@ -88,7 +88,8 @@ def _check_every_run(workdir: pathlib.Path, runs: pd.DataFrame, curves: pd.DataF
         assert step == 20 and mse == pytest.approx(row["final_test_mse"], rel=1e-6)
         mine = curves[curves["run_id"] == row["run_id"]]
         assert run["scalars"]["test/mse"] == [
-            (s, pytest.approx(v, rel=1e-6)) for s, v in zip(mine["step"], mine["test_mse"])
+            (s, pytest.approx(v, rel=1e-6))
+            for s, v in zip(mine["step"], mine["test_mse"], strict=True)
         ]
         assert [s for s, _ in run["scalars"]["train/objective"]] == [0, 10, 20]
 
