@@ -7,11 +7,14 @@
 to sys.stderr through `tqdm.write`: the bar is cleared, the line printed whole, the bar redrawn.
 Without it a log line starts wherever the bar's last carriage-return update ended
 ('sweep: 0%|...|I1202 ... compiled in 8.1s').
+
+`log_outputs` names the files a sweep wrote in two lines.
 """
 
 from __future__ import annotations
 
 import logging as std_logging
+import pathlib
 import sys
 
 from absl import logging
@@ -56,3 +59,15 @@ class ProgressBar(tqdm):
             if handler.stream is proxy:
                 handler.stream = handler_stream
         super().close()
+
+
+def log_outputs(paths: dict[str, pathlib.Path]) -> None:
+    """Two lines where there were one per file: the tables and events, then the plots."""
+    files = {name: path for name, path in paths.items() if not name.startswith("plot:")}
+    plots = [path for name, path in paths.items() if name.startswith("plot:")]
+    logging.info("wrote %s", ", ".join(f"{name} {path}" for name, path in files.items()))
+    if plots:
+        logging.info(
+            "wrote %d plots in %s: %s",
+            len(plots), plots[0].parent, ", ".join(path.name for path in plots),
+        )

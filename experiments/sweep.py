@@ -334,8 +334,7 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
             paths[f"plot:{name}"] = path
     summary = plots.summary_table(runs_df)
     logging.info("summary (median over seeds):\n%s", summary.to_string())
-    for name, path in paths.items():
-        logging.info("wrote %s: %s", name, path)
+    console.log_outputs(paths)
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
