@@ -144,3 +144,6 @@ def test_resume_never_duplicates_events_and_rewrites_an_interrupted_chunk(tmp_pa
     _check_every_run(workdir, result.runs, result.curves)  # exactly one file per run, complete
     assert kept.read_bytes() == kept_bytes  # a chunk already written is skipped
     assert all(events.written(key) for key in events.plan.keys)
+    before = {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")}
+    sweep.run_sweep(_config(), workdir)  # a finished sweep rerun: nothing trained or rewritten
+    assert {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")} == before
