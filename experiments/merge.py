@@ -14,7 +14,11 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import distribution, sweep  # sweep defines --workdir (and an unused --config)
+from experiments import (  # sweep defines --workdir (and an unused --config)
+    console,
+    distribution,
+    sweep,
+)
 from experiments import workdir as workdir_lib
 from experiments.plan import SweepPlan
 
@@ -22,6 +26,7 @@ from experiments.plan import SweepPlan
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    console.quiet_jax()
     workdir = flags.FLAGS.workdir
     if workdir is None:
         raise app.UsageError("--workdir is required (the workdir the shards wrote into)")

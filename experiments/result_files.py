@@ -1,4 +1,4 @@
-"""Writing a sweep's results: per-chunk tables written atomically, assembled tables, TensorBoard.
+"""Writing a sweep's results: per-chunk tables written atomically, assembled tables.
 
 Layout of a workdir:
   config.json                 resolved config, grid, versions, git commit, platform (see provenance)
@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import pathlib
-import shutil
 import tempfile
 from collections.abc import Callable
 
@@ -32,19 +31,6 @@ RUNS_TABLE = "runs.csv"
 CURVES_TABLE = "curves.csv"
 GROUPS_TABLE = "groups.csv"
 CHUNK_DIR = "chunks"
-
-# TensorBoard tag for each curve, grouped so the tag filter shows one family at a time.
-TB_TAGS = {
-    "objective": "train/objective",
-    "data_loss": "train/data_loss",
-    "test_loss": "test/loss",
-    "test_mse": "test/mse",
-    "test_accuracy": "test/accuracy",
-    "grad_norm": "optim/grad_norm",
-    "update_norm": "optim/update_norm",
-    "param_norm": "optim/param_norm",
-}
-
 
 class ResultsWriteError(OSError):
     """A result file could not be written (read-only or full disk, permissions); names the path."""
@@ -148,20 +134,3 @@ def read_chunks(workdir, keys: list[tuple[int, int]]) -> tuple[pd.DataFrame, pd.
     runs = pd.concat([pd.read_csv(r) for r, _ in paths], ignore_index=True)
     curves = pd.concat([pd.read_csv(c) for _, c in paths], ignore_index=True)
     return runs, curves
-
-
-def write_tensorboard(workdir, runs: pd.DataFrame, curves: pd.DataFrame) -> pathlib.Path:
-    """One event directory per run under tb/, named by its swept values (filterable by regex)."""
-    from tensorboardX import SummaryWriter
-
-    tb_dir = pathlib.Path(workdir) / "tb"
-    shutil.rmtree(tb_dir, ignore_errors=True)  # regenerated from the tables, never appended to
-    names = dict(zip(runs["run_id"], runs["run_name"], strict=True))
-    for run_id, frame in curves.groupby("run_id", sort=True):
-        with SummaryWriter(logdir=str(tb_dir / names[run_id]), flush_secs=3600) as writer:
-            for column, tag in TB_TAGS.items():
-                if column not in frame:
-                    continue
-                for step, value in zip(frame["step"], frame[column], strict=True):
-                    writer.add_scalar(tag, float(value), int(step))
-    return tb_dir

@@ -13,7 +13,6 @@ the workdir at once; rerunning the same command skips chunks already written.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import sys
 import time
@@ -26,11 +25,11 @@ import numpy as np
 import pandas as pd
 from absl import app, flags, logging
 from ml_collections import config_dict, config_flags
-from tqdm import tqdm
 
 import configs
 from experiments import (
     checkpoints,
+    console,
     devices,
     distribution,
     oracles,
@@ -39,6 +38,7 @@ from experiments import (
     result_files,
     stability,
     table_rows,
+    tensorboard_events,
     training,
     validation,
 )
@@ -266,12 +266,16 @@ def run_sweep(
     record = provenance.record()
     record.update(config=config.to_dict(), grid=plan.grid_record())
     workdir_lib.prepare(workdir, plan, record, overwrite=overwrite)
+    logging.info("resolved config: %s", workdir / workdir_lib.CONFIG_FILE)
     if part.count > 1:
         distribution.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 
     steps = training.logged_steps(config)
     todo = [c for c in plan.owned if not result_files.chunk_done(workdir, *c.key)]
-    progress = tqdm(total=total, desc="sweep", unit="run", disable=not config.progress)
+    events = tensorboard_events.Writer(workdir, plan)  # per chunk, so a running sweep shows
+    progress = console.ProgressBar(
+        total=total, desc="sweep", unit="run", disable=not config.progress
+    )
     progress.update(total - sum(len(c.runs) for c in todo))  # already written
     t_start = time.perf_counter()
     compiled: set[int] = set()
@@ -281,6 +285,7 @@ def run_sweep(
         runs_df, curves_df = table_rows.chunk_tables(
             result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
+        events.write_chunk(chunk.key, runs_df, curves_df)  # before the tables: see its module
         result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df)
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
@@ -322,15 +327,14 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
         "groups": workdir / result_files.GROUPS_TABLE,
     }
     if config.tensorboard:
-        paths["tensorboard"] = result_files.write_tensorboard(workdir, runs_df, curves_df)
+        paths["tensorboard"] = tensorboard_events.Writer(workdir, plan).write_missing()
     if config.plots:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
         for name, path in plotted.items():
             paths[f"plot:{name}"] = path
     summary = plots.summary_table(runs_df)
     logging.info("summary (median over seeds):\n%s", summary.to_string())
-    for name, path in paths.items():
-        logging.info("wrote %s: %s", name, path)
+    console.log_outputs(paths)
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
@@ -340,7 +344,7 @@ def main(argv):
     if _WORKDIR.value is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/default)")
     config = _CONFIG.value
-    logging.info("config:\n%s", json.dumps(config.to_dict(), indent=1, default=str))
+    console.quiet_jax()
     try:
         # Both before anything initializes JAX's backend: XLA reads XLA_FLAGS once, at that moment.
         devices.apply_xla_flags(config)

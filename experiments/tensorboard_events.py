@@ -1,0 +1,199 @@
+"""TensorBoard events of a sweep: scalars and hparams per run, written as each chunk finishes.
+
+  tensorboard --logdir <workdir>/tb
+
+Layout:
+  tb/<run name>/events.out.tfevents.*   one directory per run, named by its swept values
+                                        ('loss=huber/penalty_strength=0.001/seed=0'); holds
+                                        the curves (train/*, test/*, optim/*), the run's final
+                                        metrics as `results/<runs-table column>` at the last
+                                        step, and the hparams plugin's summaries
+  tb/.written/g<G>-c<C>                 that chunk's runs are complete in tb/
+
+HParams dashboard: every run's session holds its swept values (the hparams, with the sweep's
+values as each one's discrete domain) and its final metrics (every numeric result column of the
+runs table: final_test_mse, diverged, frac_increase, ...). Each run directory carries the same
+experiment summary, so any one of them describes the whole sweep.
+
+Appended, never rebuilt: the sweep writes a chunk's events just before its tables (so a chunk
+whose tables exist is complete in tb/ too, and a running sweep can be watched), then marks it
+written. Before writing a chunk, the event files its runs' directories already hold are deleted:
+a write interrupted by a kill leaves no marker, and the rerun replaces those files instead of
+adding a second copy. At the end (`write_missing`), chunks whose tables exist but that carry no
+marker (tensorboard was off, or events from before this layout) are written from the tables;
+marked chunks are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from google.protobuf import struct_pb2
+from tensorboardX import FileWriter
+from tensorboardX.proto.api_pb2 import (
+    DataType,
+    Experiment,
+    HParamInfo,
+    MetricInfo,
+    MetricName,
+    Status,
+)
+from tensorboardX.proto.plugin_hparams_pb2 import (
+    HParamsPluginData,
+    SessionEndInfo,
+    SessionStartInfo,
+)
+from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboardX.summary import scalar
+
+from experiments import grid, result_files, table_rows
+
+TB_DIR = "tb"
+WRITTEN_DIR = ".written"  # inside tb/: a hidden directory TensorBoard's run scan ignores
+EVENTS_GLOB = "events.out.tfevents.*"
+RESULTS_PREFIX = "results/"
+
+# TensorBoard tag for each curve, grouped so the tag filter shows one family at a time.
+CURVE_TAGS = {
+    "objective": "train/objective",
+    "data_loss": "train/data_loss",
+    "test_loss": "test/loss",
+    "test_mse": "test/mse",
+    "test_accuracy": "test/accuracy",
+    "grad_norm": "optim/grad_norm",
+    "update_norm": "optim/update_norm",
+    "param_norm": "optim/param_norm",
+}
+
+_NOT_METRICS = {"run_id", "group_id", "run_name", *table_rows.IDENTITY_FIELDS}
+
+
+def _cell(value: Any) -> Any:
+    """A swept value as the runs table holds it (tuples joined by 'x', as table_rows does)."""
+    return "x".join(map(str, value)) if isinstance(value, tuple | list) else value
+
+
+class Writer:
+    """The events of one sweep's workdir; a no-op when config.tensorboard is off."""
+
+    def __init__(self, workdir: str | pathlib.Path, plan):
+        self.workdir = pathlib.Path(workdir)
+        self.tb_dir = self.workdir / TB_DIR
+        self.enabled = bool(plan.config.tensorboard)
+        self.plan = plan
+        self.steps = int(plan.config.steps)
+        # hparam name -> (kind, discrete domain): kind 'bool', 'number' or 'string'
+        self.hparams: dict[str, tuple[str, list]] = {}
+        for path, values in grid.sweep_axes(plan.config):
+            cells = [_cell(v) for v in values if v is not None]
+
+            if all(isinstance(v, bool | np.bool_) for v in cells):
+                kind = "bool"
+            elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in cells):
+                kind = "number"
+            else:
+                kind = "string"
+            self.hparams[path] = (kind, list(dict.fromkeys(_coerce(kind, v) for v in cells)))
+
+    def marker(self, key: tuple[int, int]) -> pathlib.Path:
+        group_id, chunk_id = key
+        return self.tb_dir / WRITTEN_DIR / f"g{group_id:03d}-c{chunk_id:05d}"
+
+    def written(self, key: tuple[int, int]) -> bool:
+        return self.marker(key).exists()
+
+    def write_chunk(self, key: tuple[int, int], runs: pd.DataFrame, curves: pd.DataFrame) -> None:
+        """Replace the events of the chunk's runs with these, then mark the chunk written."""
+        if not self.enabled:
+            return
+        self.marker(key).unlink(missing_ok=True)
+        metrics = [
+            c for c in runs.columns
+            if c not in _NOT_METRICS and c not in self.hparams
+            and (pd.api.types.is_numeric_dtype(runs[c]) or pd.api.types.is_bool_dtype(runs[c]))
+        ]
+        experiment = self._experiment(metrics)
+        by_run = dict(tuple(curves.groupby("run_id", sort=False)))
+        for row in runs.to_dict("records"):
+            run_dir = self.tb_dir / row["run_name"]
+            for stale in run_dir.glob(EVENTS_GLOB):  # files only: nested runs' dirs stay
+                stale.unlink()
+            frame = by_run.get(row["run_id"], curves.iloc[:0])
+            last = int(frame["step"].max()) if len(frame) else self.steps
+            events = FileWriter(str(run_dir), max_queue=1_000_000, flush_secs=3600)
+            try:
+                events.add_summary(experiment)
+                events.add_summary(self._session_start(row))
+                for column, tag in CURVE_TAGS.items():
+                    if column in frame:
+                        for step, value in zip(frame["step"], frame[column], strict=True):
+                            events.add_summary(scalar(tag, float(value)), int(step))
+                for column in metrics:
+                    events.add_summary(scalar(RESULTS_PREFIX + column, float(row[column])), last)
+                events.add_summary(_session_end())
+            finally:
+                events.close()
+        result_files.atomic_write(self.marker(key), lambda p: p.write_text(""))
+
+    def write_missing(self) -> pathlib.Path:
+        """Write every chunk whose tables exist but which has no marker; return tb/."""
+        for key in self.plan.keys:
+            if self.enabled and not self.written(key) and result_files.chunk_done(
+                self.workdir, *key
+            ):
+                self.write_chunk(key, *result_files.read_chunks(self.workdir, [key]))
+        return self.tb_dir
+
+    def _experiment(self, metrics: list[str]):
+        types = {
+            "bool": DataType.DATA_TYPE_BOOL,
+            "number": DataType.DATA_TYPE_FLOAT64,
+            "string": DataType.DATA_TYPE_STRING,
+        }
+        infos = []
+        for name, (kind, domain) in self.hparams.items():
+            values = struct_pb2.ListValue()
+            values.extend(domain)
+            infos.append(HParamInfo(name=name, type=types[kind], domain_discrete=values))
+        experiment = Experiment(
+            hparam_infos=infos,
+            metric_infos=[MetricInfo(name=MetricName(tag=RESULTS_PREFIX + m)) for m in metrics],
+        )
+        return _plugin_summary("_hparams_/experiment", experiment=experiment)
+
+    def _session_start(self, row: dict[str, Any]):
+        info = SessionStartInfo()
+        for name, (kind, _) in self.hparams.items():
+            value = row.get(name)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            field = {"bool": "bool_value", "number": "number_value", "string": "string_value"}
+            setattr(info.hparams[name], field[kind], _coerce(kind, value))
+        return _plugin_summary("_hparams_/session_start_info", session_start_info=info)
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    """Read back from a CSV, '16' may be the int 16 and True the string 'True': one type each."""
+    if kind == "bool":
+        return value in (True, "True", "true", 1)
+    if kind == "number":
+        return float(value)
+    return str(value)
+
+
+def _session_end():
+    info = SessionEndInfo(status=Status.STATUS_SUCCESS)
+    return _plugin_summary("_hparams_/session_end_info", session_end_info=info)
+
+
+def _plugin_summary(tag: str, **content):
+    """A Summary of the hparams plugin (the layout tensorboardX.summary.hparams writes)."""
+    data = HParamsPluginData(version=0, **content).SerializeToString()
+    metadata = SummaryMetadata(
+        plugin_data=SummaryMetadata.PluginData(plugin_name="hparams", content=data)
+    )
+    return Summary(value=[Summary.Value(tag=tag, metadata=metadata)])
