@@ -170,18 +170,14 @@ def make_optimizer(
 
 def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], jax.Array]:
     """params -> penalty value (without λ) over the masked leaves."""
-    name = config.penalty
-
-    def mask_of(params):
-        return losses.decay_mask(params) if config.penalty_mask == "kernels" else None
 
     def penalty(params):
-        mask = mask_of(params)
-        if name == "l2":
+        mask = losses.decay_mask(params) if config.penalty_mask == "kernels" else None
+        if config.penalty == "l2":
             return losses.l2_penalty(params, mask)
-        if name == "l1":
+        if config.penalty == "l1":
             return losses.l1_penalty(params, mask)
-        if name == "elastic_net":
+        if config.penalty == "elastic_net":
             return losses.elastic_net(params, hyper["l1_ratio"], mask)
         return jnp.zeros((), jnp.float32)
 
@@ -227,16 +223,9 @@ def _all_finite(tree) -> jax.Array:
 
 def data_arrays(dataset: data_lib.Dataset) -> dict[str, jax.Array]:
     """The dataset as a dict of arrays, the `data` argument of a run (replicated, not vmapped)."""
-    out = {
-        "x_train": dataset.x_train,
-        "y_train": dataset.y_train,
-        "x_test": dataset.x_test,
-        "y_test": dataset.y_test,
-    }
-    if dataset.f_train is not None:
-        out["f_train"] = dataset.f_train
-        out["f_test"] = dataset.f_test
-    return {k: jnp.asarray(v) for k, v in out.items()}
+    names = ("x_train", "y_train", "x_test", "y_test")
+    names += ("f_train", "f_test") if dataset.f_train is not None else ()
+    return {name: jnp.asarray(getattr(dataset, name)) for name in names}
 
 
 def run_keys(hyper: Hyper) -> tuple[jax.Array, ...]:
@@ -352,11 +341,8 @@ def make_program(
         tx: optax.GradientTransformation
 
     def context(hyper: Hyper, data) -> Context:
-        y_train, y_test, clean_test = targets(config, hyper, data)
         return Context(
-            y_train,
-            y_test,
-            clean_test,
+            *targets(config, hyper, data),
             loss_fn(config, hyper, family),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
@@ -374,12 +360,11 @@ def make_program(
 
     def full_objective(ctx: Context, hyper, data, params):
         """The objective whose curvature `sharpness` measures: L2 term included."""
-        x_eval, y_eval = data["x_train"][:eval_size], ctx.y_train[:eval_size]
-        return data_loss(ctx, params, x_eval, y_eval) + hyper["penalty_strength"] * ctx.penalty(
-            params
-        )
+        d = data_loss(ctx, params, data["x_train"][:eval_size], ctx.y_train[:eval_size])
+        return d + hyper["penalty_strength"] * ctx.penalty(params)
 
-    def evaluate(ctx: Context, hyper, data, params) -> Metrics:
+    def evaluate(ctx: Context, hyper, data, params, diag: DiagnosticsState) -> Metrics:
+        """The curves at a logged step (the last applied step's norms from `diag`)."""
         d = data_loss(ctx, params, data["x_train"], ctx.y_train)
         test_pred = predict(params, data["x_test"])
         grad = jax.grad(lambda p: full_objective(ctx, hyper, data, p))
@@ -394,6 +379,7 @@ def make_program(
             out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
         else:
             out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
+        out.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
         return out
 
     def sharpness(ctx, hyper, data, state: TrainState, diag: DiagnosticsState):
@@ -431,8 +417,7 @@ def make_program(
             cos_count=jnp.zeros((), jnp.int32),
             power_vector=power_vector,
         )
-        first = evaluate(ctx, hyper, data, params)
-        first.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
+        first = evaluate(ctx, hyper, data, params, diag)
         if sharpness_every:
             diag, first["sharpness"] = sharpness(ctx, hyper, data, state, diag)
         return Carry(state, diag, first["objective"], first)
@@ -460,11 +445,7 @@ def make_program(
 
         def block(states, inputs):
             (state, diag), _ = jax.lax.scan(step, states, inputs)
-            metrics = evaluate(ctx, hyper, data, state.params)
-            metrics.update(
-                minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm
-            )
-            return (state, diag), metrics
+            return (state, diag), evaluate(ctx, hyper, data, state.params, diag)
 
         def period(states, inputs):
             (state, diag), metrics = jax.lax.scan(block, states, inputs)
@@ -472,15 +453,10 @@ def make_program(
                 diag, metrics["sharpness"] = sharpness(ctx, hyper, data, state, diag)
             return (state, diag), metrics
 
-        start = first_period * steps_per_period
-        all_keys = jax.random.split(k_batches, steps)
-        seg_keys = jax.lax.dynamic_slice_in_dim(all_keys, start, n * steps_per_period)
-        inputs = (
-            (start + jnp.arange(n * steps_per_period, dtype=jnp.int32)).reshape(
-                n, blocks_per_period, log_every
-            ),
-            seg_keys.reshape(n, blocks_per_period, log_every),
-        )
+        start, length = first_period * steps_per_period, n * steps_per_period
+        shape = (n, blocks_per_period, log_every)
+        keys = jax.lax.dynamic_slice_in_dim(jax.random.split(k_batches, steps), start, length)
+        inputs = ((start + jnp.arange(length, dtype=jnp.int32)).reshape(shape), keys.reshape(shape))
         (state, diag), metrics = jax.lax.scan(period, (carry.state, carry.diagnostics), inputs)
         return carry._replace(state=state, diagnostics=diag), metrics
 
