@@ -236,6 +236,10 @@ def data_arrays(dataset: data_lib.Dataset) -> dict[str, jax.Array]:
     if dataset.f_train is not None:
         out["f_train"] = dataset.f_train
         out["f_test"] = dataset.f_test
+    if dataset.x_val is not None:  # the selection split (config.dataset.validation_fraction)
+        out["x_val"] = dataset.x_val
+        # Regression is scored against the noise-free teacher where there is one, like test_mse.
+        out["y_val"] = dataset.f_val if dataset.f_val is not None else dataset.y_val
     return {k: jnp.asarray(v) for k, v in out.items()}
 
 
@@ -394,6 +398,12 @@ def make_program(
             out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
         else:
             out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
+        if "x_val" in data:  # what the summary selects λ on; the test split is only reported
+            val_pred = predict(params, data["x_val"])
+            if task == "regression":
+                out["val_mse"] = jnp.mean(jnp.square(val_pred - data["y_val"]))
+            else:
+                out["val_accuracy"] = jnp.mean(jnp.argmax(val_pred, -1) == data["y_val"])
         return out
 
     def sharpness(ctx, hyper, data, state: TrainState, diag: DiagnosticsState):
