@@ -9,7 +9,7 @@ sweep_plots writes:
   test_metric_heatmap.png  loss × λ, median over seeds of the final test metric (test MSE for
                            regression, test accuracy for classification), one panel per
                            combination of the other swept axes (noise, lr, ...), one colour scale
-  divergence_heatmap.png   loss × λ, fraction of seeds that diverged
+  divergence_heatmap.png   loss × λ, fraction of seeds that diverged (0…1 scale)
   frac_increase_heatmap.png  loss × λ, median over seeds of the fraction of logged steps where
                            the objective rose
   test_metric_curves.png   the test metric over steps per loss, median and min–max band over seeds
@@ -22,7 +22,6 @@ Curves are drawn at the smallest λ in the sweep (usually λ = 0).
 
 from __future__ import annotations
 
-import itertools
 import pathlib
 
 import numpy as np
@@ -34,8 +33,10 @@ from experiments import result_files, stability
 
 SEED = "seed"
 STRENGTH = "penalty_strength"
-# One (linestyle, marker) per loss, so lines that coincide stay distinguishable.
-LINE_STYLES = tuple(itertools.product(("-", "--", ":", "-."), ("o", "s", "^", "D", "v", "x")))
+# Loss i gets LINESTYLES[i % 4] and MARKERS[i % 5]: 20 distinct pairs, so lines that coincide
+# (huber under log_cosh) stay distinguishable, by dash pattern alone for up to 4 losses.
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "x")
 
 
 def test_metric(runs: pd.DataFrame) -> str:
@@ -110,16 +111,17 @@ def heatmap(
     title: str | None = None,
     higher_is_better: bool | None = None,
     bounds: tuple[float, float] | None = None,
+    how: str = "median",
 ) -> Figure:
-    """loss × λ heatmap of the median over seeds of `column` (default: the test metric), one
-    panel per combination of the other swept axes, every panel on one colour scale."""
+    """loss × λ heatmap of the `how` (median, mean) over seeds of `column` (default: the test
+    metric), one panel per combination of the other swept axes, all on one colour scale."""
     metric = test_metric(runs)
     column = column or f"final_{metric}"
     if higher_is_better is None:
         higher_is_better = metric == "test_accuracy" and column == f"final_{metric}"
     facets = _facets(runs, ("loss", STRENGTH))
     tables = [
-        f.pivot_table(index="loss", columns=STRENGTH, values=column, aggfunc="median", dropna=False)
+        f.pivot_table(index="loss", columns=STRENGTH, values=column, aggfunc=how, dropna=False)
         for _, f in facets
     ]
     values = np.concatenate([t.to_numpy(dtype=float).ravel() for t in tables])
@@ -139,13 +141,13 @@ def heatmap(
         ax.set_xlabel("λ (penalty_strength)")
         ax.set_title(f"{facet}".strip() or None, fontsize=9)
     fig.colorbar(image, ax=list(axes), shrink=0.9)  # one bar: the panels share `norm`
-    fig.suptitle(f"{title or column}: median {seeds_phrase(runs)}", fontsize=10)
+    fig.suptitle(f"{title or column}: {how} {seeds_phrase(runs)}", fontsize=10)
     return fig
 
 
 def _style(i: int) -> dict:
-    linestyle, marker = LINE_STYLES[i % len(LINE_STYLES)]
-    return {"linestyle": linestyle, "marker": marker, "markevery": 0.1, "markersize": 4}
+    return {"linestyle": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)],
+            "markevery": 0.1, "markersize": 4}
 
 
 def curves_figure(runs: pd.DataFrame, curves: pd.DataFrame, column: str, log: bool) -> Figure:
@@ -202,7 +204,8 @@ def max_stable_lr_bars(groups: pd.DataFrame) -> Figure:
     combination of the other swept axes (groups.csv's max_stable_lr)."""
     lam = groups[STRENGTH].min()
     frame = groups[groups[STRENGTH] == lam].drop(columns="learning_rate", errors="ignore")
-    other = [k for k in cell_keys(frame) if k not in ("loss", STRENGTH, "learning_rate")
+    keys = groups.columns[: groups.columns.get_loc("runs")]  # group_table puts its keys first
+    other = [k for k in keys if k not in ("loss", STRENGTH, "learning_rate")
              and frame[k].nunique(dropna=False) > 1]
     table = frame.drop_duplicates(["loss", *other]).pivot_table(
         index="loss", columns=other or None, values="max_stable_lr", aggfunc="first"
@@ -213,7 +216,7 @@ def max_stable_lr_bars(groups: pd.DataFrame) -> Figure:
     width = 0.8 / table.shape[1]
     for j, name in enumerate(table.columns):
         ax.bar(np.arange(len(table)) + j * width, table[name].to_numpy(dtype=float), width,
-               label=name if other else None)
+               label=str(name) if other else None)
     ax.set_xticks(np.arange(len(table)) + 0.4 - width / 2, table.index, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("max stable learning rate")
@@ -232,7 +235,7 @@ def sweep_figures(
         "heatmap": ("test_metric_heatmap.png", heatmap(runs)),
         "divergence_heatmap": ("divergence_heatmap.png", heatmap(
             runs.assign(diverged=runs["diverged"].astype(float)), "diverged",
-            "divergence rate", higher_is_better=False, bounds=(0.0, 1.0),
+            "fraction diverged", higher_is_better=False, bounds=(0.0, 1.0), how="mean",
         )),
         "frac_increase_heatmap": ("frac_increase_heatmap.png", heatmap(
             runs, "frac_increase", "frac_increase (2nd half)", higher_is_better=False,

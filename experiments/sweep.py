@@ -21,8 +21,8 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 import jax
-import matplotlib
 import jax.numpy as jnp
+import matplotlib
 import numpy as np
 import pandas as pd
 from absl import app, flags, logging
