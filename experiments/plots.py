@@ -288,7 +288,8 @@ def best_settings(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, part in cells.groupby(outer, sort=True, dropna=False):
         ok = part[part["diverged"] == 0]
-        if ok.empty:
+        if ok.empty:  # a row of NaN settings: the summary says every cell diverged
+            rows.append(part.iloc[0].copy()[outer].reindex(part.columns))
             continue
         rows.append(ok.loc[ok["val"].idxmax() if higher else ok["val"].idxmin()])
     return pd.DataFrame(rows).reset_index(drop=True)
@@ -312,21 +313,23 @@ def end_of_run_summary(runs: pd.DataFrame, workdir, paths: dict, max_lines: int 
                      f"loss on median {select[len('final_'):]} {seeds_phrase(runs)}; "
                      f"{test} at it: median [min, max] over the same seeds")
         outer = [k for k in cell_keys(runs) if k not in tuned]
-        budget = max_lines - 5
+        budget = max_lines - 4 - sum(not n.startswith("plot:") for n in paths) - 2
         for i, row in best.iterrows():
             if i == budget and len(best) > budget + 1:
                 lines.append(f"  … {len(best) - budget} more: groups.csv")
                 break
             where = " ".join(f"{k}={row[k]}" for k in outer)
+            if pd.isna(row["val"]):
+                lines.append(f"  {where}: a seed diverged in every cell; nothing selected")
+                continue
             at = "  ".join(f"{'λ' if k == STRENGTH else 'lr'}={row[k]:g}" for k in tuned)
             lines.append(f"  {where}: {at}  {select[6:]} {row['val']:.4g}  {test} "
                          f"{row['test']:.4g} [{row['test_min']:.4g}, {row['test_max']:.4g}]")
     lines.append(f"divergences: {n_div} of {len(runs)} runs"
                  + (" (per cell: groups.csv divergence_rate)" if n_div else ""))
-    files = [pathlib.Path(p) for n, p in paths.items() if not n.startswith("plot:")]
     plots = [pathlib.Path(p) for n, p in paths.items() if n.startswith("plot:")]
-    lines.append(f"outputs in {workdir}: " + ", ".join(
-        str(p.relative_to(workdir)) if p.is_relative_to(workdir) else str(p) for p in files))
+    lines.append("outputs:")
+    lines += [f"  {name}: {path}" for name, path in paths.items() if not name.startswith("plot:")]
     if plots:
-        lines.append(f"plots in {plots[0].parent}: " + ", ".join(p.name for p in plots))
+        lines.append(f"  plots: {plots[0].parent}/ " + ", ".join(p.name for p in plots))
     return lines[:max_lines]

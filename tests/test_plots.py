@@ -98,7 +98,9 @@ def test_end_of_run_summary_selects_on_validation(lr_sweep):
         assert f"test_mse {best['test']:.4g} [" in line
         # and not the test split's argmin unless it coincides
     assert any(line.startswith("divergences: 0 of 16") for line in lines)
-    assert any(str(lr_sweep.workdir) in line and "runs.csv" in line for line in lines)
+    for path in lr_sweep.paths.values():  # every output, by its path
+        assert any(str(path) in line or str(path.parent) in line for line in lines)
+    assert f"  runs: {lr_sweep.workdir / 'runs.csv'}" in lines
 
 
 def test_summary_stays_within_25_lines_and_never_selects_on_test():
@@ -109,6 +111,9 @@ def test_summary_stays_within_25_lines_and_never_selects_on_test():
     runs = pd.DataFrame(rows)
     lines = plots.end_of_run_summary(runs, "/tmp/w", {"runs": "/tmp/w/runs.csv"})
     assert len(lines) <= 25 and "more: groups.csv" in "\n".join(lines)
+    first = runs["loss"] == "loss0"
+    runs.loc[first, "diverged"] = runs.loc[first, "seed"] == 0
+    assert "loss=loss0: a seed diverged in every cell" in plots.end_of_run_summary(runs, "/w", {})[1]
     no_val = plots.end_of_run_summary(runs.drop(columns="final_val_mse"), "/tmp/w", {})
     assert "not selected" in no_val[0] and len(no_val) <= 25
 
