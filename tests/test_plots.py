@@ -113,7 +113,8 @@ def test_summary_stays_within_25_lines_and_never_selects_on_test():
     assert len(lines) <= 25 and "more: groups.csv" in "\n".join(lines)
     first = runs["loss"] == "loss0"
     runs.loc[first, "diverged"] = runs.loc[first, "seed"] == 0
-    assert "loss=loss0: a seed diverged in every cell" in plots.end_of_run_summary(runs, "/w", {})[1]
+    lines = plots.end_of_run_summary(runs, "/w", {})
+    assert "loss=loss0: a seed diverged in every cell" in lines[1]
     no_val = plots.end_of_run_summary(runs.drop(columns="final_val_mse"), "/tmp/w", {})
     assert "not selected" in no_val[0] and len(no_val) <= 25
 
