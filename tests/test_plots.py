@@ -1,6 +1,7 @@
 """experiments.plots: honest aggregation, Figures on one colour scale, the end-of-run summary."""
 
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from configs import tiny
 from experiments import plots, sweep
@@ -131,3 +133,15 @@ def test_importing_experiments_never_selects_a_backend():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()
     assert int(out[0]) > 20 and out[1] == "svg"  # what the user chose, not Agg
+
+
+def test_readme_analysis_example_runs(tmp_path, monkeypatch):
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("### Analysis from Python", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert isinstance(namespace["fig"], Figure) and len(namespace["table"]) == 4
+    assert (namespace["table"]["seeds"] == 2).all()
+    assert (tmp_path / "runs/tiny/runs.csv").exists()
