@@ -22,6 +22,7 @@ def get_config():
     config.batch_size = 32
     config.log_every = 10
     config.chunk_size = 4
+    config.dataset.validation_fraction = 0.2  # λ is selected on this split, test only reported
     config.sweep.loss = ("squared_error", "huber")
     config.sweep.penalty_strength = (0.0, 1e-2)
     config.sweep.seed = (0, 1)

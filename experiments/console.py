@@ -8,7 +8,7 @@ to sys.stderr through `tqdm.write`: the bar is cleared, the line printed whole, 
 Without it a log line starts wherever the bar's last carriage-return update ended
 ('sweep: 0%|...|I1202 ... compiled in 8.1s').
 
-`log_outputs` names the files a sweep wrote in two lines.
+(Where the outputs are is the last part of the end-of-run summary, `plots.end_of_run_summary`.)
 """
 
 from __future__ import annotations
@@ -59,15 +59,3 @@ class ProgressBar(tqdm):
             if handler.stream is proxy:
                 handler.stream = handler_stream
         super().close()
-
-
-def log_outputs(paths: dict[str, pathlib.Path]) -> None:
-    """Two lines where there were one per file: the tables and events, then the plots."""
-    files = {name: path for name, path in paths.items() if not name.startswith("plot:")}
-    plots = [path for name, path in paths.items() if name.startswith("plot:")]
-    logging.info("wrote %s", ", ".join(f"{name} {path}" for name, path in files.items()))
-    if plots:
-        logging.info(
-            "wrote %d plots in %s: %s",
-            len(plots), plots[0].parent, ", ".join(path.name for path in plots),
-        )

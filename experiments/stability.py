@@ -141,11 +141,11 @@ def run_summary(metrics: dict[str, jax.Array], steps: Sequence[int], config, hyp
 
 # --- Per group (host) -----------------------------------------------------------------------
 
-GROUP_EXCLUDE = ("seed", "learning_rate")
+GROUP_EXCLUDE = ("seed",)
 
 
 def default_group_keys(runs: pd.DataFrame) -> list[str]:
-    """loss, λ, and every other swept column except seed and learning rate."""
+    """loss, λ, and every other swept column except seed: a group's runs differ only by seed."""
     reserved = {"run_id", "group_id", "run_name"}
     keys = ["loss", "penalty_strength"]
     for column in runs.columns:
@@ -200,23 +200,32 @@ def test_metric_column(runs: pd.DataFrame) -> tuple[str, bool]:
 
 
 def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per group of runs (default keys: default_group_keys), over seeds and lrs:
+    """One row per group of runs (default keys: default_group_keys, i.e. runs differing only by
+    seed, with learning_rate a key when swept):
 
-    runs, divergence_rate (fraction of runs in the group that diverged), best_lr (lr with the
-    best median test metric among lrs where no seed diverged), test_mean / test_std / test_iqr
-    (the test metric over seeds at best_lr: the seed spread), max_stable_lr (largest lr in the
-    grid at which no seed diverged; NaN if none), lr_sensitivity (Wortsman et al. 2024:
-    mean over the lr grid of min(ℓ(lr), ℓ_0) − min_lr ℓ(lr), ℓ = median over seeds of the final
-    train objective, ℓ_0 the median initial objective), and the mean of each per-run
-    diagnostic in MEAN_COLUMNS.
+    runs, divergence_rate (fraction of the group's runs that diverged), test_mean / test_std /
+    test_iqr (the test metric over the group's seeds), the mean of each per-run diagnostic in
+    MEAN_COLUMNS, and three columns about the lr grid of the row's other keys (the same on each
+    of its lr rows; over the group's own lrs when learning_rate isn't a key): best_lr (lr with
+    the best median test metric among lrs where no seed diverged), max_stable_lr (largest lr at
+    which no seed diverged; NaN if none), lr_sensitivity (Wortsman et al. 2024: mean over the lr
+    grid of min(ℓ(lr), ℓ_0) − min_lr ℓ(lr), ℓ = median over seeds of the final train objective,
+    ℓ_0 the median initial objective). When learning_rate isn't a key, test_* are at best_lr.
     """
     by = list(by) if by is not None else default_group_keys(runs)
+    lr_is_key = "learning_rate" in by
+    outer = [k for k in by if k != "learning_rate"]
     metric, higher = test_metric_column(runs)
     rows = []
     for key, frame in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key, strict=True))
-        per_lr = frame.groupby("learning_rate", sort=True)
+        grid = frame
+        if lr_is_key:
+            grid = runs
+            for k in outer:
+                grid = grid[grid[k].isna()] if pd.isna(row[k]) else grid[grid[k] == row[k]]
+        per_lr = grid.groupby("learning_rate", sort=True)
         stable = per_lr["diverged"].apply(lambda d: not d.astype(bool).any())
         median_metric = per_lr[metric].median()
         candidates = median_metric[stable]
@@ -224,20 +233,18 @@ def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataF
             best_lr = candidates.idxmax() if higher else candidates.idxmin()
         else:
             best_lr = np.nan
-        at_best = frame[frame["learning_rate"] == best_lr][metric]
+        at = frame[metric] if lr_is_key else frame[frame["learning_rate"] == best_lr][metric]
         final = per_lr["final_loss"].median()
-        init = float(frame["initial_loss"].median()) if "initial_loss" in frame else np.inf
+        init = float(grid["initial_loss"].median()) if "initial_loss" in grid else np.inf
         capped = np.minimum(final.to_numpy(dtype=float), init)
         capped = np.where(np.isfinite(capped), capped, init)
         row.update(
             runs=len(frame),
             divergence_rate=float(frame["diverged"].astype(bool).mean()),
             best_lr=best_lr,
-            test_mean=float(at_best.mean()) if len(at_best) else np.nan,
-            test_std=float(at_best.std(ddof=1)) if len(at_best) > 1 else np.nan,
-            test_iqr=float(at_best.quantile(0.75) - at_best.quantile(0.25))
-            if len(at_best)
-            else np.nan,
+            test_mean=float(at.mean()) if len(at) else np.nan,
+            test_std=float(at.std(ddof=1)) if len(at) > 1 else np.nan,
+            test_iqr=float(at.quantile(0.75) - at.quantile(0.25)) if len(at) else np.nan,
             max_stable_lr=float(stable[stable].index.max()) if stable.any() else np.nan,
             lr_sensitivity=float(np.mean(capped - capped.min())),
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import matplotlib
 import numpy as np
 import pandas as pd
 from absl import app, flags, logging
@@ -332,15 +333,15 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
         for name, path in plotted.items():
             paths[f"plot:{name}"] = path
-    summary = plots.summary_table(runs_df)
-    logging.info("summary (median over seeds):\n%s", summary.to_string())
-    console.log_outputs(paths)
+    summary = plots.end_of_run_summary(runs_df, workdir, paths)
+    logging.info("summary:\n%s", "\n".join(summary))
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    matplotlib.use("Agg")  # a command line draws to files; importing the modules never does this
     if _WORKDIR.value is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/default)")
     config = _CONFIG.value

@@ -8,6 +8,8 @@ and the main fields (loss, optimizer, λ, lr, seed, noise), then per-run results
   final_test_mse                regression: squared error against the noise-free teacher
                                 (synthetic data) or the held-out targets (real data)
   final_test_accuracy           classification
+  final_val_mse / final_val_accuracy   the same on the validation split (when
+                                config.dataset.validation_fraction > 0): what selection reads
   diverged, diverge_step        see experiments.training (diverge_step = -1 if never)
   update_norm_final, param_norm_final
   stability diagnostics         see experiments.stability (frac_increase, grad_norm_ratio, ...)
@@ -68,7 +70,7 @@ def chunk_tables(
     runs_df["final_data_loss"] = m["data_loss"][:, -1].astype(np.float64)
     runs_df["final_test_loss"] = m["test_loss"][:, -1].astype(np.float64)
     runs_df["best_test_loss"] = np.nanmin(m["test_loss"], axis=1).astype(np.float64)
-    for name in ("test_mse", "test_accuracy"):
+    for name in ("test_mse", "test_accuracy", "val_mse", "val_accuracy"):
         if name in m:
             runs_df[f"final_{name}"] = m[name][:, -1].astype(np.float64)
     for name in ("update_norm", "param_norm"):

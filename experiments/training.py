@@ -225,7 +225,12 @@ def data_arrays(dataset: data_lib.Dataset) -> dict[str, jax.Array]:
     """The dataset as a dict of arrays, the `data` argument of a run (replicated, not vmapped)."""
     names = ("x_train", "y_train", "x_test", "y_test")
     names += ("f_train", "f_test") if dataset.f_train is not None else ()
-    return {name: jnp.asarray(getattr(dataset, name)) for name in names}
+    out = {name: jnp.asarray(getattr(dataset, name)) for name in names}
+    if dataset.x_val is not None:  # the selection split (config.dataset.validation_fraction)
+        out["x_val"] = jnp.asarray(dataset.x_val)
+        # Regression is scored against the noise-free teacher where there is one, like test_mse.
+        out["y_val"] = jnp.asarray(dataset.f_val if dataset.f_val is not None else dataset.y_val)
+    return out
 
 
 def run_keys(hyper: Hyper) -> tuple[jax.Array, ...]:
@@ -379,6 +384,12 @@ def make_program(
             out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
         else:
             out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
+        if "x_val" in data:  # what the summary selects λ on; the test split is only reported
+            val_pred = predict(params, data["x_val"])
+            if task == "regression":
+                out["val_mse"] = jnp.mean(jnp.square(val_pred - data["y_val"]))
+            else:
+                out["val_accuracy"] = jnp.mean(jnp.argmax(val_pred, -1) == data["y_val"])
         out.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
         return out
 

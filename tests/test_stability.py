@@ -160,7 +160,8 @@ def test_group_table_max_stable_lr_and_sensitivity():
             rows.append(dict(loss="huber", penalty_strength=0.0, learning_rate=lr, seed=seed,
                              diverged=seed < diverged_seeds, final_loss=final, initial_loss=2.0,
                              final_test_mse=final + seed, frac_increase=0.1 * seed))
-    table = stability.group_table(pd.DataFrame(rows))
+    runs = pd.DataFrame(rows)
+    table = stability.group_table(runs, by=["loss", "penalty_strength"])
     (row,) = table.to_dict("records")
     assert row["max_stable_lr"] == 0.3 and row["best_lr"] == 0.3
     assert row["divergence_rate"] == pytest.approx(3 / 8)
@@ -168,6 +169,13 @@ def test_group_table_max_stable_lr_and_sensitivity():
     # min(ℓ(lr), ℓ_0) = 1, 0.5, 2, 2 -> minus the best 0.5 -> mean 0.875
     assert row["lr_sensitivity"] == pytest.approx(0.875)
     assert row["mean_frac_increase"] == pytest.approx(0.05)
+    # Default keys: lr is swept, so each row holds exactly the seeds of one lr; the lr-grid
+    # columns are the same on every row of the grid.
+    per_lr = stability.group_table(runs).set_index("learning_rate")
+    assert list(per_lr.index) == [0.1, 0.3, 1.0, 3.0] and (per_lr["runs"] == 2).all()
+    assert (per_lr["max_stable_lr"] == 0.3).all() and (per_lr["best_lr"] == 0.3).all()
+    assert per_lr["lr_sensitivity"].tolist() == pytest.approx([0.875] * 4)
+    assert per_lr.loc[1.0, "divergence_rate"] == 0.5 and per_lr.loc[1.0, "test_mean"] == 5.5
 
 
 def test_sweep_grid_groups_used_by_group_table():
@@ -176,6 +184,6 @@ def test_sweep_grid_groups_used_by_group_table():
         pd.DataFrame({"loss": ["a", "b"], "penalty_strength": [0, 1], "seed": [0, 1],
                       "learning_rate": [1, 2], "dataset.noise": ["g", "t"], "final_loss": [1, 2]})
     )
-    assert keys == ["loss", "penalty_strength", "dataset.noise"]
+    assert keys == ["loss", "penalty_strength", "learning_rate", "dataset.noise"]
     assert grid.expand(config)  # the tiny config itself expands
     assert oracles.oracle_kind(_linear_config()) == "ridge"

@@ -20,6 +20,7 @@ import re
 import time
 import traceback
 
+import matplotlib
 from absl import app, flags, logging
 
 from experiments import config_schema, devices
@@ -111,6 +112,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.workdir is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
+    matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
     # derive from base_config, whose xla_gpu_deterministic_ops is on.
     devices.apply_xla_flags(config_schema.base_config())

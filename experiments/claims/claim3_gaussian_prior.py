@@ -19,9 +19,6 @@ from __future__ import annotations
 import pathlib
 
 import jax
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
