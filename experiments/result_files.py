@@ -13,6 +13,8 @@ Layout of a workdir:
 
 Every file is written to a temporary name in the same directory (`.<name>.<random>.tmp`, which no
 glob below matches) and then renamed, so a killed process never leaves a half-written table.
+Files get the mode a plain `open()` would (0o666 minus the umask: 0644 by default), so
+colleagues can read shared results.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def _fsync(path: pathlib.Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
     """Call write(tmp) for a temporary file next to `path`, then rename it to `path`.
 
@@ -57,6 +65,7 @@ def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         tmp_path = pathlib.Path(tmp)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is for sharing
         write(tmp_path)
         _fsync(tmp_path)
         os.replace(tmp_path, path)
