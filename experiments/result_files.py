@@ -132,7 +132,10 @@ def workdir_identity(workdir: pathlib.Path) -> str:
     from experiments.workdir import CONFIG_FILE, sweep_identity  # workdir imports this module
 
     path = pathlib.Path(workdir) / CONFIG_FILE
-    st = path.stat()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ""  # no recorded sweep (chunks written outside run_sweep, e.g. by tests)
     key = (str(path), st.st_mtime_ns, st.st_size)
     if key not in _identity_cache:
         record = json.loads(path.read_text())
