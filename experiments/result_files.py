@@ -4,6 +4,8 @@ Layout of a workdir:
   config.json                 resolved config, grid, versions, git commit, platform (see provenance)
   chunks/g<G>-c<C>.runs.csv   one row per run of that chunk (written when the chunk finishes)
   chunks/g<G>-c<C>.curves.csv one row per run per logged step
+  chunks/g<G>-c<C>.manifest.json  written last: sha256 of the sweep identity and of both files;
+                              a chunk is used only when it verifies (else logged and recomputed)
   parts/part-<i>-of-<n>.json  a sweep run in parts (shards, processes): where each part ran; merged
                               into config.json by whoever assembles (see experiments.distribution)
   runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
@@ -13,11 +15,15 @@ Layout of a workdir:
 
 Every file is written to a temporary name in the same directory (`.<name>.<random>.tmp`, which no
 glob below matches) and then renamed, so a killed process never leaves a half-written table.
+Files get the mode a plain `open()` would (0o666 minus the umask: 0644 by default), so
+colleagues can read shared results.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import os
 import pathlib
@@ -26,6 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from absl import logging
 
 RUNS_TABLE = "runs.csv"
 CURVES_TABLE = "curves.csv"
@@ -44,6 +51,12 @@ def _fsync(path: pathlib.Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
     """Call write(tmp) for a temporary file next to `path`, then rename it to `path`.
 
@@ -57,6 +70,7 @@ def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         tmp_path = pathlib.Path(tmp)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is for sharing
         write(tmp_path)
         _fsync(tmp_path)
         os.replace(tmp_path, path)
@@ -97,28 +111,115 @@ def chunk_paths(workdir: pathlib.Path, group_id: int, chunk_id: int) -> tuple[pa
     return stem.with_suffix(".runs.csv"), stem.with_suffix(".curves.csv")
 
 
+def manifest_path(workdir: pathlib.Path, group_id: int, chunk_id: int) -> pathlib.Path:
+    return pathlib.Path(workdir) / CHUNK_DIR / f"g{group_id:03d}-c{chunk_id:05d}.manifest.json"
+
+
+class ChunkError(ValueError):
+    """A chunk's files do not match its manifest (or it has none); names the chunk and why."""
+
+
+_identity_cache: dict[tuple, str] = {}
+_reported: set[tuple[str, str]] = set()
+
+
+def workdir_identity(workdir: pathlib.Path) -> str:
+    """sha256 of the sweep identity (experiments.workdir.sweep_identity) recorded in config.json.
+
+    workdir.prepare has checked (or written) config.json against the running sweep before any
+    chunk is written or read, so this is the identity of the sweep now running.
+    """
+    from experiments.workdir import CONFIG_FILE, sweep_identity  # workdir imports this module
+
+    path = pathlib.Path(workdir) / CONFIG_FILE
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ""  # no recorded sweep (chunks written outside run_sweep, e.g. by tests)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _identity_cache:
+        record = json.loads(path.read_text())
+        identity = sweep_identity(record.get("config", {}), record.get("chunk_size", -1))
+        text = json.dumps(identity, sort_keys=True, default=str)
+        _identity_cache[key] = hashlib.sha256(text.encode()).hexdigest()
+    return _identity_cache[key]
+
+
 def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.DataFrame) -> None:
-    """Curves first, runs last: a chunk counts as done once its runs file exists."""
-    runs_path, curves_path = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
+    """Curves, runs, then the manifest (identity + sha256 of each): done once it verifies."""
+    workdir = pathlib.Path(workdir)
+    manifest = manifest_path(workdir, group_id, chunk_id)
+    manifest.unlink(missing_ok=True)  # never "done" while its files are being replaced
+    runs_path, curves_path = chunk_paths(workdir, group_id, chunk_id)
     write_csv(curves_path, curves)
     write_csv(runs_path, runs)
+    write_json(manifest, {
+        "identity": workdir_identity(workdir),
+        "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                  for p in (runs_path, curves_path)},
+    })
+
+
+def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] | None, str]:
+    """(the chunk's file contents, "") when its manifest verifies, else (None, why not)."""
+    workdir = pathlib.Path(workdir)
+    paths = chunk_paths(workdir, group_id, chunk_id)
+    try:
+        manifest = json.loads(manifest_path(workdir, group_id, chunk_id).read_text())
+    except FileNotFoundError:
+        return None, "its manifest is missing"
+    except (OSError, ValueError) as e:
+        return None, f"its manifest is unreadable ({e})"
+    if not isinstance(manifest, dict) or manifest.get("identity") != workdir_identity(workdir):
+        return None, "it was written by a different sweep (identity differs from config.json)"
+    contents = {}
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None, f"{path.name} is missing"
+        if hashlib.sha256(data).hexdigest() != manifest.get("files", {}).get(path.name):
+            return None, f"{path.name} does not match its checksum (truncated or edited)"
+        contents[path.name] = data
+    return contents, ""
 
 
 def chunk_done(workdir, group_id: int, chunk_id: int) -> bool:
-    runs_path, curves_path = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
-    return runs_path.exists() and curves_path.exists()
+    """The chunk is written and verifies; one log line when files exist but don't verify."""
+    contents, why = _verified(workdir, group_id, chunk_id)
+    if contents is None:
+        paths = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
+        stem = paths[0].name.removesuffix(".runs.csv")
+        manifest = manifest_path(workdir, group_id, chunk_id)
+        if any(p.exists() for p in (*paths, manifest)) and (str(manifest), why) not in _reported:
+            _reported.add((str(manifest), why))
+            logging.warning("chunk %s in %s is not used: %s; recomputing it", stem, workdir, why)
+    return contents is not None
+
+
+def _chunk_keys(workdir: pathlib.Path) -> list[tuple[int, int]]:
+    names = {p.name.split(".")[0] for p in (workdir / CHUNK_DIR).glob("g*-c*.*")
+             if not p.name.startswith(".")}
+    return sorted((int(n[1:4]), int(n[6:])) for n in names)
 
 
 def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Concatenate the chunk tables into runs.csv and curves.csv, sorted by run_id (and step)."""
+    """Concatenate the chunk tables into runs.csv and curves.csv, sorted by run_id (and step).
+
+    Every chunk is verified against its manifest first (ChunkError naming the first that
+    doesn't), and read from the very bytes verified; the tables are replaced only after that.
+    """
     workdir = pathlib.Path(workdir)
-    chunk_dir = workdir / CHUNK_DIR
-    runs = pd.concat(
-        [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.runs.csv"))], ignore_index=True
-    )
-    curves = pd.concat(
-        [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.curves.csv"))], ignore_index=True
-    )
+    parts = []
+    for key in _chunk_keys(workdir):
+        contents, why = _verified(workdir, *key)
+        if contents is None:
+            raise ChunkError(f"chunk {chunk_paths(workdir, *key)[0].name} in {workdir}: {why}; "
+                             "rerun the same command to recompute it")
+        parts.append([pd.read_csv(io.BytesIO(contents[p.name]))
+                      for p in chunk_paths(workdir, *key)])
+    runs = pd.concat([r for r, _ in parts], ignore_index=True)
+    curves = pd.concat([c for _, c in parts], ignore_index=True)
     runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
     curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
     write_csv(workdir / CURVES_TABLE, curves)

@@ -42,6 +42,7 @@ from experiments import (
     tensorboard_events,
     training,
     validation,
+    workdir_lock,
 )
 from experiments import workdir as workdir_lib
 from experiments.plan import Chunk, Program, SweepPlan
@@ -235,6 +236,7 @@ def use_compilation_cache(config: config_dict.ConfigDict) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+@workdir_lock.locked
 def run_sweep(
     config: config_dict.ConfigDict,
     workdir: str | pathlib.Path,

@@ -1,0 +1,116 @@
+"""One sweep per workdir at a time: an `fcntl.flock` held for the whole of `run_sweep`.
+
+The lock file is a sibling of the workdir, `<parent>/.<workdir name>.lock`, not a file inside
+it: `--overwrite` renames the workdir aside, and a lock inside would move with it (a second sweep
+would then lock a fresh file and run alongside). The file holds the holder's pid, host and start
+time, read back for the refusal message.
+
+* A plain sweep takes the lock exclusively; a second sweep into the same workdir (any config)
+  gets `WorkdirLockedError` (a `WorkdirError`, so the CLI exits 2 at once) naming the holder.
+* The parts of one distributed sweep (num_shards > 1 or several jax.distributed processes; see
+  experiments.distribution) share a workdir by design: they take the lock *shared*, so they
+  coordinate with each other (chunk files are per part; assembly has its own lock in
+  distribution.assembly_lock) while a plain sweep is refused while any part runs, and parts are
+  refused while a plain sweep runs. Parts of two *different* distributed sweeps are told apart by
+  `workdir.prepare` / `distribution.check_consistent` (identity), not by this lock.
+* flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
+  blocks: the next sweep takes it over and logs the dead holder it replaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import functools
+import json
+import os
+import pathlib
+import socket
+from collections.abc import Iterator
+
+from absl import logging
+
+from experiments.workdir import WorkdirError
+
+
+class WorkdirLockedError(WorkdirError):
+    """Another sweep holds the workdir's lock; the message names it (pid, host, start time)."""
+
+
+def lock_path(workdir: str | os.PathLike) -> pathlib.Path:
+    resolved = pathlib.Path(os.path.abspath(workdir))
+    return resolved.with_name(f".{resolved.name}.lock")
+
+
+def _read_holder(fd: int) -> dict:
+    with contextlib.suppress(OSError, ValueError):
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 4096).decode()
+        holder = json.loads(text)
+        if isinstance(holder, dict):
+            return holder
+    return {}
+
+
+def _describe(holder: dict) -> str:
+    if not holder:
+        return "another process (holder unknown)"
+    return (f"pid {holder.get('pid')} on host {holder.get('host')}, started "
+            f"{holder.get('start')}")
+
+
+def _alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return False  # can't tell; it no longer holds the flock in any case
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def held(workdir: str | os.PathLike, *, shared: bool = False) -> Iterator[pathlib.Path]:
+    """Hold the workdir's lock (shared for the parts of a distributed sweep) while in the block."""
+    path = lock_path(workdir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        from experiments import result_files
+        raise result_files.ResultsWriteError(
+            e.errno, f"can't create the workdir lock {path}: {e.strerror}") from e
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkdirLockedError(
+                f"workdir {workdir} is in use by another sweep ({_describe(_read_holder(fd))}; "
+                f"lock {path}); wait for it to finish or use another --workdir") from None
+        previous = _read_holder(fd)
+        if previous and previous.get("pid") != os.getpid() and not _alive(previous):
+            logging.warning("taking over the stale lock %s of a sweep that is gone (%s)",
+                            path, _describe(previous))
+        if not shared or not previous or not _alive(previous):
+            me = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "start": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                  "shared": shared}
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(me).encode())
+        yield path
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def locked(run_sweep):
+    """Decorator for `run_sweep(config, workdir, ...)`: the whole call holds the workdir's lock."""
+
+    @functools.wraps(run_sweep)
+    def wrapper(config, workdir, *args, **kwargs):
+        shared = int(config.num_shards) > 1 or bool(config.distributed)  # parts of one sweep
+        with held(workdir, shared=shared):
+            return run_sweep(config, workdir, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,87 @@
+"""experiments.result_files: file modes, verified chunks (manifests), assembled tables."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from experiments import result_files
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_result_files_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        result_files.write_csv(tmp_path / "t.csv", pd.DataFrame({"a": [1]}))
+        result_files.write_json(tmp_path / "t.json", {"a": 1})
+    finally:
+        os.umask(old)
+    for name in ("t.csv", "t.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+
+
+def _sweep(path, **overrides):
+    from experiments import sweep
+    from tests.test_resume import _config
+    return sweep.run_sweep(_config(**overrides), path)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "w"
+    _sweep(path)
+    return path
+
+
+def _copy(finished, tmp_path):
+    import shutil
+    target = tmp_path / "w"
+    shutil.copytree(finished, target)
+    return target
+
+
+def _tables(path):
+    return [(path / t).read_bytes() for t in (result_files.RUNS_TABLE, result_files.CURVES_TABLE)]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "edit", "no_manifest"])
+def test_damaged_chunk_is_reported_recomputed_and_tables_identical(finished, tmp_path, damage):
+    path = _copy(finished, tmp_path)
+    target = path / result_files.CHUNK_DIR / "g000-c00001.runs.csv"
+    data = target.read_bytes()
+    if damage == "truncate":
+        target.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        target.write_bytes(b"")
+    elif damage == "edit":
+        lines = data.decode().splitlines(keepends=True)
+        lines[1] = lines[1].replace("0", "1", 1)
+        target.write_text("".join(lines))
+    else:
+        result_files.manifest_path(path, 0, 1).unlink()
+    assert not result_files.chunk_done(path, 0, 1)
+    assert result_files.chunk_done(path, 0, 0)
+    with pytest.raises(result_files.ChunkError, match="g000-c00001"):
+        result_files.assemble(path)  # never used: tables untouched
+    assert _tables(path) == _tables(finished)
+    _sweep(path)
+    assert target.read_bytes() == data
+    assert _tables(path) == _tables(finished)
+
+
+def test_chunks_of_another_identity_are_not_reused(finished, tmp_path):
+    import json
+    path = _copy(finished, tmp_path)
+    record = json.loads((path / "config.json").read_text())
+    record["config"]["steps"] = 300  # edited by hand, then rerun with the matching override
+    (path / "config.json").write_text(json.dumps(record))
+    for key in [(0, c) for c in range(6)]:
+        assert not result_files.chunk_done(path, *key)
+    result = _sweep(path, steps=300)
+    assert int(result.curves["step"].max()) == 300  # not the 600-step chunks
+    fresh = tmp_path / "fresh"
+    _sweep(fresh, steps=300)
+    assert _tables(path) == _tables(fresh)
