@@ -46,7 +46,7 @@ table { border-collapse: collapse; font-size: 0.82em; margin: .6em 0 1.2em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #eee; }
 td:first-child, th:first-child { text-align: left; }
-table.verdicts td { text-align: left; vertical-align: top; }
+table.verdicts td, table.verdicts th { text-align: left; vertical-align: top; }
 code { background: #f0f0f0; padding: 0 3px; border-radius: 3px; }
 img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
 .verdict { display: inline-block; padding: 2px 10px; border-radius: 4px; font-weight: bold;
