@@ -1,7 +1,8 @@
 """Write the evidence report: report.md, a self-contained report.html, and every table as CSV.
 
 Layout of the workdir after `write(sections, workdir)`:
-  report.md                 one section per claim, then "So why L2?" (images linked)
+  report.md                 "So why L2?" (the generated answer, the verdict table), then one
+                            section per claim (images linked)
   report.html               the same, self-contained: plots embedded as base64 PNG, inline CSS
   verdicts.csv              the "So why L2?" table
   provenance.json           versions, git commit, machine, command line, per-claim wall times
@@ -45,7 +46,7 @@ table { border-collapse: collapse; font-size: 0.82em; margin: .6em 0 1.2em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #eee; }
 td:first-child, th:first-child { text-align: left; }
-table.verdicts td { text-align: left; vertical-align: top; }
+table.verdicts td, table.verdicts th { text-align: left; vertical-align: top; }
 code { background: #f0f0f0; padding: 0 3px; border-radius: 3px; }
 img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
 .verdict { display: inline-block; padding: 2px 10px; border-radius: 4px; font-weight: bold;
@@ -154,19 +155,31 @@ def claim_number(key: str) -> str:
 # --- the report ---------------------------------------------------------------------------------
 
 
+def key_number_text(section: Section) -> str:
+    """The section's key numbers, each with its interval ('name 0.5 [0.48, 0.52]'), or its
+    generated summary sentence when it has none."""
+    if section.key_numbers:
+        return "; ".join(f"{name.replace('_', ' ')} {iv.format('.3g')}"
+                         for name, iv in section.key_numbers.items())
+    return section.summary
+
+
 def verdict_table(
     sections: Sequence[Section], not_run: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
-    """One row per claim: number, statement, verdict, key numbers, link (missing claims noted)."""
+    """One row per claim: number, statement, verdict, key number ± interval, where it stops
+    holding, link (claims not run noted)."""
     rows = [
         {"claim": f"Claim {claim_number(s.key)}", "statement": s.claim, "verdict": s.verdict,
-         "in_numbers": s.summary, "section": f"#{s.key}", "key": s.key}
+         "in_numbers": key_number_text(s), "stops_holding": s.limits, "section": f"#{s.key}",
+         "key": s.key}
         for s in sections
     ]
     for key, reason in (not_run or {}).items():
         rows.append({"claim": f"Claim {claim_number(key)}", "statement": "", "verdict":
-                     f"not run ({reason})", "in_numbers": "", "section": "", "key": key})
-    columns = ["claim", "statement", "verdict", "in_numbers", "section", "key"]
+                     f"not run ({reason})", "in_numbers": "", "stops_holding": "",
+                     "section": "", "key": key})
+    columns = ["claim", "statement", "verdict", "in_numbers", "stops_holding", "section", "key"]
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values("key", key=lambda k: k.map(_sort_key)).reset_index(drop=True)
 
@@ -176,21 +189,66 @@ def _sort_key(key: str):
     return (int(digits) if digits else 10**6, key)
 
 
-def _summary_sentences(sections: Sequence[Section]) -> list[str]:
-    counts = {v: sum(s.verdict == v for s in sections) for v in VERDICTS}
+# The "So why L2?" answer: which claim speaks to which reason. Each entry: (claim keys, what the
+# claim would establish). The sentences are generated from the sections' verdicts and key numbers.
+WHY_DEFAULT = (
+    (("claim1",), "it is smooth, so gradient training with it is stable"),
+    (("claim2",), "minimizing it is least squares, the Gaussian maximum-likelihood fit and the "
+                  "best linear unbiased estimator"),
+    (("claim3a", "claim3"), "an L2 penalty is a Gaussian prior with a closed-form MAP estimate"),
+    (("claim5",), "an L2 penalty combines with any loss"),
+)
+WHEN_WRONG = (
+    (("claim8",), "biased shrinkage (ridge at the Bayes λ, James–Stein) beats unbiased least "
+                  "squares in parameter error"),
+    (("claim2",), "under heavy tails and outliers, nonlinear robust fits (L1, Huber) beat least "
+                  "squares, which Gauss-Markov does not cover"),
+    (("claim4",), "for classification, cross-entropy rather than squared error is the loss"),
+    (("claim3b",), "with adaptive optimizers an L2 penalty is not decoupled weight decay"),
+    (("claim7",), "on sparse truths an L1 penalty (a Laplace prior) beats L2"),
+)
+DATA_PICKS = (("claim6",), "fitting the loss's shape (Barron's adaptive α) picks squared error "
+                           "under Gaussian noise and a heavier-tailed loss otherwise")
+VERDICT_PHRASE = {"supported": "holds", "qualified": "holds only in part",
+                  "refuted": "does not hold"}
+
+
+def _find(sections: Sequence[Section], keys: Sequence[str]) -> Section | None:
+    by_key = {s.key: s for s in sections}
+    return next((by_key[k] for k in keys if k in by_key), None)
+
+
+def _answer_sentence(sections: Sequence[Section], keys: Sequence[str], reason: str) -> str:
+    s = _find(sections, keys)
+    if s is None:
+        return f"That {reason} was not tested in this run (Claim {claim_number(keys[0])} not run)."
+    numbers = key_number_text(s).rstrip(".")
+    limits = f" It stops holding where {s.limits.rstrip('.')}." if s.limits else ""
+    return (f"That {reason}: [Claim {claim_number(s.key)}](#{s.key}) "
+            f"**{VERDICT_PHRASE[s.verdict]}**" + (f" ({numbers})." if numbers else ".") + limits)
+
+
+def answer(sections: Sequence[Section]) -> list[str]:
+    """The 'So why L2?' answer in markdown lines, generated from the sections' verdicts, key
+    numbers and limits; a claim that did not run is said to be untested."""
+    held = [s for s in sections if s.verdict == "supported"]
     lines = [
-        f"Of {len(sections)} claims tested, {counts['supported']} supported, "
-        f"{counts['qualified']} qualified and {counts['refuted']} refuted, each by the rule "
-        "stated in its section and computed from the tables.",
+        f"Squared error and the L2 penalty are the defaults because of the reasons below; "
+        f"{len(held)} of the {len(sections)} claims tested here hold outright, each verdict "
+        "computed from its section's tables by the rule stated there.",
         "",
+        "**Why it is the default.**",
+        "",
+        *[f"- {_answer_sentence(sections, k, r)}" for k, r in WHY_DEFAULT],
+        "",
+        "**When it is the wrong choice.**",
+        "",
+        *[f"- {_answer_sentence(sections, k, r)}" for k, r in WHEN_WRONG],
+        "",
+        "**What the data picks when asked.**",
+        "",
+        f"- {_answer_sentence(sections, *DATA_PICKS)}",
     ]
-    for verdict in VERDICTS:
-        links = [
-            f"[Claim {claim_number(s.key)}](#{s.key})" for s in sections if s.verdict == verdict
-        ]
-        if links:
-            lines.append(f"- **{verdict}**: {', '.join(links)}")
-    lines += ["", "Each section's findings say where its claim holds and where it stops holding."]
     return lines
 
 
@@ -228,9 +286,29 @@ def render_markdown(
     verdicts: pd.DataFrame,
 ) -> str:
     parts = [f"# {header['title']}", "", header["intro"], ""]
+    parts += [
+        f'<a id="{SUMMARY_ANCHOR}"></a>',
+        "",
+        "## So why L2?",
+        "",
+        *answer(sections),
+        "",
+        markdown_table(
+            verdicts.assign(
+                claim=[f"[{c}]({s})" if s else c
+                       for c, s in zip(verdicts["claim"], verdicts["section"], strict=True)]
+            )[["claim", "statement", "verdict", "in_numbers", "stops_holding"]].rename(
+                columns={"in_numbers": "key number [95% interval]",
+                         "stops_holding": "where it stops holding"}
+            )
+        ),
+        "",
+        f"CSV: [{VERDICTS_CSV}]({VERDICTS_CSV})",
+        "",
+    ]
     parts += ["**Contents:** " + " · ".join(
-        [f"[Claim {claim_number(s.key)}](#{s.key})" for s in sections]
-        + [f"[So why L2?](#{SUMMARY_ANCHOR})"]
+        [f"[So why L2?](#{SUMMARY_ANCHOR})"]
+        + [f"[Claim {claim_number(s.key)}](#{s.key})" for s in sections]
     ), ""]
     for s in sections:
         parts += [
@@ -262,27 +340,7 @@ def render_markdown(
             parts += [f"CSV: [{csv}]({csv})" + (f" ({note})" if note else ""), ""]
         for name, path in s.plots.items():
             parts += [f"![{name}]({_relative(path, workdir)})", ""]
-    parts += [
-        f'<a id="{SUMMARY_ANCHOR}"></a>',
-        "",
-        "## So why L2?",
-        "",
-        *_summary_sentences(sections),
-        "",
-        markdown_table(
-            verdicts.assign(
-                claim=[f"[{c}]({s})" if s else c
-                       for c, s in zip(verdicts["claim"], verdicts["section"], strict=True)]
-            )[["claim", "statement", "verdict", "in_numbers"]].rename(
-                columns={"in_numbers": "in numbers"}
-            )
-        ),
-        "",
-        f"CSV: [{VERDICTS_CSV}]({VERDICTS_CSV})",
-        "",
-        header["footer"],
-        "",
-    ]
+    parts += [header["footer"], ""]
     return "\n".join(parts)
 
 
@@ -295,8 +353,27 @@ def render_html(
     sections: Sequence[Section], header: Mapping[str, str], verdicts: pd.DataFrame
 ) -> str:
     body = [f"<h1>{html.escape(header['title'])}</h1>", markdown_to_html(header["intro"])]
-    links = [f'<a href="#{s.key}">Claim {claim_number(s.key)}</a>' for s in sections]
-    links.append(f'<a href="#{SUMMARY_ANCHOR}">So why L2?</a>')
+    rows = "".join(
+        "<tr>"
+        + (f'<td><a href="{r.section}">{html.escape(r.claim)}</a></td>' if r.section
+           else f"<td>{html.escape(r.claim)}</td>")
+        + f"<td>{_inline_html(r.statement)}</td>"
+        + (f'<td><span class="verdict {r.verdict}">{r.verdict}</span></td>' if r.verdict in
+           VERDICTS else f'<td><span class="verdict missing">{html.escape(r.verdict)}</span></td>')
+        + f"<td>{_inline_html(r.in_numbers)}</td><td>{_inline_html(r.stops_holding)}</td>"
+        + "</tr>"
+        for r in verdicts.itertuples(index=False)
+    )
+    body += [
+        f'<h2 id="{SUMMARY_ANCHOR}">So why L2?</h2>',
+        markdown_to_html("\n".join(answer(sections))),
+        '<table class="verdicts"><thead><tr><th>claim</th><th>statement</th><th>verdict</th>'
+        "<th>key number [95% interval]</th><th>where it stops holding</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>",
+        f'<p class="note">CSV: <a href="{VERDICTS_CSV}">{VERDICTS_CSV}</a></p>',
+    ]
+    links = [f'<a href="#{SUMMARY_ANCHOR}">So why L2?</a>']
+    links += [f'<a href="#{s.key}">Claim {claim_number(s.key)}</a>' for s in sections]
     body.append("<p><strong>Contents:</strong> " + " · ".join(links) + "</p>")
     for s in sections:
         body += [
@@ -317,26 +394,7 @@ def render_html(
             ]
         for name, path in s.plots.items():
             body.append(_image_html(path, name))
-    rows = "".join(
-        "<tr>"
-        + (f'<td><a href="{r.section}">{html.escape(r.claim)}</a></td>' if r.section
-           else f"<td>{html.escape(r.claim)}</td>")
-        + f"<td>{_inline_html(r.statement)}</td>"
-        + (f'<td><span class="verdict {r.verdict}">{r.verdict}</span></td>' if r.verdict in
-           VERDICTS else f'<td><span class="verdict missing">{html.escape(r.verdict)}</span></td>')
-        + f"<td>{_inline_html(r.in_numbers)}</td>"
-        + "</tr>"
-        for r in verdicts.itertuples(index=False)
-    )
-    body += [
-        f'<h2 id="{SUMMARY_ANCHOR}">So why L2?</h2>',
-        markdown_to_html("\n".join(_summary_sentences(sections))),
-        '<table class="verdicts"><thead><tr><th>claim</th><th>statement</th><th>verdict</th>'
-        "<th>in numbers</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>",
-        f'<p class="note">CSV: <a href="{VERDICTS_CSV}">{VERDICTS_CSV}</a></p>',
-        markdown_to_html(header["footer"]),
-    ]
+    body.append(markdown_to_html(header["footer"]))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(header['title'])}</title><style>{_CSS}</style></head>"
@@ -385,7 +443,7 @@ def write(
     header = {
         "title": "losslab evidence report: why L2?" + (" (quick sizes)" if quick else ""),
         "intro": (
-            "Five common claims about why squared error is the default loss and L2 the default "
+            "Common claims about why squared error is the default loss and L2 the default "
             "regularizer, each tested by an experiment that runs in losslab's engine and checked "
             "against closed forms or reference implementations. Every verdict is computed from "
             "the section's tables by the rule the section states before its numbers; every "

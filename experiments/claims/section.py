@@ -7,6 +7,8 @@ import pathlib
 
 import pandas as pd
 
+from experiments.statistics import Interval
+
 VERDICTS = ("supported", "qualified", "refuted")
 
 
@@ -25,7 +27,9 @@ class Section:
         report.
     plots: name -> path of a PNG (written under <workdir>/<key>/).
     summary: optional; one markdown sentence with the key numbers, generated like `findings`,
-        shown next to the verdict in the report's final "So why L2?" table.
+        shown next to the verdict in the report's verdict table.
+    key_numbers: optional; name -> Interval, the numbers the "So why L2?" answer quotes.
+    limits: optional; one generated sentence: where the claim stops holding.
     """
 
     key: str
@@ -38,6 +42,8 @@ class Section:
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     plots: dict[str, pathlib.Path] = dataclasses.field(default_factory=dict)
     summary: str = ""
+    key_numbers: dict[str, Interval] = dataclasses.field(default_factory=dict)
+    limits: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

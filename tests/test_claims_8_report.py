@@ -1,0 +1,184 @@
+"""Claim 8 (BLUE is not best) against its closed-form risks, and the report's generated
+"So why L2?" answer and self-contained HTML."""
+
+from __future__ import annotations
+
+import dataclasses
+import html.parser
+import re
+import shutil
+import subprocess
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from configs.claims import claim8_blue_not_best as claim8_config
+from experiments import statistics
+from experiments.claims import claim8_blue_not_best as claim8
+from experiments.claims import report
+from experiments.claims.section import Section
+
+
+def _small(**overrides):
+    c = claim8_config.get_config("quick")
+    c.sweep_p = (2, 3)
+    c.sweep_snr = (1.0, 100.0)
+    c.resamples = 300
+    for k, v in overrides.items():
+        setattr(c, k, v)
+    return c
+
+
+# --- claim 8 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p,snr", [(3, 0.3), (5, 1.0), (10, 10.0)])
+def test_monte_carlo_risks_match_closed_forms(p, snr):
+    rows, _ = claim8.cell(_small(datasets=4000), p, snr, resamples=300)
+    for r in rows:
+        if r["estimator"] != "james_stein_plus":
+            assert r["mc_risk_low"] <= r["closed_form_risk"] <= r["mc_risk_high"], r
+    # Ridge at the Bayes λ on an orthogonal design with ‖β‖² = pτ²: risk ratio τ²/(τ² + σ²/n).
+    assert rows[1]["closed_form_risk"] / rows[0]["closed_form_risk"] == pytest.approx(
+        snr / (snr + 1.0))
+
+
+def test_closed_forms_against_independent_quadrature():
+    """James–Stein's Poisson-mixture formula vs E‖β̂_JS − β‖² by a large independent sample;
+    OLS risk = pσ²/n on the orthogonal design; the design is orthogonal."""
+    x = claim8.orthogonal_design(40, 4, 3)
+    np.testing.assert_allclose(x.T @ x, 40 * np.eye(4), atol=1e-10)
+    assert claim8.ols_risk(x, 2.0) == pytest.approx(4 * 4.0 / 40)
+    beta = np.array([0.3, -0.2, 0.1, 0.0])
+    z = beta + np.random.default_rng(9).standard_normal((400_000, 4)) * 0.5
+    js = (1 - 2 * 0.25 / (z**2).sum(1, keepdims=True)) * z
+    assert claim8.james_stein_risk(4, beta, 0.25) == pytest.approx(
+        ((js - beta) ** 2).sum(1).mean(), rel=5e-3)
+    assert claim8.james_stein_risk(2, beta[:2], 0.25) == pytest.approx(0.5)
+
+
+def test_positive_part_beats_james_stein_in_risk():
+    """Baranchik: the positive part dominates James–Stein in risk (not on every dataset)."""
+    _, out = claim8.cell(_small(), 5, 0.3, resamples=100)
+    loss = out["loss"]
+    assert statistics.paired_difference(loss["james_stein_plus"], loss["james_stein"],
+                                        resamples=300).high < 0
+
+
+def test_verdict_flips_with_inputs(tmp_path):
+    assert claim8.run(tmp_path, True, _small()).verdict == "supported"
+    # p = 2: James–Stein is OLS, ridge still gains: qualified.
+    assert claim8.run(tmp_path, True, _small(p=2)).verdict == "qualified"
+    # p = 2 and a huge SNR: ridge's gain is inside the noise too: refuted.
+    assert claim8.run(tmp_path, True, _small(p=2, snr=1e4)).verdict == "refuted"
+
+
+def test_claim8_section_has_limits_plot_and_key_numbers(tmp_path):
+    s = claim8.run(tmp_path, True, _small())
+    assert "p = 2" in s.limits and (tmp_path / "claim8" / "shrinkage_sweep.png").is_file()
+    assert s.key_numbers["ridge_vs_ols"].high < 1.0
+    assert set(s.tables["sweep"]["p"]) == {2, 3, 5}
+
+
+# --- the generated answer ------------------------------------------------------------------------
+
+
+def _section(tmp_path, key, verdict, estimate=0.5, limits=""):
+    (tmp_path / key).mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    path = tmp_path / key / "p.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return Section(key=key, title=key, claim=f"claim {key}", setup="s", rule="r",
+                   verdict=verdict, findings="f", plots={"p": path},
+                   tables={"t": pd.DataFrame({"a": [1.0]})},
+                   key_numbers={"ratio": statistics.Interval(estimate, estimate - 0.01,
+                                                             estimate + 0.01)},
+                   limits=limits)
+
+
+def test_answer_changes_with_verdicts_and_numbers(tmp_path):
+    sections = [_section(tmp_path, "claim1", "supported"),
+                _section(tmp_path, "claim8", "supported", 0.501, "p = 2")]
+    text = "\n".join(report.answer(sections))
+    assert re.search(r"\[Claim 8\]\(#claim8\) \*\*holds\*\* \(ratio 0\.501 \[0\.491, 0\.511\]\)",
+                     text)
+    assert "It stops holding where p = 2." in text
+    assert "Claim 6 not run" in text  # the adaptive-α claim absent: said so, no error
+    flipped = [sections[0], dataclasses.replace(
+        sections[1], verdict="refuted",
+        key_numbers={"ratio": statistics.Interval(1.02, 0.99, 1.05)})]
+    new = "\n".join(report.answer(flipped))
+    assert "[Claim 8](#claim8) **does not hold** (ratio 1.02 [0.99, 1.05])" in new
+    assert "0.501" not in new and new != text
+    assert "1 of the 2 claims tested here hold outright" in new
+    assert "2 of the 2 claims" in text
+
+
+def test_report_starts_with_answer_then_verdict_table(tmp_path):
+    sections = [_section(tmp_path, "claim8", "qualified", limits="p = 2"),
+                _section(tmp_path, "claim1", "supported")]
+    paths = report.write(sections, tmp_path, not_run={"claim6": "module missing"})
+    md = paths["markdown"].read_text()
+    assert md.index("## So why L2?") < md.index("| claim |") < md.index("## Claim 1")
+    assert "**holds only in part**" in md and "| p = 2 |" in md
+    assert "Claim 6 not run" in md
+    page = paths["html"].read_text()
+    assert page.index("So why L2?</h2>") < page.index('<h2 id="claim1">')
+
+
+class _Checker(html.parser.HTMLParser):
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.refs, self.images, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        for name in ("src", "href"):
+            if name in attrs and tag != "img":
+                self.refs.append(attrs[name])
+        if tag == "link" or (tag == "script" and "src" in attrs):
+            self.errors.append(f"external {tag}")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+
+
+def test_html_is_self_contained_and_balanced(tmp_path):
+    sections = [_section(tmp_path, "claim8", "supported"), _section(tmp_path, "claim2", "refuted")]
+    page = report.write(sections, tmp_path)["html"].read_text()
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert not checker.errors and not checker.stack, (checker.errors, checker.stack)
+    assert len(checker.images) == 2 and all(
+        src.startswith("data:image/png;base64,") for src in checker.images)
+    # Links are in-page anchors or the CSVs written next to the report (downloads, not needed to
+    # render); nothing else is referenced.
+    for ref in checker.refs:
+        assert ref.startswith("#") or (tmp_path / ref).is_file(), ref
+    assert "<style>" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless chromium not installed")
+def test_html_renders_in_headless_chromium(tmp_path):
+    sections = [_section(tmp_path, "claim8", "supported")]
+    page = report.write(sections, tmp_path)["html"]
+    shot = tmp_path / "shot.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    f"--screenshot={shot}", "--window-size=1100,1400", page.as_uri()],
+                   check=True, timeout=60, capture_output=True)
+    assert shot.stat().st_size > 10_000
