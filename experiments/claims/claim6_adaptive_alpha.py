@@ -483,7 +483,7 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
         f"inputs, unit-norm linear teacher, noise scale {c.linear.noise_scale:g}, "
         f"{c.linear.datasets} datasets per noise family, all families in one jit(vmap) program, "
         f"full-batch Adam (lr {c.linear.learning_rate:g}, cosine, {c.linear.steps} steps) from "
-        f"the OLS solution; squared error = OLS. **MLP:** {c.mlp.dim} → "
+        f"a constant fit at median(y); squared error = OLS. **MLP:** {c.mlp.dim} → "
         f"{c.mlp.model.widths[0]} → 1 ({c.mlp.model.activation}) on the nonlinear teacher, "
         f"n = {c.mlp.n_train} ({c.mlp.validation_fraction:.0%} carved for validation), noise "
         f"scale {c.mlp.noise_scale:g}, {c.mlp.seeds} seeds per family, full-batch Adam (lr "
