@@ -33,6 +33,7 @@ CLAIMS = {
     "claim3": "experiments.claims.claim3_gaussian_prior",
     "claim4": "experiments.claims.claim4_classification",
     "claim5": "experiments.claims.claim5_penalty_any_loss",
+    "claim6": "experiments.claims.claim6_adaptive_alpha",
     "claim8": "experiments.claims.claim8_blue_not_best",
 }
 
