@@ -3,8 +3,8 @@
 `config.matmul_precision` is applied while a group's program is traced (`matmul_precision`),
 `config.xla_gpu_deterministic_ops` through XLA_FLAGS, which XLA reads once, when JAX initializes
 its backend (`apply_xla_flags`, called first by `experiments.sweep.main`). `initialize` starts
-jax.distributed from the config (before the backend, too); `mesh_shardings` splits a chunk's runs
-over the local devices.
+jax.distributed from the config (before the backend, too); `per_device` runs whole chunks on the
+local devices (`chunk_mesh`), one chunk each.
 """
 
 from __future__ import annotations
@@ -95,14 +95,42 @@ def check_xla_flags(config: config_dict.ConfigDict) -> None:
         )
 
 
-def mesh_shardings(n_devices: int):
-    """(hyper sharding, data sharding): split runs over the local devices, replicate data.
+def chunk_mesh(n_devices: int) -> jax.sharding.Mesh:
+    """The first n_devices local devices along one axis, "chunks".
 
     Local devices only: under jax.distributed each process runs its own chunks on its own devices
-    (jax.devices() would list every process's). (None, None) for one device.
+    (jax.devices() would list every process's).
     """
-    if n_devices == 1:
-        return None, None
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("runs",))
+    return jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("chunks",))
+
+
+def replicate(tree, mesh: jax.sharding.Mesh):
+    """`tree` on every device of `mesh` (a group's data: copied once, not per call)."""
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
+def per_device(fn, mesh: jax.sharding.Mesh, chunked: tuple[bool, ...]):
+    """jit(fn) on one whole chunk per device of `mesh`: a `shard_map` over a leading chunks axis.
+
+    The arguments flagged in `chunked` are stacked along a leading axis, one chunk per device;
+    the others are replicated; the outputs come back stacked the same way. Each device runs `fn`
+    on its own chunk, as the shard_map body: the program a single device runs, at the same shapes
+    whatever the number of devices, so XLA sums in the same order and every run's numbers are
+    bitwise those of one device.
+    """
     P = jax.sharding.PartitionSpec
-    return jax.sharding.NamedSharding(mesh, P("runs")), jax.sharding.NamedSharding(mesh, P())
+
+    def one_chunk(*args):
+        local = [
+            jax.tree.map(lambda x: x[0], arg) if stacked else arg
+            for arg, stacked in zip(args, chunked, strict=True)
+        ]
+        return jax.tree.map(lambda x: x[None], fn(*local))
+
+    specs = tuple(P("chunks") if stacked else P() for stacked in chunked)
+    # check_vma off: the body has no collectives, and the run's scans start from carries that
+    # don't depend on the chunk (zeros), which the check would ask to mark per-device by hand.
+    mapped = jax.shard_map(
+        one_chunk, mesh=mesh, in_specs=specs, out_specs=P("chunks"), check_vma=False
+    )
+    return jax.jit(mapped)

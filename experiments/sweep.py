@@ -6,7 +6,8 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
 The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
 engine loop shared with the claims' trained runs, compiles each group's program once
 (`jit(vmap(run))`, ahead of time) and feeds it the plan's chunks of stacked hyperparameters,
-sharded along the run axis when several devices are visible. Each finished chunk is written to
+whole chunks side by side when several devices are visible, one chunk per device (so each run's
+numbers are the same on any number of devices). Each finished chunk is written to
 the workdir at once; rerunning the same command skips chunks already written.
 """
 
@@ -21,7 +22,6 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from absl import app, flags, logging
@@ -68,93 +68,149 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def _hyper_spec(plan: SweepPlan, program: Program) -> dict[str, jax.ShapeDtypeStruct]:
-    return {
-        path: jax.ShapeDtypeStruct((plan.compiled_size,), values.dtype)
-        for path, values in program.hyper.items()
-    }
+def _stack(trees: list, size: int):
+    """`size` pytrees stacked along a new leading (chunks) axis, the last repeated to fill it."""
+    trees = list(trees) + [trees[-1]] * (size - len(trees))
+    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
 
 
-class SegmentedProgram:
+def _unstack(tree, n: int) -> list:
+    """The first n entries of a stacked pytree, on the host."""
+    host = jax.device_get(tree)
+    return [jax.tree.map(lambda x, i=i: np.asarray(x[i]), host) for i in range(n)]
+
+
+class ChunkProgram:
+    """A group's program, compiled once: up to `n_devices` whole chunks per call, one per device.
+
+    `program(hypers, directories) -> [(params, metrics)]`, one entry per chunk (its
+    hyperparameters, (chunk_size,) arrays). A call stacks the chunks along a leading axis, padded
+    to the device count by repeating the last, and every device runs `jit(vmap(run))` on its own
+    chunk (devices.per_device): the same program at the same shapes as on one device, so the
+    numbers do not depend on how many devices share the sweep. `directories` (the chunks'
+    checkpoint directories) are only read by SegmentedProgram.
+    """
+
+    def __init__(self, plan: SweepPlan, program: Program):
+        self.n_devices = plan.n_devices
+        self.mesh = devices.chunk_mesh(plan.n_devices)
+        self.data = training.data_arrays(plan.dataset(program))
+        self.replicated = devices.replicate(self.data, self.mesh)  # copied once, not per call
+        self.hyper_spec = {
+            path: jax.ShapeDtypeStruct((plan.n_devices, plan.chunk_size), values.dtype)
+            for path, values in program.hyper.items()
+        }
+        self.pieces = training.make_program(program.config, plan.dataset(program), program.losses)
+        with devices.matmul_precision(program.config):  # a trace-time setting
+            self.compile(program.config)
+
+    def compile(self, config: config_dict.ConfigDict) -> None:
+        run = jax.vmap(self.pieces.run, in_axes=(0, None))
+        program = devices.per_device(run, self.mesh, (True, False))
+        self.run = program.lower(self.hyper_spec, self.replicated).compile()
+
+    def start(self, directory: pathlib.Path) -> int | None:
+        """The period a chunk resumes from (None: from the start)."""
+        return None
+
+    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        state, metrics = self.run(_stack(hypers, self.n_devices), self.replicated)
+        return _unstack((state.params, metrics), len(hypers))
+
+
+class SegmentedProgram(ChunkProgram):
     """A chunk run as init -> segments of checkpoint_every steps -> finish, saving between segments.
 
     Same results as the one-piece program (every piece is pure); three compiled programs per group
-    instead of one. See experiments.checkpoints.
+    instead of one. Each chunk of a call is saved to, and resumed from, its own directory (so a
+    sweep may resume on another device count); the chunks of one call resume from the same
+    period (`execute` groups them so). See experiments.checkpoints.
     """
 
-    def __init__(self, plan: SweepPlan, program: Program, data):
-        config = program.config
-        pieces = training.make_program(config, plan.dataset(program), program.losses)
+    def compile(self, config: config_dict.ConfigDict) -> None:
+        pieces, data = self.pieces, self.replicated
         self.segment = int(config.checkpoint_every) // pieces.period_steps
         self.n_periods = pieces.n_periods
-        hyper_spec = _hyper_spec(plan, program)
         first = jax.ShapeDtypeStruct((), np.int32)
-        with devices.matmul_precision(config):
-            init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
-            carry = jax.eval_shape(init, hyper_spec, data)
-            advance = jax.jit(
-                jax.vmap(
-                    lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
-                    in_axes=(0, 0, None, None),
-                )
-            )
-            self.segment_periods = jax.eval_shape(advance, carry, hyper_spec, data, first)[1]
-            self.advance = advance.lower(carry, hyper_spec, data, first).compile()
-            self.init = init.lower(hyper_spec, data).compile()
-            self.finish = (
-                jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
-                .lower(carry, hyper_spec, data, self._periods_like(self.n_periods))
-                .compile()
-            )
+        init = devices.per_device(
+            jax.vmap(pieces.init, in_axes=(0, None)), self.mesh, (True, False)
+        )
+        carry = jax.eval_shape(init, self.hyper_spec, data)
+        advance = devices.per_device(
+            jax.vmap(
+                lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
+                in_axes=(0, 0, None, None),
+            ),
+            self.mesh,
+            (True, True, False, False),
+        )
+        self.carry_spec = carry
+        self.segment_periods = jax.eval_shape(advance, carry, self.hyper_spec, data, first)[1]
+        self.advance = advance.lower(carry, self.hyper_spec, data, first).compile()
+        self.init = init.lower(self.hyper_spec, data).compile()
+        finish = devices.per_device(
+            jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)), self.mesh, (True, True, False, True)
+        )
+        self.finish = finish.lower(
+            carry, self.hyper_spec, data, self._periods_like(self.n_periods)
+        ).compile()
 
-    def _periods_like(self, n: int):
-        """Shapes of the period metrics of n periods (run axis first, then periods)."""
+    def _periods_like(self, n: int, stacked: bool = True):
+        """Shapes of the period metrics of n periods: (chunks,) runs, periods, ..."""
+        lead = 0 if stacked else 1
         return jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct((x.shape[0], n, *x.shape[2:]), x.dtype),
+            lambda x: jax.ShapeDtypeStruct((*x.shape[lead:2], n, *x.shape[3:]), x.dtype),
             self.segment_periods,
         )
 
-    def __call__(self, hyper, data, directory: pathlib.Path):
+    def start(self, directory: pathlib.Path) -> int | None:
         start = checkpoints.latest_step(directory)
-        carry = self.init(hyper, data)
-        periods_done, collected = 0, None
         if start is not None and (self.n_periods - start) % self.segment:
             logging.warning("ignoring %s: saved with another checkpoint_every", directory)
             checkpoints.remove(directory)
             start = None
-        if start is not None:
-            like = {"carry": carry, "periods": self._periods_like(start)}
-            restored = checkpoints.restore(directory, start, like)
-            carry, collected, periods_done = restored["carry"], restored["periods"], start
-            logging.info("resumed %s at period %d of %d", directory.name, start, self.n_periods)
+        return start
+
+    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        hyper = _stack(hypers, self.n_devices)
+        starts = {self.start(d) for d in directories} or {None}
+        assert len(starts) == 1, f"chunks of one call resume from different periods: {starts}"
+        start = starts.pop()
+        if start is None:
+            carry, collected, periods_done = self.init(hyper, self.replicated), None, 0
+        else:
+            like = {
+                "carry": jax.tree.map(
+                    lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), self.carry_spec
+                ),
+                "periods": self._periods_like(start, stacked=False),
+            }
+            restored = [checkpoints.restore(d, start, like) for d in directories]
+            carry = _stack([r["carry"] for r in restored], self.n_devices)
+            collected = _stack([r["periods"] for r in restored], self.n_devices)
+            periods_done = start
+            logging.info("resumed %s at period %d of %d",
+                         ", ".join(d.name for d in directories), start, self.n_periods)
         for first in range(periods_done, self.n_periods, self.segment):
-            carry, periods = self.advance(carry, hyper, data, np.int32(first))
+            carry, periods = self.advance(carry, hyper, self.replicated, np.int32(first))
+            periods = jax.device_get(periods)
             collected = periods if collected is None else jax.tree.map(
-                lambda a, b: jnp.concatenate([a, b], axis=1), collected, periods
+                lambda a, b: np.concatenate([a, b], axis=2), collected, periods
             )
             done = first + self.segment
             if done < self.n_periods:
-                checkpoints.save(directory, done, {"carry": carry, "periods": collected})
-        metrics = self.finish(carry, hyper, data, collected)
-        return carry.state, metrics
+                saved = _unstack({"carry": carry, "periods": collected}, len(directories))
+                for directory, tree in zip(directories, saved, strict=True):
+                    checkpoints.save(directory, done, tree)
+        metrics = self.finish(carry, hyper, self.replicated, collected)
+        return _unstack((carry.state.params, metrics), len(hypers))
 
 
-def compile_program(plan: SweepPlan, program: Program):
-    """(compiled program, its data on device): jit(vmap(run)) ahead of time, at the chunk shape."""
-    config = program.config
-    data = training.data_arrays(plan.dataset(program))
-    if int(config.checkpoint_every) > 0:  # not sharded yet: runs on the default device
-        return SegmentedProgram(plan, program, data), data
-    run = training.make_run(config, plan.dataset(program), program.losses)
-    vmapped = jax.vmap(run, in_axes=(0, None))
-    hyper_sharding, data_sharding = devices.mesh_shardings(plan.n_devices)
-    if hyper_sharding is None:
-        compiled = jax.jit(vmapped)
-    else:
-        compiled = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
-        data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
-    with devices.matmul_precision(config):  # a trace-time setting
-        return compiled.lower(_hyper_spec(plan, program), data).compile(), data
+def compile_program(plan: SweepPlan, program: Program) -> ChunkProgram:
+    """The group's program, compiled ahead of time at the plan's (devices, chunk_size) shape."""
+    if int(program.config.checkpoint_every) > 0:
+        return SegmentedProgram(plan, program)
+    return ChunkProgram(plan, program)
 
 
 @dataclasses.dataclass
@@ -181,10 +237,23 @@ class ChunkResult:
         )
 
 
+def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
+    """Consecutive chunks, up to `size` at a time, the chunks of a wave resuming from one period."""
+    wave: list[Chunk] = []
+    for chunk in chunks:
+        if wave and (len(wave) == size or start_of(chunk) != start_of(wave[0])):
+            yield wave
+            wave = []
+        wave.append(chunk)
+    if wave:
+        yield wave
+
+
 def execute(
     plan: SweepPlan, chunks, checkpoint_root: pathlib.Path
 ) -> Iterator[ChunkResult]:
-    """The engine loop: compile each program that `chunks` need once, run its chunks in order.
+    """The engine loop: compile each program that `chunks` need once, run its chunks in order,
+    one whole chunk per local device at a time.
 
     Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
     """
@@ -193,25 +262,24 @@ def execute(
         if not todo:
             continue
         t0 = time.perf_counter()
-        compiled, data = compile_program(plan, program)
+        compiled = compile_program(plan, program)
         logging.info(
             "group %d (%s): compiled in %.1fs",
             program.group_id, program.label, time.perf_counter() - t0,
         )
-        for chunk in todo:
-            if isinstance(compiled, SegmentedProgram):
-                directory = checkpoints.chunk_dir(checkpoint_root, *chunk.key)
-                state, metrics = compiled(chunk.hyper, data, directory)
-            else:
-                state, metrics = compiled(chunk.hyper, data)
-            n = len(chunk.runs)
-            yield ChunkResult(
-                program,
-                chunk,
-                data,
-                jax.tree.map(lambda leaf, n=n: np.asarray(leaf)[:n], state.params),
-                {k: np.asarray(v)[:n] for k, v in jax.device_get(metrics).items()},
-            )
+        directory = {c.key: checkpoints.chunk_dir(checkpoint_root, *c.key) for c in todo}
+        starts = {c.key: compiled.start(directory[c.key]) for c in todo}
+        for wave in _waves(todo, plan.n_devices, lambda c: starts[c.key]):
+            outputs = compiled([c.hyper for c in wave], [directory[c.key] for c in wave])
+            for chunk, (params, metrics) in zip(wave, outputs, strict=True):
+                n = len(chunk.runs)
+                yield ChunkResult(
+                    program,
+                    chunk,
+                    compiled.data,
+                    jax.tree.map(lambda leaf, n=n: leaf[:n], params),
+                    {k: v[:n] for k, v in metrics.items()},
+                )
 
 
 def use_compilation_cache(config: config_dict.ConfigDict) -> None:
@@ -254,12 +322,11 @@ def run_sweep(
     part = plan.part
     total = sum(len(c.runs) for c in plan.owned)
     logging.info(
-        "sweep%s: %d runs in %d groups, chunks of %d (compiled as %d), %d device(s)",
+        "sweep%s: %d runs in %d groups, chunks of %d, one chunk per device on %d device(s)",
         f" {part.name}" if part.count > 1 else "",
         total,
         len({c.group_id for c in plan.owned}),
         plan.chunk_size,
-        plan.compiled_size,
         plan.n_devices,
     )
 
