@@ -3,8 +3,8 @@
 `config.matmul_precision` is applied while a group's program is traced (`matmul_precision`),
 `config.xla_gpu_deterministic_ops` through XLA_FLAGS, which XLA reads once, when JAX initializes
 its backend (`apply_xla_flags`, called first by `experiments.sweep.main`). `initialize` starts
-jax.distributed from the config (before the backend, too); `per_device` runs whole chunks on the
-local devices (`chunk_mesh`), one chunk each.
+jax.distributed from the config (before the backend, too); `on_device` places the specs of a
+program compiled for one local device (experiments.sweep runs whole chunks, one per device).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 from absl import logging
 from ml_collections import config_dict
 
@@ -95,42 +94,7 @@ def check_xla_flags(config: config_dict.ConfigDict) -> None:
         )
 
 
-def chunk_mesh(n_devices: int) -> jax.sharding.Mesh:
-    """The first n_devices local devices along one axis, "chunks".
-
-    Local devices only: under jax.distributed each process runs its own chunks on its own devices
-    (jax.devices() would list every process's).
-    """
-    return jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("chunks",))
-
-
-def replicate(tree, mesh: jax.sharding.Mesh):
-    """`tree` on every device of `mesh` (a group's data: copied once, not per call)."""
-    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-
-
-def per_device(fn, mesh: jax.sharding.Mesh, chunked: tuple[bool, ...]):
-    """jit(fn) on one whole chunk per device of `mesh`: a `shard_map` over a leading chunks axis.
-
-    The arguments flagged in `chunked` are stacked along a leading axis, one chunk per device;
-    the others are replicated; the outputs come back stacked the same way. Each device runs `fn`
-    on its own chunk, as the shard_map body: the program a single device runs, at the same shapes
-    whatever the number of devices, so XLA sums in the same order and every run's numbers are
-    bitwise those of one device.
-    """
-    P = jax.sharding.PartitionSpec
-
-    def one_chunk(*args):
-        local = [
-            jax.tree.map(lambda x: x[0], arg) if stacked else arg
-            for arg, stacked in zip(args, chunked, strict=True)
-        ]
-        return jax.tree.map(lambda x: x[None], fn(*local))
-
-    specs = tuple(P("chunks") if stacked else P() for stacked in chunked)
-    # check_vma off: the body has no collectives, and the run's scans start from carries that
-    # don't depend on the chunk (zeros), which the check would ask to mark per-device by hand.
-    mapped = jax.shard_map(
-        one_chunk, mesh=mesh, in_specs=specs, out_specs=P("chunks"), check_vma=False
-    )
-    return jax.jit(mapped)
+def on_device(tree, device):
+    """ShapeDtypeStructs of `tree`'s leaves, placed on `device` (to compile a program for it)."""
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)

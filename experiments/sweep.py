@@ -13,6 +13,7 @@ the workdir at once; rerunning the same command skips chunks already written.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import pathlib
@@ -68,98 +69,108 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def _stack(trees: list, size: int):
-    """`size` pytrees stacked along a new leading (chunks) axis, the last repeated to fill it."""
-    trees = list(trees) + [trees[-1]] * (size - len(trees))
-    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
-
-
-def _unstack(tree, n: int) -> list:
-    """The first n entries of a stacked pytree, on the host."""
-    host = jax.device_get(tree)
-    return [jax.tree.map(lambda x, i=i: np.asarray(x[i]), host) for i in range(n)]
-
-
 class ChunkProgram:
-    """A group's program, compiled once: up to `n_devices` whole chunks per call, one per device.
+    """A group's program: whole chunks, one per local device, `jit(vmap(run))` on each.
 
     `program(hypers, directories) -> [(params, metrics)]`, one entry per chunk (its
-    hyperparameters, (chunk_size,) arrays). A call stacks the chunks along a leading axis, padded
-    to the device count by repeating the last, and every device runs `jit(vmap(run))` on its own
-    chunk (devices.per_device): the same program at the same shapes as on one device, so the
-    numbers do not depend on how many devices share the sweep. `directories` (the chunks'
-    checkpoint directories) are only read by SegmentedProgram.
+    hyperparameters, (chunk_size,) arrays), at most `n_devices` chunks per call: chunk i runs on
+    local device i, all dispatched before any is waited for, so the devices train side by side.
+    Each device runs the program compiled for one device at the chunk's shape, the same program
+    whatever the device count, so every run's numbers are bitwise those of a single device (a
+    program partitioned over devices would be optimized differently by XLA). The program is
+    compiled for device 0 ahead of time and for another device the first time a call needs it
+    (in parallel threads). `directories` (the chunks' checkpoint directories) are only read by
+    SegmentedProgram.
     """
 
     def __init__(self, plan: SweepPlan, program: Program):
-        self.n_devices = plan.n_devices
-        self.mesh = devices.chunk_mesh(plan.n_devices)
+        self.config = program.config
+        self.devices = jax.local_devices()[: plan.n_devices]
         self.data = training.data_arrays(plan.dataset(program))
-        self.replicated = devices.replicate(self.data, self.mesh)  # copied once, not per call
         self.hyper_spec = {
-            path: jax.ShapeDtypeStruct((plan.n_devices, plan.chunk_size), values.dtype)
+            path: jax.ShapeDtypeStruct((plan.chunk_size,), values.dtype)
             for path, values in program.hyper.items()
         }
         self.pieces = training.make_program(program.config, plan.dataset(program), program.losses)
-        with devices.matmul_precision(program.config):  # a trace-time setting
-            self.compile(program.config)
+        self._on: dict[int, tuple[Any, dict[str, jax.Array]]] = {}
+        self._ready(1)
 
-    def compile(self, config: config_dict.ConfigDict) -> None:
+    def _compile_on(self, index: int) -> None:
+        device = self.devices[index]
+        data = jax.device_put(self.data, device)
+        with devices.matmul_precision(self.config):  # a trace-time setting (per thread)
+            self._on[index] = self.compile(devices.on_device(self.hyper_spec, device), data), data
+
+    def _ready(self, n: int) -> None:
+        """Compile for the first n devices where not yet compiled."""
+        missing = [i for i in range(n) if i not in self._on]
+        if len(missing) == 1:
+            self._compile_on(missing[0])
+        elif missing:
+            t0 = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(len(missing)) as pool:
+                list(pool.map(self._compile_on, missing))
+            logging.info("compiled for %d more device(s) in %.1fs", len(missing),
+                         time.perf_counter() - t0)
+
+    def compile(self, hyper, data):
+        """The compiled program(s) for the device of `hyper` (specs) and `data` (arrays)."""
         run = jax.vmap(self.pieces.run, in_axes=(0, None))
-        program = devices.per_device(run, self.mesh, (True, False))
-        self.run = program.lower(self.hyper_spec, self.replicated).compile()
+        return jax.jit(run).lower(hyper, data).compile()
 
     def start(self, directory: pathlib.Path) -> int | None:
         """The period a chunk resumes from (None: from the start)."""
         return None
 
+    def _placed(self, hypers: list) -> list:
+        """(compiled, data, hyperparameters) on device i for the i-th chunk."""
+        self._ready(len(hypers))
+        return [
+            (*self._on[i], jax.device_put(hyper, self.devices[i]))
+            for i, hyper in enumerate(hypers)
+        ]
+
     def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
-        state, metrics = self.run(_stack(hypers, self.n_devices), self.replicated)
-        return _unstack((state.params, metrics), len(hypers))
+        outputs = [run(hyper, data) for run, data, hyper in self._placed(hypers)]
+        return [jax.device_get((state.params, metrics)) for state, metrics in outputs]
 
 
 class SegmentedProgram(ChunkProgram):
     """A chunk run as init -> segments of checkpoint_every steps -> finish, saving between segments.
 
     Same results as the one-piece program (every piece is pure); three compiled programs per group
-    instead of one. Each chunk of a call is saved to, and resumed from, its own directory (so a
-    sweep may resume on another device count); the chunks of one call resume from the same
+    (and device) instead of one. Each chunk is saved to, and resumed from, its own directory (so
+    a sweep may resume on another device count); the chunks of one call resume from the same
     period (`execute` groups them so). See experiments.checkpoints.
     """
 
-    def compile(self, config: config_dict.ConfigDict) -> None:
-        pieces, data = self.pieces, self.replicated
-        self.segment = int(config.checkpoint_every) // pieces.period_steps
+    def compile(self, hyper, data):
+        pieces = self.pieces
+        self.segment = int(self.config.checkpoint_every) // pieces.period_steps
         self.n_periods = pieces.n_periods
-        first = jax.ShapeDtypeStruct((), np.int32)
-        init = devices.per_device(
-            jax.vmap(pieces.init, in_axes=(0, None)), self.mesh, (True, False)
-        )
-        carry = jax.eval_shape(init, self.hyper_spec, data)
-        advance = devices.per_device(
+        init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
+        advance = jax.jit(
             jax.vmap(
                 lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
                 in_axes=(0, 0, None, None),
-            ),
-            self.mesh,
-            (True, True, False, False),
+            )
         )
-        self.carry_spec = carry
-        self.segment_periods = jax.eval_shape(advance, carry, self.hyper_spec, data, first)[1]
-        self.advance = advance.lower(carry, self.hyper_spec, data, first).compile()
-        self.init = init.lower(self.hyper_spec, data).compile()
-        finish = devices.per_device(
-            jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)), self.mesh, (True, True, False, True)
+        first = jax.ShapeDtypeStruct((), np.int32)
+        carry = jax.eval_shape(init, hyper, data)
+        self.carry_spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), carry)
+        self.segment_periods = jax.eval_shape(advance, carry, hyper, data, first)[1]
+        periods = devices.on_device(self._periods_like(self.n_periods), data["x_train"].device)
+        finish = jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
+        return (
+            init.lower(hyper, data).compile(),
+            advance.lower(carry, hyper, data, first).compile(),
+            finish.lower(carry, hyper, data, periods).compile(),
         )
-        self.finish = finish.lower(
-            carry, self.hyper_spec, data, self._periods_like(self.n_periods)
-        ).compile()
 
-    def _periods_like(self, n: int, stacked: bool = True):
-        """Shapes of the period metrics of n periods: (chunks,) runs, periods, ..."""
-        lead = 0 if stacked else 1
+    def _periods_like(self, n: int):
+        """Shapes of the period metrics of n periods (run axis first, then periods)."""
         return jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct((*x.shape[lead:2], n, *x.shape[3:]), x.dtype),
+            lambda x: jax.ShapeDtypeStruct((x.shape[0], n, *x.shape[2:]), x.dtype),
             self.segment_periods,
         )
 
@@ -172,42 +183,51 @@ class SegmentedProgram(ChunkProgram):
         return start
 
     def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
-        hyper = _stack(hypers, self.n_devices)
+        placed = self._placed(hypers)
         starts = {self.start(d) for d in directories} or {None}
         assert len(starts) == 1, f"chunks of one call resume from different periods: {starts}"
         start = starts.pop()
         if start is None:
-            carry, collected, periods_done = self.init(hyper, self.replicated), None, 0
+            carry = [init(hyper, data) for (init, _, _), data, hyper in placed]
+            collected, periods_done = [None] * len(placed), 0
         else:
-            like = {
-                "carry": jax.tree.map(
-                    lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), self.carry_spec
-                ),
-                "periods": self._periods_like(start, stacked=False),
-            }
+            like = {"carry": self.carry_spec, "periods": self._periods_like(start)}
             restored = [checkpoints.restore(d, start, like) for d in directories]
-            carry = _stack([r["carry"] for r in restored], self.n_devices)
-            collected = _stack([r["periods"] for r in restored], self.n_devices)
+            carry = [
+                jax.device_put(r["carry"], device)
+                for r, device in zip(restored, self.devices, strict=False)
+            ]
+            collected = [jax.device_get(r["periods"]) for r in restored]
             periods_done = start
             logging.info("resumed %s at period %d of %d",
                          ", ".join(d.name for d in directories), start, self.n_periods)
         for first in range(periods_done, self.n_periods, self.segment):
-            carry, periods = self.advance(carry, hyper, self.replicated, np.int32(first))
-            periods = jax.device_get(periods)
-            collected = periods if collected is None else jax.tree.map(
-                lambda a, b: np.concatenate([a, b], axis=2), collected, periods
-            )
+            out = [
+                advance(c, hyper, data, np.int32(first))
+                for c, ((_, advance, _), data, hyper) in zip(carry, placed, strict=True)
+            ]
+            carry = [c for c, _ in out]
+            collected = [
+                jax.device_get(new) if old is None else jax.tree.map(
+                    lambda a, b: np.concatenate([a, b], axis=1), old, jax.device_get(new)
+                )
+                for old, (_, new) in zip(collected, out, strict=True)
+            ]
             done = first + self.segment
             if done < self.n_periods:
-                saved = _unstack({"carry": carry, "periods": collected}, len(directories))
-                for directory, tree in zip(directories, saved, strict=True):
-                    checkpoints.save(directory, done, tree)
-        metrics = self.finish(carry, hyper, self.replicated, collected)
-        return _unstack((carry.state.params, metrics), len(hypers))
+                for directory, c, periods in zip(directories, carry, collected, strict=True):
+                    checkpoints.save(directory, done, {"carry": c, "periods": periods})
+        metrics = [
+            finish(c, hyper, data, periods)
+            for c, periods, ((_, _, finish), data, hyper) in zip(
+                carry, collected, placed, strict=True
+            )
+        ]
+        return [jax.device_get((c.state.params, m)) for c, m in zip(carry, metrics, strict=True)]
 
 
 def compile_program(plan: SweepPlan, program: Program) -> ChunkProgram:
-    """The group's program, compiled ahead of time at the plan's (devices, chunk_size) shape."""
+    """The group's program, compiled ahead of time at the chunk's shape (for the first device)."""
     if int(program.config.checkpoint_every) > 0:
         return SegmentedProgram(plan, program)
     return ChunkProgram(plan, program)
