@@ -14,7 +14,6 @@ Without it a log line starts wherever the bar's last carriage-return update ende
 from __future__ import annotations
 
 import logging as std_logging
-import pathlib
 import sys
 
 from absl import logging

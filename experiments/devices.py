@@ -3,8 +3,8 @@
 `config.matmul_precision` is applied while a group's program is traced (`matmul_precision`),
 `config.xla_gpu_deterministic_ops` through XLA_FLAGS, which XLA reads once, when JAX initializes
 its backend (`apply_xla_flags`, called first by `experiments.sweep.main`). `initialize` starts
-jax.distributed from the config (before the backend, too); `mesh_shardings` splits a chunk's runs
-over the local devices.
+jax.distributed from the config (before the backend, too); `on_device` places the specs of a
+program compiled for one local device (experiments.sweep runs whole chunks, one per device).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 from absl import logging
 from ml_collections import config_dict
 
@@ -95,14 +94,7 @@ def check_xla_flags(config: config_dict.ConfigDict) -> None:
         )
 
 
-def mesh_shardings(n_devices: int):
-    """(hyper sharding, data sharding): split runs over the local devices, replicate data.
-
-    Local devices only: under jax.distributed each process runs its own chunks on its own devices
-    (jax.devices() would list every process's). (None, None) for one device.
-    """
-    if n_devices == 1:
-        return None, None
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("runs",))
-    P = jax.sharding.PartitionSpec
-    return jax.sharding.NamedSharding(mesh, P("runs")), jax.sharding.NamedSharding(mesh, P())
+def on_device(tree, device):
+    """ShapeDtypeStructs of `tree`'s leaves, placed on `device` (to compile a program for it)."""
+    sharding = jax.sharding.SingleDeviceSharding(device)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)

@@ -4,12 +4,13 @@
 naming the field and the value, experiments.validation, before anything is compiled or written),
 then expands the grid once (experiments.grid) into `programs` (grid.Group: id, frozen config, the
 losses it fuses, its dataset key), `chunks` (every chunk in grid order, its hyperparameters
-padded to `compiled_size` by repeating its last run), this process's `part` and the chunks it
-`owned`, and the sweep `identity` (experiments.workdir). Chunk boundaries come from `chunk_size`
-alone (config.chunk_size capped at the largest group), so every part on any hardware agrees on
-what chunk g<G>-c<C> holds; only `compiled_size` is padded to a multiple of the local device
-count. The sweep, the claims' trained runs, distribution, workdir and merge read the plan, never
-the raw config; `SweepPlan.from_record(record)` rebuilds it from a workdir's config.json.
+padded to `chunk_size` by repeating its last run), this process's `part` and the chunks it
+`owned`, and the sweep `identity` (experiments.workdir). Chunks come from `chunk_size` alone
+(config.chunk_size capped at the largest group), never from the device count: every part on any
+hardware agrees on what chunk g<G>-c<C> holds and runs it at the same shape; `n_devices` is only
+how many whole chunks run side by side (experiments.sweep). The sweep, the claims' trained runs,
+distribution, workdir and merge read the plan, never the raw config;
+`SweepPlan.from_record(record)` rebuilds it from a workdir's config.json.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Chunk:
     group_id: int
     chunk_id: int
     runs: tuple[grid.Run, ...]
-    hyper: dict[str, np.ndarray]  # (compiled_size,): the runs, padded with the last one
+    hyper: dict[str, np.ndarray]  # (chunk_size,): the runs, padded with the last one
 
     @property
     def key(self) -> tuple[int, int]:
@@ -51,8 +52,7 @@ class SweepPlan:
     programs: tuple[Program, ...]
     chunks: tuple[Chunk, ...]
     chunk_size: int
-    compiled_size: int
-    n_devices: int
+    n_devices: int  # local devices: chunks run side by side
     part: Part
     owned: tuple[Chunk, ...]
     identity: dict[str, Any]
@@ -77,8 +77,7 @@ class SweepPlan:
         datasets = validation.check_programs(programs)
         part = part_of(config) if part is None else part
         chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in programs)))
-        compiled_size = -(-chunk_size // n_devices) * n_devices
-        chunks = tuple(_chunks(programs, chunk_size, compiled_size))
+        chunks = tuple(_chunks(programs, chunk_size))
         owned = tuple(chunks[i] for i in blocks(len(chunks), part.count)[part.index])
         if part.count > 1:
             logging.info(
@@ -90,7 +89,6 @@ class SweepPlan:
             programs=programs,
             chunks=chunks,
             chunk_size=chunk_size,
-            compiled_size=compiled_size,
             n_devices=n_devices,
             part=part,
             owned=owned,
@@ -132,12 +130,12 @@ class SweepPlan:
         }
 
 
-def _chunks(programs, chunk_size: int, compiled_size: int):
+def _chunks(programs, chunk_size: int):
     for program in programs:
         for chunk_id, start in enumerate(range(0, len(program.runs), chunk_size)):
             runs = program.runs[start : start + chunk_size]
             # Padding keeps every call the same shape, so one compiled program serves all chunks.
-            idx = np.arange(start, start + compiled_size).clip(max=start + len(runs) - 1)
+            idx = np.arange(start, start + chunk_size).clip(max=start + len(runs) - 1)
             hyper = {k: v[idx] for k, v in program.hyper.items()}
             yield Chunk(program.group_id, chunk_id, runs, hyper)
 

@@ -6,12 +6,14 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
 The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
 engine loop shared with the claims' trained runs, compiles each group's program once
 (`jit(vmap(run))`, ahead of time) and feeds it the plan's chunks of stacked hyperparameters,
-sharded along the run axis when several devices are visible. Each finished chunk is written to
+whole chunks side by side when several devices are visible, one chunk per device (so each run's
+numbers are the same on any number of devices). Each finished chunk is written to
 the workdir at once; rerunning the same command skips chunks already written.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import pathlib
 import sys
@@ -20,7 +22,6 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -70,44 +71,103 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
-def _hyper_spec(plan: SweepPlan, program: Program) -> dict[str, jax.ShapeDtypeStruct]:
-    return {
-        path: jax.ShapeDtypeStruct((plan.compiled_size,), values.dtype)
-        for path, values in program.hyper.items()
-    }
+class ChunkProgram:
+    """A group's program: whole chunks, one per local device, `jit(vmap(run))` on each.
+
+    `program(hypers, directories) -> [(params, metrics)]`, one entry per chunk (its
+    hyperparameters, (chunk_size,) arrays), at most `n_devices` chunks per call: chunk i runs on
+    local device i, all dispatched before any is waited for, so the devices train side by side.
+    Each device runs the program compiled for one device at the chunk's shape, the same program
+    whatever the device count, so every run's numbers are bitwise those of a single device (a
+    program partitioned over devices would be optimized differently by XLA). The program is
+    compiled for device 0 ahead of time and for another device the first time a call needs it
+    (in parallel threads). `directories` (the chunks' checkpoint directories) are only read by
+    SegmentedProgram.
+    """
+
+    def __init__(self, plan: SweepPlan, program: Program):
+        self.config = program.config
+        self.devices = jax.local_devices()[: plan.n_devices]
+        self.data = training.data_arrays(plan.dataset(program))
+        self.hyper_spec = {
+            path: jax.ShapeDtypeStruct((plan.chunk_size,), values.dtype)
+            for path, values in program.hyper.items()
+        }
+        self.pieces = training.make_program(program.config, plan.dataset(program), program.losses)
+        self._on: dict[int, tuple[Any, dict[str, jax.Array]]] = {}
+        self._ready(1)
+
+    def _compile_on(self, index: int) -> None:
+        device = self.devices[index]
+        data = jax.device_put(self.data, device)
+        with devices.matmul_precision(self.config):  # a trace-time setting (per thread)
+            self._on[index] = self.compile(devices.on_device(self.hyper_spec, device), data), data
+
+    def _ready(self, n: int) -> None:
+        """Compile for the first n devices where not yet compiled."""
+        missing = [i for i in range(n) if i not in self._on]
+        if len(missing) == 1:
+            self._compile_on(missing[0])
+        elif missing:
+            t0 = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(len(missing)) as pool:
+                list(pool.map(self._compile_on, missing))
+            logging.info("compiled for %d more device(s) in %.1fs", len(missing),
+                         time.perf_counter() - t0)
+
+    def compile(self, hyper, data):
+        """The compiled program(s) for the device of `hyper` (specs) and `data` (arrays)."""
+        run = jax.vmap(self.pieces.run, in_axes=(0, None))
+        return jax.jit(run).lower(hyper, data).compile()
+
+    def start(self, directory: pathlib.Path) -> int | None:
+        """The period a chunk resumes from (None: from the start)."""
+        return None
+
+    def _placed(self, hypers: list) -> list:
+        """(compiled, data, hyperparameters) on device i for the i-th chunk."""
+        self._ready(len(hypers))
+        return [
+            (*self._on[i], jax.device_put(hyper, self.devices[i]))
+            for i, hyper in enumerate(hypers)
+        ]
+
+    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        outputs = [run(hyper, data) for run, data, hyper in self._placed(hypers)]
+        return [jax.device_get((state.params, metrics)) for state, metrics in outputs]
 
 
-class SegmentedProgram:
+class SegmentedProgram(ChunkProgram):
     """A chunk run as init -> segments of checkpoint_every steps -> finish, saving between segments.
 
     Same results as the one-piece program (every piece is pure); three compiled programs per group
-    instead of one. See experiments.checkpoints.
+    (and device) instead of one. Each chunk is saved to, and resumed from, its own directory (so
+    a sweep may resume on another device count); the chunks of one call resume from the same
+    period (`execute` groups them so). See experiments.checkpoints.
     """
 
-    def __init__(self, plan: SweepPlan, program: Program, data):
-        config = program.config
-        pieces = training.make_program(config, plan.dataset(program), program.losses)
-        self.segment = int(config.checkpoint_every) // pieces.period_steps
+    def compile(self, hyper, data):
+        pieces = self.pieces
+        self.segment = int(self.config.checkpoint_every) // pieces.period_steps
         self.n_periods = pieces.n_periods
-        hyper_spec = _hyper_spec(plan, program)
+        init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
+        advance = jax.jit(
+            jax.vmap(
+                lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
+                in_axes=(0, 0, None, None),
+            )
+        )
         first = jax.ShapeDtypeStruct((), np.int32)
-        with devices.matmul_precision(config):
-            init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
-            carry = jax.eval_shape(init, hyper_spec, data)
-            advance = jax.jit(
-                jax.vmap(
-                    lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
-                    in_axes=(0, 0, None, None),
-                )
-            )
-            self.segment_periods = jax.eval_shape(advance, carry, hyper_spec, data, first)[1]
-            self.advance = advance.lower(carry, hyper_spec, data, first).compile()
-            self.init = init.lower(hyper_spec, data).compile()
-            self.finish = (
-                jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
-                .lower(carry, hyper_spec, data, self._periods_like(self.n_periods))
-                .compile()
-            )
+        carry = jax.eval_shape(init, hyper, data)
+        self.carry_spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), carry)
+        self.segment_periods = jax.eval_shape(advance, carry, hyper, data, first)[1]
+        periods = devices.on_device(self._periods_like(self.n_periods), data["x_train"].device)
+        finish = jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
+        return (
+            init.lower(hyper, data).compile(),
+            advance.lower(carry, hyper, data, first).compile(),
+            finish.lower(carry, hyper, data, periods).compile(),
+        )
 
     def _periods_like(self, n: int):
         """Shapes of the period metrics of n periods (run axis first, then periods)."""
@@ -116,47 +176,63 @@ class SegmentedProgram:
             self.segment_periods,
         )
 
-    def __call__(self, hyper, data, directory: pathlib.Path):
+    def start(self, directory: pathlib.Path) -> int | None:
         start = checkpoints.latest_step(directory)
-        carry = self.init(hyper, data)
-        periods_done, collected = 0, None
         if start is not None and (self.n_periods - start) % self.segment:
             logging.warning("ignoring %s: saved with another checkpoint_every", directory)
             checkpoints.remove(directory)
             start = None
-        if start is not None:
-            like = {"carry": carry, "periods": self._periods_like(start)}
-            restored = checkpoints.restore(directory, start, like)
-            carry, collected, periods_done = restored["carry"], restored["periods"], start
-            logging.info("resumed %s at period %d of %d", directory.name, start, self.n_periods)
+        return start
+
+    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        placed = self._placed(hypers)
+        starts = {self.start(d) for d in directories} or {None}
+        assert len(starts) == 1, f"chunks of one call resume from different periods: {starts}"
+        start = starts.pop()
+        if start is None:
+            carry = [init(hyper, data) for (init, _, _), data, hyper in placed]
+            collected, periods_done = [None] * len(placed), 0
+        else:
+            like = {"carry": self.carry_spec, "periods": self._periods_like(start)}
+            restored = [checkpoints.restore(d, start, like) for d in directories]
+            carry = [
+                jax.device_put(r["carry"], device)
+                for r, device in zip(restored, self.devices, strict=False)
+            ]
+            collected = [jax.device_get(r["periods"]) for r in restored]
+            periods_done = start
+            logging.info("resumed %s at period %d of %d",
+                         ", ".join(d.name for d in directories), start, self.n_periods)
         for first in range(periods_done, self.n_periods, self.segment):
-            carry, periods = self.advance(carry, hyper, data, np.int32(first))
-            collected = periods if collected is None else jax.tree.map(
-                lambda a, b: jnp.concatenate([a, b], axis=1), collected, periods
-            )
+            out = [
+                advance(c, hyper, data, np.int32(first))
+                for c, ((_, advance, _), data, hyper) in zip(carry, placed, strict=True)
+            ]
+            carry = [c for c, _ in out]
+            collected = [
+                jax.device_get(new) if old is None else jax.tree.map(
+                    lambda a, b: np.concatenate([a, b], axis=1), old, jax.device_get(new)
+                )
+                for old, (_, new) in zip(collected, out, strict=True)
+            ]
             done = first + self.segment
             if done < self.n_periods:
-                checkpoints.save(directory, done, {"carry": carry, "periods": collected})
-        metrics = self.finish(carry, hyper, data, collected)
-        return carry.state, metrics
+                for directory, c, periods in zip(directories, carry, collected, strict=True):
+                    checkpoints.save(directory, done, {"carry": c, "periods": periods})
+        metrics = [
+            finish(c, hyper, data, periods)
+            for c, periods, ((_, _, finish), data, hyper) in zip(
+                carry, collected, placed, strict=True
+            )
+        ]
+        return [jax.device_get((c.state.params, m)) for c, m in zip(carry, metrics, strict=True)]
 
 
-def compile_program(plan: SweepPlan, program: Program):
-    """(compiled program, its data on device): jit(vmap(run)) ahead of time, at the chunk shape."""
-    config = program.config
-    data = training.data_arrays(plan.dataset(program))
-    if int(config.checkpoint_every) > 0:  # not sharded yet: runs on the default device
-        return SegmentedProgram(plan, program, data), data
-    run = training.make_run(config, plan.dataset(program), program.losses)
-    vmapped = jax.vmap(run, in_axes=(0, None))
-    hyper_sharding, data_sharding = devices.mesh_shardings(plan.n_devices)
-    if hyper_sharding is None:
-        compiled = jax.jit(vmapped)
-    else:
-        compiled = jax.jit(vmapped, in_shardings=(hyper_sharding, data_sharding))
-        data = jax.device_put(data, data_sharding)  # replicated once, not per chunk
-    with devices.matmul_precision(config):  # a trace-time setting
-        return compiled.lower(_hyper_spec(plan, program), data).compile(), data
+def compile_program(plan: SweepPlan, program: Program) -> ChunkProgram:
+    """The group's program, compiled ahead of time at the chunk's shape (for the first device)."""
+    if int(program.config.checkpoint_every) > 0:
+        return SegmentedProgram(plan, program)
+    return ChunkProgram(plan, program)
 
 
 @dataclasses.dataclass
@@ -183,10 +259,23 @@ class ChunkResult:
         )
 
 
+def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
+    """Consecutive chunks, up to `size` at a time, the chunks of a wave resuming from one period."""
+    wave: list[Chunk] = []
+    for chunk in chunks:
+        if wave and (len(wave) == size or start_of(chunk) != start_of(wave[0])):
+            yield wave
+            wave = []
+        wave.append(chunk)
+    if wave:
+        yield wave
+
+
 def execute(
     plan: SweepPlan, chunks, checkpoint_root: pathlib.Path
 ) -> Iterator[ChunkResult]:
-    """The engine loop: compile each program that `chunks` need once, run its chunks in order.
+    """The engine loop: compile each program that `chunks` need once, run its chunks in order,
+    one whole chunk per local device at a time.
 
     Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
     """
@@ -195,25 +284,24 @@ def execute(
         if not todo:
             continue
         t0 = time.perf_counter()
-        compiled, data = compile_program(plan, program)
+        compiled = compile_program(plan, program)
         logging.info(
             "group %d (%s): compiled in %.1fs",
             program.group_id, program.label, time.perf_counter() - t0,
         )
-        for chunk in todo:
-            if isinstance(compiled, SegmentedProgram):
-                directory = checkpoints.chunk_dir(checkpoint_root, *chunk.key)
-                state, metrics = compiled(chunk.hyper, data, directory)
-            else:
-                state, metrics = compiled(chunk.hyper, data)
-            n = len(chunk.runs)
-            yield ChunkResult(
-                program,
-                chunk,
-                data,
-                jax.tree.map(lambda leaf, n=n: np.asarray(leaf)[:n], state.params),
-                {k: np.asarray(v)[:n] for k, v in jax.device_get(metrics).items()},
-            )
+        directory = {c.key: checkpoints.chunk_dir(checkpoint_root, *c.key) for c in todo}
+        starts = {c.key: compiled.start(directory[c.key]) for c in todo}
+        for wave in _waves(todo, plan.n_devices, lambda c: starts[c.key]):
+            outputs = compiled([c.hyper for c in wave], [directory[c.key] for c in wave])
+            for chunk, (params, metrics) in zip(wave, outputs, strict=True):
+                n = len(chunk.runs)
+                yield ChunkResult(
+                    program,
+                    chunk,
+                    compiled.data,
+                    jax.tree.map(lambda leaf, n=n: leaf[:n], params),
+                    {k: v[:n] for k, v in metrics.items()},
+                )
 
 
 def use_compilation_cache(config: config_dict.ConfigDict) -> None:
@@ -257,12 +345,11 @@ def run_sweep(
     part = plan.part
     total = sum(len(c.runs) for c in plan.owned)
     logging.info(
-        "sweep%s: %d runs in %d groups, chunks of %d (compiled as %d), %d device(s)",
+        "sweep%s: %d runs in %d groups, chunks of %d, one chunk per device on %d device(s)",
         f" {part.name}" if part.count > 1 else "",
         total,
         len({c.group_id for c in plan.owned}),
         plan.chunk_size,
-        plan.compiled_size,
         plan.n_devices,
     )
 

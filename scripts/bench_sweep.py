@@ -201,11 +201,11 @@ def losslab_engine(config) -> tuple[Timing, float]:
     plan = SweepPlan.resolve(config, jax.local_device_count())
     for group in plan.programs:
         t = time.perf_counter()
-        program, data = sweep.compile_program(plan, group)
+        program = sweep.compile_program(plan, group)
         compile_s += time.perf_counter() - t
         for chunk in (c for c in plan.chunks if c.group_id == group.group_id):
             t = time.perf_counter()
-            _, metrics = jax.block_until_ready(program(chunk.hyper, data))
+            [(_, metrics)] = program([chunk.hyper])
             execute_s += time.perf_counter() - t
             objective = np.asarray(metrics["objective"])[:, -1]
             final.update(

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 
-import jax
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -118,9 +117,10 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
     config = _monte_carlo_config(c.robust, 4, "contaminated", loss="huber")
     plan = SweepPlan.resolve(config)
     group = plan.programs[0]
-    assert plan.compiled_size == len(group.runs)
+    assert plan.chunk_size == len(group.runs)
     dataset = plan.dataset(group)
-    program, data = sweep.compile_program(plan, group)
+    program = sweep.compile_program(plan, group)
+    data = program.data
     targets = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, group.hyper,
                                         None, {}).targets()
     x = np.asarray(dataset.x_train, np.float64)
@@ -129,9 +129,9 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
             for y in targets]
     hyper = dict(group.hyper)
     hyper["loss_knobs.delta"] = np.asarray([epsilon * f.scale_ for f in fits], np.float32)
-    state, _ = program(hyper, data)
+    [(params, _)] = program([hyper])
     trained = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, hyper,
-                                        jax.device_get(state.params), {})
+                                        params, {})
     z = claim2.design(x)
     for theta, fit, y, delta in zip(trained.linear_coefficients(), fits, targets,
                                     hyper["loss_knobs.delta"], strict=True):
