@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from google.protobuf import struct_pb2
 from tensorboardX import FileWriter
 from tensorboardX.proto.api_pb2 import (
     DataType,
@@ -156,9 +155,9 @@ class Writer:
         }
         infos = []
         for name, (kind, domain) in self.hparams.items():
-            values = struct_pb2.ListValue()
-            values.extend(domain)
-            infos.append(HParamInfo(name=name, type=types[kind], domain_discrete=values))
+            info = HParamInfo(name=name, type=types[kind])
+            info.domain_discrete.extend(domain)  # a ListValue, without importing protobuf itself
+            infos.append(info)
         experiment = Experiment(
             hparam_infos=infos,
             metric_infos=[MetricInfo(name=MetricName(tag=RESULTS_PREFIX + m)) for m in metrics],

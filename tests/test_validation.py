@@ -102,12 +102,16 @@ CASES = {
         r"config\.log_every=30 must divide config\.steps=100",
     ),
     "batch larger than synthetic training set": (
-        _config(batch_size=257),
+        _config(batch_size=257, dataset__validation_fraction=0.0),
         r"config\.batch_size=257 exceeds the 256 training examples of dataset 'synthetic'",
+    ),
+    "batch larger than what validation leaves for training": (  # 256 - round(0.2 * 256)
+        _config(batch_size=206, dataset__validation_fraction=0.2),
+        r"config\.batch_size=206 exceeds the 205 training examples of dataset 'synthetic'",
     ),
     "batch larger than digits training set": (
         _digits(batch_size=2000),
-        r"config\.batch_size=2000 exceeds the 1347 training examples of dataset 'digits'",
+        r"config\.batch_size=2000 exceeds the 1078 training examples of dataset 'digits'",  # 1347 - 269
     ),
     "empty sweep axis": (_config(sweep__seed=()), r"config\.sweep\.seed is empty"),
     "wrong type on an axis": (
