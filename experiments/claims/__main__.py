@@ -34,6 +34,7 @@ CLAIMS = {
     "claim4": "experiments.claims.claim4_classification",
     "claim5": "experiments.claims.claim5_penalty_any_loss",
     "claim6": "experiments.claims.claim6_adaptive_alpha",
+    "claim7": "experiments.claims.claim7_l1_vs_l2_penalty",
     "claim8": "experiments.claims.claim8_blue_not_best",
 }
 
