@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
 import tempfile
 
 import jax
+import pytest
 
 # A persistent compilation cache private to this session: tests that compile the same program
 # twice get the cache's speed-up, and no test sees programs from an earlier session (the
@@ -18,3 +22,17 @@ if not hasattr(jax, "enable_x64"):
     from jax.experimental import enable_x64 as _enable_x64
 
     jax.enable_x64 = _enable_x64
+
+
+@pytest.fixture(scope="session")
+def quick_report(tmp_path_factory) -> pathlib.Path:
+    """`python -m experiments.claims --quick` run once per test session (its workdir): the
+    report's end-to-end test and the per-claim checks of claims 1 and 4 all read this one run."""
+    workdir = tmp_path_factory.mktemp("quick_report")
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.claims", f"--workdir={workdir}", "--quick"],
+        cwd=pathlib.Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
