@@ -110,8 +110,8 @@ CASES = {
         r"config\.batch_size=206 exceeds the 205 training examples of dataset 'synthetic'",
     ),
     "batch larger than digits training set": (
-        _digits(batch_size=2000),
-        r"config\.batch_size=2000 exceeds the 1078 training examples of dataset 'digits'",  # 1347 - 269
+        _digits(batch_size=2000),  # 1347 - 269 = 1078 training examples
+        r"config\.batch_size=2000 exceeds the 1078 training examples of dataset 'digits'",
     ),
     "empty sweep axis": (_config(sweep__seed=()), r"config\.sweep\.seed is empty"),
     "wrong type on an axis": (
@@ -154,6 +154,43 @@ CASES = {
         r"config\.penalty='elastic_net' has no decoupled form",
     ),
     "student-t df zero": (_config(dataset__df=0.0), r"config\.dataset\.df=0\.0 must be > 0"),
+    # Hostile values (issue #13): each refused in one line before anything is expanded.
+    "seed beyond the PRNG's int32": (
+        _config(sweep__seed=(0, 2**32)),
+        r"config\.sweep\.seed=4294967296 must be in \[0, 2147483647\]",
+    ),
+    "duplicate seeds": (
+        _config(sweep__seed=(0, 0)), r"config\.sweep\.seed=\(0, 0\) repeats the value 0",
+    ),
+    "duplicate losses": (
+        _config(sweep__loss=("huber", "squared_error", "huber")),
+        r"config\.sweep\.loss=\('huber', 'squared_error', 'huber'\) repeats the value 'huber'",
+    ),
+    "duplicate widths": (
+        _config(sweep__model__widths=((8,), (8,))),
+        r"config\.sweep\.model\.widths=.* repeats the value \(8,\)",
+    ),
+    "a value float32 can't hold": (
+        _config(dataset__noise_scale=1e39),
+        r"config\.dataset\.noise_scale=1e\+39 is beyond float32's range",
+    ),
+    "outliers overflowing float32": (
+        _config(dataset__noise="contaminated", dataset__outlier_scale=1e38),
+        r"config\.dataset\.outlier_scale=1e\+38 .*synthetic targets reach ~.*float32",
+    ),
+    "outliers overflowing float32 on an axis": (
+        _config(dataset__noise="contaminated", sweep__dataset__outlier_scale=(10.0, 1e30)),
+        r"config\.sweep\.dataset\.outlier_scale=1e\+30 .*float32",
+    ),
+    "noise overflowing float32's squares": (
+        _config(dataset__noise_scale=1e20),
+        r"config\.dataset\.noise_scale=1e\+20 .*synthetic targets reach ~",
+    ),
+    "grid above max_runs": (
+        _config(max_runs=7),
+        r"the grid has 8 runs \(loss 2 x penalty_strength 2 x seed 2\), more than "
+        r"config\.max_runs=7 .*GB.*",
+    ),
 }
 
 
@@ -190,7 +227,9 @@ def test_non_finite_dataset_is_named(tmp_path, monkeypatch):
 
 
 def test_valid_configs_pass():
-    for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0)):
+    for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0),
+                   _config(dataset__noise="contaminated", dataset__outlier_scale=1e6),
+                   _config(sweep__seed=(0, 2**31 - 1)), _config(max_runs=8)):
         SweepPlan.resolve(config)
 
 
@@ -213,9 +252,11 @@ def _cli(tmp_path, *flags):
 )
 def test_cli_rejects_bad_flags_in_one_line(tmp_path, flag, message):
     proc, workdir = _cli(tmp_path, flag)
-    assert proc.returncode != 0
+    assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert any(re.search(message, line) for line in proc.stderr.splitlines())
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        line for line in proc.stderr.splitlines() if re.search(message, line)
+    ], proc.stderr  # exactly one line, the one naming the flag and the value
     assert not workdir.exists()
 
 
