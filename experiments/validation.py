@@ -183,6 +183,13 @@ _RUN_BYTES = 4096
 _SECONDS_PER_RUN_STEP = 6e-6
 
 
+def _amount(value: float, *units) -> str:
+    """`value` in the largest of the (size, name) units it reaches, e.g. 16.4 GB or 40 min."""
+    sizes, names = units[::2], units[1::2]
+    i = max([0] + [i for i, size in enumerate(sizes) if value >= size])
+    return f"{value / sizes[i]:.3g} {names[i]}"
+
+
 def check_budget(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
     """Refuse a grid of more than config.max_runs runs, counted from the axes (never expanded)."""
     runs = math.prod(len(v) for v in axes.values())
@@ -190,12 +197,13 @@ def check_budget(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None
     if runs <= limit:
         return
     logged = int(config.steps) // max(1, int(config.log_every)) + 1
-    gigabytes = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES) / 1e9
-    hours = runs * int(config.steps) * _SECONDS_PER_RUN_STEP / 3600
+    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
+    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
     shape = " x ".join(f"{path} {len(v)}" for path, v in axes.items())
     raise ConfigError(
         f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: an estimated "
-        f"{gigabytes:.1f} GB of tables and {hours:.1f} h of training at ~6 us per run-step on 2 "
+        f"{_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
+        f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step on 2 "
         "CPU cores; shrink an axis, or raise --config.max_runs for a deliberate huge sweep"
     )
 

@@ -7,6 +7,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -189,7 +190,7 @@ CASES = {
     "grid above max_runs": (
         _config(max_runs=7),
         r"the grid has 8 runs \(loss 2 x penalty_strength 2 x seed 2\), more than "
-        r"config\.max_runs=7 .*GB.*",
+        r"config\.max_runs=7: an estimated \d.* [MG]B of tables and \d.* (s|min|h) of training",
     ),
 }
 
@@ -231,6 +232,16 @@ def test_valid_configs_pass():
                    _config(dataset__noise="contaminated", dataset__outlier_scale=1e6),
                    _config(sweep__seed=(0, 2**31 - 1)), _config(max_runs=8)):
         SweepPlan.resolve(config)
+
+
+def test_the_grid_budget_counts_a_huge_grid_without_expanding_it():
+    config = _config(sweep__seed=tuple(range(1000)), sweep__learning_rate=tuple(
+        float(x) for x in np.geomspace(1e-4, 1, 1000)))  # 2 x 2 x 1000 x 1000 = 4e6 runs
+    t0 = time.perf_counter()
+    with pytest.raises(validation.ConfigError, match=r"the grid has 4,000,000 runs .* more than "
+                       r"config\.max_runs=100,000: an estimated 20\.6 GB of tables and 40 min of"):
+        SweepPlan.resolve(config)
+    assert time.perf_counter() - t0 < 2.0  # counted, not expanded
 
 
 def _cli(tmp_path, *flags):
