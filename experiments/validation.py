@@ -345,7 +345,8 @@ def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
         for loss in program.losses:
             where = _where([(p, loss if p == "loss" else v) for p, v in structural])
             _check_run(c, loss, datasets[key], where)
-        _check_targets(program, datasets[key], _where(structural))
+        # The noise is the same for every loss of a (fused) program: name the rest only.
+        _check_targets(program, datasets[key], _where([x for x in structural if x[0] != "loss"]))
     return datasets
 
 
