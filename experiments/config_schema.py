@@ -55,6 +55,7 @@ RESULT_NEUTRAL_FIELDS = (
     "progress",
     "checkpoint_every",
     "compilation_cache_dir",
+    "max_runs",
     "shard",
     "num_shards",
     "distributed",
@@ -167,6 +168,9 @@ def base_config() -> config_dict.ConfigDict:
     # JAX's persistent compilation cache: a rerun of the same program structure (any numeric
     # values) skips compiling. "" turns it off.
     c.compilation_cache_dir = "~/.cache/losslab/jax"
+    # The grid budget: a grid of more runs is refused before it is expanded, with its estimated
+    # memory and time (experiments.validation.check_budget); raise it for a deliberate huge sweep.
+    c.max_runs = 100_000
 
     c.sweep = _sweep_placeholders(c)
     return c

@@ -102,17 +102,18 @@ def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
 
 
 def check_complete(plan, workdir) -> None:
-    """Raise ValueError listing missing (or foreign) chunk files; the tables need exactly these."""
+    """Raise ChunkError (a ValueError) listing missing (or foreign) chunk files: the tables need
+    exactly these."""
     keys = plan.keys
     missing = missing_chunks(workdir, keys)
     if missing:
-        raise ValueError(
+        raise result_files.ChunkError(
             f"{len(missing)} of {len(keys)} chunks missing in {workdir}/{result_files.CHUNK_DIR}:"
             f" {_abbreviate(missing)}; run the shards that write them (same config, same workdir)"
         )
     foreign = unexpected_chunks(workdir, keys)
     if foreign:
-        raise ValueError(
+        raise result_files.ChunkError(
             f"{len(foreign)} chunk files in {workdir}/{result_files.CHUNK_DIR} belong to no"
             f" chunk of this grid: {_abbreviate(foreign)}; they come from another sweep: use a"
             " fresh workdir"
@@ -125,13 +126,13 @@ def _abbreviate(names: list[str], limit: int = 20) -> str:
 
 
 def wait_for_chunks(workdir, keys: list[tuple[int, int]], timeout_s: float = WAIT_TIMEOUT_S):
-    """Poll until every chunk in `keys` is written (by other processes); ValueError on timeout."""
+    """Poll until every chunk in `keys` is written (by other processes); ChunkError on timeout."""
     deadline = time.monotonic() + timeout_s
     last_log = 0.0
     while missing := missing_chunks(workdir, keys):
         now = time.monotonic()
         if now > deadline:
-            raise ValueError(
+            raise result_files.ChunkError(
                 f"gave up after {timeout_s:.0f}s waiting for {len(missing)} chunks:"
                 f" {_abbreviate(missing)}"
             )

@@ -43,6 +43,14 @@ class ResultsWriteError(OSError):
     """A result file could not be written (read-only or full disk, permissions); names the path."""
 
 
+def write_error(path: pathlib.Path, e: OSError) -> ResultsWriteError:
+    """The one-line error for an OSError while writing `path`."""
+    return ResultsWriteError(
+        e.errno, f"can't write {path}: {e.strerror or e} (results written before are kept; "
+        "fix the disk and rerun the same command to resume)"
+    )
+
+
 def _fsync(path: pathlib.Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -78,10 +86,7 @@ def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
     except ResultsWriteError:
         raise
     except OSError as e:
-        raise ResultsWriteError(
-            e.errno, f"can't write {path}: {e.strerror or e} (results written before are kept; "
-            "fix the disk and rerun the same command to resume)"
-        ) from e
+        raise write_error(path, e) from e
     finally:
         if tmp_path is not None:
             with contextlib.suppress(OSError):  # e.g. on a read-only disk: never mask the cause

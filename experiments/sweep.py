@@ -427,6 +427,17 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
+# Errors the command line reports in one line: exit status 2 (a bad config, workdir or chunk:
+# the message says what to change, or that rerunning recomputes it), 1 for a disk that can't be
+# written (results kept; fix the disk and rerun).
+ONE_LINE_ERRORS = (
+    validation.ConfigError,
+    workdir_lib.WorkdirError,
+    result_files.ChunkError,
+    result_files.ResultsWriteError,
+)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -441,9 +452,9 @@ def main(argv):
         devices.initialize(config)
         overridden = config_flags.get_override_values(flags.FLAGS["config"])
         run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value, overridden=overridden)
-    except (validation.ConfigError, workdir_lib.WorkdirError, result_files.ResultsWriteError) as e:
+    except ONE_LINE_ERRORS as e:
         logging.error("%s", e)  # one line, no traceback: the message says what to fix
-        sys.exit(2 if isinstance(e, validation.ConfigError | workdir_lib.WorkdirError) else 1)
+        sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import math
 import pathlib
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tensorboardX import FileWriter
+from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto.api_pb2 import (
     DataType,
     Experiment,
@@ -41,6 +42,7 @@ from tensorboardX.proto.api_pb2 import (
     MetricName,
     Status,
 )
+from tensorboardX.proto.event_pb2 import Event
 from tensorboardX.proto.plugin_hparams_pb2 import (
     HParamsPluginData,
     SessionEndInfo,
@@ -119,23 +121,20 @@ class Writer:
         by_run = dict(tuple(curves.groupby("run_id", sort=False)))
         for row in runs.to_dict("records"):
             run_dir = self.tb_dir / row["run_name"]
-            for stale in run_dir.glob(EVENTS_GLOB):  # files only: nested runs' dirs stay
-                stale.unlink()
             frame = by_run.get(row["run_id"], curves.iloc[:0])
             last = int(frame["step"].max()) if len(frame) else self.steps
-            events = FileWriter(str(run_dir), max_queue=1_000_000, flush_secs=3600)
+            summaries = [(experiment, None), (self._session_start(row), None)]
+            for column, tag in CURVE_TAGS.items():
+                if column in frame:
+                    for step, value in zip(frame["step"], frame[column], strict=True):
+                        summaries.append((scalar(tag, float(value)), int(step)))
+            for column in metrics:
+                summaries.append((scalar(RESULTS_PREFIX + column, float(row[column])), last))
+            summaries.append((_session_end(), None))
             try:
-                events.add_summary(experiment)
-                events.add_summary(self._session_start(row))
-                for column, tag in CURVE_TAGS.items():
-                    if column in frame:
-                        for step, value in zip(frame["step"], frame[column], strict=True):
-                            events.add_summary(scalar(tag, float(value)), int(step))
-                for column in metrics:
-                    events.add_summary(scalar(RESULTS_PREFIX + column, float(row[column])), last)
-                events.add_summary(_session_end())
-            finally:
-                events.close()
+                _write_events(run_dir, summaries)
+            except OSError as e:
+                raise result_files.write_error(run_dir, e) from e
         result_files.atomic_write(self.marker(key), lambda p: p.write_text(""))
 
     def write_missing(self) -> pathlib.Path:
@@ -173,6 +172,26 @@ class Writer:
             field = {"bool": "bool_value", "number": "number_value", "string": "string_value"}
             setattr(info.hparams[name], field[kind], _coerce(kind, value))
         return _plugin_summary("_hparams_/session_start_info", session_start_info=info)
+
+
+def _write_events(run_dir: pathlib.Path, summaries: list) -> None:
+    """Replace the run's event files with one holding `summaries` ((Summary, step or None)).
+
+    Written in this thread (tensorboardX's FileWriter writes from a thread of its own, where a
+    full disk is a traceback nobody catches), so an OSError reaches the caller.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.glob(EVENTS_GLOB):  # files only: nested runs' dirs stay
+        stale.unlink()
+    writer = EventsWriter(str(run_dir / "events"))
+    try:
+        for summary, step in summaries:
+            event = Event(summary=summary, wall_time=time.time())
+            if step is not None:
+                event.step = step
+            writer.write_event(event)
+    finally:
+        writer.close()
 
 
 def _coerce(kind: str, value: Any) -> Any:

@@ -13,8 +13,14 @@ checkpoint_every; the loss's task vs the dataset's; the model's output vs the lo
 are loaded there (synthetic, digits and diabetes take milliseconds, mnist1d about a second), which
 also rejects NaN or inf in them with the dataset's name.
 
-`parse_flags` is absl's flag parser with one change: a typo in a `--config.<field>` override
-(which ml_collections raises as a KeyError/AttributeError traceback) exits with one line.
+Hostile values get the same one line: a seed outside the PRNG key's int32, a traced value beyond
+float32, a value given twice on an axis (duplicate runs), a grid of more than config.max_runs
+runs (`check_budget`: counted, never expanded, with its estimated memory and time), and synthetic
+noise whose targets would overflow float32 (`_check_targets`, from the run's noise knobs).
+
+`parse_flags` is absl's flag parser with one change: a bad `--config.<field>` override (a typo,
+which ml_collections raises as a KeyError/AttributeError traceback, or a value of the wrong type,
+which absl reports with exit status 1) exits with status 2 and one line.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app
+from absl import flags
 from ml_collections import config_dict
 
 from experiments import data as data_lib
@@ -72,7 +78,17 @@ _at_least_one = (lambda v: v >= 1, ">= 1")
 _unit_closed = (lambda v: 0 <= v <= 1, "in [0, 1]")
 _unit_open = (lambda v: 0 < v < 1, "in (0, 1)")
 _unit_half_open = (lambda v: 0 <= v < 1, "in [0, 1)")
+_INT32_MAX, _UINT32_MAX = 2**31 - 1, 2**32 - 1
+# A run's seed becomes a traced int32 (jax.random.key); numpy's and sklearn's seeds are uint32.
+_prng_seed = (lambda v: 0 <= v <= _INT32_MAX, f"in [0, {_INT32_MAX}] (the PRNG key's int32)")
+_numpy_seed = (lambda v: 0 <= v <= _UINT32_MAX, f"in [0, {_UINT32_MAX}]")
+_F32_MAX = float(np.finfo(np.float32).max)
 RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": _prng_seed,
+    "dataset.data_seed": _numpy_seed,
+    "dataset.split_seed": _numpy_seed,
+    "dataset.validation_seed": _numpy_seed,
+    "max_runs": _at_least_one,
     "learning_rate": _nonnegative,
     "penalty_strength": _nonnegative,
     "momentum": _nonnegative,
@@ -128,6 +144,7 @@ def check_fields(config: config_dict.ConfigDict, overridden: Collection[str] = (
                     f"config.sweep.{path}=(None,): the command line turns None into (None,); to "
                     f"fix {path}, give a one-value axis: --config.sweep.{path}=\"({base!r},)\""
                 )
+            _check_distinct(path, axes[path])
             for value in axes[path]:
                 _check_field(f"config.sweep.{path}", path, value, schema.get(path, base))
         else:
@@ -135,7 +152,60 @@ def check_fields(config: config_dict.ConfigDict, overridden: Collection[str] = (
     shard, num_shards = int(config.shard), int(config.num_shards)
     if not 0 <= shard < num_shards:
         raise ConfigError(f"config.shard={shard} must be in [0, config.num_shards={num_shards})")
+    check_budget(config, axes)
     _check_loss_knobs(config, axes)
+
+
+def _check_distinct(path: str, values: tuple) -> None:
+    """A value given twice on an axis would run (and name) the same runs twice."""
+    seen: set = set()
+    for value in values:
+        key = grid._plain(value)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # unhashable: compare by repr
+            key = repr(key)
+            duplicate = key in seen
+            seen.add(key)
+        if duplicate:
+            shown = repr(values) if len(values) <= 10 else f"(... {len(values)} values)"
+            raise ConfigError(
+                f"config.sweep.{path}={shown} repeats the value {value!r}: its runs would appear "
+                "twice under one name; give each value once"
+            )
+
+
+# The estimate of check_budget: a run's rows in memory (runs table, curves, grid bookkeeping)
+# and the time of one run-step, measured for configs/default.py on 2 CPU cores (~6 us).
+_CURVE_ROW_BYTES = 12 * 8  # ~12 numeric columns per logged step
+_RUN_BYTES = 4096
+_SECONDS_PER_RUN_STEP = 6e-6
+
+
+def _amount(value: float, *units) -> str:
+    """`value` in the largest of the (size, name) units it reaches, e.g. 16.4 GB or 40 min."""
+    sizes, names = units[::2], units[1::2]
+    i = max([0] + [i for i, size in enumerate(sizes) if value >= size])
+    return f"{value / sizes[i]:.3g} {names[i]}"
+
+
+def check_budget(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
+    """Refuse a grid of more than config.max_runs runs, counted from the axes (never expanded)."""
+    runs = math.prod(len(v) for v in axes.values())
+    limit = int(config.max_runs)
+    if runs <= limit:
+        return
+    logged = int(config.steps) // max(1, int(config.log_every)) + 1
+    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
+    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
+    shape = " x ".join(f"{path} {len(v)}" for path, v in axes.items())
+    raise ConfigError(
+        f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: an estimated "
+        f"{_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
+        f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step on 2 "
+        "CPU cores; shrink an axis, or raise --config.max_runs for a deliberate huge sweep"
+    )
 
 
 def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
@@ -199,6 +269,9 @@ def _check_field(name: str, path: str, value: Any, default: Any) -> None:
         return
     if math.isnan(value) or (math.isinf(value) and path not in INFINITE_OK):
         raise ConfigError(f"{name}={value!r} must be a finite number")
+    if path in NUMERIC_FIELDS and math.isfinite(value) and abs(value) > _F32_MAX:
+        raise ConfigError(f"{name}={value!r} is beyond float32's range (|value| <= "
+                          f"{_F32_MAX:.3g}), the precision a run computes in")
     if path in RANGES:
         ok, rule = RANGES[path]
         if not ok(value):
@@ -272,7 +345,59 @@ def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
         for loss in program.losses:
             where = _where([(p, loss if p == "loss" else v) for p, v in structural])
             _check_run(c, loss, datasets[key], where)
+        # The noise is the same for every loss of a (fused) program: name the rest only.
+        _check_targets(program, datasets[key], _where([x for x in structural if x[0] != "loss"]))
     return datasets
+
+
+# Largest |draw| of each noise family's standard float32 sampler (jax.random): a normal (an
+# erfinv of a float32 uniform) stays below 6, a unit-variance Laplace (a log of one) below 17/√2.
+# A Student-t draw is a normal over a chi, at least as wide: 6 is its floor, so the estimate
+# below never refuses a config that stays finite.
+_TAIL = {"gaussian": 6.0, "contaminated": 6.0, "heteroscedastic": 6.0, "student_t": 6.0,
+         "laplace": 17.0 / math.sqrt(2.0)}
+_NOISE_KNOBS = {"contaminated": ("dataset.noise_scale", "dataset.outlier_scale")}
+
+
+def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
+    """Synthetic targets f + noise of every run must stay finite in float32, squares included.
+
+    The reach of a run's targets is max|f| + (its noise's largest multiple of a standard draw) ×
+    (the family's largest standard draw); the squared errors and MSE sum n of their squares, so
+    the reach must stay below sqrt(float32 max / n).
+    """
+    if dataset.f_train is None:
+        return
+    family = program.config.dataset.noise
+    hyper = {k: np.asarray(v, np.float64) for k, v in program.hyper.items()}
+    knobs = _NOISE_KNOBS.get(family, ("dataset.noise_scale",))
+    multiple = hyper["dataset.noise_scale"] * _TAIL[family]
+    if family == "contaminated":
+        multiple = multiple * np.maximum(hyper["dataset.outlier_scale"], 1.0)
+    f = [dataset.f_train, dataset.f_test]
+    if family == "heteroscedastic":
+        first = max(float(np.abs(x.reshape(len(x), -1)[:, 0]).max())
+                    for x in (dataset.x_train, dataset.x_test))
+        multiple = multiple * (0.5 + first) / data_lib._HETERO_RMS
+    reach = max(float(np.abs(a).max()) for a in f) + multiple
+    n = max(len(a) for a in f)
+    limit = math.sqrt(_F32_MAX / n)
+    bad = np.flatnonzero(~(reach <= limit))
+    if not bad.size:
+        return
+    run, fields = program.runs[bad[0]], grid.flatten(program.config)
+    swept = dict(run.swept)
+    values = {k: swept.get(k, fields[k]) for k in knobs}
+    named = [f"config.sweep.{k}" if k in swept else f"config.{k}" for k in knobs]
+    primary = max(range(len(knobs)), key=lambda i: abs(values[knobs[i]]))
+    others = ", ".join(f"{named[i]}={values[knobs[i]]!r}" for i in range(len(knobs))
+                       if i != primary)
+    raise ConfigError(
+        f"{named[primary]}={values[knobs[primary]]!r} (noise {family!r}"
+        f"{', ' + others if others else ''}){where}: synthetic targets reach ~{reach[bad[0]]:.2g}, "
+        f"and their squares summed over {n} examples overflow float32 (|y| must stay below "
+        f"{limit:.2g}); lower it"
+    )
 
 
 def _where(swept: list[tuple[str, Any]]) -> str:
@@ -361,9 +486,12 @@ def _one_line(e: BaseException) -> str:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser; a bad `--config.<field>` override exits with one line, not a traceback."""
+    """absl's parser; a bad `--config.<field>` override exits 2 with one line, not a traceback."""
     try:
-        return app.parse_flags_with_usage(argv)
+        return flags.FLAGS(argv)
+    except flags.Error as e:  # e.g. --config.steps=abc: names the flag and the value
+        print(f"FATAL Flags parsing error: {_one_line(e)}", file=sys.stderr)
+        sys.exit(2)
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         unknown = "no such config field: " if isinstance(e, AttributeError | KeyError) else ""
         print(f"FATAL Flags parsing error: {unknown}{_one_line(e)}", file=sys.stderr)

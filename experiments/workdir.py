@@ -111,6 +111,17 @@ def _move_aside(workdir: pathlib.Path) -> pathlib.Path:
     return target
 
 
+def _refuse_moving_the_cwd(workdir: pathlib.Path) -> None:
+    """--overwrite can't move aside the directory it runs in (or one holding it)."""
+    resolved, cwd = workdir.resolve(), pathlib.Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise WorkdirError(
+            f"--workdir={workdir} --overwrite would move {resolved} aside, but it is the current "
+            "directory or one of its parents; give a subdirectory (e.g. --workdir=runs/x) or run "
+            "from elsewhere"
+        )
+
+
 def _read_record(path: pathlib.Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -149,6 +160,7 @@ def prepare(
         if not problems:
             resume = True
         elif overwrite:
+            _refuse_moving_the_cwd(workdir)
             _move_aside(workdir)
         else:
             shown = "; ".join(problems[:5]) + (f"; ... ({len(problems)} in all)"

@@ -11,8 +11,8 @@ time, read back for the refusal message.
   experiments.distribution) share a workdir by design: they take the lock *shared*, so they
   coordinate with each other (chunk files are per part; assembly has its own lock in
   distribution.assembly_lock) while a plain sweep is refused while any part runs, and parts are
-  refused while a plain sweep runs. Parts of two *different* distributed sweeps are told apart by
-  `workdir.prepare` / `distribution.check_consistent` (identity), not by this lock.
+  refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
+  `workdir.sweep_identity`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
   blocks: the next sweep takes it over and logs the dead holder it replaces.
 """
@@ -23,15 +23,17 @@ import contextlib
 import datetime
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import pathlib
 import socket
+import time
 from collections.abc import Iterator
 
 from absl import logging
 
-from experiments.workdir import WorkdirError
+from experiments.workdir import WorkdirError, sweep_identity
 
 
 class WorkdirLockedError(WorkdirError):
@@ -70,9 +72,30 @@ def _alive(holder: dict) -> bool:
     return True
 
 
+def _try_lock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _refused(workdir, path: pathlib.Path, holder: dict, what: str = "another sweep"):
+    return WorkdirLockedError(
+        f"workdir {workdir} is in use by {what} ({_describe(holder)}; lock {path}); wait for it "
+        "to finish or use another --workdir")
+
+
 @contextlib.contextmanager
-def held(workdir: str | os.PathLike, *, shared: bool = False) -> Iterator[pathlib.Path]:
-    """Hold the workdir's lock (shared for the parts of a distributed sweep) while in the block."""
+def held(
+    workdir: str | os.PathLike, *, shared: bool = False, identity: str = ""
+) -> Iterator[pathlib.Path]:
+    """Hold the workdir's lock (shared for the parts of a distributed sweep) while in the block.
+
+    Whoever finds the lock free takes it exclusively and writes its record (pid, host, start,
+    `identity`), then, for a part, turns it shared; a part that finds it shared joins only when
+    the record's identity is its own (the parts of one sweep), else it is refused.
+    """
     path = lock_path(workdir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,26 +105,38 @@ def held(workdir: str | os.PathLike, *, shared: bool = False) -> Iterator[pathli
         raise result_files.ResultsWriteError(
             e.errno, f"can't create the workdir lock {path}: {e.strerror}") from e
     try:
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WorkdirLockedError(
-                f"workdir {workdir} is in use by another sweep ({_describe(_read_holder(fd))}; "
-                f"lock {path}); wait for it to finish or use another --workdir") from None
-        previous = _read_holder(fd)
-        if previous and previous.get("pid") != os.getpid() and not _alive(previous):
-            logging.warning("taking over the stale lock %s of a sweep that is gone (%s)",
-                            path, _describe(previous))
-        if not shared or not previous or not _alive(previous):
+        if _try_lock(fd, fcntl.LOCK_EX):  # free: record this sweep
+            previous = _read_holder(fd)
+            if previous and previous.get("pid") != os.getpid() and not _alive(previous):
+                logging.warning("taking over the stale lock %s of a sweep that is gone (%s)",
+                                path, _describe(previous))
             me = {"pid": os.getpid(), "host": socket.gethostname(),
                   "start": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                  "shared": shared}
+                  "shared": shared, "identity": identity}
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, json.dumps(me).encode())
+            if shared and not _try_lock(fd, fcntl.LOCK_SH):
+                raise _refused(workdir, path, _read_holder(fd))
+        elif not shared:
+            raise _refused(workdir, path, _read_holder(fd))
+        else:
+            # Another part may hold it exclusively for the microseconds of writing its record.
+            if not any(_try_lock(fd, fcntl.LOCK_SH) or time.sleep(0.01) for _ in range(50)):
+                raise _refused(workdir, path, _read_holder(fd))
+            holder = _read_holder(fd)
+            if holder.get("identity") != identity:
+                raise _refused(workdir, path, holder, "a different distributed sweep")
         yield path
     finally:
         os.close(fd)  # releases the flock
+
+
+def identity_of(config) -> str:
+    """sha256 of the sweep's identity (experiments.workdir.sweep_identity): equal for its parts."""
+    text = json.dumps(sweep_identity(config.to_dict(), int(config.chunk_size)), sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def locked(run_sweep):
@@ -110,7 +145,7 @@ def locked(run_sweep):
     @functools.wraps(run_sweep)
     def wrapper(config, workdir, *args, **kwargs):
         shared = int(config.num_shards) > 1 or bool(config.distributed)  # parts of one sweep
-        with held(workdir, shared=shared):
+        with held(workdir, shared=shared, identity=identity_of(config)):
             return run_sweep(config, workdir, *args, **kwargs)
 
     return wrapper

@@ -121,3 +121,30 @@ def test_expand_equals_resolving_every_run(fuse):
             assert grid.structure_of(resolved) == g.structure
             for path, value in grid.hyper_of(resolved, g.losses).items():
                 assert g.hyper[path][i] == np.asarray(value, g.hyper[path].dtype), path
+
+
+def test_a_grid_of_100000_runs_expands_in_seconds():
+    import time
+
+    from configs import tiny
+
+    config = tiny.get_config()
+    config.sweep.loss = ("huber", "squared_error")
+    config.sweep.seed = tuple(range(500))
+    config.sweep.learning_rate = tuple(float(x) for x in np.geomspace(1e-4, 1.0, 100))
+    config.sweep.penalty_strength = None
+    t0 = time.perf_counter()
+    groups = grid.expand(config)
+    elapsed = time.perf_counter() - t0
+    assert len(groups) == 1 and len(groups[0].runs) == 100_000  # fused losses: one program
+    # Run ids in product order, axes sorted by path (learning_rate, loss, seed), the first slowest.
+    r = 12_345
+    lr, loss, seed = r // 1000, (r // 500) % 2, r % 500
+    run = groups[0].runs[r]
+    assert run.run_id == r
+    assert run.swept == (("learning_rate", config.sweep.learning_rate[lr]),
+                         ("loss", config.sweep.loss[loss]), ("seed", seed))
+    assert groups[0].hyper["seed"][r] == seed
+    assert groups[0].hyper["loss_index"][r] == loss
+    assert groups[0].hyper["learning_rate"][r] == np.float32(config.sweep.learning_rate[lr])
+    assert elapsed < 5.0, f"expanding 1e5 runs took {elapsed:.1f}s"

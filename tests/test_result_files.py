@@ -85,3 +85,23 @@ def test_chunks_of_another_identity_are_not_reused(finished, tmp_path):
     fresh = tmp_path / "fresh"
     _sweep(fresh, steps=300)
     assert _tables(path) == _tables(fresh)
+
+
+def test_cli_reports_a_chunk_that_belongs_to_no_chunk_of_the_grid_in_one_line(finished, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.test_resume import ROOT, _cli_flags
+    path = _copy(finished, tmp_path)
+    stray = path / result_files.CHUNK_DIR / "g000-c00099.runs.csv"
+    stray.write_text("run_id\n99\n")  # e.g. left by another sweep's files copied in
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.sweep", "--config=configs/tiny.py",
+         f"--workdir={path}", *_cli_flags()],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("E")]
+    assert len(errors) == 1 and "g000-c00099" in errors[0], proc.stderr[-3000:]
+    assert _tables(path) == _tables(finished)  # the tables are untouched

@@ -241,3 +241,19 @@ def test_diverging_members_are_flagged_and_the_rest_is_written(tmp_path):
     metrics = ["objective", "data_loss", "test_loss", "test_mse", "param_norm", "grad_norm"]
     stable_curves = curves[curves["run_id"].isin(runs.loc[stable, "run_id"])]
     assert np.isfinite(stable_curves[metrics].to_numpy(np.float64)).all()
+
+
+@pytest.mark.parametrize("where, target", [("w", "."), ("w/sub", ".."), ("w/sub/deeper", "../..")])
+def test_overwrite_of_the_current_directory_or_an_ancestor_is_refused(tmp_path, monkeypatch,
+                                                                       where, target):
+    (tmp_path / where).mkdir(parents=True)
+    (tmp_path / "w" / "notes.txt").write_text("mine")  # not a sweep: --overwrite would move it
+    monkeypatch.chdir(tmp_path / where)
+    with pytest.raises(workdir.WorkdirError) as info:
+        sweep.run_sweep(_config(), target, overwrite=True)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"--workdir={target}" in message and str(tmp_path / "w") in message
+    assert "current directory" in message
+    assert not list(tmp_path.glob("w.old-*"))  # nothing moved aside
+    assert (tmp_path / "w" / "notes.txt").read_text() == "mine"

@@ -147,3 +147,24 @@ def test_resume_never_duplicates_events_and_rewrites_an_interrupted_chunk(tmp_pa
     before = {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")}
     sweep.run_sweep(_config(), workdir)  # a finished sweep rerun: nothing trained or rewritten
     assert {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")} == before
+
+
+def test_full_disk_while_writing_events_is_one_error_naming_the_path(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from tensorboardX import record_writer
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        flush = close = lambda self: None
+
+    monkeypatch.setattr(record_writer, "open_file", lambda path: FullDisk())
+    workdir = tmp_path / "w"
+    with pytest.raises(result_files.ResultsWriteError,
+                       match=r"can't write .*w/tb/.*: No space left on device") as info:
+        sweep.run_sweep(_config(), workdir)
+    assert "\n" not in str(info.value)
+    assert not list((workdir / result_files.CHUNK_DIR).glob("*.runs.csv"))  # events come first

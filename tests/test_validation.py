@@ -7,6 +7,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -154,6 +155,43 @@ CASES = {
         r"config\.penalty='elastic_net' has no decoupled form",
     ),
     "student-t df zero": (_config(dataset__df=0.0), r"config\.dataset\.df=0\.0 must be > 0"),
+    # Hostile values (issue #13): each refused in one line before anything is expanded.
+    "seed beyond the PRNG's int32": (
+        _config(sweep__seed=(0, 2**32)),
+        r"config\.sweep\.seed=4294967296 must be in \[0, 2147483647\]",
+    ),
+    "duplicate seeds": (
+        _config(sweep__seed=(0, 0)), r"config\.sweep\.seed=\(0, 0\) repeats the value 0",
+    ),
+    "duplicate losses": (
+        _config(sweep__loss=("huber", "squared_error", "huber")),
+        r"config\.sweep\.loss=\('huber', 'squared_error', 'huber'\) repeats the value 'huber'",
+    ),
+    "duplicate widths": (
+        _config(sweep__model__widths=((8,), (8,))),
+        r"config\.sweep\.model\.widths=.* repeats the value \(8,\)",
+    ),
+    "a value float32 can't hold": (
+        _config(dataset__noise_scale=1e39),
+        r"config\.dataset\.noise_scale=1e\+39 is beyond float32's range",
+    ),
+    "outliers overflowing float32": (
+        _config(dataset__noise="contaminated", dataset__outlier_scale=1e38),
+        r"config\.dataset\.outlier_scale=1e\+38 .*synthetic targets reach ~.*float32",
+    ),
+    "outliers overflowing float32 on an axis": (
+        _config(dataset__noise="contaminated", sweep__dataset__outlier_scale=(10.0, 1e30)),
+        r"config\.sweep\.dataset\.outlier_scale=1e\+30 .*float32",
+    ),
+    "noise overflowing float32's squares": (
+        _config(dataset__noise_scale=1e20),
+        r"config\.dataset\.noise_scale=1e\+20 .*synthetic targets reach ~",
+    ),
+    "grid above max_runs": (
+        _config(max_runs=7),
+        r"the grid has 8 runs \(loss 2 x penalty_strength 2 x seed 2\), more than "
+        r"config\.max_runs=7: an estimated \d.* [MG]B of tables and \d.* (s|min|h) of training",
+    ),
 }
 
 
@@ -190,8 +228,20 @@ def test_non_finite_dataset_is_named(tmp_path, monkeypatch):
 
 
 def test_valid_configs_pass():
-    for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0)):
+    for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0),
+                   _config(dataset__noise="contaminated", dataset__outlier_scale=1e6),
+                   _config(sweep__seed=(0, 2**31 - 1)), _config(max_runs=8)):
         SweepPlan.resolve(config)
+
+
+def test_the_grid_budget_counts_a_huge_grid_without_expanding_it():
+    config = _config(sweep__seed=tuple(range(1000)), sweep__learning_rate=tuple(
+        float(x) for x in np.geomspace(1e-4, 1, 1000)))  # 2 x 2 x 1000 x 1000 = 4e6 runs
+    t0 = time.perf_counter()
+    with pytest.raises(validation.ConfigError, match=r"the grid has 4,000,000 runs .* more than "
+                       r"config\.max_runs=100,000: an estimated 20\.6 GB of tables and 40 min of"):
+        SweepPlan.resolve(config)
+    assert time.perf_counter() - t0 < 2.0  # counted, not expanded
 
 
 def _cli(tmp_path, *flags):
@@ -213,9 +263,11 @@ def _cli(tmp_path, *flags):
 )
 def test_cli_rejects_bad_flags_in_one_line(tmp_path, flag, message):
     proc, workdir = _cli(tmp_path, flag)
-    assert proc.returncode != 0
+    assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert any(re.search(message, line) for line in proc.stderr.splitlines())
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        line for line in proc.stderr.splitlines() if re.search(message, line)
+    ], proc.stderr  # exactly one line, the one naming the flag and the value
     assert not workdir.exists()
 
 

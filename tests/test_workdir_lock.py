@@ -78,3 +78,34 @@ def test_stale_lock_of_a_killed_sweep_is_taken_over_with_a_log_line(tmp_path, mo
         holder = json.loads(path.read_text())
     assert holder["pid"] == os.getpid()
     assert len(warnings) == 1 and f"pid {child.pid} " in warnings[0] and "stale" in warnings[0]
+
+
+def test_parts_of_a_different_distributed_sweep_are_refused_naming_the_holder(tmp_path):
+    workdir = tmp_path / "w"
+    with workdir_lock.held(workdir, shared=True, identity="sweep-a"):
+        with workdir_lock.held(workdir, shared=True, identity="sweep-a"):  # its other part
+            pass
+        with pytest.raises(workdir_lock.WorkdirLockedError,
+                           match=rf"different distributed sweep.*pid {os.getpid()} "):
+            with workdir_lock.held(workdir, shared=True, identity="sweep-b"):
+                pass
+    with workdir_lock.held(workdir, shared=True, identity="sweep-b"):  # released: b may start
+        pass
+
+
+def test_the_lock_wrapper_tells_two_distributed_sweeps_apart(tmp_path):
+    from configs import tiny
+
+    def part(lr):
+        config = tiny.get_config()
+        config.num_shards, config.learning_rate = 2, lr
+        return config
+
+    seen = []
+    inner = workdir_lock.locked(lambda config, workdir: seen.append(config.learning_rate))
+    with workdir_lock.held(tmp_path / "w", shared=True,
+                           identity=workdir_lock.identity_of(part(1e-2))):
+        inner(part(1e-2), tmp_path / "w")  # the same sweep's other shard
+        with pytest.raises(workdir_lock.WorkdirLockedError, match="different distributed sweep"):
+            inner(part(3e-2), tmp_path / "w")
+    assert seen == [1e-2]
