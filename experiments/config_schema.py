@@ -55,6 +55,7 @@ RESULT_NEUTRAL_FIELDS = (
     "progress",
     "checkpoint_every",
     "compilation_cache_dir",
+    "compile_ahead",
     "shard",
     "num_shards",
     "distributed",
@@ -167,6 +168,10 @@ def base_config() -> config_dict.ConfigDict:
     # JAX's persistent compilation cache: a rerun of the same program structure (any numeric
     # values) skips compiling. "" turns it off.
     c.compilation_cache_dir = "~/.cache/losslab/jax"
+    # Compile every group's program up front in worker threads (XLA compiles outside the GIL)
+    # while earlier groups train, and dispatch each chunk before the previous one's results are
+    # written. False: compile each group when its turn comes, one chunk at a time (same numbers).
+    c.compile_ahead = True
 
     c.sweep = _sweep_placeholders(c)
     return c

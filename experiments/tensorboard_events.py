@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import math
 import pathlib
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tensorboardX import FileWriter
+from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto.api_pb2 import (
     DataType,
     Experiment,
@@ -41,13 +42,13 @@ from tensorboardX.proto.api_pb2 import (
     MetricName,
     Status,
 )
+from tensorboardX.proto.event_pb2 import Event
 from tensorboardX.proto.plugin_hparams_pb2 import (
     HParamsPluginData,
     SessionEndInfo,
     SessionStartInfo,
 )
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
-from tensorboardX.summary import scalar
 
 from experiments import grid, result_files, table_rows
 
@@ -123,17 +124,29 @@ class Writer:
                 stale.unlink()
             frame = by_run.get(row["run_id"], curves.iloc[:0])
             last = int(frame["step"].max()) if len(frame) else self.steps
-            events = FileWriter(str(run_dir), max_queue=1_000_000, flush_secs=3600)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            # Synchronous, one file per run: tensorboardX's FileWriter would start a thread and a
+            # multiprocessing queue per run (most of the time this took).
+            events = EventsWriter(str(run_dir / "events"))
+
+            def write(summary, step: int | None = None, events=events) -> None:
+                event = Event(summary=summary, wall_time=time.time())
+                if step is not None:
+                    event.step = step
+                events.write_event(event)
+
             try:
-                events.add_summary(experiment)
-                events.add_summary(self._session_start(row))
+                write(experiment)
+                write(self._session_start(row))
+                steps = frame["step"].to_numpy().tolist()
                 for column, tag in CURVE_TAGS.items():
                     if column in frame:
-                        for step, value in zip(frame["step"], frame[column], strict=True):
-                            events.add_summary(scalar(tag, float(value)), int(step))
+                        values = frame[column].to_numpy(dtype=np.float64).tolist()
+                        for step, value in zip(steps, values, strict=True):
+                            write(_scalar(tag, value), step)
                 for column in metrics:
-                    events.add_summary(scalar(RESULTS_PREFIX + column, float(row[column])), last)
-                events.add_summary(_session_end())
+                    write(_scalar(RESULTS_PREFIX + column, float(row[column])), last)
+                write(_session_end())
             finally:
                 events.close()
         result_files.atomic_write(self.marker(key), lambda p: p.write_text(""))
@@ -182,6 +195,11 @@ def _coerce(kind: str, value: Any) -> Any:
     if kind == "number":
         return float(value)
     return str(value)
+
+
+def _scalar(tag: str, value: float):
+    """The Summary tensorboardX.summary.scalar(tag, value) makes (tags here need no cleaning)."""
+    return Summary(value=[Summary.Value(tag=tag, simple_value=value)])
 
 
 def _session_end():
