@@ -318,7 +318,7 @@ def execute(
     needed = [p for p in plan.programs if todo[p.group_id]]
     ahead = bool(plan.config.compile_ahead)
     pool = None
-    if ahead and needed:
+    if ahead and len(needed) > 1:  # one program: nothing to overlap its compile with
         pool = concurrent.futures.ThreadPoolExecutor(
             compile_workers(len(needed)), thread_name_prefix="losslab-compile"
         )
