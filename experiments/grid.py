@@ -56,10 +56,13 @@ class Group:
 
     @property
     def label(self) -> str:
-        """The group's swept structural values, e.g. 'model.widths=(8,)' ('all' for none)."""
-        return ", ".join(
-            f"{p}={v}" for p, v in self.runs[0].swept if p not in NUMERIC_FIELDS
-        ) or "all"
+        """The group's swept structural values, e.g. 'model.widths=(8,)' ('all' for none); a
+        group that fuses several losses is labelled by all of them ('losses=huber/cauchy, ...')."""
+        fused = [f"losses={'/'.join(self.losses)}"] if len(self.losses) > 1 else []
+        return ", ".join(fused + [
+            f"{p}={v}" for p, v in self.runs[0].swept
+            if p not in NUMERIC_FIELDS and not (fused and p == "loss")
+        ]) or "all"
 
 
 def _fmt(value: Any) -> str:

@@ -93,6 +93,10 @@ def test_fused_losses_share_a_program_per_task():
             [group.losses[i] for i in group.hyper["loss_index"]], losses_of_runs
         )
         assert group.hyper["loss_index"].dtype == np.int32
+    assert [g.label for g in groups] == [
+        "losses=squared_error/huber/cauchy, dataset.noise=gaussian",
+        "losses=squared_error/huber/cauchy, dataset.noise=laplace",
+    ]  # the fused group is labelled by all its losses, not its first run's
     classification = _config(loss=("squared_error", "softmax_cross_entropy"))
     assert len(grid.expand(classification)) == 2  # different tasks never share a program
 

@@ -109,9 +109,9 @@ CASES = {
         _config(batch_size=206, dataset__validation_fraction=0.2),
         r"config\.batch_size=206 exceeds the 205 training examples of dataset 'synthetic'",
     ),
-    "batch larger than digits training set": (
+    "batch larger than digits training set": (  # 1347 - round(0.2 * 1347)
         _digits(batch_size=2000),
-        r"config\.batch_size=2000 exceeds the 1078 training examples of dataset 'digits'",  # 1347 - 269
+        r"config\.batch_size=2000 exceeds the 1078 training examples of dataset 'digits'",
     ),
     "empty sweep axis": (_config(sweep__seed=()), r"config\.sweep\.seed is empty"),
     "wrong type on an axis": (

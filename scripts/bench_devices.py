@@ -1,0 +1,141 @@
+r"""Whole chunks per device (the engine) vs one chunk split over the devices (before issue #18).
+
+  python scripts/bench_devices.py                 # 4 forced host devices, the anchor sweep
+  python scripts/bench_devices.py --devices=2 --repeats=7
+  python scripts/bench_devices.py --quick         # 200 steps, 3 repetitions
+
+On CPU the devices are forced with `--xla_force_host_platform_device_count` (set here, before JAX
+starts); on a GPU machine the real local devices are used. The anchor sweep (configs/anchor.py,
+96 runs, one fused program) is executed four ways, interleaved in one process, `--repeats` times
+(medians reported):
+
+* engine, n devices: `sweep.compile_program` with the plan's devices: chunk i of a wave on device
+  i, each device running the one-device program (byte-identical to one device, issue #18);
+* engine, 1 device: the same chunks one after another on device 0;
+* split chunk (the engine before #18): each chunk's runs sharded over the n devices with
+  `NamedSharding(Mesh(devices, ("runs",)), P("runs"))`, data replicated, one call per chunk;
+* split sweep: one chunk of all 96 runs split over the devices (the old engine's best case).
+
+Compile time is measured once per arm and excluded from the execute medians. The last line is
+machine-readable: `bench_devices: ... engine_vs_split_chunk=<split / engine execute time>`.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+_DEVICES = flags.DEFINE_integer("devices", 4, "Forced host devices (CPU only).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Interleaved repetitions (medians reported).")
+_QUICK = flags.DEFINE_bool("quick", False, "200 steps and 3 repetitions.")
+_CHUNK = flags.DEFINE_integer("chunk_size", 24, "Runs per chunk (96 runs: 4 chunks of 24).")
+
+
+def main(argv):
+    del argv
+    flag = f"--xla_force_host_platform_device_count={_DEVICES.value}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+    import jax
+    import numpy as np
+
+    from configs import anchor
+    from experiments import sweep, training
+    from experiments.plan import SweepPlan
+
+    config = anchor.get_config()
+    config.chunk_size = _CHUNK.value
+    repeats = 3 if _QUICK.value else _REPEATS.value
+    if _QUICK.value:
+        config.steps = 200
+    n = jax.local_device_count()
+    plan_n = SweepPlan.resolve(config, n)
+    plan_1 = SweepPlan.resolve(config, 1)
+    [program] = plan_n.programs
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()), ("runs",))
+    runs_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def engine(plan):
+        t = time.perf_counter()
+        compiled = sweep.compile_program(plan, program)
+        compiled._ready(plan.n_devices)
+        compile_s = time.perf_counter() - t
+
+        def execute():
+            finals = []
+            for first in range(0, len(plan.chunks), plan.n_devices):
+                wave = plan.chunks[first: first + plan.n_devices]
+                for (_, metrics), chunk in zip(compiled([c.hyper for c in wave]), wave,
+                                               strict=True):
+                    finals.append(np.asarray(metrics["objective"])[: len(chunk.runs), -1])
+            return np.concatenate(finals)
+
+        return compile_s, execute
+
+    def split(chunks):
+        pieces = training.make_program(program.config, plan_n.dataset(program), program.losses)
+        data = jax.device_put(training.data_arrays(plan_n.dataset(program)), replicated)
+        size = len(chunks[0].hyper[next(iter(chunks[0].hyper))])
+        spec = {
+            path: jax.ShapeDtypeStruct((size,), values.dtype, sharding=runs_sharding)
+            for path, values in program.hyper.items()
+        }
+        t = time.perf_counter()
+        run = jax.jit(jax.vmap(pieces.run, in_axes=(0, None))).lower(spec, data).compile()
+        compile_s = time.perf_counter() - t
+
+        def execute():
+            finals = []
+            for chunk in chunks:
+                _, metrics = run(jax.device_put(chunk.hyper, runs_sharding), data)
+                finals.append(np.asarray(metrics["objective"])[: len(chunk.runs), -1])
+            return np.concatenate(finals)
+
+        return compile_s, execute
+
+    one_config = config.copy_and_resolve_references()
+    one_config.chunk_size = len(program.runs) + (-len(program.runs)) % n
+    one_chunk = SweepPlan.resolve(one_config, 1).chunks
+    arms = {
+        f"engine, {n} devices (whole chunks)": engine(plan_n),
+        "engine, 1 device": engine(plan_1),
+        f"split chunk of {plan_n.chunk_size} over {n} devices (before #18)": split(plan_n.chunks),
+        f"split sweep, 1 chunk of {len(one_chunk[0].runs)} over {n} devices": split(one_chunk),
+    }
+    times = {name: [] for name in arms}
+    finals = {}
+    for name, (_, execute) in arms.items():  # warm-up: first dispatch, allocations
+        finals[name] = execute()
+    for _ in range(repeats):
+        for name, (_, execute) in arms.items():
+            t = time.perf_counter()
+            execute()
+            times[name].append(time.perf_counter() - t)
+    reference = next(iter(finals.values()))
+    print(f"{len(reference)} runs, {config.steps} steps, {n} devices ({jax.devices()[0].platform}),"
+          f" {repeats} repetitions, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'arm':<52} {'compile s':>9} {'execute s':>9} {'/ engine':>8} {'identical':>9}")
+    base = statistics.median(times[next(iter(arms))])
+    for name, (compile_s, _) in arms.items():
+        median = statistics.median(times[name])
+        same = bool(np.array_equal(finals[name], reference))
+        print(f"{name:<52} {compile_s:>9.2f} {median:>9.2f} {median / base:>8.2f} {same!s:>9}")
+    names = list(arms)
+    print(
+        f"bench_devices: runs={len(reference)} devices={n} "
+        f"engine_execute_s={base:.3f} "
+        f"engine_vs_one_device={statistics.median(times[names[1]]) / base:.2f} "
+        f"engine_vs_split_chunk={statistics.median(times[names[2]]) / base:.2f} "
+        f"engine_vs_split_sweep={statistics.median(times[names[3]]) / base:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
