@@ -827,10 +827,12 @@ def profile_section(steps: int) -> None:
               + ", ".join(f"{k} {v:.2f}" for k, v in during.items()))
         print(f"  host after training (finish): {med['host_after']:.2f} s = "
               + ", ".join(f"{k} {v:.2f}" for k, v in after.items()))
+        exposed = med["main_other"] + med["host_after"]
         print(f"  main thread otherwise (setup, compiling or waiting for a compile): "
-              f"{med['main_other']:.2f} s; compile + host = "
-              f"{(med['main_other'] + med['host_during'] + med['host_after']) / med['wall']:.1%} "
-              f"of the wall, host after training {med['host_after'] / med['wall']:.1%}")
+              f"{med['main_other']:.2f} s; that + host after training = {exposed / med['wall']:.1%}"
+              f" of the wall ({(exposed + med['host_during']) / med['wall']:.1%} with the host "
+              f"work per chunk, which overlaps the next chunk's training when compiling ahead); "
+              f"host after training {med['host_after'] / med['wall']:.1%}")
         print(f"bench_sweep_profile: variant={name or 'engine'} runs={runs} groups={len(groups)} "
               f"wall_s={med['wall']:.3g} compile_s={med['compile']:.3g} "
               f"execute_wait_s={med['execute']:.3g} host_during_s={med['host_during']:.3g} "
