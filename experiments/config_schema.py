@@ -56,6 +56,7 @@ RESULT_NEUTRAL_FIELDS = (
     "checkpoint_every",
     "compilation_cache_dir",
     "max_runs",
+    "compile_ahead",
     "shard",
     "num_shards",
     "distributed",
@@ -171,6 +172,10 @@ def base_config() -> config_dict.ConfigDict:
     # The grid budget: a grid of more runs is refused before it is expanded, with its estimated
     # memory and time (experiments.validation.check_budget); raise it for a deliberate huge sweep.
     c.max_runs = 100_000
+    # Compile every group's program up front in worker threads (XLA compiles outside the GIL)
+    # while earlier groups train, and dispatch each chunk before the previous one's results are
+    # written. False: compile each group when its turn comes, one chunk at a time (same numbers).
+    c.compile_ahead = True
 
     c.sweep = _sweep_placeholders(c)
     return c

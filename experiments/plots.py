@@ -81,9 +81,14 @@ def _facets(frame: pd.DataFrame, shown: tuple[str, ...]) -> list[tuple[str, pd.D
 
 
 def save_png(fig: Figure, path: pathlib.Path) -> pathlib.Path:
-    """Write `fig` as a PNG atomically (temporary file, then rename) and release it."""
+    """Write `fig` as a PNG atomically (temporary file, then rename) and release it.
+
+    A figure with a layout engine (this module's are constrained) already fits its canvas and
+    is drawn once; others are cropped to their contents (bbox_inches="tight", a second draw).
+    """
+    tight = "tight" if fig.get_layout_engine() is None else None
     result_files.atomic_write(
-        path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png")
+        path, lambda p: fig.savefig(p, dpi=110, bbox_inches=tight, format="png")
     )
     import matplotlib.pyplot as plt  # only to release figures made with pyplot (claims)
 

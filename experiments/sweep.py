@@ -5,7 +5,8 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
 
 The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
 engine loop shared with the claims' trained runs, compiles each group's program once
-(`jit(vmap(run))`, ahead of time) and feeds it the plan's chunks of stacked hyperparameters,
+(`jit(vmap(run))`, ahead of time; with config.compile_ahead every group's up front, in worker
+threads, while the first group trains) and feeds it the plan's chunks of stacked hyperparameters,
 whole chunks side by side when several devices are visible, one chunk per device (so each run's
 numbers are the same on any number of devices). Each finished chunk is written to
 the workdir at once; rerunning the same command skips chunks already written.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import os
 import pathlib
 import sys
 import time
@@ -132,9 +134,16 @@ class ChunkProgram:
             for i, hyper in enumerate(hypers)
         ]
 
-    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
-        outputs = [run(hyper, data) for run, data, hyper in self._placed(hypers)]
+    def launch(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        """Dispatch the chunks (asynchronously: nothing is waited for); `collect` reads them."""
+        return [run(hyper, data) for run, data, hyper in self._placed(hypers)]
+
+    def collect(self, outputs: list) -> list:
+        """The launched chunks' (params, metrics) on the host (waits for them)."""
         return [jax.device_get((state.params, metrics)) for state, metrics in outputs]
+
+    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+        return self.collect(self.launch(hypers, directories))
 
 
 class SegmentedProgram(ChunkProgram):
@@ -184,7 +193,10 @@ class SegmentedProgram(ChunkProgram):
             start = None
         return start
 
-    def __call__(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
+    def collect(self, outputs: list) -> list:
+        return outputs  # `launch` ran the chunks to the end (saving between segments)
+
+    def launch(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
         placed = self._placed(hypers)
         starts = {self.start(d) for d in directories} or {None}
         assert len(starts) == 1, f"chunks of one call resume from different periods: {starts}"
@@ -271,37 +283,86 @@ def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
         yield wave
 
 
+def _compiled(plan: SweepPlan, program: Program) -> ChunkProgram:
+    t0 = time.perf_counter()
+    compiled = compile_program(plan, program)
+    logging.info(
+        "group %d (%s): compiled in %.1fs",
+        program.group_id, program.label, time.perf_counter() - t0,
+    )
+    return compiled
+
+
+def compile_workers(n_programs: int) -> int:
+    """Threads compiling ahead: one per two CPU cores (the rest train), at least one."""
+    return max(1, min(n_programs, (os.cpu_count() or 1) // 2))
+
+
 def execute(
     plan: SweepPlan, chunks, checkpoint_root: pathlib.Path
 ) -> Iterator[ChunkResult]:
     """The engine loop: compile each program that `chunks` need once, run its chunks in order,
     one whole chunk per local device at a time.
 
+    With config.compile_ahead (the default), every needed program is compiled up front, in the
+    order the groups run, by worker threads (tracing holds the GIL, XLA's compile does not)
+    while the earlier groups' chunks train; and each wave of chunks is dispatched before the
+    previous wave's results are read back and handed to the caller, so the caller's host work
+    on a chunk (tables, TensorBoard events) overlaps the next one's training. Each chunk runs the
+    same compiled program on the same inputs either way: the numbers are the same. A compile
+    error surfaces here, once; programs not yet being compiled are then cancelled.
+
     Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
     """
-    for program in plan.programs:
-        todo = [c for c in chunks if c.group_id == program.group_id]
-        if not todo:
-            continue
-        t0 = time.perf_counter()
-        compiled = compile_program(plan, program)
-        logging.info(
-            "group %d (%s): compiled in %.1fs",
-            program.group_id, program.label, time.perf_counter() - t0,
+    todo = {p.group_id: [c for c in chunks if c.group_id == p.group_id] for p in plan.programs}
+    needed = [p for p in plan.programs if todo[p.group_id]]
+    ahead = bool(plan.config.compile_ahead)
+    pool = None
+    if ahead and len(needed) > 1:  # one program: nothing to overlap its compile with
+        pool = concurrent.futures.ThreadPoolExecutor(
+            compile_workers(len(needed)), thread_name_prefix="losslab-compile"
         )
-        directory = {c.key: checkpoints.chunk_dir(checkpoint_root, *c.key) for c in todo}
-        starts = {c.key: compiled.start(directory[c.key]) for c in todo}
-        for wave in _waves(todo, plan.n_devices, lambda c: starts[c.key]):
-            outputs = compiled([c.hyper for c in wave], [directory[c.key] for c in wave])
-            for chunk, (params, metrics) in zip(wave, outputs, strict=True):
-                n = len(chunk.runs)
-                yield ChunkResult(
-                    program,
-                    chunk,
-                    compiled.data,
-                    jax.tree.map(lambda leaf, n=n: leaf[:n], params),
-                    {k: v[:n] for k, v in metrics.items()},
-                )
+        futures = {p.group_id: pool.submit(_compiled, plan, p) for p in needed}
+    pending = None  # the wave dispatched last: (program, compiled, wave, outputs)
+
+    def results(program, compiled, wave, outputs) -> Iterator[ChunkResult]:
+        for chunk, (params, metrics) in zip(wave, compiled.collect(outputs), strict=True):
+            n = len(chunk.runs)
+            yield ChunkResult(
+                program,
+                chunk,
+                compiled.data,
+                jax.tree.map(lambda leaf, n=n: leaf[:n], params),
+                {k: v[:n] for k, v in metrics.items()},
+            )
+
+    try:
+        for program in needed:
+            if pool is None:
+                compiled = _compiled(plan, program)
+            else:
+                future = futures[program.group_id]
+                ok = future.done() and future.exception() is None
+                if pending is not None and not ok:  # hand on what is ready first
+                    yield from results(*pending)
+                    pending = None
+                compiled = future.result()
+            group = todo[program.group_id]
+            directory = {c.key: checkpoints.chunk_dir(checkpoint_root, *c.key) for c in group}
+            starts = {c.key: compiled.start(directory[c.key]) for c in group}
+            for wave in _waves(group, plan.n_devices, lambda c: starts[c.key]):
+                outputs = compiled.launch([c.hyper for c in wave], [directory[c.key] for c in wave])
+                if pending is not None:
+                    yield from results(*pending)
+                pending = (program, compiled, wave, outputs)
+                if not ahead:
+                    yield from results(*pending)
+                    pending = None
+        if pending is not None:
+            yield from results(*pending)
+    finally:
+        if pool is not None:  # on an error (or the caller stopping): don't wait for compiles
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def use_compilation_cache(config: config_dict.ConfigDict) -> None:

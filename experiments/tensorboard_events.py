@@ -49,7 +49,6 @@ from tensorboardX.proto.plugin_hparams_pb2 import (
     SessionStartInfo,
 )
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
-from tensorboardX.summary import scalar
 
 from experiments import grid, result_files, table_rows
 
@@ -124,12 +123,14 @@ class Writer:
             frame = by_run.get(row["run_id"], curves.iloc[:0])
             last = int(frame["step"].max()) if len(frame) else self.steps
             summaries = [(experiment, None), (self._session_start(row), None)]
+            steps = frame["step"].to_numpy().tolist()
             for column, tag in CURVE_TAGS.items():
                 if column in frame:
-                    for step, value in zip(frame["step"], frame[column], strict=True):
-                        summaries.append((scalar(tag, float(value)), int(step)))
+                    values = frame[column].to_numpy(dtype=np.float64).tolist()
+                    summaries += [(_scalar(tag, v), step) for step, v in zip(steps, values,
+                                                                              strict=True)]
             for column in metrics:
-                summaries.append((scalar(RESULTS_PREFIX + column, float(row[column])), last))
+                summaries.append((_scalar(RESULTS_PREFIX + column, float(row[column])), last))
             summaries.append((_session_end(), None))
             try:
                 _write_events(run_dir, summaries)
@@ -201,6 +202,11 @@ def _coerce(kind: str, value: Any) -> Any:
     if kind == "number":
         return float(value)
     return str(value)
+
+
+def _scalar(tag: str, value: float):
+    """The Summary tensorboardX.summary.scalar(tag, value) makes (tags here need no cleaning)."""
+    return Summary(value=[Summary.Value(tag=tag, simple_value=value)])
 
 
 def _session_end():

@@ -4,7 +4,9 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --quick          # 200 steps, one repetition (a fast check)
   python scripts/bench_sweep.py --scaling        # + 24, 96, 384, 1,536 runs (--runs=...)
   python scripts/bench_sweep.py --flops          # + achieved FLOP/s against a measured matmul peak
-  python scripts/bench_sweep.py --profile        # + losslab's cost by chunk_size and log_every
+  python scripts/bench_sweep.py --chunking       # + losslab's cost by chunk_size and log_every
+  python scripts/bench_sweep.py --noanchor --profile [--config=configs/default.py]
+                                                 # compile / execute / host per group
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
   python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
@@ -32,14 +34,15 @@ extrapolated linearly to 96 runs (plus the naive loop's compile time, which does
 agreement check compares that subset. Preparing the subset's targets, initial parameters and
 index arrays is not timed. The alternatives run interleaved, `--repeats` times; medians are
 reported. Every section ends with one machine-readable line (`bench_sweep: ...`,
-`bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_profile: ...`,
-`bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`).
+`bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_chunking: ...`,
+`bench_sweep_profile: ...`, `bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import dataclasses
 import os
 import pathlib
@@ -48,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterator
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -57,11 +61,23 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import app, flags, logging
+from ml_collections import config_flags
 
 import losses
 from configs import anchor
 from experiments import data as data_lib
-from experiments import devices, grid, models, sweep, training
+from experiments import (
+    devices,
+    grid,
+    models,
+    plots,
+    result_files,
+    stability,
+    sweep,
+    table_rows,
+    tensorboard_events,
+    training,
+)
 from experiments.plan import SweepPlan
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
@@ -75,7 +91,14 @@ _RUNS = flags.DEFINE_list(
     "runs", ["24", "96", "384", "1536"], "Sweep sizes for --scaling (multiples of 24: more seeds)."
 )
 _FLOPS = flags.DEFINE_bool("flops", False, "Also report achieved FLOP/s against a matmul peak.")
-_PROFILE = flags.DEFINE_bool("profile", False, "Also time losslab by chunk_size and log_every.")
+_PROFILE = flags.DEFINE_bool(
+    "profile", False,
+    "Also print where run_sweep's wall time goes, per group: compile / execute / host (tables, "
+    "TensorBoard, plots, summary), for --config (experiments.sweep's flag, --config.<field> "
+    "overrides too; default here: configs/anchor.py) with TensorBoard and plots on; with "
+    "config.compile_ahead, ahead-of-time compiling and the sequential engine interleaved.",
+)
+_CHUNKING = flags.DEFINE_bool("chunking", False, "Also time losslab by chunk_size and log_every.")
 _WARM_CACHE = flags.DEFINE_bool(
     "warm_cache", False,
     "Use a persistent compilation cache, filled by one untimed repetition first (a rerun of a "
@@ -593,7 +616,7 @@ def flops_section(config, anchor_numbers: dict) -> None:
           f"compile_fraction_of_wall={comp['losslab'] / wall['losslab']:.3g}")
 
 
-def profile_section(base_config) -> None:
+def chunking_section(base_config) -> None:
     """One group (squared_error, 32 runs) through compile_program at other chunk_size, log_every."""
     print("\nprofile: the squared_error group (32 runs), compile_program + its chunks")
     print(f"{'chunk_size':>10s} {'log_every':>9s} {'compile s':>10s} {'execute s':>10s} "
@@ -609,7 +632,216 @@ def profile_section(base_config) -> None:
         line.append(f"c{chunk_size}_l{log_every}={timing.compile:.3g}/{per_run:.3g}")
         print(f"{chunk_size:10d} {log_every:9d} {timing.compile:10.2f} {execute:10.2f} "
               f"{per_run:12.1f}")
-    print("bench_sweep_profile: compile_s/exec_ms_per_run " + " ".join(line))
+    print("bench_sweep_chunking: compile_s/exec_ms_per_run " + " ".join(line))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# --profile: where run_sweep's wall time goes
+
+
+class PhaseRecorder:
+    """Wall-clock intervals of run_sweep's phases, recorded by wrapping the functions it calls.
+
+    Works on any version of the engine that calls these names (so it can time an older checkout
+    too): compile_program (in whatever thread compiles), the chunk program's calls (the main
+    thread waiting on the device), the engine's results, and the host work: per chunk (tables,
+    TensorBoard events, chunk files) and after training (`finish`: assembling the tables, the
+    groups table, TensorBoard, plots, summary). Only the outermost wrapped call of a thread is
+    recorded, so nothing is counted twice.
+    """
+
+    HOST: typing.ClassVar = {
+        "tables": [(table_rows, "chunk_tables"), (sweep.ChunkResult, "oracle_columns")],
+        "tensorboard": [(tensorboard_events.Writer, "write_chunk"),
+                        (tensorboard_events.Writer, "write_missing")],
+        "chunk_files": [(result_files, "write_chunk")],
+        "assemble": [(result_files, "assemble")],
+        "groups": [(stability, "group_table")],
+        "plots": [(plots, "sweep_plots")],
+        "summary": [(plots, "end_of_run_summary")],
+    }
+    RUN = ("launch", "collect", "__call__")
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.events: list[tuple[str, int, float, float]] = []  # (what, group, start, end)
+        self.group_of: dict[int, int] = {}  # id(compiled program) -> group_id
+        self.local = threading.local()
+
+    def _timed(self, what: str, fn, group=lambda args: -1):
+        recorder = self
+
+        def wrapper(*args, **kwargs):
+            if getattr(recorder.local, "depth", 0):
+                return fn(*args, **kwargs)
+            recorder.local.depth = 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                recorder.local.depth = 0
+                recorder.events.append((what, group(args), start - recorder.t0,
+                                        time.perf_counter() - recorder.t0))
+
+        return wrapper
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[PhaseRecorder]:
+        saved = []
+
+        def patch(owner, name, value):
+            saved.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, value)
+
+        compile_program = sweep.compile_program
+
+        def compiled(plan, program):
+            start = time.perf_counter()
+            out = compile_program(plan, program)
+            self.group_of[id(out)] = program.group_id
+            self.events.append(("compile", program.group_id, start - self.t0,
+                                time.perf_counter() - self.t0))
+            return out
+
+        patch(sweep, "compile_program", compiled)
+        for name in self.RUN:
+            if name in sweep.ChunkProgram.__dict__:
+                fn = sweep.ChunkProgram.__dict__[name]
+                patch(sweep.ChunkProgram, name, self._timed(
+                    "execute", fn, lambda args: self.group_of.get(id(args[0]), -1)))
+            if name in sweep.SegmentedProgram.__dict__:
+                fn = sweep.SegmentedProgram.__dict__[name]
+                patch(sweep.SegmentedProgram, name, self._timed(
+                    "execute", fn, lambda args: self.group_of.get(id(args[0]), -1)))
+        for what, targets in self.HOST.items():
+            for owner, name in targets:
+                patch(owner, name, self._timed(what, owner.__dict__[name]))
+        execute, finish = sweep.execute, sweep.finish
+
+        def executed(*args, **kwargs):
+            for result in execute(*args, **kwargs):
+                now = time.perf_counter() - self.t0
+                self.events.append(("result", result.chunk.group_id, now, now))
+                yield result
+
+        def finished(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return finish(*args, **kwargs)
+            finally:
+                self.events.append(("finish", -1, start - self.t0, time.perf_counter() - self.t0))
+
+        patch(sweep, "execute", executed)
+        patch(sweep, "finish", finished)
+        try:
+            self.t0 = time.perf_counter()
+            yield self
+        finally:
+            for owner, name, value in reversed(saved):
+                setattr(owner, name, value)
+
+    def breakdown(self, wall: float) -> dict[str, float]:
+        """Seconds by phase (flat keys: 'g0.compile', 'host.tables', ...) and 'wall'."""
+        out: dict[str, float] = {"wall": wall}
+        finish = [(s, e) for w, _, s, e in self.events if w == "finish"]
+        after_from = finish[0][0] if finish else wall
+        for what, group, start, end in self.events:
+            if what == "compile":
+                out[f"g{group}.compile"] = end - start
+                out[f"g{group}.compile_end_at"] = end
+            elif what == "execute":
+                out[f"g{group}.execute"] = out.get(f"g{group}.execute", 0.0) + end - start
+            elif what == "result":
+                out[f"g{group}.last_result_at"] = end
+            elif what != "finish":
+                phase = "after" if start >= after_from else "during"
+                key = f"host_{phase}.{what}"
+                out[key] = out.get(key, 0.0) + end - start
+        out["host_after"] = finish[0][1] - finish[0][0] if finish else 0.0
+        out["host_during"] = sum(v for k, v in out.items() if k.startswith("host_during."))
+        out["execute"] = sum(v for k, v in out.items() if k.endswith(".execute"))
+        out["compile"] = sum(v for k, v in out.items() if k.endswith(".compile"))
+        # The main thread's time not spent waiting on the device or on host work: setup
+        # (validation, data, config.json) and compiling or waiting for a compile.
+        out["main_other"] = wall - out["execute"] - out["host_during"] - out["host_after"]
+        return out
+
+
+def profile_config(steps: int):
+    """A fresh copy of --config (experiments.sweep's flag) if given, else the anchor config."""
+    if flags.FLAGS["config"].present:
+        config = copy.deepcopy(sweep._CONFIG.value)
+    else:
+        config = anchor.get_config()
+    if steps:
+        config.steps = steps
+    config.progress = False
+    config.compilation_cache_dir = ""  # cold unless --warm_cache set a cache dir
+    return config
+
+
+def profile_section(steps: int) -> None:
+    """run_sweep on --config with TensorBoard and plots on: where the wall time goes."""
+    given = flags.FLAGS["config"].present
+    path = config_flags.get_config_filename(flags.FLAGS["config"]) if given else "configs/anchor.py"
+    base = profile_config(steps)
+    variants = {"": None}
+    if "compile_ahead" in base:
+        variants = {"sequential": False, "ahead": True}
+    repeats = 1 if _QUICK.value else _REPEATS.value
+    cold = not _WARM_CACHE.value
+    print(f"\nprofile: run_sweep({path}) {'cold' if cold else 'warm cache'}, TensorBoard and plots "
+          f"on; {repeats} interleaved repetition(s) of {', '.join(variants) or 'this engine'}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    samples: dict[str, list[dict[str, float]]] = collections.defaultdict(list)
+    for rep in range(repeats + (0 if cold else 1)):
+        for name, ahead in variants.items():
+            config = profile_config(steps)
+            if ahead is not None:
+                config.compile_ahead = ahead
+            with tempfile.TemporaryDirectory(prefix="bench_profile_") as workdir, \
+                    PhaseRecorder().installed() as recorder:
+                t0 = time.perf_counter()
+                result = sweep.run_sweep(config, workdir)
+                wall = time.perf_counter() - t0
+            if cold or rep:  # with --warm_cache the first repetition fills the cache
+                samples[name].append(recorder.breakdown(wall))
+        logging.info("profile repetition %d done", rep + 1)
+    runs = len(result.runs)
+    for name, rows in samples.items():
+        med = {k: median([r.get(k, np.nan) for r in rows]) for k in rows[0]}
+        groups = sorted({int(k[1:].split(".")[0]) for k in med if k.startswith("g")})
+        print(f"\n{name or 'engine'}: {runs} runs, {len(groups)} group(s); medians of {len(rows)}: "
+              f"wall {med['wall']:.2f} s (" + ", ".join(f"{r['wall']:.2f}" for r in rows) + ")")
+        print(f"  {'group':>5s} {'compile s':>10s} {'compiled at s':>14s} "
+              f"{'execute wait s':>15s} {'last chunk at s':>16s}")
+        for g in groups:
+            print(f"  {g:5d} {med.get(f'g{g}.compile', np.nan):10.2f} "
+                  f"{med.get(f'g{g}.compile_end_at', np.nan):14.2f} "
+                  f"{med.get(f'g{g}.execute', np.nan):15.2f} "
+                  f"{med.get(f'g{g}.last_result_at', np.nan):16.2f}")
+        during = {k.split(".", 1)[1]: v for k, v in med.items() if k.startswith("host_during.")}
+        after = {k.split(".", 1)[1]: v for k, v in med.items() if k.startswith("host_after.")}
+        print(f"  host per chunk (main thread): {med['host_during']:.2f} s = "
+              + ", ".join(f"{k} {v:.2f}" for k, v in during.items()))
+        print(f"  host after training (finish): {med['host_after']:.2f} s = "
+              + ", ".join(f"{k} {v:.2f}" for k, v in after.items()))
+        exposed = med["main_other"] + med["host_after"]
+        print(f"  main thread otherwise (setup, compiling or waiting for a compile): "
+              f"{med['main_other']:.2f} s; that + host after training = {exposed / med['wall']:.1%}"
+              f" of the wall ({(exposed + med['host_during']) / med['wall']:.1%} with the host "
+              f"work per chunk, which overlaps the next chunk's training when compiling ahead); "
+              f"host after training {med['host_after'] / med['wall']:.1%}")
+        print(f"bench_sweep_profile: variant={name or 'engine'} runs={runs} groups={len(groups)} "
+              f"wall_s={med['wall']:.3g} compile_s={med['compile']:.3g} "
+              f"execute_wait_s={med['execute']:.3g} host_during_s={med['host_during']:.3g} "
+              f"host_after_s={med['host_after']:.3g} main_other_s={med['main_other']:.3g} "
+              f"host_after_fraction={med['host_after'] / med['wall']:.3g}")
+    if len(samples) == 2:
+        seq, ahead = (median([r["wall"] for r in samples[k]]) for k in ("sequential", "ahead"))
+        print(f"bench_sweep_profile_overlap: sequential_s={seq:.3g} ahead_s={ahead:.3g} "
+              f"saved_s={seq - ahead:.3g} ratio={seq / ahead:.3g}")
 
 
 def device_section(base_config) -> None:
@@ -696,8 +928,10 @@ def main(argv):
     numbers = anchor_section(config) if _ANCHOR.value else None
     if _FLOPS.value:
         flops_section(config, numbers)
+    if _CHUNKING.value:
+        chunking_section(config)
     if _PROFILE.value:
-        profile_section(config)
+        profile_section(steps)
     if _SCALING.value:
         scaling_section(config)
     if _DIAGNOSTICS.value:
