@@ -1,0 +1,125 @@
+"""The evidence report end to end: `python -m experiments.claims --quick` once per session
+(the `quick_report` fixture), then checks of the whole report and of claims 1 and 4, each
+verdict re-derived from the tables the report wrote, independently of the claims' own code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs.claims import claim1_smoothness as claim1_config
+from configs.claims import claim4_classification as claim4_config
+from experiments.claims import claim4_classification as claim4
+from experiments.claims.section import VERDICTS
+
+
+@pytest.mark.slow
+def test_quick_report_end_to_end(quick_report):
+    """`python -m experiments.claims --quick`: every section has a computed verdict, its tables
+    as CSV and its plots embedded in the HTML."""
+    tmp_path = quick_report
+    md = (tmp_path / "report.md").read_text()
+    page = (tmp_path / "report.html").read_text()
+    verdicts = pd.read_csv(tmp_path / "verdicts.csv")
+    ran = verdicts[verdicts["verdict"].isin(VERDICTS)]
+    assert {"Claim 1", "Claim 2", "Claim 3a", "Claim 3b", "Claim 4", "Claim 5", "Claim 7"} <= set(
+        ran["claim"])
+    for key in ("claim" + claim.split()[-1] for claim in ran["claim"]):
+        verdict = re.search(rf'<a id="{key}"></a>.*?\*\*Verdict: (\w+)\*\*', md, re.S)
+        assert verdict and verdict.group(1) in VERDICTS, key
+        csvs = sorted((tmp_path / key).glob("*.csv"))
+        pngs = sorted((tmp_path / key).glob("*.png"))
+        assert csvs and pngs, key
+        for csv in csvs:
+            assert f"{key}/{csv.name}" in md
+            assert len(pd.read_csv(csv)) > 0
+    assert page.count("data:image/png;base64,") == len(list(tmp_path.glob("claim*/*.png")))
+    assert "So why L2?" in page
+
+
+def _finite(frame: pd.DataFrame, columns) -> None:
+    values = frame[list(columns)].to_numpy(dtype=float)
+    assert np.isfinite(values).all(), frame[list(columns)]
+
+
+@dataclasses.dataclass
+class ReportSection:
+    """A section of the --quick report as its files give it back (verdicts.csv, CSVs, PNGs)."""
+
+    verdict: str
+    tables: dict[str, pd.DataFrame]
+
+
+def _section_of(report: pathlib.Path, key: str, claim: str) -> ReportSection:
+    verdicts = pd.read_csv(report / "verdicts.csv").set_index("claim")
+    assert verdicts.loc[claim, "verdict"] in VERDICTS
+    tables = {p.stem: pd.read_csv(p) for p in sorted((report / key).glob("*.csv"))}
+    assert tables and all(len(t) > 0 for t in tables.values()), key
+    for png in (report / key).glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    return ReportSection(verdicts.loc[claim, "verdict"], tables)
+
+
+@pytest.mark.slow
+def test_claim4_quick_end_to_end(quick_report):
+    section = _section_of(quick_report, "claim4", "Claim 4")
+    runs = section.tables["runs"]
+    config = claim4_config.get_config("quick")
+    assert len(runs) == (len(config.sweep.dataset.name) * len(config.sweep.model.name)
+                         * len(claim4_config.LOSSES) * len(config.sweep.learning_rate)
+                         * len(config.sweep.seed))
+    _finite(runs, ["test_accuracy", "test_loss", "val_accuracy", "test_ece_ts", "test_nll_ts"])
+    assert ((runs["test_accuracy"] >= 0) & (runs["test_accuracy"] <= 1)).all()
+
+    # The rule, re-applied from the runs table alone: paired over seeds, binomial test noise.
+    from experiments import data as data_lib
+    from experiments import statistics
+
+    intervals, converged_cells = [], []
+    for (dataset, _), cell in runs.groupby(["dataset", "model"]):
+        at_best, converged = {}, []
+        for loss, frame in cell.groupby("loss"):
+            mean = frame.groupby("learning_rate")["val_accuracy"].mean()  # selected on val
+            best = frame[frame["learning_rate"] == mean.idxmax()].sort_values("seed")
+            at_best[loss] = best["test_accuracy"].to_numpy()
+            converged.append(abs(best["val_tail_change"].mean()) < claim4.BUDGET_TOLERANCE)
+        n_test = data_lib.load({**config.dataset.to_dict(), "name": dataset}).x_test.shape[0]
+        intervals.append(statistics.with_test_noise(at_best[claim4.SQUARE], at_best[claim4.CE],
+                                                    n_test))
+        converged_cells.append(all(converged))
+    _, reject = statistics.holm([iv.p_value for iv in intervals])  # wins over several cells
+    cells = len(intervals)
+    ce_wins = sum(iv.high < 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
+    sq_wins = sum(iv.low > 0 and ok and r
+                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
+    expected = ("supported" if 2 * ce_wins > cells
+                else "refuted" if 2 * sq_wins > cells else "qualified")
+    assert section.verdict == expected
+    assert len(section.tables["comparison"]) == cells
+    # Every loss stays far above chance (10%) at its best lr on both tasks.
+    assert (section.tables["best_lr"]["acc_mean"] > 0.2).all()
+
+
+@pytest.mark.slow
+def test_claim1_quick_end_to_end(quick_report):
+    section = _section_of(quick_report, "claim1", "Claim 1")
+    runs = section.tables["runs"]
+    config = claim1_config.get_config("quick")
+    assert len(runs) == (len(claim1_config.LOSSES) * len(config.sweep.dataset.noise_scale)
+                         * len(config.sweep.learning_rate) * len(config.sweep.seed))
+    stable = runs[runs["stable"]]
+    _finite(stable, ["rebound", "relative_excess", "test_mse", "val_mse", "initial_grad_norm"])
+    assert (stable["final_objective"] < stable["initial_objective"]).all()
+    assert (stable["rebound"] >= 0).all() and (stable["relative_excess"] >= -1e-9).all()
+    # The rule, re-applied from the tables: tuned lr = stable on all seeds, lowest mean val MSE.
+    tuned = section.tables["tuned_lr"].set_index(["noise_scale", "loss"])["tuned_lr"]
+    for (noise, loss), frame in runs.groupby(["noise_scale", "loss"]):
+        per_lr = frame.groupby("learning_rate").agg(ok=("stable", "all"), v=("val_mse", "mean"))
+        assert tuned[(noise, loss)] == per_lr[per_lr["ok"]]["v"].idxmin()
