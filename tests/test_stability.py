@@ -112,9 +112,10 @@ def test_a_diverging_member_does_not_change_the_others(tmp_path):
     config.chunk_size = 2
     config.sweep.learning_rate = (0.05, 1e3)
     together = sweep.run_sweep(config, tmp_path / "together")
-    config.sweep.learning_rate = (0.05, 0.05)  # the same program shape, no diverging member
+    config.sweep.learning_rate = (0.05, 0.04)  # the same program shape, no diverging member
     alone = sweep.run_sweep(config, tmp_path / "alone")
     assert together.runs["diverged"].astype(bool).tolist() == [False, True]
+    assert not alone.runs["diverged"].astype(bool).any()
     stable = together.curves[together.curves["run_id"] == 0].reset_index(drop=True)
     reference = alone.curves[alone.curves["run_id"] == 0].reset_index(drop=True)
     pd.testing.assert_frame_equal(stable, reference, check_exact=True)
