@@ -12,12 +12,15 @@ starts); on a GPU machine the real local devices are used. The anchor sweep (con
 * engine, n devices: `sweep.compile_program` with the plan's devices: chunk i of a wave on device
   i, each device running the one-device program (byte-identical to one device, issue #18);
 * engine, 1 device: the same chunks one after another on device 0;
-* split chunk (the engine before #18): each chunk's runs sharded over the n devices with
-  `NamedSharding(Mesh(devices, ("runs",)), P("runs"))`, data replicated, one call per chunk;
-* split sweep: one chunk of all 96 runs split over the devices (the old engine's best case).
+* split chunks (the engine before #18): each chunk's runs sharded over the n devices with
+  `NamedSharding(Mesh(devices, ("runs",)), P("runs"))`, data replicated, one call per chunk: at
+  the same chunk_size (when n divides it), and at n × chunk_size, which gives every device the
+  engine's per-device shape (chunk_size runs), the like-for-like comparison;
+* split sweep: one chunk of all 96 runs split over the devices.
 
 Compile time is measured once per arm and excluded from the execute medians. The last line is
-machine-readable: `bench_devices: ... engine_vs_split_chunk=<split / engine execute time>`.
+machine-readable: `bench_devices: ... split_same_per_device_shape_vs_engine=<split / engine
+execute time>` (> 1: the engine is faster).
 """
 
 from __future__ import annotations
@@ -100,15 +103,23 @@ def main(argv):
 
         return compile_s, execute
 
-    one_config = config.copy_and_resolve_references()
-    one_config.chunk_size = len(program.runs) + (-len(program.runs)) % n
-    one_chunk = SweepPlan.resolve(one_config, 1).chunks
+    def chunks_of(size: int):
+        resized = config.copy_and_resolve_references()
+        resized.chunk_size = size
+        return SweepPlan.resolve(resized, 1).chunks
+
+    c = plan_n.chunk_size
     arms = {
-        f"engine, {n} devices (whole chunks)": engine(plan_n),
-        "engine, 1 device": engine(plan_1),
-        f"split chunk of {plan_n.chunk_size} over {n} devices (before #18)": split(plan_n.chunks),
-        f"split sweep, 1 chunk of {len(one_chunk[0].runs)} over {n} devices": split(one_chunk),
+        f"engine, {n} devices (whole chunks of {c})": engine(plan_n),
+        f"engine, 1 device (chunks of {c})": engine(plan_1),
     }
+    if c % n == 0:
+        arms[f"split chunks of {c} over {n} devices (before #18)"] = split(plan_n.chunks)
+    arms[f"split chunks of {n * c} over {n} devices ({c} runs per device)"] = split(
+        chunks_of(n * c)
+    )
+    runs = len(program.runs) + (-len(program.runs)) % n
+    arms[f"split sweep, 1 chunk of {runs} over {n} devices"] = split(chunks_of(runs))
     times = {name: [] for name in arms}
     finals = {}
     for name, (_, execute) in arms.items():  # warm-up: first dispatch, allocations
@@ -127,13 +138,12 @@ def main(argv):
         median = statistics.median(times[name])
         same = bool(np.array_equal(finals[name], reference))
         print(f"{name:<52} {compile_s:>9.2f} {median:>9.2f} {median / base:>8.2f} {same!s:>9}")
-    names = list(arms)
+    split_same_shape = statistics.median(times[next(k for k in arms if "runs per device" in k)])
     print(
-        f"bench_devices: runs={len(reference)} devices={n} "
+        f"bench_devices: runs={len(reference)} devices={n} chunk_size={c} "
         f"engine_execute_s={base:.3f} "
-        f"engine_vs_one_device={statistics.median(times[names[1]]) / base:.2f} "
-        f"engine_vs_split_chunk={statistics.median(times[names[2]]) / base:.2f} "
-        f"engine_vs_split_sweep={statistics.median(times[names[3]]) / base:.2f}"
+        f"one_device_vs_engine={statistics.median(times[list(arms)[1]]) / base:.2f} "
+        f"split_same_per_device_shape_vs_engine={split_same_shape / base:.2f}"
     )
 
 
