@@ -8,8 +8,9 @@ Each claim module (experiments/claims/claim<N>_*.py) exposes `run(workdir, quick
 modules are imported only when their claim runs, and a claim whose module does not exist yet is
 skipped with a warning (and listed as not run in the report). A claim that raises is logged with
 its traceback and listed as failed; the report is still written for the others, and the command
-exits with status 1. Default sizes: all five claims in about 11 minutes on 2 shared CPU cores;
---quick: under 2 minutes with a cold compilation cache (the end-to-end test runs it).
+exits with status 1. --quick (the end-to-end test runs it): 251 s for all claims with a cold
+compilation cache on an idle 2-core machine (2026-12-03; README's report section has the per-claim
+times).
 """
 
 from __future__ import annotations

@@ -420,8 +420,8 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
                 f"{r['alpha_median_high']:.2f}]")
 
     def ratio_text(r):
-        return (f"×{r['test_mse_ratio']:.2f} [{r['test_mse_ratio_low']:.2f}, "
-                f"{r['test_mse_ratio_high']:.2f}]")
+        return (f"×{r['test_mse_ratio']:.3g} [{r['test_mse_ratio_low']:.3g}, "
+                f"{r['test_mse_ratio_high']:.3g}]")  # 3 significant digits: Cauchy's is ~1e-3
 
     lines = []
     for model, label in (("linear", "Linear model"), ("mlp", "MLP")):
