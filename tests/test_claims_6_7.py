@@ -73,3 +73,12 @@ def test_selection_reads_validation_only():
     curves = {"val_own_loss": np.array([[3.0, 1.0, 2.0], [np.nan, 5.0, 4.0]]),
               "test_mse": np.array([[0.0, 9.0, 9.0], [0.0, 0.0, 9.0]])}
     np.testing.assert_array_equal(claim6.select_on_validation(curves), [1, 2])
+
+
+def test_ratio_text_keeps_the_digits_of_a_small_ratio():
+    """Cauchy noise gives the adaptive fit ~1e-3 of squared error's test MSE: the text must show
+    it (it printed ×0.00 [-0.00, 0.00] at two decimals)."""
+    row = {"test_mse_ratio": 0.00123, "test_mse_ratio_low": 0.00101, "test_mse_ratio_high": 0.00145}
+    assert claim6.ratio_text(row) == "×0.00123 [0.00101, 0.00145]"
+    assert claim6.ratio_text({"test_mse_ratio": 1.02, "test_mse_ratio_low": 1.0,
+                              "test_mse_ratio_high": 1.03}) == "×1.02 [1, 1.03]"

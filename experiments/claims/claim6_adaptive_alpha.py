@@ -393,6 +393,17 @@ def _ratio_plot(table: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 # --- the section --------------------------------------------------------------------------------
 
 
+def alpha_text(r) -> str:
+    """A row's median learned α with its interval, e.g. '1.99 [1.93, 2.04]'."""
+    return f"{r['alpha_median']:.2f} [{r['alpha_median_low']:.2f}, {r['alpha_median_high']:.2f}]"
+
+
+def ratio_text(r) -> str:
+    """A row's test-MSE ratio with its interval to 3 significant digits (Cauchy's is ~1e-3)."""
+    return (f"×{r['test_mse_ratio']:.3g} [{r['test_mse_ratio_low']:.3g}, "
+            f"{r['test_mse_ratio_high']:.3g}]")
+
+
 def run(workdir: pathlib.Path, quick: bool) -> Section:
     c = claim_config.get_config("quick" if quick else "default")
     outdir = pathlib.Path(workdir) / KEY
@@ -414,14 +425,6 @@ def run(workdir: pathlib.Path, quick: bool) -> Section:
     def cell(model, family):
         r = alphas[(alphas["model"] == model) & (alphas["noise"] == family)].iloc[0]
         return r
-
-    def alpha_text(r):
-        return (f"{r['alpha_median']:.2f} [{r['alpha_median_low']:.2f}, "
-                f"{r['alpha_median_high']:.2f}]")
-
-    def ratio_text(r):
-        return (f"×{r['test_mse_ratio']:.3g} [{r['test_mse_ratio_low']:.3g}, "
-                f"{r['test_mse_ratio_high']:.3g}]")  # 3 significant digits: Cauchy's is ~1e-3
 
     lines = []
     for model, label in (("linear", "Linear model"), ("mlp", "MLP")):
