@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from absl import app, flags, logging
 
+from experiments import console, provenance, result_files, sweep, validation
 from experiments import plan as plan_lib
-from experiments import provenance, result_files, sweep, validation
 from experiments import workdir as workdir_lib
 
 # --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
@@ -190,6 +190,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if flags.FLAGS.workdir is None:
         raise app.UsageError("--workdir is required (a finished sweep's directory)")
+    console.quiet_jax()
     try:
         report = reproduce(flags.FLAGS.workdir, _INTO.value, rtol=_RTOL.value, atol=_ATOL.value,
                            overwrite=flags.FLAGS.overwrite)

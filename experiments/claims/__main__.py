@@ -24,7 +24,7 @@ import traceback
 import matplotlib
 from absl import app, flags, logging
 
-from experiments import config_schema, devices
+from experiments import config_schema, console, devices
 from experiments.claims import report
 from experiments.claims.section import Section
 
@@ -116,6 +116,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.workdir is None:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
+    console.quiet_jax()
     matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
     # derive from base_config, whose xla_gpu_deterministic_ops is on.
