@@ -35,4 +35,5 @@ def quick_report(tmp_path_factory) -> pathlib.Path:
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+    (workdir / "stderr.log").write_text(result.stderr)  # what a person saw in the terminal
     return workdir

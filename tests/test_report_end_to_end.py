@@ -41,6 +41,8 @@ def test_quick_report_end_to_end(quick_report):
             assert len(pd.read_csv(csv)) > 0
     assert page.count("data:image/png;base64,") == len(list(tmp_path.glob("claim*/*.png")))
     assert "So why L2?" in page
+    terminal = (tmp_path / "stderr.log").read_text().splitlines()
+    assert not [line for line in terminal if re.search(r"\btpu\b", line, re.IGNORECASE)]
 
 
 def _finite(frame: pd.DataFrame, columns) -> None:
