@@ -75,6 +75,7 @@ EXECUTION_FIELDS = (
     "fuse_losses",
     "matmul_precision",
     "xla_gpu_deterministic_ops",
+    "xla_optimization_level",
 )
 
 
@@ -165,6 +166,11 @@ def base_config() -> config_dict.ConfigDict:
     # passes on GPUs/TPUs; on CPU both are full float32) and run-to-run identical GPU results.
     c.matmul_precision = "highest"  # jax_default_matmul_precision: default | high | highest
     c.xla_gpu_deterministic_ops = True  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
+    # XLA's --xla_backend_optimization_level (3 is XLA's own default). On CPU, 1 compiles about a
+    # third faster and runs as fast (BENCHMARKS.md), with other float rounding in the last bits;
+    # the evidence report, whose runs are short and compile-bound, uses 1. Like the flag above it
+    # is read when JAX initializes: `python -m experiments.sweep` sets it before that.
+    c.xla_optimization_level = 3
     c.checkpoint_every = 0  # checkpoint the vectorized training state every N steps (0: off)
     # JAX's persistent compilation cache: a rerun of the same program structure (any numeric
     # values) skips compiling. "" turns it off.

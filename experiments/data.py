@@ -496,7 +496,8 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     """Move a seeded random `fraction` of the training examples into the validation split.
 
     Selection (learning rate, λ, budget) reads the validation split; the test split stays for
-    reporting. Classification splits are stratified (each class keeps its share). Inputs were
+    reporting. Classification splits are stratified (each class keeps its share, rounded so the
+    split holds round(fraction·n) examples whatever the class counts). Inputs were
     standardized with the full training split's statistics before the carve (input statistics
     only, never labels). ValueError naming `dataset.validation_fraction` outside (0, 1).
     """
@@ -505,11 +506,10 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     n = dataset.x_train.shape[0]
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7A1]))
     if dataset.task == "classification":
-        val = np.concatenate([
-            members[: round(fraction * len(members))]
-            for members in (rng.permutation(np.flatnonzero(dataset.y_train == k))
-                            for k in range(dataset.num_classes or 0))
-        ])
+        members = [rng.permutation(np.flatnonzero(dataset.y_train == k))
+                   for k in range(dataset.num_classes or 0)]
+        quota = _stratified_quota(np.array([len(m) for m in members]), fraction, n)
+        val = np.concatenate([m[:q] for m, q in zip(members, quota, strict=True)])
     else:
         val = rng.permutation(n)[: round(fraction * n)]
     if not 0 < val.size < n:
@@ -528,6 +528,19 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
         x_val=part(dataset.x_train, val), y_val=part(dataset.y_train, val),
         f_val=part(dataset.f_train, val),
     )
+
+
+def _stratified_quota(counts: np.ndarray, fraction: float, n: int) -> np.ndarray:
+    """Validation examples per class: fraction·count rounded so that they sum to round(fraction·n)
+    (largest remainders get the extra example, ties to the lower class). The validation split's
+    size then depends on n only, not on how a draw's classes fall: same-shape data, one compile.
+    """
+    quota = fraction * counts
+    base = np.floor(quota).astype(int)
+    extra = round(fraction * n) - int(base.sum())
+    order = np.argsort(-(quota - base), kind="stable")
+    base[order[:extra]] += 1
+    return base
 
 
 def validation_view(dataset: Dataset) -> Dataset:

@@ -1,8 +1,9 @@
 """The devices a sweep runs on: XLA and JAX settings, and jax.distributed's start-up.
 
 `config.matmul_precision` is applied while a group's program is traced (`matmul_precision`),
-`config.xla_gpu_deterministic_ops` through XLA_FLAGS, which XLA reads once, when JAX initializes
-its backend (`apply_xla_flags`, called first by `experiments.sweep.main`). `initialize` starts
+`config.xla_gpu_deterministic_ops` and `config.xla_optimization_level` through XLA_FLAGS, which
+XLA reads once, when JAX initializes its backend (`apply_xla_flags`, called first by
+`experiments.sweep.main` and the claims report). `initialize` starts
 jax.distributed from the config (before the backend, too); `on_device` places the specs of a
 program compiled for one local device (experiments.sweep runs whole chunks, one per device).
 """
@@ -18,6 +19,7 @@ from ml_collections import config_dict
 from experiments.validation import ConfigError
 
 DETERMINISTIC_OPS_FLAG = "--xla_gpu_deterministic_ops=true"
+XLA_DEFAULT_OPTIMIZATION_LEVEL = 3  # --xla_backend_optimization_level when XLA_FLAGS has none
 # How long any process waits at the exit barrier of jax.distributed (its default, 5 minutes,
 # kills every process of the job when the parts finish further apart than that, which a sweep
 # with uneven groups easily does), and how long process 0 waits for its job's other processes.
@@ -66,32 +68,42 @@ def matmul_precision(config: config_dict.ConfigDict):
     return jax.default_matmul_precision(None if value == "default" else value)
 
 
+def xla_flags(config: config_dict.ConfigDict) -> dict[str, str]:
+    """The XLA flags `config` asks for: flag name -> the flag as XLA_FLAGS carries it."""
+    flags = {}
+    if config.xla_gpu_deterministic_ops:
+        flags["xla_gpu_deterministic_ops"] = DETERMINISTIC_OPS_FLAG
+    level = int(config.xla_optimization_level)
+    if level != XLA_DEFAULT_OPTIMIZATION_LEVEL:
+        flags["xla_backend_optimization_level"] = f"--xla_backend_optimization_level={level}"
+    return flags
+
+
 def apply_xla_flags(config: config_dict.ConfigDict) -> None:
-    """Add --xla_gpu_deterministic_ops=true to XLA_FLAGS when config.xla_gpu_deterministic_ops.
+    """Add the flags of `xla_flags(config)` to XLA_FLAGS (a flag already there is kept as set).
 
     XLA reads XLA_FLAGS once, when JAX initializes its backend (the first jax.devices() or
-    computation), so this only takes effect if called before that: `experiments.sweep.main` calls
-    it first. From a notebook, export XLA_FLAGS before importing anything that uses JAX.
+    computation), so this only takes effect if called before that: `experiments.sweep.main` and
+    the claims report call it first. From a notebook, export XLA_FLAGS before importing anything
+    that uses JAX.
     """
-    if not config.xla_gpu_deterministic_ops:
-        return
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_gpu_deterministic_ops" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_OPS_FLAG}".strip()
+    current = os.environ.get("XLA_FLAGS", "")
+    missing = [flag for name, flag in xla_flags(config).items() if name not in current]
+    if missing:
+        os.environ["XLA_FLAGS"] = " ".join([current, *missing]).strip()
 
 
 def check_xla_flags(config: config_dict.ConfigDict) -> None:
-    """Warn, on a GPU, when the config asks for deterministic ops that XLA_FLAGS does not carry."""
-    if (
-        config.xla_gpu_deterministic_ops
-        and jax.default_backend() == "gpu"
-        and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", "")
-    ):
-        logging.warning(
-            "config.xla_gpu_deterministic_ops=True but XLA_FLAGS lacks %s: it only takes effect"
-            " when set before JAX initializes (python -m experiments.sweep does this)",
-            DETERMINISTIC_OPS_FLAG,
-        )
+    """Warn when the config asks for an XLA flag that XLA_FLAGS does not carry (set too late)."""
+    current = os.environ.get("XLA_FLAGS", "")
+    for name, flag in xla_flags(config).items():
+        if name == "xla_gpu_deterministic_ops" and jax.default_backend() != "gpu":
+            continue
+        if name not in current:
+            logging.warning(
+                "the config asks for %s but XLA_FLAGS lacks it: it only takes effect when set"
+                " before JAX initializes (python -m experiments.sweep does this)", flag,
+            )
 
 
 def on_device(tree, device):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import os
 import pathlib
 import platform
 import subprocess
@@ -52,6 +53,7 @@ def machine() -> dict[str, object]:
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "process_count": jax.process_count(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 

@@ -89,6 +89,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset.split_seed": _numpy_seed,
     "dataset.validation_seed": _numpy_seed,
     "max_runs": _at_least_one,
+    "xla_optimization_level": (lambda v: v in (0, 1, 2, 3), "one of 0, 1, 2, 3"),
     "learning_rate": _nonnegative,
     "penalty_strength": _nonnegative,
     "momentum": _nonnegative,

@@ -416,6 +416,28 @@ def test_validation_split_is_carved_from_training_data_seeded_and_stratified():
     assert view.x_val is None
 
 
+def test_validation_split_size_depends_on_n_only():
+    """Stratified, yet round(fraction·n) examples for any class counts: MNIST-1D's draws (other
+    class counts per data_seed) then give data of one shape, so they share one compiled program.
+    Per-class rounding gave 320, 321 or 322 of 1,600 by seed."""
+    from experiments import config_schema
+
+    sizes = set()
+    for seed in range(6):
+        config = config_schema.base_config().dataset
+        config.name, config.num_samples, config.data_seed = "mnist1d", 2000, seed
+        config.validation_fraction = 0.2
+        split = data.load(config)
+        counts = np.bincount(split.y_train, minlength=10) + np.bincount(split.y_val, minlength=10)
+        per_class = np.bincount(split.y_val, minlength=10)
+        assert np.all(np.abs(per_class - 0.2 * counts) < 1)  # each class within one of its share
+        sizes.add(split.x_val.shape[0])
+    assert sizes == {round(0.2 * 1600)}
+    # The quota itself: largest remainders get the extra examples, ties to the lower class.
+    np.testing.assert_array_equal(data._stratified_quota(np.array([5, 5, 5]), 0.5, 15), [3, 3, 2])
+    np.testing.assert_array_equal(data._stratified_quota(np.array([3, 7]), 0.3, 10), [1, 2])
+
+
 def test_validation_split_synthetic_keeps_teacher_outputs_aligned():
     split = data.split_validation(data.synthetic_regression(teacher="linear", n_train=100), 0.3, 0)
     np.testing.assert_allclose(split.x_val @ split.true_coef, split.f_val, rtol=1e-5, atol=1e-5)

@@ -155,6 +155,27 @@ def test_deterministic_ops_flag_is_appended_once(monkeypatch):
     )
 
 
+def test_xla_optimization_level_flag(monkeypatch):
+    """config.xla_optimization_level reaches XLA_FLAGS only when it differs from XLA's default,
+    once, and never over a level the user already exported."""
+    monkeypatch.setenv("XLA_FLAGS", "")
+    devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=False))
+    assert os.environ["XLA_FLAGS"] == ""  # 3: XLA's own default, nothing to add
+    for _ in range(2):
+        devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=False, xla_optimization_level=1))
+    assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=1"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
+    devices.apply_xla_flags(_config(xla_optimization_level=1))
+    assert os.environ["XLA_FLAGS"] == (
+        "--xla_backend_optimization_level=2 --xla_gpu_deterministic_ops=true"
+    )
+
+
+def test_xla_optimization_level_is_checked():
+    with pytest.raises(ValueError, match=r"xla_optimization_level.*one of 0, 1, 2, 3"):
+        _plan(xla_optimization_level=4)
+
+
 def test_initialize_checks_process_id():
     devices.initialize(_config())  # not distributed: nothing happens
     assert not jax.distributed.is_initialized()

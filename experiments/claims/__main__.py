@@ -40,10 +40,12 @@ CLAIMS = {
 }
 
 FLAGS = flags.FLAGS
+XLA_OPTIMIZATION_LEVEL = 1  # the report's default --xla_optimization_level
 
 
 def define_flags() -> None:
-    """--workdir, --quick, --only; defined only when run as a program, so tests can import this.
+    """--workdir, --quick, --only, --xla_optimization_level; defined only when run as a program,
+    so tests can import this.
 
     experiments.sweep (which the claims use) defines --workdir (and --config) when imported, so
     it is imported first and its --workdir serves here too; defining it twice would fail.
@@ -55,6 +57,12 @@ def define_flags() -> None:
     flags.DEFINE_bool("quick", False, "Small sizes: a smoke test of every claim (~3 min).")
     flags.DEFINE_list(
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
+    )
+    flags.DEFINE_enum(
+        "xla_optimization_level", str(XLA_OPTIMIZATION_LEVEL), ["0", "1", "2", "3"],
+        "XLA's backend optimization level for every program of the report (config."
+        "xla_optimization_level). The report's runs are short, so compiling dominates: 1 compiles"
+        " about a third faster than XLA's default 3 and runs as fast on CPU (BENCHMARKS.md).",
     )
 
 
@@ -119,8 +127,11 @@ def main(argv):
     console.quiet_jax()
     matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
-    # derive from base_config, whose xla_gpu_deterministic_ops is on.
-    devices.apply_xla_flags(config_schema.base_config())
+    # derive from base_config, whose xla_gpu_deterministic_ops is on; XLA_FLAGS is recorded in
+    # provenance.json.
+    settings = config_schema.base_config()
+    settings.xla_optimization_level = int(FLAGS.xla_optimization_level)
+    devices.apply_xla_flags(settings)
     try:
         keys = select(FLAGS.only)
     except ValueError as error:
