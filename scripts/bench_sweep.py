@@ -10,6 +10,7 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
   python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
+  python scripts/bench_sweep.py --noanchor --opt_levels   # compile / execute by XLA opt level
   python scripts/bench_sweep.py --noanchor --device --warm_cache   # that section alone, warm
 
 The three train the same thing: an MLP 16 -> 64 -> 1 on the synthetic teacher, Adam (lr 1e-3,
@@ -35,7 +36,8 @@ agreement check compares that subset. Preparing the subset's targets, initial pa
 index arrays is not timed. The alternatives run interleaved, `--repeats` times; medians are
 reported. Every section ends with one machine-readable line (`bench_sweep: ...`,
 `bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_chunking: ...`,
-`bench_sweep_profile: ...`, `bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`).
+`bench_sweep_profile: ...`, `bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`,
+`bench_sweep_opt_level: ...`).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ from experiments import (
     tensorboard_events,
     training,
 )
-from experiments.plan import SweepPlan
+from experiments.plan import Part, SweepPlan
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
 _STEPS = flags.DEFINE_integer("steps", 0, "Override the steps per run (0: the anchor's 1,000).")
@@ -113,6 +115,11 @@ _DEVICE = flags.DEFINE_bool(
     "device", False,
     "Also run ~1,024 anchor runs on the default device (a GPU when present) against the "
     "sequential loop on that device.",
+)
+_OPT_LEVELS = flags.DEFINE_bool(
+    "opt_levels", False,
+    "Also compile and run the anchor's program and claim 4's at XLA optimization levels 3, 2, 1 "
+    "(config.xla_optimization_level).",
 )
 _ANCHOR = flags.DEFINE_bool(
     "anchor", True, "Run the anchor comparison (--noanchor: only the sections asked for)."
@@ -911,6 +918,60 @@ def diagnostics_section() -> None:
           f"exec_ratio={on_x / off_x:.3g} off_s={off:.3g} on_s={on:.3g}")
 
 
+def opt_levels_section(steps: int) -> None:
+    """One program compiled at XLA's backend optimization levels 3 (XLA's default), 2 and 1, in
+    this process (jax's per-compile `compiler_options`, which is what XLA_FLAGS'
+    --xla_backend_optimization_level sets for a whole process): compile and execute medians,
+    and the largest relative difference of the final metrics from level 3."""
+    from configs.claims import claim4_classification
+
+    claim4 = claim4_classification.get_config("quick")
+    claim4.sweep.dataset.name = ("digits",)
+    claim4.steps = steps or 1200
+    programs = {"anchor": quiet(anchor_config(steps)), "claim4-mlp": quiet(claim4)}
+    levels = (3, 2, 1)
+    repeats = 1 if _QUICK.value else _REPEATS.value
+    print(f"\nXLA optimization levels {levels}, {repeats} interleaved repetition(s); load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for name, config in programs.items():
+        config.compilation_cache_dir = ""
+        plan = SweepPlan.resolve(config, 1, part=Part(0, 1))
+        program = plan.programs[0]
+        pieces = training.make_program(program.config, plan.dataset(program), program.losses)
+        data = training.data_arrays(plan.dataset(program))
+        chunk = next(c for c in plan.chunks if c.group_id == program.group_id)
+        hyper = {k: jnp.asarray(v) for k, v in chunk.hyper.items()}
+        run = jax.jit(jax.vmap(pieces.run, in_axes=(0, None)))
+        times = {level: ([], []) for level in levels}
+        finals = {}
+        for _ in range(repeats):
+            for level in levels:
+                t0 = time.perf_counter()
+                with devices.matmul_precision(config):
+                    lowered = run.lower(hyper, data)
+                executable = lowered.compile(
+                    compiler_options={"xla_backend_optimization_level": level})
+                t1 = time.perf_counter()
+                _, metrics = jax.block_until_ready(executable(hyper, data))
+                t2 = time.perf_counter()
+                times[level][0].append(t1 - t0)
+                times[level][1].append(t2 - t1)
+                finals[level] = np.concatenate([
+                    np.asarray(v, np.float64)[..., -1].ravel() for _, v in sorted(metrics.items())
+                ])
+        base_c, base_x = median(times[3][0]), median(times[3][1])
+        for level in levels:
+            c, x = median(times[level][0]), median(times[level][1])
+            scale = np.maximum(np.abs(finals[3]), 1e-30)
+            ok = np.isfinite(finals[3]) & np.isfinite(finals[level])
+            diff = float(np.max(np.abs(finals[level] - finals[3])[ok] / scale[ok]))
+            print(f"  {name:11s} level {level}: compile {c:5.2f} s ({c / base_c:.2f}×), execute "
+                  f"{x:5.2f} s ({x / base_x:.2f}×), max rel diff vs level 3 {diff:.2g}")
+            print(f"bench_sweep_opt_level: program={name} level={level} compile_s={c:.3g} "
+                  f"execute_s={x:.3g} compile_ratio={c / base_c:.3g} "
+                  f"execute_ratio={x / base_x:.3g} max_rel_diff={diff:.2g}")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -938,6 +999,8 @@ def main(argv):
         diagnostics_section()
     if _DEVICE.value:
         device_section(config)
+    if _OPT_LEVELS.value:
+        opt_levels_section(steps)
 
 
 if __name__ == "__main__":
