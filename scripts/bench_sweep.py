@@ -928,7 +928,10 @@ def opt_levels_section(steps: int) -> None:
     claim4 = claim4_classification.get_config("quick")
     claim4.sweep.dataset.name = ("digits",)
     claim4.steps = steps or 1200
-    programs = {"anchor": quiet(anchor_config(steps)), "claim4-mlp": quiet(claim4)}
+    claim4_cnn = copy.deepcopy(claim4)
+    claim4_cnn.sweep.model.name = ("cnn",)
+    programs = {"anchor": quiet(anchor_config(steps)), "claim4-mlp": quiet(claim4),
+                "claim4-cnn": quiet(claim4_cnn)}
     levels = (3, 2, 1)
     repeats = 1 if _QUICK.value else _REPEATS.value
     print(f"\nXLA optimization levels {levels}, {repeats} interleaved repetition(s); load average "
