@@ -167,7 +167,7 @@ def base_config() -> config_dict.ConfigDict:
     c.matmul_precision = "highest"  # jax_default_matmul_precision: default | high | highest
     c.xla_gpu_deterministic_ops = True  # sets --xla_gpu_deterministic_ops (GPU reproducibility)
     # XLA's --xla_backend_optimization_level (3 is XLA's own default). On CPU, 1 compiles about a
-    # third faster and runs as fast (BENCHMARKS.md), with other float rounding in the last bits;
+    # third faster; MLPs run as fast, CNNs ~1.25× slower (BENCHMARKS.md); other float rounding;
     # the evidence report, whose runs are short and compile-bound, uses 1. Like the flag above it
     # is read when JAX initializes: `python -m experiments.sweep` sets it before that.
     c.xla_optimization_level = 3
