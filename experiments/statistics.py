@@ -21,6 +21,8 @@ Comparisons:
 * `paired_difference(a, b)`: arms that share seeds / datasets are resampled with the SAME
   indices, so the noise they share cancels (narrower than `unpaired_difference` when the arms
   are positively correlated).
+* `ratio_of_means(a, b)`: mean(a)/mean(b), its interval on the log scale where every mean is
+  positive (it then stays positive: a ratio near 0 never gets a negative lower end).
 * `holm(p_values)`: Holm's step-down adjustment when a verdict combines several comparisons.
 * `accuracy_test_noise(p, n_test)` and `with_test_noise(...)`: an accuracy measured on n test
   examples has binomial sampling noise √(p(1−p)/n) on top of the seed noise; a difference of two
@@ -201,15 +203,37 @@ def unpaired_difference(a: np.ndarray, b: np.ndarray, *, level: float = LEVEL,
 
 def ratio_of_means(a: np.ndarray, b: np.ndarray, *, paired: bool = True, level: float = LEVEL,
                    resamples: int = RESAMPLES, seed: int = 0) -> Interval | np.ndarray:
-    """Interval for mean(a) / mean(b) (paired: shared units resampled together); null 1."""
+    """Interval for mean(a) / mean(b) (paired: shared units resampled together); null 1.
+
+    Computed on the log scale, exp(log r ± t·SE*(log r)), where the estimate and every bootstrap
+    replicate are positive (MSEs, variances, losses): the interval then stays positive and is
+    symmetric in log, so a/b and b/a get reciprocal intervals. A problem whose means can be
+    ≤ 0 falls back to the linear interval r ± t·SE*(r)."""
     if paired:
-        return bootstrap(lambda x, y: x.mean(-1) / y.mean(-1), a, b, level=level,
-                         resamples=resamples, seed=seed, null=1.0)
-    est_a, rep_a, n_a = bootstrap_replicates(lambda x: x.mean(-1), a, resamples=resamples,
-                                             seed=seed)
-    est_b, rep_b, n_b = bootstrap_replicates(lambda x: x.mean(-1), b, resamples=resamples,
-                                             seed=seed + 1)
-    return _interval(est_a / est_b, rep_a / rep_b, min(n_a, n_b), level, 1.0)
+        est, reps, units = bootstrap_replicates(lambda x, y: x.mean(-1) / y.mean(-1), a, b,
+                                                resamples=resamples, seed=seed)
+    else:
+        est_a, rep_a, n_a = bootstrap_replicates(lambda x: x.mean(-1), a, resamples=resamples,
+                                                 seed=seed)
+        est_b, rep_b, n_b = bootstrap_replicates(lambda x: x.mean(-1), b, resamples=resamples,
+                                                 seed=seed + 1)
+        est, reps, units = est_a / est_b, rep_a / rep_b, min(n_a, n_b)
+    positive = (est > 0) & (reps > 0).all(-1)
+    linear = _interval(est, reps, units, level, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log = _interval(np.log(np.where(positive, est, 1.0)),
+                        np.log(np.where(positive[..., None], reps, 1.0)), units, level, 0.0)
+    if isinstance(log, Interval):
+        return _exp_interval(log) if positive else linear
+    out = np.empty(log.shape, dtype=object)
+    for k in np.ndindex(out.shape):
+        out[k] = _exp_interval(log[k]) if positive[k] else linear[k]
+    return out
+
+
+def _exp_interval(iv: Interval) -> Interval:
+    return Interval(math.exp(iv.estimate), math.exp(iv.low), math.exp(iv.high), iv.level,
+                    iv.p_value)
 
 
 def holm(p_values: Sequence[float], level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:

@@ -260,6 +260,14 @@ def test_entry_point_selects_claims_and_skips_missing_modules(monkeypatch):
     assert entry.load_claim("claim1") is None
 
 
+def test_report_xla_level_auto_depends_on_size():
+    from experiments.claims import __main__ as entry
+
+    assert entry.optimization_level("auto", quick=True) == 1
+    assert entry.optimization_level("auto", quick=False) == 2
+    assert entry.optimization_level("3", quick=True) == 3
+
+
 # --- end to end ---------------------------------------------------------------------------------
 
 

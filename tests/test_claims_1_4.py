@@ -64,6 +64,52 @@ def test_claim4_best_lr_and_noise_match_a_direct_computation():
     assert row["ce_beats_sq"] and not row["sq_beats_ce"] and not row["agrees_hui_belkin"]
 
 
+def test_claim4_budget_ladder_retrains_only_unsettled_cells_on_validation():
+    """A cell whose validation accuracy still moves is retrained at the next budget, alone; one
+    that settled keeps its runs; the ladder stops where every cell settles (or at its end)."""
+    calls = []
+
+    def fake_train(config):
+        steps = int(config.steps)
+        cells = list(itertools.product(config.sweep.dataset.name, config.sweep.model.name))
+        calls.append((steps, cells))
+        frames = []
+        for dataset, model in cells:
+            runs = _classification_runs({claim4.CE: [0.9, 0.91], claim4.SQUARE: [0.9, 0.9],
+                                         claim4.HINGE: [0.9, 0.9]})
+            # mnist1d/mlp settles only at 4x the first budget; mnist1d/cnn at 2x; digits at 1x.
+            needed = {("mnist1d", "mlp"): 4, ("mnist1d", "cnn"): 2}.get((dataset, model), 1)
+            moving = steps < needed * 100
+            runs = runs.assign(dataset=dataset, model=model, steps=steps,
+                               val_tail_change=0.004 if moving else 0.0,
+                               # the test split never decides: make it disagree with validation
+                               test_accuracy=runs["test_accuracy"] - 0.5 * moving)
+            frames.append(runs)
+        return pd.concat(frames, ignore_index=True)
+
+    config = claim4_config.get_config("default")
+    config.steps = 100
+    runs = claim4.train_to_budget(config, (100, 200, 400, 800), train=fake_train)
+    assert calls == [(100, [("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"),
+                            ("mnist1d", "cnn")]),
+                     (200, [("mnist1d", "cnn")]), (200, [("mnist1d", "mlp")]),
+                     (400, [("mnist1d", "mlp")])]
+    steps = runs.groupby(claim4.CELL)["steps"].unique().map(list).to_dict()
+    assert steps == {("digits", "cnn"): [100], ("digits", "mlp"): [100], ("mnist1d", "cnn"): [200],
+                     ("mnist1d", "mlp"): [400]}
+    comparison = claim4.comparison_table(claim4.best_table(runs), runs,
+                                         {"digits": 450, "mnist1d": 800})
+    assert comparison["budget_converged"].all()
+    assert comparison.set_index(claim4.CELL)["steps"].to_dict()[("mnist1d", "mlp")] == 400
+    # A ladder that ends before a cell settles leaves it reported as not converged.
+    calls.clear()
+    short = claim4.train_to_budget(config, (100, 200), train=fake_train)
+    comparison = claim4.comparison_table(claim4.best_table(short), short,
+                                         {"digits": 450, "mnist1d": 800}).set_index(claim4.CELL)
+    assert not comparison.loc[("mnist1d", "mlp"), "budget_converged"]
+    assert comparison.loc[("mnist1d", "cnn"), "budget_converged"]
+
+
 @pytest.mark.parametrize(
     ("square_shift", "expected"),
     [(-0.05, "supported"), (0.0, "qualified"), (0.001, "qualified"), (0.05, "refuted")],

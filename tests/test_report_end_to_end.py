@@ -44,7 +44,7 @@ def test_quick_report_end_to_end(quick_report):
     assert "So why L2?" in page
     terminal = (tmp_path / "stderr.log").read_text().splitlines()
     assert not [line for line in terminal if re.search(r"\btpu\b", line, re.IGNORECASE)]
-    # The report compiles at --xla_optimization_level=1 (its default) and records it.
+    # --quick compiles at --xla_optimization_level=1 (auto's level for it) and records it.
     provenance = json.loads((tmp_path / "provenance.json").read_text())
     assert "--xla_backend_optimization_level=1" in provenance["machine"]["xla_flags"]
 

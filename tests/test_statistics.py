@@ -78,6 +78,18 @@ def test_ratio_interval_contains_the_true_ratio():
     assert 0.92 <= _coverage(intervals, 2.0) <= 0.97
 
 
+def test_ratio_interval_of_positive_means_stays_positive():
+    # Heavy-tailed denominator, ratio near 0 (claim 6's linear Cauchy cell): a symmetric interval
+    # est ± t·SE reaches below 0; the log-scale interval exp(log est ± t·SE_log) cannot.
+    rng = np.random.default_rng(3)
+    a = rng.exponential(1e-3, 5)
+    b = np.abs(rng.standard_cauchy(5)) * 1e3
+    iv = statistics.ratio_of_means(a, b)
+    assert 0 < iv.low < iv.estimate < iv.high
+    assert iv.estimate == pytest.approx(a.mean() / b.mean())
+    assert iv.excludes(1.0) and iv.p_value < 0.05
+
+
 def test_holm_matches_the_step_down_definition():
     adjusted, reject = statistics.holm([0.01, 0.04, 0.03, 0.005])
     # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 -> max-accumulated 0.06

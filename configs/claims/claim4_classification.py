@@ -13,13 +13,16 @@ in -> 64 -> 10; CNN conv 8 -> pool -> conv 16 -> pool -> dense 32 -> 10). Adam w
 decay, minibatch 64, no penalty, a learning-rate grid × 5 seeds (seed = initialization and
 minibatch order; the splits are fixed); each loss is then read at its own best learning rate,
 selected on a validation split (20% of the training data, stratified); the budget check needs
-every loss's validation accuracy to move by < 0.1 point over the last 10% of steps. What it
+every loss's validation accuracy to move by < 0.1 point over the last 10% of steps, and a cell
+that fails it is retrained alone at the next budget of BUDGETS (the budget, like the lr, chosen on
+validation). What it
 shows: whether the square loss trails cross-entropy by more than seed noise (the claim's
 testable part: is cross-entropy needed, or only customary?).
 
 Default: 2 datasets × 2 models × 3 losses × 3 learning rates × 5 seeds = 180 runs of 1200 steps
-in 4 compiled programs (the losses of a cell share one). `quick`: the MLP only, 2 learning rates ×
-3 seeds, 300 steps (about 20 s).
+in 4 compiled programs (the losses of a cell share one), then 2400 and 4800 steps for a cell that
+has not settled. `quick`: the MLP only, 2 learning rates × 3 seeds, 300 steps, no second budget
+(about 20 s). The sweep commands above train the first budget only.
 """
 
 from ml_collections import config_dict
@@ -28,6 +31,8 @@ from experiments.config_schema import base_config
 
 SIZES = ("default", "quick")
 LOSSES = ("softmax_cross_entropy", "one_hot_squared_error", "multi_margin")
+# Budgets (steps) tried in turn for a cell whose validation accuracy has not settled.
+BUDGETS = {"default": (1200, 2400, 4800), "quick": (300,)}
 
 
 def get_config(size: str = "default") -> config_dict.ConfigDict:
@@ -54,8 +59,13 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     # loss was still rising at 1,200 steps (a budget effect, not a loss effect).
     c.schedule = "cosine"
     c.batch_size = 64
-    c.steps = 300 if quick else 1200
+    c.steps = BUDGETS[size][0]
+    # Metrics (the validation curve the budget check reads) every 25 steps: the check compares
+    # the last point with the one ceil(10% of the logged intervals) earlier (125 of 1,200 steps).
+    # At 60 (a 120-step window, 2026-12-03) MNIST-1D's CNN moved >= 0.1 pt, was retrained at
+    # 2,400 steps and the report took ~1,150 s: the check sits at its noise floor there.
     c.log_every = 25
+    c.diagnostics = False  # claim 4 reads no gradient diagnostics; numbers unchanged, ~5% faster
     c.chunk_size = 64
 
     c.sweep.dataset.name = ("digits", "mnist1d")

@@ -40,7 +40,11 @@ CLAIMS = {
 }
 
 FLAGS = flags.FLAGS
-XLA_OPTIMIZATION_LEVEL = 1  # the report's default --xla_optimization_level
+# The report's default --xla_optimization_level (`auto`), by size: --quick is mostly MLPs whose
+# compile dominates (level 1 compiles them 0.68× level 3's time at the same speed); the default
+# report's time is mostly claim 4's CNNs, which level 1 runs 1.25× slower and level 2 runs as fast
+# as level 3 while compiling them in 0.59× (BENCHMARKS.md, "XLA optimization level").
+XLA_OPTIMIZATION_LEVEL = {"quick": 1, "default": 2}
 
 
 def define_flags() -> None:
@@ -59,11 +63,19 @@ def define_flags() -> None:
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
     )
     flags.DEFINE_enum(
-        "xla_optimization_level", str(XLA_OPTIMIZATION_LEVEL), ["0", "1", "2", "3"],
+        "xla_optimization_level", "auto", ["auto", "0", "1", "2", "3"],
         "XLA's backend optimization level for every program of the report (config."
-        "xla_optimization_level). The report's runs are short, so compiling dominates: 1 compiles"
-        " about a third faster than XLA's default 3 on CPU; MLPs run as fast, CNNs ~1.25× slower.",
+        "xla_optimization_level). auto: 1 with --quick (its MLPs compile about a third faster "
+        "than at XLA's default 3 and run as fast), 2 otherwise (claim 4's CNNs run as fast as at "
+        "3 and compile 0.6× as long; level 1 runs them ~1.25× slower).",
     )
+
+
+def optimization_level(flag: str, quick: bool) -> int:
+    """--xla_optimization_level's value: the number, or `auto`'s level for the report's size."""
+    if flag == "auto":
+        return XLA_OPTIMIZATION_LEVEL["quick" if quick else "default"]
+    return int(flag)
 
 
 def select(only: list[str] | tuple[str, ...]) -> list[str]:
@@ -130,7 +142,8 @@ def main(argv):
     # derive from base_config, whose xla_gpu_deterministic_ops is on; XLA_FLAGS is recorded in
     # provenance.json.
     settings = config_schema.base_config()
-    settings.xla_optimization_level = int(FLAGS.xla_optimization_level)
+    settings.xla_optimization_level = optimization_level(FLAGS.xla_optimization_level,
+                                                         FLAGS.quick)
     devices.apply_xla_flags(settings)
     try:
         keys = select(FLAGS.only)
