@@ -8,8 +8,8 @@ Gaussian noise of std 0.5) with Adam (lr 1e-3), minibatches of 256, 1,000 steps;
 {squared_error, absolute_error, huber} × 8 values of λ log-spaced in [1e-6, 1e-1] (coupled L2,
 ½‖kernels‖²) × 4 seeds = 96 runs. A few seconds of training on 2 CPU cores.
 
-The three losses share one program (config.fuse_losses), run in chunks of 32 (about as fast per
-run as 48 or 96 on 2 cores, see BENCHMARKS.md).
+The three losses share one program (config.fuse_losses), run in 4 chunks of 24, two at a time
+on a 2-core machine (config.cpu_devices; whole waves on 1, 2 or 4 devices).
 """
 
 import numpy as np
@@ -40,7 +40,7 @@ def get_config():
     config.steps = 1000
     config.batch_size = 256
     config.log_every = 20
-    config.chunk_size = len(PENALTY_STRENGTHS) * len(SEEDS)
+    config.chunk_size = len(LOSSES) * len(PENALTY_STRENGTHS)
 
     config.sweep.loss = LOSSES
     config.sweep.penalty_strength = PENALTY_STRENGTHS

@@ -2,9 +2,10 @@
 
 With `config.checkpoint_every = N > 0`, a chunk runs as init, then segments of N steps, then
 finish (experiments.training.RunProgram); after each segment the stacked Carry of the chunk and
-the curves logged so far are saved to `<workdir>/checkpoints/g<G>-c<C>/step_<k>`. A rerun of the
-same command restores the latest complete step and continues; the results equal an uninterrupted
-run's because every piece is a pure function of (hyper, data, carry). The chunk's directory is
+the curves logged so far are saved to `<workdir>/checkpoints/g<G>-c<C>/step_<k>` (k: the blocks
+of log_every steps done, the evaluation of step 0 counting as one). A rerun of the same command
+restores the latest complete step and continues; the results equal an uninterrupted run's
+because every piece is a pure function of (hyper, data, carry). The chunk's directory is
 removed once its tables are written.
 """
 

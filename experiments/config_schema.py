@@ -57,6 +57,7 @@ RESULT_NEUTRAL_FIELDS = (
     "compilation_cache_dir",
     "max_runs",
     "compile_ahead",
+    "cpu_devices",
     "shard",
     "num_shards",
     "distributed",
@@ -73,6 +74,7 @@ EXECUTION_FIELDS = (
     "sweep",
     "chunk_size",
     "fuse_losses",
+    "fuse_noise",
     "matmul_precision",
     "xla_gpu_deterministic_ops",
     "xla_optimization_level",
@@ -153,6 +155,9 @@ def base_config() -> config_dict.ConfigDict:
     # One compiled program for all losses of a task (the run's loss is a traced index): on CPU
     # compiling dominates a sweep's time, and an elementwise loss is cheap next to the model.
     c.fuse_losses = True
+    # Likewise one program for every noise family (the run's family is a traced index; the noise
+    # is drawn once per run, so computing every family's draw and selecting one costs little).
+    c.fuse_noise = True
     c.tensorboard = True
     c.plots = True
     c.progress = True
@@ -182,6 +187,13 @@ def base_config() -> config_dict.ConfigDict:
     # while earlier groups train, and dispatch each chunk before the previous one's results are
     # written. False: compile each group when its turn comes, one chunk at a time (same numbers).
     c.compile_ahead = True
+    # On the CPU, the devices XLA makes of the cores (--xla_force_host_platform_device_count,
+    # set before JAX starts, as the one above): each runs whole chunks side by side, the same
+    # program as one device, so the numbers are the same for every value (experiments.sweep).
+    # XLA runs the small ops of one chunk mostly on one core: on 2 cores two devices train a
+    # sweep about 2x as fast (BENCHMARKS.md). 0: one device per core; an XLA_FLAGS that already
+    # sets the count wins; no effect on a GPU or TPU.
+    c.cpu_devices = 0
 
     c.sweep = _sweep_placeholders(c)
     return c

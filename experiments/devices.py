@@ -1,25 +1,36 @@
 """The devices a sweep runs on: XLA and JAX settings, and jax.distributed's start-up.
 
 `config.matmul_precision` is applied while a group's program is traced (`matmul_precision`),
-`config.xla_gpu_deterministic_ops` and `config.xla_optimization_level` through XLA_FLAGS, which
+`config.xla_gpu_deterministic_ops`, `config.xla_optimization_level` and `config.cpu_devices`
+through XLA_FLAGS, which
 XLA reads once, when JAX initializes its backend (`apply_xla_flags`, called first by
 `experiments.sweep.main` and the claims report). `initialize` starts
 jax.distributed from the config (before the backend, too); `on_device` places the specs of a
-program compiled for one local device (experiments.sweep runs whole chunks, one per device).
+program compiled for one local device (experiments.sweep runs whole chunks, one per device);
+`compile_portable` / `load_portable` compile such a program once and load it onto the others.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import io
 import os
+import pathlib
+import threading
 
 import jax
+import numpy as np
 from absl import logging
+from jax._src.lib import xla_client
+from jax.experimental import serialize_executable
 from ml_collections import config_dict
 
 from experiments.validation import ConfigError
 
 DETERMINISTIC_OPS_FLAG = "--xla_gpu_deterministic_ops=true"
 XLA_DEFAULT_OPTIMIZATION_LEVEL = 3  # --xla_backend_optimization_level when XLA_FLAGS has none
+CPU_DEVICES_FLAG = "xla_force_host_platform_device_count"  # config.cpu_devices
 # How long any process waits at the exit barrier of jax.distributed (its default, 5 minutes,
 # kills every process of the job when the parts finish further apart than that, which a sweep
 # with uneven groups easily does), and how long process 0 waits for its job's other processes.
@@ -76,7 +87,15 @@ def xla_flags(config: config_dict.ConfigDict) -> dict[str, str]:
     level = int(config.xla_optimization_level)
     if level != XLA_DEFAULT_OPTIMIZATION_LEVEL:
         flags["xla_backend_optimization_level"] = f"--xla_backend_optimization_level={level}"
+    cpu_devices = cpu_device_count(config)
+    if cpu_devices > 1:
+        flags[CPU_DEVICES_FLAG] = f"--{CPU_DEVICES_FLAG}={cpu_devices}"
     return flags
+
+
+def cpu_device_count(config: config_dict.ConfigDict) -> int:
+    """config.cpu_devices, 0 resolved to one device per core of this machine."""
+    return int(config.cpu_devices) or (os.cpu_count() or 1)
 
 
 def apply_xla_flags(config: config_dict.ConfigDict) -> None:
@@ -99,6 +118,8 @@ def check_xla_flags(config: config_dict.ConfigDict) -> None:
     for name, flag in xla_flags(config).items():
         if name == "xla_gpu_deterministic_ops" and jax.default_backend() != "gpu":
             continue
+        if name == CPU_DEVICES_FLAG and (jax.default_backend() != "cpu" or not config.cpu_devices):
+            continue  # the default (one per core) is a speed-up, not a request worth a warning
         if name not in current:
             logging.warning(
                 "the config asks for %s but XLA_FLAGS lacks it: it only takes effect when set"
@@ -110,3 +131,106 @@ def on_device(tree, device):
     """ShapeDtypeStructs of `tree`'s leaves, placed on `device` (to compile a program for it)."""
     sharding = jax.sharding.SingleDeviceSharding(device)
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+
+
+
+# Persistent-cache hits, per thread: an executable JAX loaded from its persistent compilation
+# cache cannot be serialized again (the bytes it gives lack kernels: seen with jax 0.10.2 on CPU),
+# so only a fresh compile yields a portable program.
+_CACHE_HITS = threading.local()
+
+
+def _count_cache_hit(event: str, **_) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _CACHE_HITS.count = getattr(_CACHE_HITS, "count", 0) + 1
+
+
+jax.monitoring.register_event_listener(_count_cache_hit)
+PORTABLE_PREFIX = "losslab-portable-"  # files beside JAX's own in its compilation cache dir
+
+
+def compile_portable(
+    lowered: jax.stages.Lowered, device
+) -> tuple[jax.stages.Compiled, bytes | None]:
+    """`lowered` (for `device`) compiled, and the executable as bytes that `load_portable` puts
+    on any device of the same kind (None when they cannot be had).
+
+    With JAX's persistent compilation cache on, the bytes are also kept in its directory
+    (PORTABLE_PREFIX + a hash of the program, the versions and XLA_FLAGS), so a rerun loads them
+    instead of compiling. Loaded programs are the same machine code on every device, hence the
+    same numbers; the devices of one platform only differ in the device assignment.
+    """
+    path = _portable_path(lowered, device)
+    if path is not None and path.exists():
+        payload = path.read_bytes()
+        compiled = load_portable(payload, lowered, device)
+        if compiled is not None:
+            return compiled, payload
+    hits = getattr(_CACHE_HITS, "count", 0)
+    compiled = lowered.compile()
+    if getattr(_CACHE_HITS, "count", 0) != hits:
+        return compiled, None
+    try:
+        payload = serialize_executable.serialize(compiled)[0]
+    except Exception as error:
+        logging.info("program not portable across devices (%s: %s)", type(error).__name__, error)
+        return compiled, None
+    if path is not None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(payload)
+            os.replace(temporary, path)
+        except OSError as error:
+            logging.info("not kept for a rerun: %s (%s)", path, error)
+    return compiled, payload
+
+
+def _portable_path(lowered: jax.stages.Lowered, device) -> pathlib.Path | None:
+    directory = jax.config.jax_compilation_cache_dir
+    if not directory:
+        return None
+    digest = hashlib.sha256()
+    for part in (lowered.as_text(), jax.__version__, importlib.metadata.version("jaxlib"),
+                 device.platform, device.client.platform_version, os.environ.get("XLA_FLAGS", "")):
+        digest.update(part.encode())
+    return pathlib.Path(directory).expanduser() / f"{PORTABLE_PREFIX}{digest.hexdigest()}"
+
+
+def load_portable(payload: bytes, lowered: jax.stages.Lowered,
+                  device) -> jax.stages.Compiled | None:
+    """The program of `payload` (compile_portable) loaded onto `device`, without compiling.
+
+    Goes through JAX's executable serialization (as its persistent compilation cache does) and a
+    private hook of it; None when that fails (another JAX version, or a backend that cannot load
+    it), and the caller then compiles for the device.
+    """
+
+    class _Unpickler(serialize_executable._JaxPjrtUnpickler):
+        def persistent_load(self, pid):
+            if pid[0] == "exec":
+                options = xla_client.CompileOptions()
+                options.device_assignment = xla_client.DeviceAssignment.create(
+                    np.array([[device.id]])
+                )
+                return self.backend.deserialize_executable(
+                    pid[1],
+                    executable_devices=xla_client.DeviceList((device,)),
+                    compile_options=options,
+                )
+            if pid[0] == "device":
+                return device
+            return super().persistent_load(pid)
+
+    try:
+        unloaded, args_info, no_kwargs = _Unpickler(
+            io.BytesIO(payload), device.client, [device]
+        ).load()
+        return jax.stages.Compiled(
+            unloaded.load(), [], jax.tree_util.tree_flatten(lowered.args_info)[1].unflatten(
+                args_info), lowered.out_tree,
+            no_kwargs=no_kwargs,
+        )
+    except Exception as error:
+        logging.info("compiling for %s: the program could not be loaded there (%s: %s)",
+                     device, type(error).__name__, error)
+        return None

@@ -1,10 +1,12 @@
 """Expand a config's sweep axes into runs, and group the runs by program structure.
 
 A *numeric* axis (config_schema.NUMERIC_FIELDS: λ, learning rate, seed, loss knobs, noise level)
-becomes a column of a stacked array that one compiled program consumes; any other axis (loss
-family, model, optimizer, noise family, ...) changes the program, so each of its values forms a
-separate group. The number of compiled training programs is therefore the number of groups, which
-does not depend on how many values a numeric axis has.
+becomes a column of a stacked array that one compiled program consumes; any other axis (model,
+optimizer, ...) changes the program, so each of its values forms a separate group. The number of
+compiled training programs is therefore the number of groups, which does not depend on how many
+values a numeric axis has. Two structural axes are traced too: the losses of one task
+(config.fuse_losses, a run's `loss_index`) and the noise families (config.fuse_noise, a run's
+`noise_index`) share one program, which picks each run's branch by its index.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import losses
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS
 
 LOSS_INDEX = "loss_index"  # a run's loss within its group's `losses`
-INTEGER_FIELDS = ("seed", LOSS_INDEX)
+NOISE_INDEX = "noise_index"  # a run's noise family within its group's `noises`
+INTEGER_FIELDS = ("seed", LOSS_INDEX, NOISE_INDEX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +51,9 @@ class Group:
     structure: tuple[tuple[str, Any], ...]
     config: config_dict.FrozenConfigDict  # resolved for the group's first run
     losses: tuple[str, ...]  # the losses the program serves; a run's `loss_index` points here
+    noises: tuple[str, ...]  # its noise families; a run's `noise_index` points here
     runs: tuple[Run, ...]
-    hyper: dict[str, np.ndarray]  # numeric field (and loss_index) -> (len(runs),) values
+    hyper: dict[str, np.ndarray]  # numeric field, loss_index, noise_index -> (len(runs),) values
 
     @property
     def dataset_key(self) -> tuple:
@@ -59,10 +63,12 @@ class Group:
     def label(self) -> str:
         """The group's swept structural values, e.g. 'model.widths=(8,)' ('all' for none); a
         group that fuses several losses is labelled by all of them ('losses=huber/cauchy, ...')."""
-        fused = [f"losses={'/'.join(self.losses)}"] if len(self.losses) > 1 else []
-        return ", ".join(fused + [
-            f"{p}={v}" for p, v in self.runs[0].swept
-            if p not in NUMERIC_FIELDS and not (fused and p == "loss")
+        fused = {path: f"{name}={'/'.join(values)}"
+                 for path, name, values in (("loss", "losses", self.losses),
+                                            ("dataset.noise", "noises", self.noises))
+                 if len(values) > 1}
+        return ", ".join([*fused.values()] + [
+            f"{p}={v}" for p, v in self.runs[0].swept if p not in NUMERIC_FIELDS and p not in fused
         ]) or "all"
 
 
@@ -123,7 +129,8 @@ def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
 
     With `config.fuse_losses`, the loss enters as its task ('regression' / 'classification'):
     every loss of a task shares one program, which picks the run's loss by its traced
-    `loss_index` (see experiments.training.loss_fn).
+    `loss_index` (see experiments.training.loss_fn). With `config.fuse_noise` the noise family
+    does not enter: every family shares one program (`noise_index`, experiments.training.targets).
     """
     return _structure(flatten(config))
 
@@ -134,6 +141,8 @@ def _structure(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     out = []
     for path, value in fields.items():
         if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
+            continue
+        if path == "dataset.noise" and fields.get("fuse_noise", False):
             continue
         if fuse and path == "loss":
             out.append(("loss_task", losses.task(value)))
@@ -148,20 +157,20 @@ def dataset_key(config: config_dict.ConfigDict) -> tuple:
         sorted(
             (path, value)
             for path, value in flatten(config.dataset).items()
-            if f"dataset.{path}" not in NUMERIC_FIELDS
+            if f"dataset.{path}" not in NUMERIC_FIELDS and path != "noise"
         )
     )
 
 
-def hyper_of(config: config_dict.ConfigDict, losses: tuple[str, ...] = ()) -> dict[str, float]:
-    """The numeric fields of one resolved run config, and its loss's index in `losses`."""
-    return _hyper(flatten(config), tuple(losses) or (config.loss,))
-
-
-def _hyper(fields: dict[str, Any], family: tuple[str, ...]) -> dict[str, float]:
-    """`hyper_of` from a run's flattened fields and its group's losses."""
+def hyper_of(
+    config: config_dict.ConfigDict, losses: tuple[str, ...] = (), noises: tuple[str, ...] = ()
+) -> dict[str, float]:
+    """The numeric fields of one resolved run config, and the indices of its loss in `losses`
+    and of its noise family in `noises` (default: the config's own)."""
+    fields = flatten(config)
     hyper = {path: fields[path] for path in NUMERIC_FIELDS}
-    hyper[LOSS_INDEX] = family.index(fields["loss"])
+    hyper[LOSS_INDEX] = (tuple(losses) or (config.loss,)).index(fields["loss"])
+    hyper[NOISE_INDEX] = (tuple(noises) or (config.dataset.noise,)).index(fields["dataset.noise"])
     return hyper
 
 
@@ -170,7 +179,8 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
 
     Runs are numbered in grid order (axes sorted by path, the first one slowest); groups in
     order of first appearance. A fused group serves its runs' losses in order of first
-    appearance (`Group.losses`), and each run's `loss_index` points into that tuple. Call it
+    appearance (`Group.losses`), and each run's `loss_index` points into that tuple; likewise
+    its noise families (`Group.noises`, `noise_index`). Call it
     through experiments.plan, which checks the config first and expands it once.
 
     Linear in the number of runs and cheap (a 10^5-run grid in well under a second on top of
@@ -180,6 +190,7 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     axes = sweep_axes(config)
     base = flatten(config)
     fuse = bool(base.get("fuse_losses", False))
+    fuse_noise = bool(base.get("fuse_noise", False))
     n_runs = math.prod(len(values) for _, values in axes)
     index = np.unravel_index(np.arange(n_runs), [len(v) for _, v in axes]) if axes else ()
     # Group code of each run: the mixed-radix number of its structural values' classes (equal
@@ -188,6 +199,8 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     for (path, values), idx in zip(axes, index, strict=True):
         if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
             continue
+        if fuse_noise and path == "dataset.noise":
+            continue  # every family in one program
         keys = [("task", losses.task(v)) if fuse and path == "loss" else _key(v) for v in values]
         classes: dict[Any, int] = {}
         cls = np.asarray([classes.setdefault(k, len(classes)) for k in keys], np.int64)
@@ -205,8 +218,9 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     for group_id, members in enumerate(members_of):
         first = runs[members[0]].swept
         key = _structure({**base, **{p: _plain(v) for p, v in first}})
-        family, loss_index = _losses(axes, index, axis_of, base, members)
-        hyper = {LOSS_INDEX: loss_index}
+        family, loss_index = _fused("loss", axes, index, axis_of, base, members)
+        noises, noise_index = _fused("dataset.noise", axes, index, axis_of, base, members)
+        hyper = {LOSS_INDEX: loss_index, NOISE_INDEX: noise_index}
         for path in NUMERIC_FIELDS:
             dtype = np.int32 if path in INTEGER_FIELDS else np.float32
             if path in axis_of:
@@ -221,8 +235,9 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
                 key,
                 config_dict.FrozenConfigDict(resolve(config, first)),
                 family,
+                noises,
                 tuple(runs[i] for i in members),
-                {path: hyper[path] for path in (*NUMERIC_FIELDS, LOSS_INDEX)},
+                {path: hyper[path] for path in (*NUMERIC_FIELDS, LOSS_INDEX, NOISE_INDEX)},
             )
         )
     return groups
@@ -238,12 +253,13 @@ def _key(value: Any) -> Any:
     return value
 
 
-def _losses(axes, index, axis_of, base, members) -> tuple[tuple[str, ...], np.ndarray]:
-    """A group's losses in order of first appearance, and each member's index into them."""
-    if "loss" not in axis_of:
-        return (base["loss"],), np.zeros(len(members), np.int32)
-    values = axes[axis_of["loss"]][1]
-    names = [values[i] for i in index[axis_of["loss"]][members]]
+def _fused(path, axes, index, axis_of, base, members) -> tuple[tuple[str, ...], np.ndarray]:
+    """The values of `path` a group's members take (loss, noise family), in order of first
+    appearance, and each member's index into them."""
+    if path not in axis_of:
+        return (base[path],), np.zeros(len(members), np.int32)
+    values = axes[axis_of[path]][1]
+    names = [values[i] for i in index[axis_of[path]][members]]
     family = tuple(dict.fromkeys(names))
     position = {name: i for i, name in enumerate(family)}
     return family, np.asarray([position[name] for name in names], np.int32)

@@ -82,9 +82,10 @@ class ChunkProgram:
     Each device runs the program compiled for one device at the chunk's shape, the same program
     whatever the device count, so every run's numbers are bitwise those of a single device (a
     program partitioned over devices would be optimized differently by XLA). The program is
-    compiled for device 0 ahead of time and for another device the first time a call needs it
-    (in parallel threads). `directories` (the chunks' checkpoint directories) are only read by
-    SegmentedProgram.
+    compiled once, for device 0, ahead of time; the first call that needs another device loads
+    that executable there (devices.load_portable: the same machine code, no compile), or compiles
+    for it where that is not possible. `directories` (the chunks' checkpoint directories) are only
+    read by SegmentedProgram.
     """
 
     def __init__(self, plan: SweepPlan, program: Program):
@@ -95,32 +96,50 @@ class ChunkProgram:
             path: jax.ShapeDtypeStruct((plan.chunk_size,), values.dtype)
             for path, values in program.hyper.items()
         }
-        self.pieces = training.make_program(program.config, plan.dataset(program), program.losses)
+        self.pieces = training.make_program(
+            program.config, plan.dataset(program), program.losses, program.noises
+        )
         self._on: dict[int, tuple[Any, dict[str, jax.Array]]] = {}
+        self._portable: list[tuple[bytes, Any]] = []  # (executable bytes, lowered) per program
         self._ready(1)
 
     def _compile_on(self, index: int) -> None:
         device = self.devices[index]
         data = jax.device_put(self.data, device)
+        if index > 0 and self._portable:  # device 0's program: the same machine code
+            loaded = [devices.load_portable(payload, lowered, device)
+                      for payload, lowered in self._portable]
+            if all(c is not None for c in loaded):
+                self._on[index] = self._unpack(loaded), data
+                return
         with devices.matmul_precision(self.config):  # a trace-time setting (per thread)
-            self._on[index] = self.compile(devices.on_device(self.hyper_spec, device), data), data
+            lowered = self.lower(devices.on_device(self.hyper_spec, device), data)
+        if index > 0 or len(self.devices) == 1:
+            self._on[index] = self._unpack([c.compile() for c in lowered]), data
+            return
+        compiled = [devices.compile_portable(c, device) for c in lowered]
+        if all(payload is not None for _, payload in compiled):
+            self._portable = [(payload, c)
+                              for (_, payload), c in zip(compiled, lowered, strict=True)]
+        self._on[index] = self._unpack([c for c, _ in compiled]), data
+
+    @staticmethod
+    def _unpack(compiled: list):
+        return tuple(compiled) if len(compiled) > 1 else compiled[0]
 
     def _ready(self, n: int) -> None:
-        """Compile for the first n devices where not yet compiled."""
+        """Compile for device 0, then load that program onto devices 1..n-1 where not yet done."""
+        t0 = time.perf_counter()
         missing = [i for i in range(n) if i not in self._on]
-        if len(missing) == 1:
-            self._compile_on(missing[0])
-        elif missing:
-            t0 = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(len(missing)) as pool:
-                list(pool.map(self._compile_on, missing))
-            logging.info("compiled for %d more device(s) in %.1fs", len(missing),
+        for index in missing:
+            self._compile_on(index)
+        if missing and missing[-1] > 0:
+            logging.info("program ready on %d more device(s) in %.1fs", len(missing),
                          time.perf_counter() - t0)
 
-    def compile(self, hyper, data):
-        """The compiled program(s) for the device of `hyper` (specs) and `data` (arrays)."""
-        run = jax.vmap(self.pieces.run, in_axes=(0, None))
-        return jax.jit(run).lower(hyper, data).compile()
+    def lower(self, hyper, data) -> list:
+        """The program(s) lowered for the device of `hyper` (specs) and `data` (arrays)."""
+        return [jax.jit(jax.vmap(self.pieces.run, in_axes=(0, None))).lower(hyper, data)]
 
     def start(self, directory: pathlib.Path) -> int | None:
         """The period a chunk resumes from (None: from the start)."""
@@ -147,47 +166,53 @@ class ChunkProgram:
 
 
 class SegmentedProgram(ChunkProgram):
-    """A chunk run as init -> segments of checkpoint_every steps -> finish, saving between segments.
+    """A chunk run as start -> segments of checkpoint_every steps -> finish, saving between them.
 
-    Same results as the one-piece program (every piece is pure); three compiled programs per group
-    (and device) instead of one. Each chunk is saved to, and resumed from, its own directory (so
-    a sweep may resume on another device count); the chunks of one call resume from the same
-    period (`execute` groups them so). See experiments.checkpoints.
+    `start` is init, block 0 (the evaluation of step 0) and the first segment; each segment
+    advances checkpoint_every // log_every blocks; `finish` computes the diagnostics: the
+    one-piece program's pieces (training.RunProgram), so the same results; three compiled
+    programs per group instead of one. (Block 0 runs inside a loop of several blocks, as in the
+    one-piece program: alone, XLA would compile it apart from the loop and round the step-0
+    evaluation differently.) Each chunk is saved to, and resumed from, its own directory (so a sweep
+    may resume on another device count) under the number of blocks done; the chunks of one call
+    resume from the same block (`execute` groups them so). See experiments.checkpoints.
     """
 
-    def compile(self, hyper, data):
+    def lower(self, hyper, data) -> list:
         pieces = self.pieces
-        self.segment = int(self.config.checkpoint_every) // pieces.period_steps
-        self.n_periods = pieces.n_periods
-        init = jax.jit(jax.vmap(pieces.init, in_axes=(0, None)))
+        self.segment = int(self.config.checkpoint_every) // int(self.config.log_every)
+        self.n_blocks = pieces.n_blocks
+        start = jax.jit(jax.vmap(
+            lambda h, d: pieces.advance(pieces.init(h, d), h, d, 0, 1 + self.segment),
+            in_axes=(0, None),
+        ))
         advance = jax.jit(
             jax.vmap(
-                lambda c, h, d, p: pieces.advance(c, h, d, p, self.segment),
+                lambda c, h, d, b: pieces.advance(c, h, d, b, self.segment),
                 in_axes=(0, 0, None, None),
             )
         )
         first = jax.ShapeDtypeStruct((), np.int32)
-        carry = jax.eval_shape(init, hyper, data)
+        carry, self.block_metrics = jax.eval_shape(start, hyper, data)  # 1 + segment blocks
         self.carry_spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), carry)
-        self.segment_periods = jax.eval_shape(advance, carry, hyper, data, first)[1]
-        periods = devices.on_device(self._periods_like(self.n_periods), data["x_train"].device)
+        blocks = devices.on_device(self._blocks_like(self.n_blocks), data["x_train"].device)
         finish = jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
-        return (
-            init.lower(hyper, data).compile(),
-            advance.lower(carry, hyper, data, first).compile(),
-            finish.lower(carry, hyper, data, periods).compile(),
-        )
+        return [
+            start.lower(hyper, data),
+            advance.lower(carry, hyper, data, first),
+            finish.lower(carry, hyper, data, blocks),
+        ]
 
-    def _periods_like(self, n: int):
-        """Shapes of the period metrics of n periods (run axis first, then periods)."""
+    def _blocks_like(self, n: int):
+        """Shapes of the block metrics of n blocks (run axis first, then blocks)."""
         return jax.tree.map(
             lambda x: jax.ShapeDtypeStruct((x.shape[0], n, *x.shape[2:]), x.dtype),
-            self.segment_periods,
+            self.block_metrics,
         )
 
     def start(self, directory: pathlib.Path) -> int | None:
         start = checkpoints.latest_step(directory)
-        if start is not None and (self.n_periods - start) % self.segment:
+        if start is not None and (self.n_blocks - start) % self.segment:
             logging.warning("ignoring %s: saved with another checkpoint_every", directory)
             checkpoints.remove(directory)
             start = None
@@ -199,41 +224,43 @@ class SegmentedProgram(ChunkProgram):
     def launch(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
         placed = self._placed(hypers)
         starts = {self.start(d) for d in directories} or {None}
-        assert len(starts) == 1, f"chunks of one call resume from different periods: {starts}"
-        start = starts.pop()
-        if start is None:
-            carry = [init(hyper, data) for (init, _, _), data, hyper in placed]
-            collected, periods_done = [None] * len(placed), 0
+        assert len(starts) == 1, f"chunks of one call resume from different blocks: {starts}"
+        done = starts.pop()
+        if done is None:
+            out = [start(hyper, data) for (start, _, _), data, hyper in placed]
+            carry = [c for c, _ in out]
+            collected = [jax.device_get(blocks) for _, blocks in out]
+            done = 1 + self.segment
+            if done < self.n_blocks:
+                for directory, c, blocks in zip(directories, carry, collected, strict=True):
+                    checkpoints.save(directory, done, {"carry": c, "blocks": blocks})
         else:
-            like = {"carry": self.carry_spec, "periods": self._periods_like(start)}
-            restored = [checkpoints.restore(d, start, like) for d in directories]
+            like = {"carry": self.carry_spec, "blocks": self._blocks_like(done)}
+            restored = [checkpoints.restore(d, done, like) for d in directories]
             carry = [
                 jax.device_put(r["carry"], device)
                 for r, device in zip(restored, self.devices, strict=False)
             ]
-            collected = [jax.device_get(r["periods"]) for r in restored]
-            periods_done = start
-            logging.info("resumed %s at period %d of %d",
-                         ", ".join(d.name for d in directories), start, self.n_periods)
-        for first in range(periods_done, self.n_periods, self.segment):
+            collected = [jax.device_get(r["blocks"]) for r in restored]
+            logging.info("resumed %s at block %d of %d",
+                         ", ".join(d.name for d in directories), done, self.n_blocks)
+        for first in range(done, self.n_blocks, self.segment):
             out = [
                 advance(c, hyper, data, np.int32(first))
                 for c, ((_, advance, _), data, hyper) in zip(carry, placed, strict=True)
             ]
             carry = [c for c, _ in out]
             collected = [
-                jax.device_get(new) if old is None else jax.tree.map(
-                    lambda a, b: np.concatenate([a, b], axis=1), old, jax.device_get(new)
-                )
+                jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), old, jax.device_get(new))
                 for old, (_, new) in zip(collected, out, strict=True)
             ]
             done = first + self.segment
-            if done < self.n_periods:
-                for directory, c, periods in zip(directories, carry, collected, strict=True):
-                    checkpoints.save(directory, done, {"carry": c, "periods": periods})
+            if done < self.n_blocks:
+                for directory, c, blocks in zip(directories, carry, collected, strict=True):
+                    checkpoints.save(directory, done, {"carry": c, "blocks": blocks})
         metrics = [
-            finish(c, hyper, data, periods)
-            for c, periods, ((_, _, finish), data, hyper) in zip(
+            finish(c, hyper, data, blocks)
+            for c, blocks, ((_, _, finish), data, hyper) in zip(
                 carry, collected, placed, strict=True
             )
         ]
@@ -266,7 +293,9 @@ class ChunkResult:
             self.program.losses,
             hyper,
             self.data["x_train"],
-            lambda i: training.targets(config, {k: v[i] for k, v in hyper.items()}, self.data)[0],
+            lambda i: training.targets(
+                config, {k: v[i] for k, v in hyper.items()}, self.data, self.program.noises
+            )[0],
             self.params,
         )
 

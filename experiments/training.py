@@ -35,7 +35,7 @@ from ml_collections import config_dict
 
 import losses
 from experiments import data as data_lib
-from experiments import models, oracles, stability
+from experiments import grid, models, oracles, stability
 from experiments.config_schema import NUMERIC_FIELDS
 
 Hyper = dict[str, jax.Array]
@@ -238,77 +238,100 @@ def run_keys(hyper: Hyper) -> tuple[jax.Array, ...]:
     return tuple(jax.random.split(jax.random.key(hyper["seed"]), 4))
 
 
-def targets(config: config_dict.ConfigDict, hyper: Hyper, data: dict[str, jax.Array]):
+def targets(
+    config: config_dict.ConfigDict,
+    hyper: Hyper,
+    data: dict[str, jax.Array],
+    noises: tuple[str, ...] = (),
+):
     """(y_train, y_test, clean y_test) of one run.
 
     Synthetic data carries noise-free teacher outputs f; the noise is drawn here, from the run's
-    seed and its (traced) noise level, so seeds and noise levels vmap. Real data is returned as is.
+    seed and its (traced) noise level, so seeds and noise levels vmap. `noises`: the noise
+    families the program serves (grid.Group.noises; default config.dataset.noise); with several,
+    the run's is `noises[hyper['noise_index']]`, chosen with lax.switch (under vmap every
+    family's draw is computed and one selected, once per run). Real data is returned as is.
     """
     if "f_train" not in data:
         return data["y_train"], data["y_test"], data["y_test"]
     _, _, k_train, k_test = run_keys(hyper)
-    noise = dict(
-        family=config.dataset.noise,
+    knobs = dict(
         scale=hyper["dataset.noise_scale"],
         df=hyper["dataset.df"],
         contamination=hyper["dataset.contamination"],
         outlier_scale=hyper["dataset.outlier_scale"],
     )
-    y_train = data_lib.add_noise(k_train, data["f_train"], data["x_train"], **noise)
-    y_test = data_lib.add_noise(k_test, data["f_test"], data["x_test"], **noise)
+    noises = tuple(noises) or (config.dataset.noise,)
+
+    def noisy(key, f, x):
+        draws = [
+            lambda key, f, x, family=family: data_lib.add_noise(key, f, x, family=family, **knobs)
+            for family in noises
+        ]
+        if len(draws) == 1:
+            return draws[0](key, f, x)
+        return jax.lax.switch(hyper[grid.NOISE_INDEX], draws, key, f, x)
+
+    y_train = noisy(k_train, data["f_train"], data["x_train"])
+    y_test = noisy(k_test, data["f_test"], data["x_test"])
     return y_train, y_test, data["f_test"]
 
 
 class Carry(NamedTuple):
-    """What a run carries between segments (and what a mid-run checkpoint holds)."""
+    """What a run carries between blocks (and what a mid-run checkpoint holds)."""
 
     state: TrainState
     diagnostics: DiagnosticsState
-    init_objective: jax.Array  # the divergence threshold's reference
-    first: Metrics  # metrics at step 0
+    init_objective: jax.Array  # the divergence threshold's reference (set by block 0)
 
 
 @dataclasses.dataclass(frozen=True)
 class RunProgram:
     """A run split into pure pieces, so a long run can be checkpointed between segments.
 
-    init(hyper, data) -> Carry
-    advance(carry, hyper, data, first_period, n_periods) -> (Carry, period metrics)
-        runs periods [first_period, first_period + n_periods) (n_periods static); curves come
-        back shaped (n_periods, blocks_per_period) and sharpness (n_periods,)
-    finish(carry, hyper, data, period_metrics of all periods) -> metrics (curves + diagnostics)
-    A period is `period_steps` steps: sharpness_every when sharpness is on, else log_every.
+    init(hyper, data) -> Carry: the initial parameters, optimizer and diagnostics state
+    advance(carry, hyper, data, first_block, n_blocks) -> (Carry, block metrics)
+        runs blocks [first_block, first_block + n_blocks) (n_blocks static, first_block an
+        unbatched integer). Block 0 evaluates step 0 and sets the divergence reference
+        (carry.init_objective); block b ≥ 1 trains log_every steps, then evaluates step
+        b·log_every. Sharpness is measured in the blocks at multiples of sharpness_every (NaN in
+        the others). Each metric comes back with a leading (n_blocks,) axis.
+    finish(carry, hyper, data, block metrics of all n_blocks) -> metrics (curves + diagnostics)
+    n_blocks = steps // log_every + 1, one per logged step.
+
+    The evaluation and the sharpness measurement exist once in the compiled program, inside the
+    loop over blocks: the training steps of block 0, and the measurement in the blocks between
+    measurements, are skipped by `lax.cond` on the block index, which is the same for every run
+    of a vmapped chunk (an unbatched predicate stays a branch under vmap, nothing is computed
+    and discarded). One copy of that code instead of two is about a third less to compile.
     """
 
     init: Callable
     advance: Callable
     finish: Callable
-    n_periods: int
-    period_steps: int
+    n_blocks: int
 
     def run(self, hyper: Hyper, data: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
-        carry = self.init(hyper, data)
-        carry, periods = self.advance(carry, hyper, data, 0, self.n_periods)
-        return carry.state, self.finish(carry, hyper, data, periods)
+        carry, blocks = self.advance(self.init(hyper, data), hyper, data, 0, self.n_blocks)
+        return carry.state, self.finish(carry, hyper, data, blocks)
 
 
-def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=()):
+def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=(), noises=()):
     """The pure function `run(hyper, data) -> (TrainState, metrics)` for one program structure."""
-    return make_program(config, dataset, family).run
-
-
-def period_steps(config: config_dict.ConfigDict) -> int:
-    """Steps per period: sharpness_every when sharpness is on, else log_every."""
-    return int(config.sharpness_every) or int(config.log_every)
+    return make_program(config, dataset, family, noises).run
 
 
 def make_program(
-    config: config_dict.ConfigDict, dataset: data_lib.Dataset, family: tuple[str, ...] = ()
+    config: config_dict.ConfigDict,
+    dataset: data_lib.Dataset,
+    family: tuple[str, ...] = (),
+    noises: tuple[str, ...] = (),
 ) -> RunProgram:
     """The run of one program structure as init / advance / finish (see RunProgram).
 
-    `family`: the losses the program serves (grid.Group.losses; default config.loss). The config
-    is assumed checked (experiments.validation, through experiments.plan).
+    `family`: the losses the program serves (grid.Group.losses; default config.loss); `noises`:
+    its noise families (grid.Group.noises; default config.dataset.noise). The config is assumed
+    checked (experiments.validation, through experiments.plan).
     """
     family = tuple(family) or (config.loss,)
     task = losses.task(family[0])
@@ -320,13 +343,9 @@ def make_program(
     decoupled = is_decoupled(config)
     threshold = float(config.diverge_threshold)
     sharpness_every = int(config.sharpness_every)
+    blocks_per_sharpness = sharpness_every // log_every
     diagnostics = bool(config.diagnostics)
-    n_logs = steps // log_every
-    # Sharpness is measured once per period, outside the inner scans: under vmap a lax.cond
-    # would evaluate both branches, so periods keep its cost at every sharpness_every steps.
-    steps_per_period = period_steps(config)
-    blocks_per_period = steps_per_period // log_every
-    n_periods = steps // steps_per_period
+    n_blocks = steps // log_every + 1
     eval_size = min(int(config.sharpness_batch), n_train)
     steps_logged = logged_steps(config)
     mask = losses.decay_mask if config.penalty_mask == "kernels" else None
@@ -347,7 +366,7 @@ def make_program(
 
     def context(hyper: Hyper, data) -> Context:
         return Context(
-            *targets(config, hyper, data),
+            *targets(config, hyper, data, noises),
             loss_fn(config, hyper, family),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
@@ -428,61 +447,60 @@ def make_program(
             cos_count=jnp.zeros((), jnp.int32),
             power_vector=power_vector,
         )
-        first = evaluate(ctx, hyper, data, params, diag)
-        if sharpness_every:
-            diag, first["sharpness"] = sharpness(ctx, hyper, data, state, diag)
-        return Carry(state, diag, first["objective"], first)
+        return Carry(state, diag, jnp.zeros((), jnp.float32))
 
-    def advance(carry: Carry, hyper: Hyper, data, first_period, n: int):
+    def advance(carry: Carry, hyper: Hyper, data, first_block, n: int):
         ctx = context(hyper, data)
         grad_fn = jax.value_and_grad(lambda p, x, y: objective(ctx, hyper, p, x, y))
-        k_batches = run_keys(hyper)[1]
+        batch_keys = jax.random.split(run_keys(hyper)[1], steps)
 
-        limit = threshold * carry.init_objective
+        def train(states, block_index, limit):
+            """The log_every steps that end at step block_index·log_every."""
 
-        def step(states, inputs):
-            state, diag = states
-            step_index, batch_key = inputs
-            if batch_size:
-                idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
-                x, y = data["x_train"][idx], ctx.y_train[idx]
-            else:
-                x, y = data["x_train"], ctx.y_train
-            value, grads = grad_fn(state.params, x, y)
-            updates, opt_state = ctx.tx.update(grads, state.opt_state, state.params)
-            params = optax.apply_updates(state.params, updates)
-            state, ok = accept_step(state, value, params, opt_state, step_index, limit)
-            return (state, update_diagnostics(diag, ok, grads, updates, diagnostics)), None
+            def step(states, inputs):
+                state, diag = states
+                step_index, batch_key = inputs
+                if batch_size:
+                    idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
+                    x, y = data["x_train"][idx], ctx.y_train[idx]
+                else:
+                    x, y = data["x_train"], ctx.y_train
+                value, grads = grad_fn(state.params, x, y)
+                updates, opt_state = ctx.tx.update(grads, state.opt_state, state.params)
+                params = optax.apply_updates(state.params, updates)
+                state, ok = accept_step(state, value, params, opt_state, step_index, limit)
+                return (state, update_diagnostics(diag, ok, grads, updates, diagnostics)), None
 
-        def block(states, inputs):
-            (state, diag), _ = jax.lax.scan(step, states, inputs)
-            return (state, diag), evaluate(ctx, hyper, data, state.params, diag)
+            start = jnp.maximum(block_index - 1, 0) * log_every
+            inputs = (
+                start + jnp.arange(log_every, dtype=jnp.int32),
+                jax.lax.dynamic_slice_in_dim(batch_keys, start, log_every),
+            )
+            return jax.lax.scan(step, states, inputs)[0]
 
-        def period(states, inputs):
-            (state, diag), metrics = jax.lax.scan(block, states, inputs)
+        def block(carry: Carry, block_index):
+            limit = threshold * carry.init_objective
+            state, diag = jax.lax.cond(
+                block_index > 0,
+                lambda states: train(states, block_index, limit),
+                lambda states: states,
+                (carry.state, carry.diagnostics),
+            )
+            metrics = evaluate(ctx, hyper, data, state.params, diag)
+            init_objective = jnp.where(block_index == 0, metrics["objective"], carry.init_objective)
             if sharpness_every:
-                diag, metrics["sharpness"] = sharpness(ctx, hyper, data, state, diag)
-            return (state, diag), metrics
+                diag, metrics["sharpness"] = jax.lax.cond(
+                    block_index % blocks_per_sharpness == 0,
+                    lambda d: sharpness(ctx, hyper, data, state, d),
+                    lambda d: (d, jnp.float32(jnp.nan)),
+                    diag,
+                )
+            return Carry(state, diag, init_objective), metrics
 
-        start, length = first_period * steps_per_period, n * steps_per_period
-        shape = (n, blocks_per_period, log_every)
-        keys = jax.lax.dynamic_slice_in_dim(jax.random.split(k_batches, steps), start, length)
-        inputs = ((start + jnp.arange(length, dtype=jnp.int32)).reshape(shape), keys.reshape(shape))
-        (state, diag), metrics = jax.lax.scan(period, (carry.state, carry.diagnostics), inputs)
-        return carry._replace(state=state, diagnostics=diag), metrics
+        return jax.lax.scan(block, carry, first_block + jnp.arange(n, dtype=jnp.int32))
 
-    def finish(carry: Carry, hyper: Hyper, data, periods: Metrics) -> Metrics:
-        first, state, diag = carry.first, carry.state, carry.diagnostics
-        periods = dict(periods)
-        sharp = periods.pop("sharpness", None)
-        metrics = {
-            k: jnp.concatenate([first[k][None], v.reshape((n_logs, *v.shape[2:]))])
-            for k, v in periods.items()
-        }
-        if sharp is not None:
-            # On the logged-step grid: measured at steps 0, S, 2S, ...; NaN elsewhere.
-            curve = jnp.full((n_periods, blocks_per_period), jnp.nan).at[:, -1].set(sharp)
-            metrics["sharpness"] = jnp.concatenate([first["sharpness"][None], curve.reshape(-1)])
+    def finish(carry: Carry, hyper: Hyper, data, metrics: Metrics) -> Metrics:
+        state, diag = carry.state, carry.diagnostics
         summary = stability.run_summary(metrics, steps_logged, config, hyper)
         summary.update(
             diverged=state.diverged,
@@ -491,7 +509,8 @@ def make_program(
             minibatch_grad_norm_final=diag.minibatch_grad_norm,
         )
         error = oracles.ridge_error(
-            config, family, hyper, data["x_train"], targets(config, hyper, data)[0], state.params
+            config, family, hyper, data["x_train"], targets(config, hyper, data, noises)[0],
+            state.params,
         )
         if error is not None:
             summary["param_error_to_oracle"] = error
@@ -499,7 +518,7 @@ def make_program(
         assert not overlap, f"summary names clash with curve names: {overlap}"
         return {**metrics, **summary}
 
-    return RunProgram(init, advance, finish, n_periods, steps_per_period)
+    return RunProgram(init, advance, finish, n_blocks)
 
 
 def logged_steps(config: config_dict.ConfigDict) -> list[int]:

@@ -89,6 +89,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset.split_seed": _numpy_seed,
     "dataset.validation_seed": _numpy_seed,
     "max_runs": _at_least_one,
+    "cpu_devices": _nonnegative,
     "xla_optimization_level": (lambda v: v in (0, 1, 2, 3), "one of 0, 1, 2, 3"),
     "learning_rate": _nonnegative,
     "penalty_strength": _nonnegative,
@@ -347,8 +348,10 @@ def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
         for loss in program.losses:
             where = _where([(p, loss if p == "loss" else v) for p, v in structural])
             _check_run(c, loss, datasets[key], where)
-        # The noise is the same for every loss of a (fused) program: name the rest only.
-        _check_targets(program, datasets[key], _where([x for x in structural if x[0] != "loss"]))
+        # The noise is the same for every loss of a (fused) program, and its message names the
+        # family: name the rest only.
+        rest = [x for x in structural if x[0] not in ("loss", "dataset.noise")]
+        _check_targets(program, datasets[key], _where(rest))
     return datasets
 
 
@@ -366,12 +369,20 @@ def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
 
     The reach of a run's targets is max|f| + (its noise's largest multiple of a standard draw) ×
     (the family's largest standard draw); the squared errors and MSE sum n of their squares, so
-    the reach must stay below sqrt(float32 max / n).
+    the reach must stay below sqrt(float32 max / n). Each noise family a (fused) program draws
+    is checked on the runs that draw it.
     """
     if dataset.f_train is None:
         return
-    family = program.config.dataset.noise
-    hyper = {k: np.asarray(v, np.float64) for k, v in program.hyper.items()}
+    noises = program.noises or (program.config.dataset.noise,)
+    index = np.asarray(program.hyper.get(grid.NOISE_INDEX, np.zeros(len(program.runs), int)))
+    for i, family in enumerate(noises):
+        members = np.flatnonzero(index == i)
+        hyper = {k: np.asarray(v, np.float64)[members] for k, v in program.hyper.items()}
+        _check_family_targets(program, dataset, family, members, hyper, where)
+
+
+def _check_family_targets(program, dataset, family, members, hyper, where: str) -> None:
     knobs = _NOISE_KNOBS.get(family, ("dataset.noise_scale",))
     multiple = hyper["dataset.noise_scale"] * _TAIL[family]
     if family == "contaminated":
@@ -387,7 +398,7 @@ def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
     bad = np.flatnonzero(~(reach <= limit))
     if not bad.size:
         return
-    run, fields = program.runs[bad[0]], grid.flatten(program.config)
+    run, fields = program.runs[members[bad[0]]], grid.flatten(program.config)
     swept = dict(run.swept)
     values = {k: swept.get(k, fields[k]) for k in knobs}
     named = [f"config.sweep.{k}" if k in swept else f"config.{k}" for k in knobs]
@@ -423,11 +434,11 @@ def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
         raise ConfigError(
             f"config.sharpness_every={sharpness_every} needs config.diagnostics=True{where}"
         )
-    every, period = int(c.checkpoint_every), training.period_steps(c)
-    if every and (every % period or steps % every):
+    every = int(c.checkpoint_every)
+    if every and (every % log_every or steps % every):
         raise ConfigError(
-            f"config.checkpoint_every={every} must be a multiple of {period} (log_every, or "
-            f"sharpness_every when on) that divides config.steps={steps}{where}"
+            f"config.checkpoint_every={every} must be a multiple of config.log_every={log_every} "
+            f"that divides config.steps={steps}{where}"
         )
 
 

@@ -10,7 +10,8 @@ starts); on a GPU machine the real local devices are used. The anchor sweep (con
 (medians reported):
 
 * engine, n devices: `sweep.compile_program` with the plan's devices: chunk i of a wave on device
-  i, each device running the one-device program (byte-identical to one device, issue #18);
+  i, each device running the one-device program (byte-identical to one device, issue #18),
+  compiled once for device 0 and loaded onto the others (`devices.retarget`);
 * engine, 1 device: the same chunks one after another on device 0;
 * split chunks (the engine before #18): each chunk's runs sharded over the n devices with
   `NamedSharding(Mesh(devices, ("runs",)), P("runs"))`, data replicated, one call per chunk: at
@@ -18,9 +19,11 @@ starts); on a GPU machine the real local devices are used. The anchor sweep (con
   engine's per-device shape (chunk_size runs), the like-for-like comparison;
 * split sweep: one chunk of all 96 runs split over the devices.
 
-Compile time is measured once per arm and excluded from the execute medians. The last line is
-machine-readable: `bench_devices: ... split_same_per_device_shape_vs_engine=<split / engine
-execute time>` (> 1: the engine is faster).
+Compile time is measured once per arm and excluded from the execute medians; "total" is compile
+plus the execute median, a cold sweep's time. The last line is machine-readable: `bench_devices:
+... split_same_chunk_total_vs_engine=<(compile + execute) of the split chunks / the engine's>`
+(> 1: the engine is faster; the engine before #18 at the same chunk_size),
+split_same_per_device_shape_vs_engine (execute alone, like-for-like shapes).
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ def main(argv):
         return compile_s, execute
 
     def split(chunks):
-        pieces = training.make_program(program.config, plan_n.dataset(program), program.losses)
+        pieces = training.make_program(
+            program.config, plan_n.dataset(program), program.losses, program.noises
+        )
         data = jax.device_put(training.data_arrays(plan_n.dataset(program)), replicated)
         size = len(chunks[0].hyper[next(iter(chunks[0].hyper))])
         spec = {
@@ -132,17 +137,25 @@ def main(argv):
     reference = next(iter(finals.values()))
     print(f"{len(reference)} runs, {config.steps} steps, {n} devices ({jax.devices()[0].platform}),"
           f" {repeats} repetitions, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'arm':<52} {'compile s':>9} {'execute s':>9} {'/ engine':>8} {'identical':>9}")
-    base = statistics.median(times[next(iter(arms))])
+    print(f"{'arm':<52} {'compile s':>9} {'execute s':>9} {'/ engine':>8} {'total s':>8} "
+          f"{'/ engine':>8} {'identical':>9}")
+    first = next(iter(arms))
+    base = statistics.median(times[first])
+    total = {name: compile_s + statistics.median(times[name])
+             for name, (compile_s, _) in arms.items()}
     for name, (compile_s, _) in arms.items():
         median = statistics.median(times[name])
         same = bool(np.array_equal(finals[name], reference))
-        print(f"{name:<52} {compile_s:>9.2f} {median:>9.2f} {median / base:>8.2f} {same!s:>9}")
+        print(f"{name:<52} {compile_s:>9.2f} {median:>9.2f} {median / base:>8.2f} "
+              f"{total[name]:>8.2f} {total[name] / total[first]:>8.2f} {same!s:>9}")
     split_same_shape = statistics.median(times[next(k for k in arms if "runs per device" in k)])
+    before = next((k for k in arms if "before #18" in k), None)
+    same_chunk = f"{total[before] / total[first]:.2f}" if before else "n/a"
     print(
         f"bench_devices: runs={len(reference)} devices={n} chunk_size={c} "
-        f"engine_execute_s={base:.3f} "
+        f"engine_compile_s={arms[first][0]:.2f} engine_execute_s={base:.3f} "
         f"one_device_vs_engine={statistics.median(times[list(arms)[1]]) / base:.2f} "
+        f"split_same_chunk_total_vs_engine={same_chunk} "
         f"split_same_per_device_shape_vs_engine={split_same_shape / base:.2f}"
     )
 

@@ -11,6 +11,7 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
   python scripts/bench_sweep.py --noanchor --opt_levels   # compile / execute by XLA opt level
+  python scripts/bench_sweep.py --noanchor --devices=4     # whole chunks per device vs split
   python scripts/bench_sweep.py --noanchor --device --warm_cache   # that section alone, warm
 
 The three train the same thing: an MLP 16 -> 64 -> 1 on the synthetic teacher, Adam (lr 1e-3,
@@ -49,6 +50,7 @@ import dataclasses
 import os
 import pathlib
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -115,6 +117,12 @@ _DEVICE = flags.DEFINE_bool(
     "device", False,
     "Also run ~1,024 anchor runs on the default device (a GPU when present) against the "
     "sequential loop on that device.",
+)
+_DEVICES = flags.DEFINE_integer(
+    "devices", 0,
+    "Also compare, on this many forced CPU devices, whole chunks per device (the engine: one "
+    "compile, loaded onto every device) with one chunk split over the devices (the engine before "
+    "issue #18): compile and execute, in a process of its own (scripts/bench_devices.py). 0: off.",
 )
 _OPT_LEVELS = flags.DEFINE_bool(
     "opt_levels", False,
@@ -224,7 +232,9 @@ def losslab_sweep(config) -> tuple[Timing, sweep.SweepResult]:
 
 
 def losslab_engine(config) -> tuple[Timing, float]:
-    """compile_program + every chunk of the plan, no tables; also returns execution seconds."""
+    """compile_program + every chunk of the plan, whole chunks side by side on the local devices
+    as `sweep.execute` runs them, no tables; also returns execution seconds (loading device 0's
+    program onto the other devices, at their first wave, counts as compile)."""
     t0 = time.perf_counter()
     compile_s = execute_s = 0.0
     final: dict[int, float] = {}
@@ -232,15 +242,19 @@ def losslab_engine(config) -> tuple[Timing, float]:
     for group in plan.programs:
         t = time.perf_counter()
         program = sweep.compile_program(plan, group)
+        program._ready(plan.n_devices)
         compile_s += time.perf_counter() - t
-        for chunk in (c for c in plan.chunks if c.group_id == group.group_id):
+        chunks = [c for c in plan.chunks if c.group_id == group.group_id]
+        for first in range(0, len(chunks), plan.n_devices):
+            wave = chunks[first : first + plan.n_devices]
             t = time.perf_counter()
-            [(_, metrics)] = program([chunk.hyper])
+            outputs = program([c.hyper for c in wave])
             execute_s += time.perf_counter() - t
-            objective = np.asarray(metrics["objective"])[:, -1]
-            final.update(
-                {run.run_id: float(v) for run, v in zip(chunk.runs, objective, strict=False)}
-            )
+            for chunk, (_, metrics) in zip(wave, outputs, strict=True):
+                objective = np.asarray(metrics["objective"])[:, -1]
+                final.update(
+                    {run.run_id: float(v) for run, v in zip(chunk.runs, objective, strict=False)}
+                )
     wall = time.perf_counter() - t0
     return Timing(wall, compile_s, len(final), final), execute_s
 
@@ -282,7 +296,7 @@ def prepare(config, members, dataset: data_lib.Dataset) -> list[PreparedRun]:
     for group, i in members:
         hyper = {k: jnp.asarray(v[i]) for k, v in group.hyper.items()}
         k_init, k_batches = training.run_keys(hyper)[:2]
-        y_train, y_test, f_test = training.targets(group.config, hyper, data)
+        y_train, y_test, f_test = training.targets(group.config, hyper, data, group.noises)
         swept = dict(group.runs[i].swept)
         prepared.append(PreparedRun(
             run_id=group.runs[i].run_id,
@@ -493,7 +507,9 @@ def anchor_section(config) -> dict:
           f"log_every={config.log_every}; naive/torch loops time {len(prepared)} runs "
           f"(run_ids {[r.run_id for r in prepared]}) and extrapolate ×{scale:g} to {total}")
     if not have_torch:
-        print("PyTorch is not installed: its loop is skipped (pip install torch==2.13.0).")
+        print("PyTorch is not installed here: the PyTorch loop is NOT run and vs_torch is not "
+              "measured (install the benchmark extra: pip install -e '.[bench]'; on this project's "
+              "machines `pip install torch==2.13.0` takes a local CPU wheel).")
 
     rows = collections.defaultdict(list)
     finals: dict[str, dict[int, float]] = {}
@@ -549,13 +565,13 @@ def anchor_section(config) -> dict:
           f"runs: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
           + ("  (agree within 1e-2)" if max_rel_diff <= 1e-2 else "  (DISAGREE: > 1e-2)"))
     vs_naive = wall["naive_jax"] / wall["losslab"]
-    vs_torch = wall["torch"] / wall["losslab"] if "torch" in wall else float("nan")
+    vs_torch = f"{wall['torch'] / wall['losslab']:.3g}" if "torch" in wall else "not_run"
     print(f"speed-up of losslab (wall, compile included): {vs_naive:.2f}× the naive JAX loop "
-          f"(target ≥ 2.5×), {vs_torch:.2f}× the PyTorch loop (target ≥ 20×); "
-          f"{compiled_programs} compiled programs")
+          f"(target ≥ 2.5×), {vs_torch}× the PyTorch loop (target ≥ 20×); "
+          f"{compiled_programs} compiled programs on {jax.local_device_count()} device(s)")
     label = "bench_sweep_warm_cache" if _WARM_CACHE.value else "bench_sweep"
     print(f"{label}: runs={total} losslab_runs_per_s={total / wall['losslab']:.3g} "
-          f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch:.3g} max_rel_diff={max_rel_diff:.2g}")
+          f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch} max_rel_diff={max_rel_diff:.2g}")
     return {"wall": wall, "compile": comp, "total": total, "dataset": dataset}
 
 
@@ -941,7 +957,9 @@ def opt_levels_section(steps: int) -> None:
         config.compilation_cache_dir = ""
         plan = SweepPlan.resolve(config, 1, part=Part(0, 1))
         program = plan.programs[0]
-        pieces = training.make_program(program.config, plan.dataset(program), program.losses)
+        pieces = training.make_program(
+            program.config, plan.dataset(program), program.losses, program.noises
+        )
         data = training.data_arrays(plan.dataset(program))
         chunk = next(c for c in plan.chunks if c.group_id == program.group_id)
         hyper = {k: jnp.asarray(v) for k, v in chunk.hyper.items()}
@@ -1004,6 +1022,16 @@ def main(argv):
         device_section(config)
     if _OPT_LEVELS.value:
         opt_levels_section(steps)
+    if _DEVICES.value:
+        devices_section(_DEVICES.value)
+
+
+def devices_section(n: int) -> None:
+    """scripts/bench_devices.py in its own process: the device count is fixed when JAX starts."""
+    script = pathlib.Path(__file__).with_name("bench_devices.py")
+    args = [f"--devices={n}", *(["--quick"] if _QUICK.value else [f"--repeats={_REPEATS.value}"])]
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    subprocess.run([sys.executable, str(script), *args], check=True, env=env)
 
 
 if __name__ == "__main__":

@@ -55,15 +55,28 @@ def test_resume_from_a_mid_run_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(config, tmp_path / "resumed")
     left = tmp_path / "resumed" / checkpoints.CHECKPOINT_DIR
-    assert [checkpoints.latest_step(d) for d in left.iterdir()] == [2]  # periods done
+    # Blocks of log_every steps done: step 0's evaluation and 4 blocks (40 steps).
+    assert [checkpoints.latest_step(d) for d in left.iterdir()] == [5]
     monkeypatch.setattr(checkpoints, "save", real_save)
     resumed = sweep.run_sweep(config, tmp_path / "resumed")
     pd.testing.assert_frame_equal(reference.curves, resumed.curves, check_exact=True)
     pd.testing.assert_frame_equal(reference.runs, resumed.runs, check_exact=True)
 
 
-def test_checkpoint_every_must_fit_the_period(tmp_path):
+def test_checkpoint_every_must_fit_log_every(tmp_path):
     config = _config()
-    config.checkpoint_every = 30  # not a multiple of sharpness_every=20
-    with pytest.raises(ValueError, match="checkpoint_every=30"):
+    config.checkpoint_every = 25  # not a multiple of log_every=10
+    with pytest.raises(ValueError, match="checkpoint_every=25"):
         sweep.run_sweep(config, tmp_path)
+
+
+def test_segments_need_not_align_with_sharpness(tmp_path):
+    """Segments of 30 steps with sharpness every 20: the measurement sits inside the blocks."""
+    config = _config()
+    whole = sweep.run_sweep(config, tmp_path / "whole")
+    config.checkpoint_every = 30
+    segmented = sweep.run_sweep(config, tmp_path / "segmented")
+    exact = jax.default_backend() == "cpu"
+    tolerance = {"check_exact": True} if exact else {"rtol": 1e-6, "atol": 1e-7}
+    pd.testing.assert_frame_equal(whole.curves, segmented.curves, **tolerance)
+    pd.testing.assert_frame_equal(whole.runs, segmented.runs, **tolerance)

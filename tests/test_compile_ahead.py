@@ -22,9 +22,11 @@ from experiments.plan import SweepPlan
 
 
 def _two_group_config(steps: int = 20):
-    """configs/tiny.py under both noise families: 2 groups (programs) of 8 runs, chunks of 4."""
+    """configs/tiny.py under both noise families, unfused: 2 groups (programs) of 8 runs, chunks
+    of 4."""
     config = tiny.get_config()
     config.sweep.dataset.noise = ("gaussian", "student_t")
+    config.fuse_noise = False
     config.steps = steps
     config.tensorboard = config.plots = config.progress = False
     config.compilation_cache_dir = ""

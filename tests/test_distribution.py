@@ -159,16 +159,34 @@ def test_xla_optimization_level_flag(monkeypatch):
     """config.xla_optimization_level reaches XLA_FLAGS only when it differs from XLA's default,
     once, and never over a level the user already exported."""
     monkeypatch.setenv("XLA_FLAGS", "")
-    devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=False))
+    one = {"cpu_devices": 1, "xla_gpu_deterministic_ops": False}
+    devices.apply_xla_flags(_config(**one))
     assert os.environ["XLA_FLAGS"] == ""  # 3: XLA's own default, nothing to add
     for _ in range(2):
-        devices.apply_xla_flags(_config(xla_gpu_deterministic_ops=False, xla_optimization_level=1))
+        devices.apply_xla_flags(_config(**one, xla_optimization_level=1))
     assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=1"
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
-    devices.apply_xla_flags(_config(xla_optimization_level=1))
+    devices.apply_xla_flags(_config(cpu_devices=1, xla_optimization_level=1))
     assert os.environ["XLA_FLAGS"] == (
         "--xla_backend_optimization_level=2 --xla_gpu_deterministic_ops=true"
     )
+
+
+def test_cpu_devices_flag(monkeypatch):
+    """config.cpu_devices: 0 asks XLA for one CPU device per core, N for N; 1 adds nothing; a
+    device count already in XLA_FLAGS is kept."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    quiet = {"xla_gpu_deterministic_ops": False}
+    for value, expected in [(0, "--xla_force_host_platform_device_count=6"),
+                            (3, "--xla_force_host_platform_device_count=3"), (1, "")]:
+        monkeypatch.setenv("XLA_FLAGS", "")
+        devices.apply_xla_flags(_config(cpu_devices=value, **quiet))
+        assert os.environ["XLA_FLAGS"] == expected
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+    devices.apply_xla_flags(_config(cpu_devices=2, **quiet))
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=4"
+    with pytest.raises(ValueError, match=r"config\.cpu_devices=-1.*>= 0"):
+        _plan(cpu_devices=-1)
 
 
 def test_xla_optimization_level_is_checked():

@@ -29,7 +29,7 @@ def test_grid_is_the_product_and_groups_by_structure():
         seed=(0, 1, 2, 3),
         dataset__noise=("gaussian", "laplace"),
     )
-    c.fuse_losses = False
+    c.fuse_losses = c.fuse_noise = False
     groups = grid.expand(c)
     assert sum(len(g.runs) for g in groups) == 3 * 2 * 4 * 2
     assert len(groups) == 3 * 2  # loss × noise family; λ and seed are traced
@@ -83,6 +83,7 @@ def test_numeric_values_do_not_change_structure():
 def test_fused_losses_share_a_program_per_task():
     c = _config(loss=("squared_error", "huber", "cauchy"), seed=(0, 1),
                 dataset__noise=("gaussian", "laplace"))
+    c.fuse_noise = False
     groups = grid.expand(c)
     assert len(groups) == 2  # one per noise family; the three losses share a program
     for group in groups:
@@ -99,6 +100,19 @@ def test_fused_losses_share_a_program_per_task():
     ]  # the fused group is labelled by all its losses, not its first run's
     classification = _config(loss=("squared_error", "softmax_cross_entropy"))
     assert len(grid.expand(classification)) == 2  # different tasks never share a program
+
+
+def test_fused_noise_families_share_a_program():
+    c = _config(loss=("squared_error", "huber"), seed=(0, 1),
+                dataset__noise=("gaussian", "laplace", "student_t"))
+    [group] = grid.expand(c)  # losses and noise families all traced (fuse_losses, fuse_noise)
+    assert group.losses == ("squared_error", "huber")
+    assert group.noises == ("gaussian", "laplace", "student_t")
+    noise_of_runs = [dict(r.swept)["dataset.noise"] for r in group.runs]
+    assert [group.noises[i] for i in group.hyper["noise_index"]] == noise_of_runs
+    assert group.hyper["noise_index"].dtype == np.int32
+    assert group.label == "losses=squared_error/huber, noises=gaussian/laplace/student_t"
+    assert "noise" not in dict(group.dataset_key)  # one dataset: the noise is drawn in-program
 
 
 @pytest.mark.parametrize("fuse", [True, False])
@@ -119,7 +133,7 @@ def test_expand_equals_resolving_every_run(fuse):
         for i, run in enumerate(g.runs):
             resolved = grid.resolve(c, run.swept)
             assert grid.structure_of(resolved) == g.structure
-            for path, value in grid.hyper_of(resolved, g.losses).items():
+            for path, value in grid.hyper_of(resolved, g.losses, g.noises).items():
                 assert g.hyper[path][i] == np.asarray(value, g.hyper[path].dtype), path
 
 

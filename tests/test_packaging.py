@@ -109,7 +109,8 @@ def test_built_wheel_ships_configs_and_runs_from_root(tmp_path):
     workdir = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.sweep", f"--workdir={workdir}", "--config.steps=20",
-         "--config.log_every=10", "--config.sweep.seed=(0,)", "--config.tensorboard=False"],
+         "--config.log_every=10", "--config.sharpness_every=0", "--config.sweep.seed=(0,)",
+         "--config.tensorboard=False"],
         cwd="/", env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (workdir / "runs.csv").exists()

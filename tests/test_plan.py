@@ -59,8 +59,9 @@ LATE_CHECKS = {
     "sharpness without diagnostics": (
         {"sharpness_every": 10, "diagnostics": False}, r"config\.sharpness_every=10 needs"
     ),
-    "checkpoint_every not a multiple of the period": (
-        {"checkpoint_every": 15}, r"config\.checkpoint_every=15 must be a multiple of 10"
+    "checkpoint_every not a multiple of log_every": (
+        {"checkpoint_every": 15},
+        r"config\.checkpoint_every=15 must be a multiple of config\.log_every=10",
     ),
     "checkpoint_every not dividing steps": (
         {"checkpoint_every": 30}, r"config\.checkpoint_every=30 .* divides config\.steps=20"

@@ -183,6 +183,25 @@ def test_fused_losses_give_the_results_of_separate_programs(tmp_path):
         np.testing.assert_allclose(fused.curves[column], separate.curves[column], rtol=1e-5)
 
 
+def test_fused_noise_families_give_the_results_of_separate_programs(tmp_path):
+    """config.fuse_noise: every noise family in one program, each run drawing its own family's
+    noise (the runs' targets equal the unfused programs' to float32 rounding)."""
+    config = _quiet(tiny.get_config())
+    config.steps = 50
+    config.sweep.dataset.noise = ("gaussian", "student_t", "contaminated")
+    fused = sweep.run_sweep(config, tmp_path / "fused")
+    config.fuse_noise = False
+    separate = sweep.run_sweep(config, tmp_path / "separate")
+    assert fused.compiled_programs == 1 and separate.compiled_programs == 3
+    assert list(fused.runs["dataset.noise"]) == list(separate.runs["dataset.noise"])
+    for column in ("objective", "test_loss", "test_mse", "grad_norm"):
+        np.testing.assert_allclose(fused.curves[column], separate.curves[column], rtol=1e-5)
+    # The families really differ: Student-t(3) noise is not the Gaussian draw.
+    step0 = fused.curves[fused.curves["step"] == 0].merge(fused.runs[["run_id", "dataset.noise"]])
+    by_family = step0.groupby("dataset.noise")["data_loss"].mean()
+    assert by_family["gaussian"] != by_family["student_t"]
+
+
 def test_barron_alpha_axis_runs_the_whole_robust_family_in_one_program(tmp_path):
     """α ∈ [−∞, 2] is a traced axis: Welsch, Geman-McClure, Cauchy, pseudo-Huber-like, L2."""
     config = _quiet(tiny.get_config())

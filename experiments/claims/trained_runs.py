@@ -16,6 +16,7 @@ parameters on test, on the host, for reporting.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pathlib
 import tempfile
 import time
@@ -48,6 +49,7 @@ class TrainedGroup:
     params: Any  # pytree of numpy arrays, leading axis = runs
     metrics: dict[str, np.ndarray]  # curve -> (runs, logged steps); diagnostic -> (runs,)
     losses: tuple[str, ...] = ()  # its program's losses (hyper["loss_index"]); () = config.loss
+    noises: tuple[str, ...] = ()  # its noise families (hyper["noise_index"]); () = config's
     on_validation: bool = False  # held-out metrics are the validation split's (val_*)
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
@@ -94,13 +96,17 @@ class TrainedGroup:
         that differ only in loss or optimizer share one draw and one compilation.
         """
         config, data = self.config, self.data
-        noise_fields = [p for p in sorted(self.hyper) if p == "seed" or p.startswith("dataset.")]
+        noise_fields = [p for p in sorted(self.hyper)
+                        if p in ("seed", grid.NOISE_INDEX) or p.startswith("dataset.")]
         key = (
             tuple(sorted(grid.flatten(config.dataset).items())),
+            self.noises,
             tuple((p, self.hyper[p].tobytes()) for p in noise_fields),
         )
         if key not in _TARGETS_CACHE:
-            draw = jax.jit(jax.vmap(lambda h: training.targets(config, h, data)[0]))
+            draw = jax.jit(
+                jax.vmap(lambda h: training.targets(config, h, data, self.noises)[0])
+            )
             hyper = {k: jnp.asarray(v) for k, v in self.hyper.items()}
             _TARGETS_CACHE[key] = np.asarray(draw(hyper), np.float64)
         return _TARGETS_CACHE[key].copy()
@@ -140,6 +146,7 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False) -> list[T
         trained = TrainedGroup(
             config=program.config,
             losses=program.losses,
+            noises=program.noises,
             dataset=tested.dataset(program),
             data=parts[0].data,
             runs=list(program.runs),
@@ -148,7 +155,7 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False) -> list[T
             metrics=_held_out_names(metrics) if on_validation else metrics,
             on_validation=on_validation,
         )
-        out.extend(split_by_loss(trained))
+        out.extend(split_fused(trained))
     logging.info(
         "trained %d runs in %d groups in %.1fs",
         sum(len(p.runs) for p in plan.programs), len(plan.programs), time.perf_counter() - t0,
@@ -161,22 +168,32 @@ def _held_out_names(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {("val_" + k[5:] if k.startswith("test_") else k): v for k, v in metrics.items()}
 
 
-def split_by_loss(group: TrainedGroup) -> list[TrainedGroup]:
-    """A fused group (several losses in one program: config.fuse_losses) as one group per loss.
+def split_fused(group: TrainedGroup) -> list[TrainedGroup]:
+    """A fused group (several losses or noise families in one program: config.fuse_losses,
+    config.fuse_noise) as one group per (loss, noise family), in that order.
 
-    Each part's config names its own loss (`config.loss`); runs keep their order.
+    Each part's config names its own loss and noise family; runs keep their order.
     """
-    if len(group.losses) <= 1:
+    losses, noises = group.losses or (group.config.loss,), group.noises or (
+        group.config.dataset.noise,
+    )
+    if len(losses) * len(noises) <= 1:
         return [group]
-    index = np.asarray(group.hyper[grid.LOSS_INDEX])
+    loss_index = np.asarray(group.hyper[grid.LOSS_INDEX])
+    noise_index = np.asarray(group.hyper.get(grid.NOISE_INDEX, np.zeros_like(loss_index)))
     parts = []
-    for i, name in enumerate(group.losses):
-        keep = np.flatnonzero(index == i)
+    for (i, name), (j, noise) in itertools.product(enumerate(losses), enumerate(noises)):
+        keep = np.flatnonzero((loss_index == i) & (noise_index == j))
+        if not keep.size:
+            continue
+        config = group.config.to_dict()
+        config.update(loss=name, dataset={**config["dataset"], "noise": noise})
         parts.append(
             dataclasses.replace(
                 group,
-                config=config_dict.FrozenConfigDict({**group.config.to_dict(), "loss": name}),
+                config=config_dict.FrozenConfigDict(config),
                 losses=(name,),
+                noises=(noise,),
                 runs=[group.runs[j] for j in keep],
                 hyper={k: v[keep] for k, v in group.hyper.items()},
                 params=jax.tree.map(lambda leaf, keep=keep: leaf[keep], group.params),
