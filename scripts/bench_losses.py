@@ -17,7 +17,9 @@ statistics of the binomial(n, ½) distribution: ranks 6 and 16 of 21, 4 and 12 o
 Noise floor: two A/A pairs, each an optax loss against a second, separately compiled copy of
 itself (squared_error on the regression input, softmax cross-entropy on the classification
 input): identical programs, so their ratios show how far the method's medians and intervals
-stray from 1 by chance on this machine at this time.
+stray from 1 by chance on this machine at this time. A loss whose compiled value+grad program
+is optax's own (the optimized HLO, names and source locations left out) is marked "same": its
+ratio is another reading of the noise, not a difference between the two.
 
 Memory: glibc hands a freed buffer of 40 MB back to the kernel, and the next call's output then
 page-faults in anew: ~8 ms of kernel time per call on this machine, the same for every loss, and
@@ -27,9 +29,11 @@ set, so freed buffers stay in the process and the timings compare the losses' ow
 
 Ends with one machine-readable line:
     bench_losses: worst_vs_optax=<x> worst_loss=<name> worst_vs_optax_ci=<lo>-<hi>
+        worst_distinct=<x> worst_distinct_loss=<name> same_program=<names>
         noise_floor=<x> noise_floor_ci=<lo>-<hi> worst_vs_squared_error=<x>
-(worst_vs_optax: the largest median ratio over the losses shared with optax, value+grad; the
-target is worst_vs_optax <= 1.0; noise_floor: the A/A pair whose median is furthest from 1; the
+(worst_vs_optax: the largest median ratio over the losses shared with optax, value+grad, the
+target being worst_vs_optax <= 1.0; worst_distinct: the same over the losses whose program
+differs from optax's; noise_floor: the A/A pair whose median is furthest from 1; the
 squared_error ratio is informational, its 1.5x target retired with issue 11).
 """
 
@@ -39,6 +43,7 @@ import argparse
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -81,6 +86,18 @@ def _programs(fn):
     value = jax.jit(lambda x, y: jnp.sum(fn(x, y)))
     value_grad = jax.jit(jax.value_and_grad(lambda x, y: jnp.sum(fn(x, y))))
     return value, value_grad
+
+
+def _program_lines(program, x, y) -> list[str]:
+    """The compiled program's instructions without names, metadata and source locations, sorted:
+    equal for two programs XLA compiled alike (operand order and numbering aside)."""
+    lines = []
+    for line in program.lower(x, y).compile().as_text().splitlines():
+        line = line.strip()
+        if line.startswith(("%", "ROOT %")):  # instructions only
+            line = re.sub(r", metadata=\{[^}]*\}", "", line)
+            lines.append(re.sub(r"%[\w.\-]+", "%", line))
+    return sorted(lines)
 
 
 def _time(program, x, y, calls: int) -> float:
@@ -188,22 +205,30 @@ def main() -> None:
     )
     header = (
         f"{'loss':30s} {'value ms':>9s} {'v+g ms':>9s} {'optax v+g':>10s} "
-        f"{'vs optax':>9s} {'95% interval':>13s} {'vs sq_err':>9s}"
+        f"{'vs optax':>9s} {'95% interval':>13s} {'same':>5s} {'vs sq_err':>9s}"
     )
     print(header)
     print("-" * len(header))
     worst, worst_name, worst_ci = 0.0, "-", (0.0, 0.0)
+    distinct, distinct_name, same_program = 0.0, "-", []
     worst_sq = 0.0
     sq_vg = med["squared_error"][1] if "squared_error" in med else None
     for name in names:
         value, vg = med[name]
         optax_vg = med[f"optax:{name}"][1] if name in OPTAX_EQUIVALENT else None
-        ratio = ci = None
+        ratio = ci = same = None
         if optax_vg is not None:
             ratio, lo, hi = paired(name, f"optax:{name}")
             ci = f"{lo:.2f}-{hi:.2f}"
             if ratio > worst:
                 worst, worst_name, worst_ci = ratio, name, (lo, hi)
+            (_, ours), x, y = candidates[name]
+            (_, theirs), _, _ = candidates[f"optax:{name}"]
+            same = _program_lines(ours, x, y) == _program_lines(theirs, x, y)
+            if same:
+                same_program.append(name)
+            elif ratio > distinct:
+                distinct, distinct_name = ratio, name
         vs_sq = vg / sq_vg if sq_vg and losses.task(name) == "regression" else None
         if vs_sq is not None:
             worst_sq = max(worst_sq, vs_sq)
@@ -211,7 +236,8 @@ def main() -> None:
         print(
             f"{name:30s} {value * 1e3:9.2f} {vg * 1e3:9.2f} "
             f"{fmt(optax_vg and optax_vg * 1e3, '10.2f'):>10s} {fmt(ratio, '9.2f'):>9s} "
-            f"{ci or '-':>13s} {fmt(vs_sq, '9.2f'):>9s}"
+            f"{ci or '-':>13s} {'-' if same is None else 'yes' if same else 'no':>5s} "
+            f"{fmt(vs_sq, '9.2f'):>9s}"
         )
     floor, floor_ci = 1.0, (1.0, 1.0)
     for label in IDENTICAL:
@@ -222,7 +248,9 @@ def main() -> None:
             floor, floor_ci = ratio, (lo, hi)
     print(
         f"bench_losses: worst_vs_optax={worst:.2f} worst_loss={worst_name} "
-        f"worst_vs_optax_ci={worst_ci[0]:.2f}-{worst_ci[1]:.2f} noise_floor={floor:.2f} "
+        f"worst_vs_optax_ci={worst_ci[0]:.2f}-{worst_ci[1]:.2f} worst_distinct={distinct:.2f} "
+        f"worst_distinct_loss={distinct_name} same_program={','.join(same_program) or '-'} "
+        f"noise_floor={floor:.2f} "
         f"noise_floor_ci={floor_ci[0]:.2f}-{floor_ci[1]:.2f} worst_vs_squared_error={worst_sq:.2f}"
     )
 
