@@ -83,10 +83,10 @@ def _check_label_range(labels: jax.Array, num_classes: int, ignore_index: int | 
         )
 
 
-Axis = int | tuple[int, ...]
+_Axis = int | tuple[int, ...]  # one class axis, or several flattened into one
 
 
-def _class_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+def _class_axes(axis: _Axis, ndim: int) -> tuple[int, ...]:
     """The class axes as nonnegative ints, in the given order (a tuple: classes are their
     row-major flattening, as optax's `axis`)."""
     axes = axis if isinstance(axis, tuple) else (axis,)
@@ -108,7 +108,7 @@ def _class_last(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
 def _prepare(
     logits: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
-    axis: Axis = -1,
+    axis: _Axis = -1,
     where: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
     class_mask_ok: bool = False,
@@ -223,7 +223,7 @@ def softmax_cross_entropy(
     where: jax.typing.ArrayLike | None = None,
     weight: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
-    axis: Axis = -1,
+    axis: _Axis = -1,
 ) -> jax.Array:
     """Softmax cross-entropy -Σ_j w_j t_j log softmax(z)_j, computed from the log-softmax.
 
@@ -280,7 +280,7 @@ def kl_divergence(
     targets: jax.typing.ArrayLike,
     *,
     log_target: bool = False,
-    axis: Axis = -1,
+    axis: _Axis = -1,
     where: jax.typing.ArrayLike | None = None,
 ) -> jax.Array:
     """KL(t ‖ p) = Σ_j t_j (log t_j - log p_j) from log-probabilities log p, per example.
@@ -463,7 +463,7 @@ def focal(
     weight: jax.typing.ArrayLike | None = None,
     where: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
-    axis: Axis = -1,
+    axis: _Axis = -1,
 ) -> jax.Array:
     """Softmax focal loss -(1 - p_y)^γ log p_y, p = softmax(logits); γ = 0 is cross-entropy.
 
@@ -518,7 +518,7 @@ def multi_margin(
     weight: jax.typing.ArrayLike | None = None,
     where: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
-    axis: Axis = -1,
+    axis: _Axis = -1,
 ) -> jax.Array:
     """Weston-Watkins multiclass hinge w_y·Σ_{j≠y} max(0, m - s_y + s_j)^p / C, p ∈ {1, 2}.
 
@@ -559,7 +559,7 @@ def multiclass_hinge(
     margin: jax.typing.ArrayLike = 1.0,
     where: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
-    axis: Axis = -1,
+    axis: _Axis = -1,
 ) -> jax.Array:
     """Crammer-Singer multiclass hinge max(0, m + max_{j≠y} s_j - s_y), per example.
 
@@ -604,7 +604,7 @@ def one_hot_squared_error(
     m: jax.typing.ArrayLike = 1.0,
     where: jax.typing.ArrayLike | None = None,
     ignore_index: int | None = None,
-    axis: Axis = -1,
+    axis: _Axis = -1,
 ) -> jax.Array:
     """Square loss for classification (1/C)[k(f_y - M)² + Σ_{j≠y} f_j²] on raw outputs f.
 
