@@ -30,8 +30,10 @@ def gaussian_nll(
 
     `variance` σ² is predicted (learned) or fixed; as in torch, it is clamped at ε for the value
     only: the gradient with respect to σ² is the unclamped formula's (torch clamps under
-    no_grad), so a variance driven below ε still receives a gradient. ∂/∂pred = r/σ²;
-    ∂/∂σ² = (1 - r²/σ²)/(2σ²), zero at σ² = r²: jointly minimising over σ² gives
+    no_grad), so a variance driven below ε still receives a gradient. Its shape follows torch:
+    the residual's, or the residual's less the last axis (one variance per example: [N] for
+    [N, D]), or anything that broadcasts against the residual (a scalar, [N, 1]).
+    ∂/∂pred = r/σ²; ∂/∂σ² = (1 - r²/σ²)/(2σ²), zero at σ² = r²: jointly minimising over σ² gives
     ½ log r² (the loss is unbounded below as r -> 0 with σ² free, hence ε). With σ² = 1 it is
     ½·squared_error (+ constant).
 
@@ -42,6 +44,8 @@ def gaussian_nll(
     _checks.nonnegative("variance", variance)
     r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
     var = jnp.asarray(variance, r.dtype)
+    if var.ndim and var.shape != r.shape and var.shape == r.shape[:-1]:
+        var = var[..., None]  # torch: one fewer dimension is one variance per example
     var = var + jax.lax.stop_gradient(jnp.maximum(var, eps) - var)
     loss = 0.5 * (jnp.log(var) + jnp.square(r) / var)
     if full:

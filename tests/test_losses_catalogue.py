@@ -91,6 +91,19 @@ def test_binary_hinge_perceptron_match_optax():
         losses.hinge(s, np.zeros_like(s))
 
 
+def test_hinge_gradient_at_the_margin_is_zero_and_nan_propagates():
+    # The documented subgradient at y·s = m is 0 (jnp.maximum's tie rule gave -y/2).
+    for margin, score in [(1.0, 1.0), (0.5, 0.5)]:
+        g = jax.grad(lambda s: losses.hinge(s, jnp.array(1.0), margin=margin))(score)
+        assert g == 0
+    assert jax.grad(lambda s: losses.perceptron(s, jnp.array(-1.0)))(0.0) == 0
+    np.testing.assert_array_equal(
+        jax.grad(lambda s: losses.hinge(s, jnp.array([1.0, -1.0])).sum())(jnp.array([0.5, 0.5])),
+        [-1.0, 1.0])
+    assert np.isnan(losses.hinge(jnp.array([np.nan]), jnp.array([1.0]))[0])
+    assert np.isnan(losses.perceptron(jnp.array([np.nan]), jnp.array([1.0]))[0])
+
+
 def test_multiclass_hinge_matches_optax_and_differs_from_multi_margin():
     np.testing.assert_allclose(losses.multiclass_hinge(Z, Y),
                                optax.losses.multiclass_hinge_loss(Z, Y), rtol=1e-6)
@@ -98,6 +111,18 @@ def test_multiclass_hinge_matches_optax_and_differs_from_multi_margin():
                                optax.losses.multiclass_hinge_loss(Z, Y), rtol=1e-6)
     s = np.array([[0.1, 0.2, 0.4, 0.8]], np.float32)
     np.testing.assert_allclose(losses.multiclass_hinge(s, np.array([3])), [0.6], rtol=1e-6)
+    # Gradients: -1 on the true class and +1 on the worst wrong one while the margin is
+    # violated; wrong classes tied for the worst: the first gets the +1 (optax's max splits it)
+    g = jax.grad(lambda z: losses.multiclass_hinge(z, Y).sum())(Z)
+    np.testing.assert_allclose(g, jax.grad(
+        lambda z: optax.losses.multiclass_hinge_loss(z, Y).sum())(Z))
+    tied = jnp.array([[0.5, 0.5, 0.2]])
+    for labels in (jnp.array([2]), jnp.array([[0.0, 0.0, 1.0]])):
+        np.testing.assert_array_equal(
+            jax.grad(lambda z, y=labels: losses.multiclass_hinge(z, y).sum())(tied),
+            [[1.0, 0.0, -1.0]])
+    # NaN scores give NaN
+    assert np.isnan(losses.multiclass_hinge(jnp.array([[np.nan, 0.0]]), jnp.array([1]))[0])
 
 
 @pytest.mark.parametrize("alpha", [None, 0.25, 0.9])

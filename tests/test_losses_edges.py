@@ -172,3 +172,27 @@ def test_robust_losses_large_finite_inputs(name, knobs, dtype, x):
     ref = truth.get(key.get(name, {}).get(knobs.get("alpha"), name))
     if ref is not None:
         np.testing.assert_allclose(np.asarray(fn(xs), np.float64), [ref, ref], rtol=1e-2)
+
+
+# A NaN input gives a NaN value, never a silent 0 (divergence detection relies on it).
+def _nan_inputs(name):
+    if losses.task(name) == "regression":
+        if name == "cosine_distance":
+            return jnp.array([[np.nan, 0.5], [1.0, 2.0]]), jnp.ones((2, 2))
+        return jnp.array([np.nan, 0.5]), jnp.array([0.0, 2.0])
+    z = jnp.array([[np.nan, 0.5, -1.0], [0.2, 0.1, 0.3]])  # the NaN on a wrong class
+    labels = {
+        "sigmoid_binary_cross_entropy": jnp.array([[0.0, 1, 0.3], [0, 1, 0]]),
+        "sigmoid_focal": jnp.array([[0.0, 1, 0.3], [0, 1, 0]]),
+        "hinge": jnp.array([[1.0, -1, 1], [-1, 1, 1]]),
+        "perceptron": jnp.array([[1.0, -1, 1], [-1, 1, 1]]),
+        "kl_divergence": jnp.array([[0.2, 0.3, 0.5], [0.2, 0.3, 0.5]]),
+    }
+    return z, labels.get(name, jnp.array([1, 0]))
+
+
+@pytest.mark.parametrize("name", losses.names())
+def test_nan_input_gives_nan(name):
+    x, y = _nan_inputs(name)
+    out = np.asarray(losses.get(name)(x, y)).reshape(-1)
+    assert np.isnan(out[0]) and np.all(np.isfinite(out[1:])), out

@@ -2,11 +2,14 @@
 finite input of float16, bfloat16, float32 and float64, in every knob regime.
 
 "Every finite input" is the dtype's whole finite range wherever the true value is representable:
-losses that grow at most linearly are tested over [-max, max]; squared_error, the p = 2 hinge
-and the one-hot square loss (true value ~ x², not representable beyond √max) over
-[-√max/4, √max/4]; classification logits over [-max/4, max/4] (the logit gaps, which the
-losses grow with, must be finite). One compilation per loss, knob regime and dtype; hypothesis
-draws batches of inputs, and every batch is checked with the extremes (±max, ±tiny, 0) added.
+losses that grow at most linearly are tested over [-max, max]; squared_error, the p = 2 hinge,
+the one-hot square loss and the Gaussian NLL (true value ~ x², not representable beyond √max)
+over [-√max/4, √max/4]; classification logits over [-max/4, max/4] (the logit gaps, which the
+losses grow with, must be finite); Poisson log-rates over ±log(max)/2 (the loss is e^s).
+cosine_distance's gradient is ~1/‖p‖: its vectors are nonzero with a normal largest entry, or
+exactly zero (both kinds are drawn). One compilation per loss, knob regime and dtype;
+hypothesis draws batches of inputs, and every batch is checked with the extremes (±max, ±tiny,
+0) added.
 """
 
 import math
@@ -33,6 +36,7 @@ REGRESSION = [
     ("huber", {"delta": 1.0}, "full"),
     ("smooth_l1", {"beta": 0.1}, "full"),
     ("smooth_l1", {"beta": 3.0}, "full"),
+    ("smooth_l1", {"beta": 0.0}, "full"),
     ("pseudo_huber", {"delta": 1.0}, "full"),
     ("log_cosh", {}, "full"),
     ("quantile", {"tau": 0.1}, "full"),
@@ -43,6 +47,10 @@ REGRESSION = [
     *[("general_robust", {"alpha": a, "scale": 1.0}, "full") for a in ALPHAS],
     *[("general_robust", {"alpha": a, "scale": 3.0}, "full") for a in (-2.0, 0.0, 1.0, 2.0)],
     *[("robust_nll", {"alpha": a, "scale": 1.0}, "full") for a in (0.0, 0.5, 1.0, 2.0, 3.0)],
+    ("gaussian_nll", {"variance": 0.5}, "sqrt"),
+    ("laplace_nll", {"scale": 2.0}, "full"),  # |r|/b: finite for b ≥ 1 only
+    ("student_t_nll", {"scale": 0.5}, "full"),
+    ("student_t_nll", {"scale": 2.0, "nu": 0.5}, "full"),
 ]
 CLASSIFICATION = [
     ("softmax_cross_entropy", {}, "logits"),
@@ -53,12 +61,19 @@ CLASSIFICATION = [
     ("multi_margin", {"p": 2}, "sqrt"),
     ("one_hot_squared_error", {}, "sqrt"),
     ("sigmoid_binary_cross_entropy", {}, "logits"),
+    ("sigmoid_focal", {"gamma": 0.5}, "logits"),
+    ("sigmoid_focal", {"gamma": 2.0, "alpha": 0.25}, "logits"),
+    ("hinge", {}, "logits"),
+    ("perceptron", {}, "logits"),
+    ("multiclass_hinge", {}, "logits"),
+    ("kl_divergence", {}, "logits"),
 ]
 
 
 def _bound(dtype, domain):
     top = float(jnp.finfo(dtype).max)
-    return {"full": top, "sqrt": math.sqrt(top) / 4, "logits": top / 4}[domain]
+    return {"full": top, "sqrt": math.sqrt(top) / 4, "logits": top / 4,
+            "log": math.log(top) / 2}[domain]
 
 
 def _batches(dtype, domain):
@@ -130,10 +145,15 @@ def test_traced_alpha_finite_over_the_whole_range(dtype):
 @pytest.mark.parametrize("name,knobs,domain", CLASSIFICATION, ids=_ids(CLASSIFICATION))
 def test_classification_losses_finite_over_the_whole_range(name, knobs, domain, dtype):
     with jax.enable_x64(dtype == "float64"):
-        binary = name == "sigmoid_binary_cross_entropy"
-        labels = (np.arange(N) % 2).astype(np.float32).reshape(6, 4) if binary else \
-            np.array([0, 1, 2, 3, 0, 1])
-        fn = jax.jit(lambda z: losses.get(name, **knobs)(z, labels))
+        bits = (np.arange(N) % 2).astype(np.float32).reshape(6, 4)
+        labels = {
+            "sigmoid_binary_cross_entropy": bits,
+            "sigmoid_focal": np.where(np.arange(N).reshape(6, 4) % 3 == 2, 0.3, bits),  # soft too
+            "hinge": 2 * bits - 1,
+            "perceptron": 1 - 2 * bits,
+            "kl_divergence": np.tile(np.array([0.0, 0.2, 0.3, 0.5], np.float32), (6, 1)),
+        }.get(name, np.array([0, 1, 2, 3, 0, 1]))
+        fn = jax.jit(lambda z: getattr(losses, name)(z, labels, **knobs))  # alpha: no knob
 
         @SETTINGS
         @given(x=_batches(dtype, domain))
@@ -141,3 +161,56 @@ def test_classification_losses_finite_over_the_whole_range(name, knobs, domain, 
             _assert_finite(fn, _cast(_with_extremes(x, dtype, domain), dtype).reshape(6, 4))
 
         check()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poisson_nll_finite_over_log_rates(dtype):
+    with jax.enable_x64(dtype == "float64"):
+        counts = np.tile(np.array([0.0, 1.0, 3.0, 40.0]), N // 4)
+        fns = [jax.jit(lambda s, full=full: losses.poisson_nll(s, counts, full=full))
+               for full in (False, True)]
+
+        @SETTINGS
+        @given(x=_batches(dtype, "log"))
+        def check(x):
+            for fn in fns:
+                _assert_finite(fn, _cast(_with_extremes(x, dtype, "log"), dtype))
+
+        check()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("epsilon", [0.0, 1e-6])
+def test_cosine_distance_finite_over_the_whole_range(dtype, epsilon):
+    # Rows of 4: huge, tiny, mixed and zero vectors; the value must also be right: equal to
+    # the cosine of the same vectors rescaled by a power of two into float64's easy range.
+    with jax.enable_x64(dtype == "float64"):
+        fn = jax.jit(lambda p, t: losses.cosine_distance(p, t, epsilon=epsilon))
+        tiny = float(jnp.finfo(dtype).tiny)
+
+        @SETTINGS
+        @given(x=_batches(dtype, "full"), y=_batches(dtype, "full"))
+        def check(x, y):
+            p = _cast(_with_extremes(x, dtype, "full"), dtype).reshape(6, 4)
+            t = _cast(y, dtype).reshape(6, 4)
+            # a subnormal-only vector's true gradient (~1/‖p‖) is beyond the dtype: make it 0
+            p = jnp.where(jnp.max(jnp.abs(p), -1, keepdims=True) < tiny, 0, p)
+            t = jnp.where(jnp.max(jnp.abs(t), -1, keepdims=True) < tiny, 0, t)
+            _assert_finite(fn, p, t)
+            if epsilon == 0 and dtype == "float32":
+                pairs = zip(np.asarray(p), np.asarray(t), strict=True)
+                want = [_cosine_distance_exact(a, b) for a, b in pairs]
+                np.testing.assert_allclose(fn(p, t), want, rtol=1e-5, atol=1e-6)
+
+        check()
+
+
+def _cosine_distance_exact(p, t):
+    """1 - cos in float64 after scaling each vector by a power of two (exact)."""
+    def unit(v):
+        v = np.asarray(v, np.float64)
+        top = np.max(np.abs(v))
+        return np.zeros_like(v) if top == 0 else v * 2.0 ** -np.frexp(top)[1]
+    a, b = unit(p), unit(t)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return 1.0 if na == 0 or nb == 0 else 1 - a @ b / (na * nb)

@@ -147,7 +147,7 @@ def test_properties(r, s):
     [
         ("huber", {"delta": 0.0}),
         ("huber", {"delta": -1.0}),
-        ("smooth_l1", {"beta": 0.0}),
+        ("smooth_l1", {"beta": -0.5}),  # β = 0 is torch's |r| (test_losses_peers)
         ("pseudo_huber", {"delta": -2.0}),
         ("quantile", {"tau": 0.0}),
         ("quantile", {"tau": 1.0}),
