@@ -11,7 +11,7 @@ starts); on a GPU machine the real local devices are used. The anchor sweep (con
 
 * engine, n devices: `sweep.compile_program` with the plan's devices: chunk i of a wave on device
   i, each device running the one-device program (byte-identical to one device, issue #18),
-  compiled once for device 0 and loaded onto the others (`devices.retarget`);
+  compiled once for device 0 and loaded onto the others (`devices.load_portable`);
 * engine, 1 device: the same chunks one after another on device 0;
 * split chunks (the engine before #18): each chunk's runs sharded over the n devices with
   `NamedSharding(Mesh(devices, ("runs",)), P("runs"))`, data replicated, one call per chunk: at
