@@ -53,7 +53,7 @@ def chunk_tables(
     n = len(runs)
     base = flatten(group.config)
     rows = []
-    for _i, run in enumerate(runs):
+    for run in runs:
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
         swept = dict(run.swept)
         for path in IDENTITY_FIELDS:
