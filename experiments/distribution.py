@@ -84,18 +84,14 @@ def blocks(num_units: int, count: int) -> list[range]:
     return [range(a, b) for a, b in itertools.pairwise(edges)]
 
 
-def _chunk_name(key: tuple[int, int]) -> str:
-    return result_files.chunk_paths(pathlib.Path("."), *key)[0].name.removesuffix(".runs.csv")
-
-
 def missing_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Names (g<G>-c<C>) of the chunks among `keys` not yet written."""
-    return [_chunk_name(k) for k in keys if not result_files.chunk_done(workdir, *k)]
+    return [result_files.chunk_name(*k) for k in keys if not result_files.chunk_done(workdir, *k)]
 
 
 def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Chunk files in the workdir that are not among `keys` (left by another sweep)."""
-    expected = {_chunk_name(k) for k in keys}
+    expected = {result_files.chunk_name(*k) for k in keys}
     chunk_dir = pathlib.Path(workdir) / result_files.CHUNK_DIR
     present = {p.name.split(".")[0] for p in chunk_dir.glob("g*-c*.*.csv")}
     return sorted(present - expected)

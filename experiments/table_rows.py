@@ -25,16 +25,8 @@ from experiments.grid import Group, Run, flatten
 
 # Always in the runs table, swept or not, so tables from different sweeps line up.
 IDENTITY_FIELDS = (
-    "loss",
-    "optimizer",
-    "l2_mode",
-    "penalty",
-    "penalty_strength",
-    "learning_rate",
-    "seed",
-    "dataset.name",
-    "dataset.noise",
-    "model.name",
+    "loss", "optimizer", "l2_mode", "penalty", "penalty_strength", "learning_rate", "seed",
+    "dataset.name", "dataset.noise", "model.name",
 )
 
 

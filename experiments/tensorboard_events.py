@@ -105,8 +105,7 @@ class Writer:
             self.hparams[path] = (kind, list(dict.fromkeys(_coerce(kind, v) for v in cells)))
 
     def marker(self, key: tuple[int, int]) -> pathlib.Path:
-        group_id, chunk_id = key
-        return self.tb_dir / WRITTEN_DIR / f"g{group_id:03d}-c{chunk_id:05d}"
+        return self.tb_dir / WRITTEN_DIR / result_files.chunk_name(*key)
 
     def written(self, key: tuple[int, int]) -> bool:
         return self.marker(key).exists()

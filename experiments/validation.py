@@ -163,11 +163,7 @@ def _check_distinct(path: str, values: tuple) -> None:
     """A value given twice on an axis would run (and name) the same runs twice."""
     seen: set = set()
     for value in values:
-        key = grid._plain(value)
-        try:
-            hash(key)
-        except TypeError:  # unhashable: compare by repr
-            key = repr(key)
+        key = grid._key(value)  # equal values, equal (hashable) keys
         if key in seen:
             shown = repr(values) if len(values) <= 10 else f"(... {len(values)} values)"
             raise ConfigError(
