@@ -71,11 +71,8 @@ def part_of(config: config_dict.ConfigDict) -> Part:
         if not jax.distributed.is_initialized():
             devices.initialize(config)
         processes, process_index = jax.process_count(), jax.process_index()
-    return Part(
-        index=int(config.shard) * processes + process_index,
-        count=int(config.num_shards) * processes,
-        processes=processes,
-    )
+    return Part(int(config.shard) * processes + process_index, int(config.num_shards) * processes,
+                processes)
 
 
 def blocks(num_units: int, count: int) -> list[range]:
@@ -172,11 +169,8 @@ def check_consistent(records: list[dict], record: dict | None = None) -> None:
 
 def write_part_record(workdir, part: Part, record: dict) -> None:
     """Record this part (after checking it agrees with parts already in the workdir)."""
-    others = [
-        r
-        for r in read_part_records(workdir)
-        if r["part"]["index"] != part.index or r["part"]["count"] != part.count
-    ]
+    others = [r for r in read_part_records(workdir)
+              if (r["part"]["index"], r["part"]["count"]) != (part.index, part.count)]
     check_consistent(others, record)
     record = {**record, "part": dataclasses.asdict(part)}
     result_files.write_json(part_record_path(workdir, part), record)
@@ -240,8 +234,6 @@ def ready_to_assemble(plan, workdir) -> bool:
         logging.info(
             "%s done; %d chunks of other shards still missing, so the last shard to finish"
             " assembles the tables (or run: python -m experiments.merge --workdir=%s)",
-            part.name,
-            len(missing),
-            workdir,
+            part.name, len(missing), workdir,
         )
     return not missing

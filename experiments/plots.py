@@ -232,9 +232,8 @@ def max_stable_lr_bars(groups: pd.DataFrame) -> Figure:
     return fig
 
 
-def sweep_figures(
-    runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame | None = None
-) -> dict[str, tuple[str, Figure]]:
+def sweep_figures(runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame | None = None
+                  ) -> dict[str, tuple[str, Figure]]:
     """Every figure that applies to this sweep: name -> (PNG filename, Figure)."""
     metric = test_metric(runs)
     out = {
@@ -257,9 +256,8 @@ def sweep_figures(
     return out
 
 
-def sweep_plots(
-    runs: pd.DataFrame, curves: pd.DataFrame, outdir, groups: pd.DataFrame | None = None
-) -> dict[str, pathlib.Path]:
+def sweep_plots(runs: pd.DataFrame, curves: pd.DataFrame, outdir,
+                groups: pd.DataFrame | None = None) -> dict[str, pathlib.Path]:
     """Save every figure of `sweep_figures` under `outdir` as PNG; name -> path."""
     outdir = pathlib.Path(outdir)
     return {

@@ -30,13 +30,8 @@ IDENTITY_FIELDS = (
 )
 
 
-def chunk_tables(
-    group: Group,
-    runs: list[Run],
-    metrics: dict[str, np.ndarray],
-    steps: list[int],
-    extra: dict[str, np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def chunk_tables(group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
+                 extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves `metrics[name]` are (chunk_size, len(steps)), per-run diagnostics (chunk_size,);
     padded members beyond len(runs) are dropped.
 
