@@ -29,55 +29,25 @@ import losses
 # among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
 # different formula, so it changes the program).
 NUMERIC_FIELDS = (
-    "seed",
-    "learning_rate",
-    "momentum",
-    "penalty_strength",
-    "l1_ratio",
-    *sorted(
-        {
-            f"loss_knobs.{knob}"
-            for name in losses.names()
-            for knob, default in losses.knobs(name).items()
-            if isinstance(default, float)
-        }
-    ),
-    "dataset.noise_scale",
-    "dataset.df",
-    "dataset.contamination",
-    "dataset.outlier_scale",
+    "seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio",
+    *sorted({f"loss_knobs.{knob}" for name in losses.names()
+             for knob, default in losses.knobs(name).items() if isinstance(default, float)}),
+    "dataset.noise_scale", "dataset.df", "dataset.contamination", "dataset.outlier_scale",
 )
 
 # Execution fields that never change a run's numbers: a workdir may be resumed with other values.
 RESULT_NEUTRAL_FIELDS = (
-    "tensorboard",
-    "plots",
-    "progress",
-    "checkpoint_every",
-    "compilation_cache_dir",
-    "max_runs",
-    "compile_ahead",
-    "cpu_devices",
-    "shard",
-    "num_shards",
-    "distributed",
-    "coordinator_address",
-    "num_processes",
-    "process_id",
+    "tensorboard", "plots", "progress", "checkpoint_every", "compilation_cache_dir", "max_runs",
+    "compile_ahead", "cpu_devices",
+    "shard", "num_shards", "distributed", "coordinator_address", "num_processes", "process_id",
 )
 
 # Fields that describe how the sweep is executed or written, not what a run computes:
 # they can't be sweep axes and don't enter a run's identity (chunking, fusing and numerics
 # flags do decide which files hold which runs, or the last bits of the numbers).
 EXECUTION_FIELDS = (
-    *RESULT_NEUTRAL_FIELDS,
-    "sweep",
-    "chunk_size",
-    "fuse_losses",
-    "fuse_noise",
-    "matmul_precision",
-    "xla_gpu_deterministic_ops",
-    "xla_optimization_level",
+    *RESULT_NEUTRAL_FIELDS, "sweep", "chunk_size", "fuse_losses", "fuse_noise",
+    "matmul_precision", "xla_gpu_deterministic_ops", "xla_optimization_level",
 )
 
 

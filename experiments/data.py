@@ -85,6 +85,12 @@ def _read_only(array: np.ndarray, dtype: Any) -> np.ndarray:
     return out
 
 
+def _splits(x_train, y_train, x_test, y_test, y_dtype: Any) -> dict[str, np.ndarray]:
+    """A real set's four arrays as Dataset fields, read-only: inputs float32, targets y_dtype."""
+    return {"x_train": _read_only(x_train, np.float32), "y_train": _read_only(y_train, y_dtype),
+            "x_test": _read_only(x_test, np.float32), "y_test": _read_only(y_test, y_dtype)}
+
+
 def validate(dataset: Dataset) -> Dataset:
     """Check a dataset for non-finite values and inconsistent shapes; return it unchanged.
 
@@ -353,14 +359,8 @@ def diabetes(*, test_fraction: float = 0.25, split_seed: int = 0) -> Dataset:
     x_train, x_test = _standardize(x_train, x_test)
     y_train, y_test = _standardize(y_train, y_test)
     return validate(Dataset(
-        name="diabetes",
-        task="regression",
-        x_train=_read_only(x_train, np.float32),
-        y_train=_read_only(y_train, np.float32),
-        x_test=_read_only(x_test, np.float32),
-        y_test=_read_only(y_test, np.float32),
-        num_classes=None,
-        input_shape=(x.shape[1],),
+        name="diabetes", task="regression", num_classes=None, input_shape=(x.shape[1],),
+        **_splits(x_train, y_train, x_test, y_test, np.float32),
     ))
 
 
@@ -379,14 +379,9 @@ def digits(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = Tr
     x_train, x_test = _standardize(x_train, x_test)
     input_shape = (8, 8, 1) if image else (64,)
     return validate(Dataset(
-        name="digits",
-        task="classification",
-        x_train=_read_only(x_train.reshape(-1, *input_shape), np.float32),
-        y_train=_read_only(y_train, np.int32),
-        x_test=_read_only(x_test.reshape(-1, *input_shape), np.float32),
-        y_test=_read_only(y_test, np.int32),
-        num_classes=10,
-        input_shape=input_shape,
+        name="digits", task="classification", num_classes=10, input_shape=input_shape,
+        **_splits(x_train.reshape(-1, *input_shape), y_train,
+                  x_test.reshape(-1, *input_shape), y_test, np.int32),
     ))
 
 
@@ -414,16 +409,9 @@ def mnist1d(*, num_samples: int = 4000, seed: int = 0) -> Dataset:
         np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
     x_train, x_test = _standardize(data["x"], data["x_test"], axis=None)
-    length = x_train.shape[1]
     return validate(Dataset(
-        name="mnist1d",
-        task="classification",
-        x_train=_read_only(x_train[..., None], np.float32),
-        y_train=_read_only(data["y"], np.int32),
-        x_test=_read_only(x_test[..., None], np.float32),
-        y_test=_read_only(data["y_test"], np.int32),
-        num_classes=10,
-        input_shape=(length, 1),
+        name="mnist1d", task="classification", num_classes=10, input_shape=(x_train.shape[1], 1),
+        **_splits(x_train[..., None], data["y"], x_test[..., None], data["y_test"], np.int32),
     ))
 
 
@@ -432,10 +420,7 @@ def mnist1d(*, num_samples: int = 4000, seed: int = 0) -> Dataset:
 # --------------------------------------------------------------------------------------------
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
-    "synthetic": synthetic_regression,
-    "diabetes": diabetes,
-    "digits": digits,
-    "mnist1d": mnist1d,
+    "synthetic": synthetic_regression, "diabetes": diabetes, "digits": digits, "mnist1d": mnist1d,
 }
 # Config fields each loader takes; everything else on the config (noise model fields such as
 # noise, noise_scale, df, contamination, outlier_scale, or fields of other datasets) is ignored.
@@ -474,11 +459,8 @@ def load(config_dataset: Any) -> Dataset:
         raise ValueError(f"dataset config has no 'name'; valid names: {', '.join(DATASETS)}")
     if name not in _LOADERS:
         raise _unknown_name_error("dataset", name, DATASETS)
-    kwargs = {}
-    for field in _LOADER_FIELDS[name]:
-        value = _config_field(config_dataset, field)
-        if value is not _MISSING:
-            kwargs[field] = value
+    kwargs = {field: value for field in _LOADER_FIELDS[name]
+              if (value := _config_field(config_dataset, field)) is not _MISSING}
     if name == "mnist1d" and "seed" not in kwargs:
         # config_schema names the data-generation seed `data_seed` for every generated set.
         data_seed = _config_field(config_dataset, "data_seed")

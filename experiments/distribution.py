@@ -71,11 +71,8 @@ def part_of(config: config_dict.ConfigDict) -> Part:
         if not jax.distributed.is_initialized():
             devices.initialize(config)
         processes, process_index = jax.process_count(), jax.process_index()
-    return Part(
-        index=int(config.shard) * processes + process_index,
-        count=int(config.num_shards) * processes,
-        processes=processes,
-    )
+    return Part(int(config.shard) * processes + process_index, int(config.num_shards) * processes,
+                processes)
 
 
 def blocks(num_units: int, count: int) -> list[range]:
@@ -84,18 +81,14 @@ def blocks(num_units: int, count: int) -> list[range]:
     return [range(a, b) for a, b in itertools.pairwise(edges)]
 
 
-def _chunk_name(key: tuple[int, int]) -> str:
-    return result_files.chunk_paths(pathlib.Path("."), *key)[0].name.removesuffix(".runs.csv")
-
-
 def missing_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Names (g<G>-c<C>) of the chunks among `keys` not yet written."""
-    return [_chunk_name(k) for k in keys if not result_files.chunk_done(workdir, *k)]
+    return [result_files.chunk_name(*k) for k in keys if not result_files.chunk_done(workdir, *k)]
 
 
 def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Chunk files in the workdir that are not among `keys` (left by another sweep)."""
-    expected = {_chunk_name(k) for k in keys}
+    expected = {result_files.chunk_name(*k) for k in keys}
     chunk_dir = pathlib.Path(workdir) / result_files.CHUNK_DIR
     present = {p.name.split(".")[0] for p in chunk_dir.glob("g*-c*.*.csv")}
     return sorted(present - expected)
@@ -176,11 +169,8 @@ def check_consistent(records: list[dict], record: dict | None = None) -> None:
 
 def write_part_record(workdir, part: Part, record: dict) -> None:
     """Record this part (after checking it agrees with parts already in the workdir)."""
-    others = [
-        r
-        for r in read_part_records(workdir)
-        if r["part"]["index"] != part.index or r["part"]["count"] != part.count
-    ]
+    others = [r for r in read_part_records(workdir)
+              if (r["part"]["index"], r["part"]["count"]) != (part.index, part.count)]
     check_consistent(others, record)
     record = {**record, "part": dataclasses.asdict(part)}
     result_files.write_json(part_record_path(workdir, part), record)
@@ -244,8 +234,6 @@ def ready_to_assemble(plan, workdir) -> bool:
         logging.info(
             "%s done; %d chunks of other shards still missing, so the last shard to finish"
             " assembles the tables (or run: python -m experiments.merge --workdir=%s)",
-            part.name,
-            len(missing),
-            workdir,
+            part.name, len(missing), workdir,
         )
     return not missing

@@ -153,13 +153,8 @@ def _structure(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 def dataset_key(config: config_dict.ConfigDict) -> tuple:
     """The dataset fields that decide which arrays are loaded (noise is drawn in-program)."""
-    return tuple(
-        sorted(
-            (path, value)
-            for path, value in flatten(config.dataset).items()
-            if f"dataset.{path}" not in NUMERIC_FIELDS and path != "noise"
-        )
-    )
+    return tuple(sorted((path, value) for path, value in flatten(config.dataset).items()
+                        if f"dataset.{path}" not in NUMERIC_FIELDS and path != "noise"))
 
 
 def hyper_of(
@@ -229,17 +224,11 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
                 hyper[path] = values[index[a][members]]
             else:
                 hyper[path] = np.full(len(members), base[path], dtype=dtype)
-        groups.append(
-            Group(
-                group_id,
-                key,
-                config_dict.FrozenConfigDict(resolve(config, first)),
-                family,
-                noises,
-                tuple(runs[i] for i in members),
-                {path: hyper[path] for path in (*NUMERIC_FIELDS, LOSS_INDEX, NOISE_INDEX)},
-            )
-        )
+        groups.append(Group(
+            group_id, key, config_dict.FrozenConfigDict(resolve(config, first)), family, noises,
+            tuple(runs[i] for i in members),
+            {path: hyper[path] for path in (*NUMERIC_FIELDS, LOSS_INDEX, NOISE_INDEX)},
+        ))
     return groups
 
 

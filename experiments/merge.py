@@ -14,11 +14,7 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import (  # sweep defines --workdir (and an unused --config)
-    console,
-    distribution,
-    sweep,
-)
+from experiments import console, distribution, sweep  # sweep defines --workdir (and --config)
 from experiments import workdir as workdir_lib
 from experiments.plan import SweepPlan
 

@@ -59,14 +59,8 @@ class SweepPlan:
     datasets: dict[tuple, data_lib.Dataset] = dataclasses.field(compare=False, repr=False)
 
     @classmethod
-    def resolve(
-        cls,
-        config: config_dict.ConfigDict,
-        n_devices: int = 1,
-        *,
-        part: Part | None = None,
-        overridden: Collection[str] = (),
-    ) -> SweepPlan:
+    def resolve(cls, config: config_dict.ConfigDict, n_devices: int = 1, *,
+                part: Part | None = None, overridden: Collection[str] = ()) -> SweepPlan:
         """Check `config` (ConfigError on a bad value), then expand its grid once.
 
         `overridden`: the fields set on the command line (a swept one is refused: its value
@@ -120,11 +114,8 @@ class SweepPlan:
             "axes": [[p, list(v)] for p, v in grid.sweep_axes(self.config)],
             "runs": sum(len(p.runs) for p in self.programs),
             "groups": [
-                {
-                    "group_id": p.group_id,
-                    "runs": len(p.runs),
-                    "structure": {k: v for k, v in p.structure if k in dict(p.runs[0].swept)},
-                }
+                {"group_id": p.group_id, "runs": len(p.runs),
+                 "structure": {k: v for k, v in p.structure if k in dict(p.runs[0].swept)}}
                 for p in self.programs
             ],
         }

@@ -41,9 +41,7 @@ MARKERS = ("o", "s", "^", "D", "x")
 
 def test_metric(runs: pd.DataFrame) -> str:
     """The comparable held-out metric: test MSE (regression) or test accuracy (classification)."""
-    if "final_test_mse" in runs and runs["final_test_mse"].notna().any():
-        return "test_mse"
-    return "test_accuracy"
+    return stability.test_metric_column(runs)[0].removeprefix("final_")
 
 
 def cell_keys(runs: pd.DataFrame) -> list[str]:
@@ -155,12 +153,17 @@ def _style(i: int) -> dict:
             "markevery": 0.1, "markersize": 4}
 
 
+def _at_smallest_strength(runs: pd.DataFrame):
+    """(smallest λ, its runs, their panels): what the curve figures draw."""
+    lam = runs[STRENGTH].min()
+    chosen = runs[runs[STRENGTH] == lam]
+    return lam, chosen, _facets(chosen, ("loss", STRENGTH))
+
+
 def curves_figure(runs: pd.DataFrame, curves: pd.DataFrame, column: str, log: bool) -> Figure:
     """`column` over steps at the smallest λ: per loss the median over seeds, band min–max over
     seeds; one panel per combination of the other swept axes."""
-    lam = runs[STRENGTH].min()
-    chosen = runs[runs[STRENGTH] == lam]
-    facets = _facets(chosen, ("loss", STRENGTH))
+    lam, chosen, facets = _at_smallest_strength(runs)
     fig = Figure(figsize=(5.5 * len(facets), 3.8), layout="constrained")
     axes = fig.subplots(1, len(facets), squeeze=False, sharey=True)[0]
     for ax, (facet, frame) in zip(axes, facets, strict=True):
@@ -183,9 +186,7 @@ def curves_figure(runs: pd.DataFrame, curves: pd.DataFrame, column: str, log: bo
 def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure:
     """Sharpness over steps per loss (median over seeds) against the 2/lr edge of stability,
     one panel per combination of the other swept axes (lr among them)."""
-    lam = runs[STRENGTH].min()
-    chosen = runs[runs[STRENGTH] == lam]
-    facets = _facets(chosen, ("loss", STRENGTH))
+    lam, chosen, facets = _at_smallest_strength(runs)
     fig = Figure(figsize=(4.8 * len(facets), 3.6), layout="constrained")
     axes = fig.subplots(1, len(facets), squeeze=False)[0]
     for ax, (facet, frame) in zip(axes, facets, strict=True):
@@ -231,9 +232,8 @@ def max_stable_lr_bars(groups: pd.DataFrame) -> Figure:
     return fig
 
 
-def sweep_figures(
-    runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame | None = None
-) -> dict[str, tuple[str, Figure]]:
+def sweep_figures(runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame | None = None
+                  ) -> dict[str, tuple[str, Figure]]:
     """Every figure that applies to this sweep: name -> (PNG filename, Figure)."""
     metric = test_metric(runs)
     out = {
@@ -256,9 +256,8 @@ def sweep_figures(
     return out
 
 
-def sweep_plots(
-    runs: pd.DataFrame, curves: pd.DataFrame, outdir, groups: pd.DataFrame | None = None
-) -> dict[str, pathlib.Path]:
+def sweep_plots(runs: pd.DataFrame, curves: pd.DataFrame, outdir,
+                groups: pd.DataFrame | None = None) -> dict[str, pathlib.Path]:
     """Save every figure of `sweep_figures` under `outdir` as PNG; name -> path."""
     outdir = pathlib.Path(outdir)
     return {

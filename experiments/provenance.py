@@ -28,18 +28,12 @@ def library_versions() -> dict[str, str]:
 def git_commit(repo: pathlib.Path | None = None) -> dict[str, str | bool | None]:
     """HEAD's commit and whether the tree had uncommitted changes (None outside a git checkout)."""
     repo = repo or pathlib.Path(__file__).resolve().parent.parent
+    git = lambda *args: subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return {"commit": commit, "dirty": bool(status.strip())}
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 

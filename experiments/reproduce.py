@@ -138,14 +138,8 @@ def compare_tables(table: str, recorded: pd.DataFrame, rerun: pd.DataFrame, rtol
     return reports
 
 
-def reproduce(
-    workdir: str | pathlib.Path,
-    into: str | pathlib.Path | None = None,
-    *,
-    rtol: float = 1e-4,
-    atol: float = 1e-6,
-    overwrite: bool = False,
-) -> Report:
+def reproduce(workdir: str | pathlib.Path, into: str | pathlib.Path | None = None, *,
+              rtol: float = 1e-4, atol: float = 1e-6, overwrite: bool = False) -> Report:
     """Rerun the sweep recorded in `workdir` into `into` and compare every table column."""
     workdir = pathlib.Path(workdir)
     into = pathlib.Path(into) if into else workdir.with_name(f"{workdir.name}-reproduce")

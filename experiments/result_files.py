@@ -111,13 +111,18 @@ def write_csv(path: pathlib.Path, frame: pd.DataFrame) -> None:
     atomic_write(path, lambda p: frame.to_csv(p, index=False))
 
 
+def chunk_name(group_id: int, chunk_id: int) -> str:
+    """g<G>-c<C>: the stem of a chunk's files (and of its TensorBoard marker and checkpoints)."""
+    return f"g{group_id:03d}-c{chunk_id:05d}"
+
+
 def chunk_paths(workdir: pathlib.Path, group_id: int, chunk_id: int) -> tuple[pathlib.Path, ...]:
-    stem = workdir / CHUNK_DIR / f"g{group_id:03d}-c{chunk_id:05d}"
+    stem = pathlib.Path(workdir) / CHUNK_DIR / chunk_name(group_id, chunk_id)
     return stem.with_suffix(".runs.csv"), stem.with_suffix(".curves.csv")
 
 
 def manifest_path(workdir: pathlib.Path, group_id: int, chunk_id: int) -> pathlib.Path:
-    return pathlib.Path(workdir) / CHUNK_DIR / f"g{group_id:03d}-c{chunk_id:05d}.manifest.json"
+    return pathlib.Path(workdir) / CHUNK_DIR / f"{chunk_name(group_id, chunk_id)}.manifest.json"
 
 
 class ChunkError(ValueError):
@@ -193,12 +198,12 @@ def chunk_done(workdir, group_id: int, chunk_id: int) -> bool:
     """The chunk is written and verifies; one log line when files exist but don't verify."""
     contents, why = _verified(workdir, group_id, chunk_id)
     if contents is None:
-        paths = chunk_paths(pathlib.Path(workdir), group_id, chunk_id)
-        stem = paths[0].name.removesuffix(".runs.csv")
+        paths = chunk_paths(workdir, group_id, chunk_id)
         manifest = manifest_path(workdir, group_id, chunk_id)
         if any(p.exists() for p in (*paths, manifest)) and (str(manifest), why) not in _reported:
             _reported.add((str(manifest), why))
-            logging.warning("chunk %s in %s is not used: %s; recomputing it", stem, workdir, why)
+            logging.warning("chunk %s in %s is not used: %s; recomputing it",
+                            chunk_name(group_id, chunk_id), workdir, why)
     return contents is not None
 
 

@@ -144,52 +144,27 @@ def run_summary(metrics: dict[str, jax.Array], steps: Sequence[int], config, hyp
 GROUP_EXCLUDE = ("seed",)
 
 
-def default_group_keys(runs: pd.DataFrame) -> list[str]:
-    """loss, λ, and every other swept column except seed: a group's runs differ only by seed."""
-    reserved = {"run_id", "group_id", "run_name"}
-    keys = ["loss", "penalty_strength"]
-    for column in runs.columns:
-        if column in reserved or column in keys or column in GROUP_EXCLUDE:
-            continue
-        if column.startswith(("final_", "best_")) or column in _RUN_COLUMNS:
-            continue
-        if runs[column].nunique(dropna=False) > 1:
-            keys.append(column)
-    return keys
-
-
+MEAN_COLUMNS = (
+    "frac_increase", "tail_rel_std", "tv_ratio", "n_spikes", "grad_norm_ratio", "grad_cos_mean",
+    "sharpness_max", "stability_ratio", "param_error_to_oracle",
+)
+# Per-run results (never group keys): MEAN_COLUMNS and the other per-run columns.
 _RUN_COLUMNS = {
-    "diverged",
-    "diverge_step",
-    "initial_loss",
-    "steps_to_target",
-    "frac_increase",
-    "tail_rel_std",
-    "tv_ratio",
-    "n_spikes",
-    "grad_norm_final",
-    "grad_norm_ratio",
-    "grad_cos_mean",
-    "sharpness_max",
-    "sharpness_final",
-    "stability_ratio",
-    "param_error_to_oracle",
-    "update_norm_final",
-    "param_norm_final",
+    *MEAN_COLUMNS, "diverged", "diverge_step", "initial_loss", "steps_to_target",
+    "grad_norm_final", "sharpness_final", "update_norm_final", "param_norm_final",
     "minibatch_grad_norm_final",
 }
 
-MEAN_COLUMNS = (
-    "frac_increase",
-    "tail_rel_std",
-    "tv_ratio",
-    "n_spikes",
-    "grad_norm_ratio",
-    "grad_cos_mean",
-    "sharpness_max",
-    "stability_ratio",
-    "param_error_to_oracle",
-)
+
+def default_group_keys(runs: pd.DataFrame) -> list[str]:
+    """loss, λ, and every other swept column except seed: a group's runs differ only by seed."""
+    keys = ["loss", "penalty_strength"]
+    skip = {"run_id", "group_id", "run_name", *keys, *GROUP_EXCLUDE, *_RUN_COLUMNS}
+    return keys + [
+        c for c in runs.columns
+        if c not in skip and not c.startswith(("final_", "best_"))
+        and runs[c].nunique(dropna=False) > 1
+    ]
 
 
 def test_metric_column(runs: pd.DataFrame) -> tuple[str, bool]:
@@ -229,10 +204,8 @@ def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataF
         stable = per_lr["diverged"].apply(lambda d: not d.astype(bool).any())
         median_metric = per_lr[metric].median()
         candidates = median_metric[stable]
-        if len(candidates):
-            best_lr = candidates.idxmax() if higher else candidates.idxmin()
-        else:
-            best_lr = np.nan
+        pick = candidates.idxmax if higher else candidates.idxmin
+        best_lr = pick() if len(candidates) else np.nan
         at = frame[metric] if lr_is_key else frame[frame["learning_rate"] == best_lr][metric]
         final = per_lr["final_loss"].median()
         init = float(grid["initial_loss"].median()) if "initial_loss" in grid else np.inf

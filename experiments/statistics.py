@@ -194,11 +194,14 @@ def paired_difference(a: np.ndarray, b: np.ndarray, *, nested: bool = False,
 def unpaired_difference(a: np.ndarray, b: np.ndarray, *, level: float = LEVEL,
                         resamples: int = RESAMPLES, seed: int = 0) -> Interval | np.ndarray:
     """Interval for mean(a) − mean(b), the arms resampled independently (no shared units)."""
-    est_a, rep_a, n_a = bootstrap_replicates(lambda x: x.mean(-1), a, resamples=resamples,
-                                             seed=seed)
-    est_b, rep_b, n_b = bootstrap_replicates(lambda x: x.mean(-1), b, resamples=resamples,
-                                             seed=seed + 1)
+    (est_a, rep_a, n_a), (est_b, rep_b, n_b) = _arm_means(a, b, resamples, seed)
     return _interval(est_a - est_b, rep_a - rep_b, min(n_a, n_b), level, 0.0)
+
+
+def _arm_means(a, b, resamples: int, seed: int):
+    """(estimate, replicates, units) of each arm's mean, bootstrapped independently."""
+    return [bootstrap_replicates(lambda x: x.mean(-1), arm, resamples=resamples, seed=seed + i)
+            for i, arm in enumerate((a, b))]
 
 
 def ratio_of_means(a: np.ndarray, b: np.ndarray, *, paired: bool = True, level: float = LEVEL,
@@ -213,10 +216,7 @@ def ratio_of_means(a: np.ndarray, b: np.ndarray, *, paired: bool = True, level: 
         est, reps, units = bootstrap_replicates(lambda x, y: x.mean(-1) / y.mean(-1), a, b,
                                                 resamples=resamples, seed=seed)
     else:
-        est_a, rep_a, n_a = bootstrap_replicates(lambda x: x.mean(-1), a, resamples=resamples,
-                                                 seed=seed)
-        est_b, rep_b, n_b = bootstrap_replicates(lambda x: x.mean(-1), b, resamples=resamples,
-                                                 seed=seed + 1)
+        (est_a, rep_a, n_a), (est_b, rep_b, n_b) = _arm_means(a, b, resamples, seed)
         est, reps, units = est_a / est_b, rep_a / rep_b, min(n_a, n_b)
     positive = (est > 0) & (reps > 0).all(-1)
     linear = _interval(est, reps, units, level, 1.0)

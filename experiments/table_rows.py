@@ -25,26 +25,13 @@ from experiments.grid import Group, Run, flatten
 
 # Always in the runs table, swept or not, so tables from different sweeps line up.
 IDENTITY_FIELDS = (
-    "loss",
-    "optimizer",
-    "l2_mode",
-    "penalty",
-    "penalty_strength",
-    "learning_rate",
-    "seed",
-    "dataset.name",
-    "dataset.noise",
-    "model.name",
+    "loss", "optimizer", "l2_mode", "penalty", "penalty_strength", "learning_rate", "seed",
+    "dataset.name", "dataset.noise", "model.name",
 )
 
 
-def chunk_tables(
-    group: Group,
-    runs: list[Run],
-    metrics: dict[str, np.ndarray],
-    steps: list[int],
-    extra: dict[str, np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def chunk_tables(group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
+                 extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves `metrics[name]` are (chunk_size, len(steps)), per-run diagnostics (chunk_size,);
     padded members beyond len(runs) are dropped.
 
@@ -53,7 +40,7 @@ def chunk_tables(
     n = len(runs)
     base = flatten(group.config)
     rows = []
-    for _i, run in enumerate(runs):
+    for run in runs:
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
         swept = dict(run.swept)
         for path in IDENTITY_FIELDS:

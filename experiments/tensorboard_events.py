@@ -70,6 +70,12 @@ CURVE_TAGS = {
 }
 
 _NOT_METRICS = {"run_id", "group_id", "run_name", *table_rows.IDENTITY_FIELDS}
+# An hparam's kind -> (its HParamInfo type, the SessionStartInfo field holding a run's value).
+_KINDS = {
+    "bool": (DataType.DATA_TYPE_BOOL, "bool_value"),
+    "number": (DataType.DATA_TYPE_FLOAT64, "number_value"),
+    "string": (DataType.DATA_TYPE_STRING, "string_value"),
+}
 
 
 def _cell(value: Any) -> Any:
@@ -90,7 +96,6 @@ class Writer:
         self.hparams: dict[str, tuple[str, list]] = {}
         for path, values in grid.sweep_axes(plan.config):
             cells = [_cell(v) for v in values if v is not None]
-
             if all(isinstance(v, bool | np.bool_) for v in cells):
                 kind = "bool"
             elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in cells):
@@ -100,8 +105,7 @@ class Writer:
             self.hparams[path] = (kind, list(dict.fromkeys(_coerce(kind, v) for v in cells)))
 
     def marker(self, key: tuple[int, int]) -> pathlib.Path:
-        group_id, chunk_id = key
-        return self.tb_dir / WRITTEN_DIR / f"g{group_id:03d}-c{chunk_id:05d}"
+        return self.tb_dir / WRITTEN_DIR / result_files.chunk_name(*key)
 
     def written(self, key: tuple[int, int]) -> bool:
         return self.marker(key).exists()
@@ -148,14 +152,9 @@ class Writer:
         return self.tb_dir
 
     def _experiment(self, metrics: list[str]):
-        types = {
-            "bool": DataType.DATA_TYPE_BOOL,
-            "number": DataType.DATA_TYPE_FLOAT64,
-            "string": DataType.DATA_TYPE_STRING,
-        }
         infos = []
         for name, (kind, domain) in self.hparams.items():
-            info = HParamInfo(name=name, type=types[kind])
+            info = HParamInfo(name=name, type=_KINDS[kind][0])
             info.domain_discrete.extend(domain)  # a ListValue, without importing protobuf itself
             infos.append(info)
         experiment = Experiment(
@@ -170,8 +169,7 @@ class Writer:
             value = row.get(name)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
-            field = {"bool": "bool_value", "number": "number_value", "string": "string_value"}
-            setattr(info.hparams[name], field[kind], _coerce(kind, value))
+            setattr(info.hparams[name], _KINDS[kind][1], _coerce(kind, value))
         return _plugin_summary("_hparams_/session_start_info", session_start_info=info)
 
 

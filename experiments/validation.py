@@ -25,6 +25,7 @@ which absl reports with exit status 1) exits with status 2 and one line.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import sys
@@ -162,20 +163,14 @@ def _check_distinct(path: str, values: tuple) -> None:
     """A value given twice on an axis would run (and name) the same runs twice."""
     seen: set = set()
     for value in values:
-        key = grid._plain(value)
-        try:
-            duplicate = key in seen
-            seen.add(key)
-        except TypeError:  # unhashable: compare by repr
-            key = repr(key)
-            duplicate = key in seen
-            seen.add(key)
-        if duplicate:
+        key = grid._key(value)  # equal values, equal (hashable) keys
+        if key in seen:
             shown = repr(values) if len(values) <= 10 else f"(... {len(values)} values)"
             raise ConfigError(
                 f"config.sweep.{path}={shown} repeats the value {value!r}: its runs would appear "
                 "twice under one name; give each value once"
             )
+        seen.add(key)
 
 
 # The estimate of check_budget: a run's rows in memory (runs table, curves, grid bookkeeping)
@@ -231,32 +226,28 @@ def _closest(value: object, valid: tuple[str, ...]) -> str:
     return f"{hint} Valid: {', '.join(valid)}"
 
 
-def _type_name(value: object) -> str:
-    return type(value).__name__
+_NUMBER = int | float | np.integer | np.floating
+# The schema default's type -> the types a value may have, and their name in the message. In
+# this order: a bool is an int, and only a bool default takes a bool.
+_TYPES = ((bool, bool | np.bool_, "bool"), (int, int | np.integer, "int"),
+          (float, _NUMBER, "a number"), (str, str, "str"))
 
 
 def _check_type(name: str, value: Any, default: Any) -> None:
     """`value` must have the type of the schema's default (an int is fine where a float is)."""
-    if default is None:
-        return
-    bad = f"{name}={value!r} has type {_type_name(value)}"
-    if isinstance(default, bool):
-        if not isinstance(value, bool | np.bool_):
-            raise ConfigError(f"{bad}, expected bool")
-    elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise ConfigError(f"{bad}, expected int")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-            raise ConfigError(f"{bad}, expected a number")
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{bad}, expected str")
-    elif isinstance(default, tuple | list):
+    if isinstance(default, tuple | list):
         if not isinstance(value, tuple | list) or not all(
             isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in value
         ):
             raise ConfigError(f"{name}={value!r} must be a tuple of positive ints")
+        return
+    for kind, accepted, expected in _TYPES:
+        if isinstance(default, kind):
+            if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
+                raise ConfigError(
+                    f"{name}={value!r} has type {type(value).__name__}, expected {expected}"
+                )
+            return
 
 
 def _check_field(name: str, path: str, value: Any, default: Any) -> None:
@@ -268,7 +259,7 @@ def _check_field(name: str, path: str, value: Any, default: Any) -> None:
             kind = _KINDS.get(path, path.split(".")[-1])
             raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}")
         return
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return
     if math.isnan(value) or (math.isinf(value) and path not in INFINITE_OK):
         raise ConfigError(f"{name}={value!r} must be a finite number")
@@ -308,12 +299,10 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
         default_knobs = losses.knobs(loss)
         probe = None
         for candidate in _PROBES:
-            try:
+            with contextlib.suppress(Exception):  # raises: not the shapes this loss takes
                 _call_abstractly(loss, default_knobs, candidate)
-            except Exception:  # not the shapes this loss takes
-                continue
-            probe = candidate
-            break
+                probe = candidate
+                break
         if probe is None:
             continue  # its shapes are checked against the model's output below
         for knob in default_knobs:

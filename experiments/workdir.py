@@ -130,9 +130,8 @@ def _read_record(path: pathlib.Path) -> dict[str, Any]:
                            "and start fresh") from None
 
 
-def prepare(
-    workdir: pathlib.Path, plan, record: dict[str, Any], *, overwrite: bool = False
-) -> bool:
+def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
+            overwrite: bool = False) -> bool:
     """Make `workdir` ready for the sweep `plan`; return True when resuming (chunks kept).
 
     `record` is the provenance dict to write as config.json for a fresh start; it must hold

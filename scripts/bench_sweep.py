@@ -209,6 +209,11 @@ def median(values) -> float:
     return float(np.median(np.asarray(values, dtype=np.float64)))
 
 
+def max_rel_diff(final: dict[int, float], reference: dict[int, float]) -> float:
+    """Largest |final − reference| / |reference| over the runs of `final` (run_id -> value)."""
+    return max(abs(final[r] - reference[r]) / abs(reference[r]) for r in final)
+
+
 # ---------------------------------------------------------------------------------------------
 # losslab
 
@@ -553,17 +558,12 @@ def anchor_section(config) -> dict:
         print(f"{label:44s} {wall[key]:8.2f} {fmt_s(comp[key]):>10s} {total / wall[key]:8.2f} "
               f"{wall[key] / wall['losslab']:15.2f}")
 
-    diffs = {}
-    for name in ("naive_jax", "torch"):
-        if name in finals:
-            diffs[name] = max(
-                abs(finals[name][r] - finals["losslab"][r]) / abs(finals["losslab"][r])
-                for r in finals[name]
-            )
-    max_rel_diff = max(diffs.values())
+    diffs = {name: max_rel_diff(finals[name], finals["losslab"])
+             for name in ("naive_jax", "torch") if name in finals}
+    worst = max(diffs.values())
     print(f"\nfinal train objective, max relative difference to losslab over the {len(prepared)} "
           f"runs: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
-          + ("  (agree within 1e-2)" if max_rel_diff <= 1e-2 else "  (DISAGREE: > 1e-2)"))
+          + ("  (agree within 1e-2)" if worst <= 1e-2 else "  (DISAGREE: > 1e-2)"))
     vs_naive = wall["naive_jax"] / wall["losslab"]
     vs_torch = f"{wall['torch'] / wall['losslab']:.3g}" if "torch" in wall else "not_run"
     print(f"speed-up of losslab (wall, compile included): {vs_naive:.2f}× the naive JAX loop "
@@ -571,7 +571,7 @@ def anchor_section(config) -> dict:
           f"{compiled_programs} compiled programs on {jax.local_device_count()} device(s)")
     label = "bench_sweep_warm_cache" if _WARM_CACHE.value else "bench_sweep"
     print(f"{label}: runs={total} losslab_runs_per_s={total / wall['losslab']:.3g} "
-          f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch} max_rel_diff={max_rel_diff:.2g}")
+          f"vs_naive_jax={vs_naive:.3g} vs_torch={vs_torch} max_rel_diff={worst:.2g}")
     return {"wall": wall, "compile": comp, "total": total, "dataset": dataset}
 
 
@@ -728,15 +728,11 @@ class PhaseRecorder:
             return out
 
         patch(sweep, "compile_program", compiled)
-        for name in self.RUN:
-            if name in sweep.ChunkProgram.__dict__:
-                fn = sweep.ChunkProgram.__dict__[name]
-                patch(sweep.ChunkProgram, name, self._timed(
-                    "execute", fn, lambda args: self.group_of.get(id(args[0]), -1)))
-            if name in sweep.SegmentedProgram.__dict__:
-                fn = sweep.SegmentedProgram.__dict__[name]
-                patch(sweep.SegmentedProgram, name, self._timed(
-                    "execute", fn, lambda args: self.group_of.get(id(args[0]), -1)))
+        for owner in (sweep.ChunkProgram, sweep.SegmentedProgram):
+            for name in self.RUN:
+                if name in owner.__dict__:
+                    patch(owner, name, self._timed("execute", owner.__dict__[name],
+                                                   lambda args: self.group_of.get(id(args[0]), -1)))
         for what, targets in self.HOST.items():
             for owner, name in targets:
                 patch(owner, name, self._timed(what, owner.__dict__[name]))
@@ -890,10 +886,7 @@ def device_section(base_config) -> None:
     naive = naive_jax(config, prepared, dataset)
     scale = total / len(prepared)
     sequential = naive.compile + (naive.wall - naive.compile) * scale
-    diff = max(
-        abs(naive.final_objective[r] - timing.final_objective[r]) / abs(timing.final_objective[r])
-        for r in naive.final_objective
-    )
+    diff = max_rel_diff(naive.final_objective, timing.final_objective)
     ratio = sequential / timing.wall
     print(f"\ndevice {device.device_kind} ({device.platform}): losslab {total} runs in "
           f"{timing.wall:.1f} s ({timing.compile:.1f} s compiling, chunk {config.chunk_size}, "
@@ -918,8 +911,7 @@ def diagnostics_section() -> None:
             config.sharpness_every, config.sharpness_iters = 100, 20
         return config
 
-    walls = {False: [], True: []}
-    execs = {False: [], True: []}
+    walls, execs = {False: [], True: []}, {False: [], True: []}
     for _ in range(1 if _QUICK.value else 2):
         for on in (False, True):
             timing, _ = losslab_sweep(variant(on))
