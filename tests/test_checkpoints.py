@@ -20,10 +20,11 @@ def _config():
     return config
 
 
-def test_segmented_run_equals_one_piece(tmp_path):
+def _segmented_equals_whole(tmp_path, checkpoint_every: int) -> None:
+    """The sweep of _config() in segments of `checkpoint_every` steps gives the one-piece tables."""
     config = _config()
     whole = sweep.run_sweep(config, tmp_path / "whole")
-    config.checkpoint_every = 20
+    config.checkpoint_every = checkpoint_every
     segmented = sweep.run_sweep(config, tmp_path / "segmented")
     # Bit-identical on CPU; on a GPU the segment programs may sum in another order (seen on an
     # H200: 1 ulp in a few values), so there within float32 rounding.
@@ -31,6 +32,10 @@ def test_segmented_run_equals_one_piece(tmp_path):
     tolerance = {"check_exact": True} if exact else {"rtol": 1e-6, "atol": 1e-7}
     pd.testing.assert_frame_equal(whole.curves, segmented.curves, **tolerance)
     pd.testing.assert_frame_equal(whole.runs, segmented.runs, **tolerance)
+
+
+def test_segmented_run_equals_one_piece(tmp_path):
+    _segmented_equals_whole(tmp_path, checkpoint_every=20)
     assert not (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).exists() or not any(
         (tmp_path / "segmented" / checkpoints.CHECKPOINT_DIR).iterdir()
     )
@@ -72,11 +77,4 @@ def test_checkpoint_every_must_fit_log_every(tmp_path):
 
 def test_segments_need_not_align_with_sharpness(tmp_path):
     """Segments of 30 steps with sharpness every 20: the measurement sits inside the blocks."""
-    config = _config()
-    whole = sweep.run_sweep(config, tmp_path / "whole")
-    config.checkpoint_every = 30
-    segmented = sweep.run_sweep(config, tmp_path / "segmented")
-    exact = jax.default_backend() == "cpu"
-    tolerance = {"check_exact": True} if exact else {"rtol": 1e-6, "atol": 1e-7}
-    pd.testing.assert_frame_equal(whole.curves, segmented.curves, **tolerance)
-    pd.testing.assert_frame_equal(whole.runs, segmented.runs, **tolerance)
+    _segmented_equals_whole(tmp_path, checkpoint_every=30)
