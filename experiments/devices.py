@@ -150,24 +150,25 @@ PORTABLE_PREFIX = "losslab-portable-"  # files beside JAX's own in its compilati
 
 
 def compile_portable(
-    lowered: jax.stages.Lowered, device
+    lowered: jax.stages.Lowered, device, options: dict | None = None
 ) -> tuple[jax.stages.Compiled, bytes | None]:
-    """`lowered` (for `device`) compiled, and the executable as bytes that `load_portable` puts
-    on any device of the same kind (None when they cannot be had).
+    """`lowered` (for `device`) compiled with XLA compile `options`, and the executable as bytes
+    that `load_portable` puts on any device of the same kind (None when they cannot be had).
 
     With JAX's persistent compilation cache on, the bytes are also kept in its directory
-    (PORTABLE_PREFIX + a hash of the program, the versions and XLA_FLAGS), so a rerun loads them
-    instead of compiling. Loaded programs are the same machine code on every device, hence the
-    same numbers; the devices of one platform only differ in the device assignment.
+    (PORTABLE_PREFIX + a hash of the program, its options, the versions and XLA_FLAGS), so a
+    rerun loads them instead of compiling. Loaded programs are the same machine code on every
+    device, hence the same numbers; the devices of one platform only differ in the device
+    assignment.
     """
-    path = _portable_path(lowered, device)
+    path = _portable_path(lowered, device, options)
     if path is not None and path.exists():
         payload = path.read_bytes()
         compiled = load_portable(payload, lowered, device)
         if compiled is not None:
             return compiled, payload
     hits = getattr(_CACHE_HITS, "count", 0)
-    compiled = lowered.compile()
+    compiled = lowered.compile(options)
     if getattr(_CACHE_HITS, "count", 0) != hits:
         return compiled, None
     try:
@@ -185,13 +186,14 @@ def compile_portable(
     return compiled, payload
 
 
-def _portable_path(lowered: jax.stages.Lowered, device) -> pathlib.Path | None:
+def _portable_path(lowered: jax.stages.Lowered, device, options) -> pathlib.Path | None:
     directory = jax.config.jax_compilation_cache_dir
     if not directory:
         return None
     digest = hashlib.sha256()
     for part in (lowered.as_text(), jax.__version__, importlib.metadata.version("jaxlib"),
-                 device.platform, device.client.platform_version, os.environ.get("XLA_FLAGS", "")):
+                 device.platform, device.client.platform_version, os.environ.get("XLA_FLAGS", ""),
+                 repr(sorted((options or {}).items()))):
         digest.update(part.encode())
     return pathlib.Path(directory).expanduser() / f"{PORTABLE_PREFIX}{digest.hexdigest()}"
 

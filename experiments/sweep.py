@@ -5,8 +5,8 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
 
 The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
 engine loop shared with the claims' trained runs, compiles each group's program once
-(`jit(vmap(run))`, ahead of time; with config.compile_ahead every group's up front, in worker
-threads, while the first group trains) and feeds it the plan's chunks of stacked hyperparameters,
+(`jit(vmap(draw))` then `jit(vmap(train))`, ahead of time; with config.compile_ahead every
+group's up front, in worker threads, while the first group trains) and feeds it the plan's chunks of stacked hyperparameters,
 whole chunks side by side when several devices are visible, one chunk per device (so each run's
 numbers are the same on any number of devices). Each finished chunk is written to
 the workdir at once; rerunning the same command skips chunks already written.
@@ -73,8 +73,22 @@ class SweepResult:
     groups: pd.DataFrame | None = None  # stability.group_table of the runs (groups.csv)
 
 
+DRAWS_COMPILE_OPTIONS = {"xla_backend_optimization_level": 1}
+"""How the draws program (training.Draws) is compiled. Threefry's hash and the noise samplers are
+slow to compile (half of the default sweep's compile); at XLA's backend optimization level 1
+they compile in about half the time, and the draws come out bitwise the same as at the default
+level (tests/test_sweep.py checks configs tiny, anchor, default, claims 1 and 4: normal,
+truncated normal and Student-t draws, MLP and CNN initializers). The training program keeps the
+default."""
+
+
 class ChunkProgram:
     """A group's program: whole chunks, one per local device, `jit(vmap(run))` on each.
+
+    It is two compiled programs run back to back: the draws (`jit(vmap(draw))`: each run's
+    targets, initial parameters and minibatch keys) and the training (`jit(vmap(train))`), so
+    the random-number code compiles apart, in a worker thread while the training program is
+    traced, and at a lower optimization level (DRAWS_COMPILE_OPTIONS).
 
     `program(hypers, directories) -> [(params, metrics)]`, one entry per chunk (its
     hyperparameters, (chunk_size,) arrays), at most `n_devices` chunks per call: chunk i runs on
@@ -99,7 +113,7 @@ class ChunkProgram:
         self.pieces = training.make_program(
             program.config, plan.dataset(program), program.losses, program.noises
         )
-        self._on: dict[int, tuple[Any, dict[str, jax.Array]]] = {}
+        self._on: dict[int, tuple[tuple, dict[str, jax.Array]]] = {}  # (programs, data)
         self._portable: list[tuple[bytes, Any]] = []  # (executable bytes, lowered) per program
         self._ready(1)
 
@@ -110,22 +124,28 @@ class ChunkProgram:
             loaded = [devices.load_portable(payload, lowered, device)
                       for payload, lowered in self._portable]
             if all(c is not None for c in loaded):
-                self._on[index] = self._unpack(loaded), data
+                self._on[index] = tuple(loaded), data
                 return
-        with devices.matmul_precision(self.config):  # a trace-time setting (per thread)
-            lowered = self.lower(devices.on_device(self.hyper_spec, device), data)
-        if index > 0 or len(self.devices) == 1:
-            self._on[index] = self._unpack([c.compile() for c in lowered]), data
-            return
-        compiled = [devices.compile_portable(c, device) for c in lowered]
-        if all(payload is not None for _, payload in compiled):
-            self._portable = [(payload, c)
-                              for (_, payload), c in zip(compiled, lowered, strict=True)]
-        self._on[index] = self._unpack([c for c, _ in compiled]), data
+        portable = index == 0 and len(self.devices) > 1
 
-    @staticmethod
-    def _unpack(compiled: list):
-        return tuple(compiled) if len(compiled) > 1 else compiled[0]
+        def build(lowered, options):
+            if portable:
+                return devices.compile_portable(lowered, device, options)
+            return lowered.compile(options), None
+
+        # Each piece compiles in the worker while the next one is traced here (XLA's compile
+        # releases the GIL); one worker, so two compiles never compete for the cores.
+        with devices.matmul_precision(self.config), concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="losslab-compile-piece"
+        ) as pool:
+            pieces = [
+                (lowered, pool.submit(build, lowered, options))
+                for lowered, options in self.lower(devices.on_device(self.hyper_spec, device), data)
+            ]
+            built = [(lowered, *future.result()) for lowered, future in pieces]
+        if portable and all(payload is not None for _, _, payload in built):
+            self._portable = [(payload, lowered) for lowered, _, payload in built]
+        self._on[index] = tuple(compiled for _, compiled, _ in built), data
 
     def _ready(self, n: int) -> None:
         """Compile for device 0, then load that program onto devices 1..n-1 where not yet done."""
@@ -137,9 +157,19 @@ class ChunkProgram:
             logging.info("program ready on %d more device(s) in %.1fs", len(missing),
                          time.perf_counter() - t0)
 
-    def lower(self, hyper, data) -> list:
-        """The program(s) lowered for the device of `hyper` (specs) and `data` (arrays)."""
-        return [jax.jit(jax.vmap(self.pieces.run, in_axes=(0, None))).lower(hyper, data)]
+    def lower(self, hyper, data) -> Iterator[tuple[jax.stages.Lowered, dict | None]]:
+        """The programs lowered for the device of `hyper` (specs) and `data` (arrays), with their
+        compile options, one at a time: the draws first, then what runs on them."""
+        lowered, draws = self._lower_draws(hyper, data)
+        yield lowered, DRAWS_COMPILE_OPTIONS
+        train = jax.jit(jax.vmap(self.pieces.train, in_axes=(0, None, 0)))
+        yield train.lower(hyper, data, draws), None
+
+    def _lower_draws(self, hyper, data) -> tuple[jax.stages.Lowered, Any]:
+        """The draws program lowered, and the specs of the draws (on the device of `data`)."""
+        draw = jax.jit(jax.vmap(self.pieces.draw, in_axes=(0, None)))
+        draws = devices.on_device(jax.eval_shape(draw, hyper, data), data["x_train"].device)
+        return draw.lower(hyper, data), draws
 
     def start(self, directory: pathlib.Path) -> int | None:
         """The period a chunk resumes from (None: from the start)."""
@@ -155,7 +185,10 @@ class ChunkProgram:
 
     def launch(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
         """Dispatch the chunks (asynchronously: nothing is waited for); `collect` reads them."""
-        return [run(hyper, data) for run, data, hyper in self._placed(hypers)]
+        return [
+            train(hyper, data, draw(hyper, data))
+            for (draw, train), data, hyper in self._placed(hypers)
+        ]
 
     def collect(self, outputs: list) -> list:
         """The launched chunks' (params, metrics) on the host (waits for them)."""
@@ -178,30 +211,30 @@ class SegmentedProgram(ChunkProgram):
     resume from the same block (`execute` groups them so). See experiments.checkpoints.
     """
 
-    def lower(self, hyper, data) -> list:
+    def lower(self, hyper, data) -> Iterator[tuple[jax.stages.Lowered, dict | None]]:
         pieces = self.pieces
         self.segment = int(self.config.checkpoint_every) // int(self.config.log_every)
         self.n_blocks = pieces.n_blocks
+        lowered, draws = self._lower_draws(hyper, data)
+        yield lowered, DRAWS_COMPILE_OPTIONS
         start = jax.jit(jax.vmap(
-            lambda h, d: pieces.advance(pieces.init(h, d), h, d, 0, 1 + self.segment),
-            in_axes=(0, None),
+            lambda h, d, r: pieces.advance(pieces.init(h, d, r), h, d, r, 0, 1 + self.segment),
+            in_axes=(0, None, 0),
         ))
         advance = jax.jit(
             jax.vmap(
-                lambda c, h, d, b: pieces.advance(c, h, d, b, self.segment),
-                in_axes=(0, 0, None, None),
+                lambda c, h, d, r, b: pieces.advance(c, h, d, r, b, self.segment),
+                in_axes=(0, 0, None, 0, None),
             )
         )
         first = jax.ShapeDtypeStruct((), np.int32)
-        carry, self.block_metrics = jax.eval_shape(start, hyper, data)  # 1 + segment blocks
+        carry, self.block_metrics = jax.eval_shape(start, hyper, data, draws)  # 1 + segment
         self.carry_spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), carry)
         blocks = devices.on_device(self._blocks_like(self.n_blocks), data["x_train"].device)
-        finish = jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0)))
-        return [
-            start.lower(hyper, data),
-            advance.lower(carry, hyper, data, first),
-            finish.lower(carry, hyper, data, blocks),
-        ]
+        finish = jax.jit(jax.vmap(pieces.finish, in_axes=(0, 0, None, 0, 0)))
+        yield start.lower(hyper, data, draws), None
+        yield advance.lower(carry, hyper, data, draws, first), None
+        yield finish.lower(carry, hyper, data, draws, blocks), None
 
     def _blocks_like(self, n: int):
         """Shapes of the block metrics of n blocks (run axis first, then blocks)."""
@@ -226,8 +259,12 @@ class SegmentedProgram(ChunkProgram):
         starts = {self.start(d) for d in directories} or {None}
         assert len(starts) == 1, f"chunks of one call resume from different blocks: {starts}"
         done = starts.pop()
+        draws = [draw(hyper, data) for (draw, *_), data, hyper in placed]  # cheap: drawn again
         if done is None:
-            out = [start(hyper, data) for (start, _, _), data, hyper in placed]
+            out = [
+                start(hyper, data, r)
+                for ((_, start, _, _), data, hyper), r in zip(placed, draws, strict=True)
+            ]
             carry = [c for c, _ in out]
             collected = [jax.device_get(blocks) for _, blocks in out]
             done = 1 + self.segment
@@ -246,8 +283,10 @@ class SegmentedProgram(ChunkProgram):
                          ", ".join(d.name for d in directories), done, self.n_blocks)
         for first in range(done, self.n_blocks, self.segment):
             out = [
-                advance(c, hyper, data, np.int32(first))
-                for c, ((_, advance, _), data, hyper) in zip(carry, placed, strict=True)
+                advance(c, hyper, data, r, np.int32(first))
+                for c, ((_, _, advance, _), data, hyper), r in zip(
+                    carry, placed, draws, strict=True
+                )
             ]
             carry = [c for c, _ in out]
             collected = [
@@ -259,9 +298,9 @@ class SegmentedProgram(ChunkProgram):
                 for directory, c, blocks in zip(directories, carry, collected, strict=True):
                     checkpoints.save(directory, done, {"carry": c, "blocks": blocks})
         metrics = [
-            finish(c, hyper, data, blocks)
-            for c, blocks, ((_, _, finish), data, hyper) in zip(
-                carry, collected, placed, strict=True
+            finish(c, hyper, data, r, blocks)
+            for c, blocks, ((*_, finish), data, hyper), r in zip(
+                carry, collected, placed, draws, strict=True
             )
         ]
         return [jax.device_get((c.state.params, m)) for c, m in zip(carry, metrics, strict=True)]

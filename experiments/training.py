@@ -7,7 +7,9 @@ config.fuse_losses), and `metrics` maps each curve name
 to an array over logged steps (step 0, log_every, 2·log_every, ..., steps) and each per-run
 diagnostic (experiments.stability: frac_increase, grad_norm_ratio, sharpness_max, ...) to a
 scalar. Nothing is logged from inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole
-chunk of a sweep at once.
+chunk of a sweep at once. `run` is `train(hyper, data, draw(hyper, data))` (make_program): every
+random number of a run (noisy targets, initial parameters, minibatch indices) is drawn first, from
+its seed, so the sweep engine compiles the drawing apart from the training (experiments.sweep).
 
 Curves: objective (data loss + λ·penalty on the full training split, both L2 modes), data_loss,
 test_loss (the run's own loss on the held-out split), test_mse (regression, against the
@@ -277,6 +279,30 @@ def targets(
     return y_train, y_test, data["f_test"]
 
 
+MINIBATCH_DRAW_BYTES = 2**21
+"""Per run: up to this size, every step's minibatch indices are drawn before training (in the
+draws program); past it (long runs with large batches), the training program draws them block
+by block from each step's key. Either way they are the same numbers."""
+
+
+class Draws(NamedTuple):
+    """A run's random inputs, all drawn from its seed before training (RunProgram.draw).
+
+    Drawing them in a program of their own keeps the random-number code, which is slow to
+    compile (threefry's hash loops, the Student-t noise's gamma rejection sampler), out of the
+    training program and compiled once: experiments.sweep compiles it while the training
+    program is traced. The numbers are those of drawing inside the training program.
+    """
+
+    y_train: jax.Array  # the noisy training targets (real data: as given)
+    y_test: jax.Array
+    params: Any  # initial parameters
+    power_vector: Any  # the sharpness power iteration's warm start (zeros when it is off)
+    # Each step's minibatch: (steps, batch_size) int32 indices, or past MINIBATCH_DRAW_BYTES
+    # (steps, 2) uint32, the key data each step's indices are drawn from during training.
+    minibatches: jax.Array
+
+
 class Carry(NamedTuple):
     """What a run carries between blocks (and what a mid-run checkpoint holds)."""
 
@@ -289,14 +315,16 @@ class Carry(NamedTuple):
 class RunProgram:
     """A run split into pure pieces, so a long run can be checkpointed between segments.
 
-    init(hyper, data) -> Carry: the initial parameters, optimizer and diagnostics state
-    advance(carry, hyper, data, first_block, n_blocks) -> (Carry, block metrics)
+    draw(hyper, data) -> Draws: the run's random inputs (targets, initial parameters, keys)
+    init(hyper, data, draws) -> Carry: the initial parameters, optimizer and diagnostics state
+    advance(carry, hyper, data, draws, first_block, n_blocks) -> (Carry, block metrics)
         runs blocks [first_block, first_block + n_blocks) (n_blocks static, first_block an
         unbatched integer). Block 0 evaluates step 0 and sets the divergence reference
         (carry.init_objective); block b ≥ 1 trains log_every steps, then evaluates step
         b·log_every. Sharpness is measured in the blocks at multiples of sharpness_every (NaN in
         the others). Each metric comes back with a leading (n_blocks,) axis.
-    finish(carry, hyper, data, block metrics of all n_blocks) -> metrics (curves + diagnostics)
+    finish(carry, hyper, data, draws, block metrics of all n_blocks) -> metrics (curves +
+        diagnostics)
     n_blocks = steps // log_every + 1, one per logged step.
 
     The evaluation and the sharpness measurement exist once in the compiled program, inside the
@@ -306,14 +334,20 @@ class RunProgram:
     and discarded). One copy of that code instead of two is about a third less to compile.
     """
 
+    draw: Callable
     init: Callable
     advance: Callable
     finish: Callable
     n_blocks: int
 
     def run(self, hyper: Hyper, data: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
-        carry, blocks = self.advance(self.init(hyper, data), hyper, data, 0, self.n_blocks)
-        return carry.state, self.finish(carry, hyper, data, blocks)
+        return self.train(hyper, data, self.draw(hyper, data))
+
+    def train(self, hyper: Hyper, data, draws: Draws) -> tuple[TrainState, Metrics]:
+        """The run from its draws: init, every block, finish."""
+        carry = self.init(hyper, data, draws)
+        carry, blocks = self.advance(carry, hyper, data, draws, 0, self.n_blocks)
+        return carry.state, self.finish(carry, hyper, data, draws, blocks)
 
 
 def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=(), noises=()):
@@ -364,9 +398,12 @@ def make_program(
         penalty: Callable
         tx: optax.GradientTransformation
 
-    def context(hyper: Hyper, data) -> Context:
+    def context(hyper: Hyper, data, draws: Draws) -> Context:
+        clean_test = data["f_test"] if "f_test" in data else draws.y_test
         return Context(
-            *targets(config, hyper, data, noises),
+            draws.y_train,
+            draws.y_test,
+            clean_test,
             loss_fn(config, hyper, family),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
@@ -421,18 +458,38 @@ def make_program(
         )
         return diag._replace(power_vector=vector), value
 
-    def init(hyper: Hyper, data) -> Carry:
-        ctx = context(hyper, data)
-        k_init = run_keys(hyper)[0]
+    def minibatch_indices(keys: jax.Array) -> jax.Array:
+        """(len(keys), batch_size) minibatch indices, one draw of batch_size per step key.
+
+        All at once (the same numbers as step by step): the threefry hash is a loop, and one
+        loop over many steps' indices costs far less than one per step.
+        """
+        if not batch_size:
+            return jnp.zeros((len(keys), 0), jnp.int32)
+        return jax.vmap(lambda k: jax.random.randint(k, (batch_size,), 0, n_train))(keys)
+
+    def draw(hyper: Hyper, data) -> Draws:
+        k_init, k_batch = run_keys(hyper)[:2]
+        y_train, y_test, _ = targets(config, hyper, data, noises)
         params = model.init(k_init, data["x_train"][:1])
-        zeros = jax.tree.map(jnp.zeros_like, params)
         if sharpness_every:
             keys = _split_like(jax.random.fold_in(k_init, 1), params)
             power_vector = jax.tree.map(
                 lambda p, k: jax.random.normal(k, p.shape, p.dtype), params, keys
             )
         else:
-            power_vector = zeros
+            power_vector = jax.tree.map(jnp.zeros_like, params)
+        batch_keys = jax.random.split(k_batch, steps)
+        if steps * batch_size * 4 <= MINIBATCH_DRAW_BYTES:
+            minibatches = minibatch_indices(batch_keys)
+        else:
+            minibatches = jax.random.key_data(batch_keys)
+        return Draws(y_train, y_test, params, power_vector, minibatches)
+
+    def init(hyper: Hyper, data, draws: Draws) -> Carry:
+        ctx = context(hyper, data, draws)
+        params = draws.params
+        zeros = jax.tree.map(jnp.zeros_like, params)
         state = TrainState(
             params=params,
             opt_state=ctx.tx.init(params),
@@ -445,23 +502,21 @@ def make_program(
             prev_grad=zeros,
             cos_sum=jnp.zeros((), jnp.float32),
             cos_count=jnp.zeros((), jnp.int32),
-            power_vector=power_vector,
+            power_vector=draws.power_vector,
         )
         return Carry(state, diag, jnp.zeros((), jnp.float32))
 
-    def advance(carry: Carry, hyper: Hyper, data, first_block, n: int):
-        ctx = context(hyper, data)
+    def advance(carry: Carry, hyper: Hyper, data, draws: Draws, first_block, n: int):
+        ctx = context(hyper, data, draws)
         grad_fn = jax.value_and_grad(lambda p, x, y: objective(ctx, hyper, p, x, y))
-        batch_keys = jax.random.split(run_keys(hyper)[1], steps)
 
         def train(states, block_index, limit):
             """The log_every steps that end at step block_index·log_every."""
 
             def step(states, inputs):
                 state, diag = states
-                step_index, batch_key = inputs
+                step_index, idx = inputs
                 if batch_size:
-                    idx = jax.random.randint(batch_key, (batch_size,), 0, n_train)
                     x, y = data["x_train"][idx], ctx.y_train[idx]
                 else:
                     x, y = data["x_train"], ctx.y_train
@@ -472,10 +527,10 @@ def make_program(
                 return (state, update_diagnostics(diag, ok, grads, updates, diagnostics)), None
 
             start = jnp.maximum(block_index - 1, 0) * log_every
-            inputs = (
-                start + jnp.arange(log_every, dtype=jnp.int32),
-                jax.lax.dynamic_slice_in_dim(batch_keys, start, log_every),
-            )
+            indices = jax.lax.dynamic_slice_in_dim(draws.minibatches, start, log_every)
+            if indices.dtype == jnp.uint32:  # key data: draw the block's indices here
+                indices = minibatch_indices(jax.random.wrap_key_data(indices))
+            inputs = (start + jnp.arange(log_every, dtype=jnp.int32), indices)
             return jax.lax.scan(step, states, inputs)[0]
 
         def block(carry: Carry, block_index):
@@ -499,7 +554,7 @@ def make_program(
 
         return jax.lax.scan(block, carry, first_block + jnp.arange(n, dtype=jnp.int32))
 
-    def finish(carry: Carry, hyper: Hyper, data, metrics: Metrics) -> Metrics:
+    def finish(carry: Carry, hyper: Hyper, data, draws: Draws, metrics: Metrics) -> Metrics:
         state, diag = carry.state, carry.diagnostics
         summary = stability.run_summary(metrics, steps_logged, config, hyper)
         summary.update(
@@ -509,8 +564,7 @@ def make_program(
             minibatch_grad_norm_final=diag.minibatch_grad_norm,
         )
         error = oracles.ridge_error(
-            config, family, hyper, data["x_train"], targets(config, hyper, data, noises)[0],
-            state.params,
+            config, family, hyper, data["x_train"], draws.y_train, state.params
         )
         if error is not None:
             summary["param_error_to_oracle"] = error
@@ -518,7 +572,7 @@ def make_program(
         assert not overlap, f"summary names clash with curve names: {overlap}"
         return {**metrics, **summary}
 
-    return RunProgram(init, advance, finish, n_blocks)
+    return RunProgram(draw, init, advance, finish, n_blocks)
 
 
 def logged_steps(config: config_dict.ConfigDict) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
 import subprocess
@@ -219,3 +220,60 @@ def test_barron_alpha_axis_runs_the_whole_robust_family_in_one_program(tmp_path)
     first = result.curves[result.curves["step"] == 0].merge(result.runs, on="run_id")
     seed0 = first[first["seed"] == 0].sort_values("loss_knobs.alpha")
     assert np.all(np.diff(seed0["objective"].to_numpy()) > 0)
+
+
+def _draws_both_levels(program: training.RunProgram, hyper, data):
+    """The draws of `hyper`'s runs compiled at sweep.DRAWS_COMPILE_OPTIONS and at XLA's default."""
+    lowered = jax.jit(jax.vmap(program.draw, in_axes=(0, None))).lower(hyper, data)
+    return [
+        jax.tree.leaves(jax.device_get(lowered.compile(options)(hyper, data)))
+        for options in (sweep.DRAWS_COMPILE_OPTIONS, None)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [
+    "tiny", "anchor", "default", "claims.claim1_smoothness", "claims.claim4_classification",
+])
+def test_draws_compiled_at_the_lower_level_are_bitwise_those_of_the_default(name):
+    """The engine compiles the draws (noise, initial parameters, minibatch indices) at XLA's
+    optimization level 1 to save compile time; that is only allowed because every shipped config
+    draws the very same bits there (floats included: normal, truncated normal, Student-t)."""
+    config = importlib.import_module(f"configs.{name}").get_config()
+    for group in grid.expand(config):
+        dataset = data_lib.load(group.config.dataset)
+        program = training.make_program(group.config, dataset, group.losses, group.noises)
+        hyper = {k: v[:4] for k, v in group.hyper.items()}
+        low, default = _draws_both_levels(program, hyper, training.data_arrays(dataset))
+        assert len(low) == len(default) >= 5
+        for a, b in zip(low, default, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_training_program_draws_no_random_numbers():
+    """Everything random comes from the draws program (compiled apart, at level 1); the training
+    program holds no threefry code, which is what made it slow to compile."""
+    config = tiny.get_config()
+    (group,) = grid.expand(config)
+    dataset = data_lib.load(group.config.dataset)
+    program = training.make_program(group.config, dataset, group.losses, group.noises)
+    data = training.data_arrays(dataset)
+    hyper = {k: v[:2] for k, v in group.hyper.items()}
+    draws = jax.eval_shape(jax.vmap(program.draw, in_axes=(0, None)), hyper, data)
+    assert draws.minibatches.dtype == np.int32  # indices, drawn before training
+    train = jax.jit(jax.vmap(program.train, in_axes=(0, None, 0))).lower(hyper, data, draws)
+    assert "threefry" in jax.jit(jax.vmap(program.draw, in_axes=(0, None))).lower(
+        hyper, data).as_text()
+    assert "threefry" not in train.as_text()
+
+
+def test_minibatches_drawn_during_training_are_those_drawn_before(tmp_path, monkeypatch):
+    """Past training.MINIBATCH_DRAW_BYTES per run the training program draws each block's
+    minibatch indices from the step keys: the same indices, so the same tables."""
+    config = _quiet(tiny.get_config())
+    config.steps = 40
+    before = sweep.run_sweep(config, tmp_path / "before")
+    monkeypatch.setattr(training, "MINIBATCH_DRAW_BYTES", 0)
+    during = sweep.run_sweep(config, tmp_path / "during")
+    for name in ("runs.csv", "curves.csv"):
+        assert (before.workdir / name).read_bytes() == (during.workdir / name).read_bytes()
