@@ -92,6 +92,11 @@ def _check_every_run(workdir: pathlib.Path, runs: pd.DataFrame, curves: pd.DataF
             for s, v in zip(mine["step"], mine["test_mse"], strict=True)
         ]
         assert [s for s, _ in run["scalars"]["train/objective"]] == [0, 10, 20]
+        # One event per logged step carries every curve (and one the results): 8 events, not one
+        # per scalar (file version, experiment, session start, 3 steps, results, session end).
+        (events,) = [read_events(f) for f in (tb / row["run_name"]).glob("events.out.tfevents.*")]
+        assert [e.step for e in events[3:6]] == [0, 10, 20] and len(events) == 8
+        assert {v.tag for v in events[3].summary.value} >= {"train/objective", "test/mse"}
 
 
 def test_every_run_has_hparams_and_scalars_and_chunk_one_shows_before_the_end(
