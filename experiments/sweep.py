@@ -6,10 +6,11 @@ r"""Run a sweep: flags -> config -> `run_sweep(config, workdir)`.
 The config is resolved once (experiments.plan: every check, then the grid). `execute`, the
 engine loop shared with the claims' trained runs, compiles each group's program once
 (`jit(vmap(draw))` then `jit(vmap(train))`, ahead of time; with config.compile_ahead every
-group's up front, in worker threads, while the first group trains) and feeds it the plan's chunks of stacked hyperparameters,
-whole chunks side by side when several devices are visible, one chunk per device (so each run's
-numbers are the same on any number of devices). Each finished chunk is written to
-the workdir at once; rerunning the same command skips chunks already written.
+group's up front, in worker threads, while the first group trains) and feeds it the plan's
+chunks of stacked hyperparameters, whole chunks side by side when several devices are visible,
+one chunk per device (so each run's numbers are the same on any number of devices). Each
+finished chunk is written to the workdir at once; rerunning the same command skips chunks
+already written.
 """
 
 from __future__ import annotations
