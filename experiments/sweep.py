@@ -103,6 +103,8 @@ class ChunkProgram:
     read by SegmentedProgram.
     """
 
+    PIECES = ("draws", "train")  # the programs `lower` yields
+
     def __init__(self, plan: SweepPlan, program: Program):
         self.config = program.config
         self.devices = jax.local_devices()[: plan.n_devices]
@@ -115,6 +117,9 @@ class ChunkProgram:
             program.config, plan.dataset(program), program.losses, program.noises
         )
         self._on: dict[int, tuple[tuple, dict[str, jax.Array]]] = {}  # (programs, data)
+        # (program, seconds tracing it, seconds compiling it) of the last compile, in `lower`'s
+        # order: the draws compile in a worker while the next program is traced.
+        self.timings: list[tuple[str, float, float]] = []
         self._portable: list[tuple[bytes, Any]] = []  # (executable bytes, lowered) per program
         self._ready(1)
 
@@ -130,23 +135,33 @@ class ChunkProgram:
         portable = index == 0 and len(self.devices) > 1
 
         def build(lowered, options):
+            t0 = time.perf_counter()
             if portable:
-                return devices.compile_portable(lowered, device, options)
-            return lowered.compile(options), None
+                compiled, payload = devices.compile_portable(lowered, device, options)
+            else:
+                compiled, payload = lowered.compile(options), None
+            return compiled, payload, time.perf_counter() - t0
 
         # Each piece compiles in the worker while the next one is traced here (XLA's compile
         # releases the GIL); one worker, so two compiles never compete for the cores.
+        pieces, traced = [], []
         with devices.matmul_precision(self.config), concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="losslab-compile-piece"
         ) as pool:
-            pieces = [
-                (lowered, pool.submit(build, lowered, options))
-                for lowered, options in self.lower(devices.on_device(self.hyper_spec, device), data)
-            ]
+            lowering = self.lower(devices.on_device(self.hyper_spec, device), data)
+            t0 = time.perf_counter()
+            for lowered, options in lowering:
+                traced.append(time.perf_counter() - t0)
+                pieces.append((lowered, pool.submit(build, lowered, options)))
+                t0 = time.perf_counter()
             built = [(lowered, *future.result()) for lowered, future in pieces]
-        if portable and all(payload is not None for _, _, payload in built):
-            self._portable = [(payload, lowered) for lowered, _, payload in built]
-        self._on[index] = tuple(compiled for _, compiled, _ in built), data
+        self.timings = [(name, t, c) for name, t, (*_, c) in zip(self.PIECES, traced, built,
+                                                                 strict=True)]
+        logging.info("compiled for %s: %s", device, ", ".join(
+            f"{name} traced in {t:.2f}s, compiled in {c:.2f}s" for name, t, c in self.timings))
+        if portable and all(payload is not None for _, _, payload, _ in built):
+            self._portable = [(payload, lowered) for lowered, _, payload, _ in built]
+        self._on[index] = tuple(compiled for _, compiled, _, _ in built), data
 
     def _ready(self, n: int) -> None:
         """Compile for device 0, then load that program onto devices 1..n-1 where not yet done."""
@@ -204,13 +219,15 @@ class SegmentedProgram(ChunkProgram):
 
     `start` is init, block 0 (the evaluation of step 0) and the first segment; each segment
     advances checkpoint_every // log_every blocks; `finish` computes the diagnostics: the
-    one-piece program's pieces (training.RunProgram), so the same results; three compiled
-    programs per group instead of one. (Block 0 runs inside a loop of several blocks, as in the
+    one-piece program's pieces (training.RunProgram), so the same results; four compiled
+    programs per group (the draws, start, advance, finish) instead of two. (Block 0 runs inside a loop of several blocks, as in the
     one-piece program: alone, XLA would compile it apart from the loop and round the step-0
     evaluation differently.) Each chunk is saved to, and resumed from, its own directory (so a sweep
     may resume on another device count) under the number of blocks done; the chunks of one call
     resume from the same block (`execute` groups them so). See experiments.checkpoints.
     """
+
+    PIECES = ("draws", "start", "advance", "finish")
 
     def lower(self, hyper, data) -> Iterator[tuple[jax.stages.Lowered, dict | None]]:
         pieces = self.pieces

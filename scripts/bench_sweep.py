@@ -692,6 +692,7 @@ class PhaseRecorder:
         self.t0 = time.perf_counter()
         self.events: list[tuple[str, int, float, float]] = []  # (what, group, start, end)
         self.group_of: dict[int, int] = {}  # id(compiled program) -> group_id
+        self.programs: dict[int, list] = {}  # group_id -> ChunkProgram.timings (device 0)
         self.local = threading.local()
 
     def _timed(self, what: str, fn, group=lambda args: -1):
@@ -725,6 +726,7 @@ class PhaseRecorder:
             start = time.perf_counter()
             out = compile_program(plan, program)
             self.group_of[id(out)] = program.group_id
+            self.programs[program.group_id] = out.timings
             self.events.append(("compile", program.group_id, start - self.t0,
                                 time.perf_counter() - self.t0))
             return out
@@ -779,6 +781,9 @@ class PhaseRecorder:
                 phase = "after" if start >= after_from else "during"
                 key = f"host_{phase}.{what}"
                 out[key] = out.get(key, 0.0) + end - start
+        for group, timings in self.programs.items():
+            for name, traced, compiled in timings:
+                out[f"p{group}.{name}.traced"], out[f"p{group}.{name}.compiled"] = traced, compiled
         out["host_after"] = finish[0][1] - finish[0][0] if finish else 0.0
         out["host_during"] = sum(v for k, v in out.items() if k.startswith("host_during."))
         out["execute"] = sum(v for k, v in out.items() if k.endswith(".execute"))
@@ -833,6 +838,7 @@ def profile_section(steps: int) -> None:
     for name, rows in samples.items():
         med = {k: median([r.get(k, np.nan) for r in rows]) for k in rows[0]}
         groups = sorted({int(k[1:].split(".")[0]) for k in med if k.startswith("g")})
+        programs = {k: v for k, v in med.items() if k.startswith("p")}
         print(f"\n{name or 'engine'}: {runs} runs, {len(groups)} group(s); medians of {len(rows)}: "
               f"wall {med['wall']:.2f} s (" + ", ".join(f"{r['wall']:.2f}" for r in rows) + ")")
         print(f"  {'group':>5s} {'compile s':>10s} {'compiled at s':>14s} "
@@ -842,6 +848,10 @@ def profile_section(steps: int) -> None:
                   f"{med.get(f'g{g}.compile_end_at', np.nan):14.2f} "
                   f"{med.get(f'g{g}.execute', np.nan):15.2f} "
                   f"{med.get(f'g{g}.last_result_at', np.nan):16.2f}")
+            names = dict.fromkeys(k.split(".")[1] for k in programs if k.startswith(f"p{g}."))
+            print("        programs (the draws compile in a worker while the next is traced): "
+                  + "; ".join(f"{n} traced {programs[f'p{g}.{n}.traced']:.2f} s, compiled "
+                              f"{programs[f'p{g}.{n}.compiled']:.2f} s" for n in names))
         during = {k.split(".", 1)[1]: v for k, v in med.items() if k.startswith("host_during.")}
         after = {k.split(".", 1)[1]: v for k, v in med.items() if k.startswith("host_after.")}
         print(f"  host per chunk (main thread): {med['host_during']:.2f} s = "
