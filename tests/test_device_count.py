@@ -63,16 +63,18 @@ def test_one_two_and_four_devices_write_identical_tables_at_500_steps(tmp_path):
 
 @pytest.mark.slow
 def test_a_rerun_loads_the_portable_program_and_a_cache_hit_still_runs(tmp_path):
-    """With the persistent compilation cache: the first 2-device run keeps device 0's program as
-    bytes (devices.compile_portable), a rerun loads it on both devices instead of compiling; with
-    those bytes gone, device 0 comes from JAX's own cache (such an executable cannot be
-    serialized again: seen failing at run time as 'Function ... not found'), and device 1 then
-    compiles for itself. All three write the same tables."""
+    """With the persistent compilation cache: the first 2-device run keeps device 0's programs
+    (the draws and the training) as bytes (devices.compile_portable), a rerun loads them on both
+    devices instead of compiling; with those bytes gone, device 0 comes from JAX's own cache
+    (such an executable cannot be serialized again: seen failing at run time as 'Function ...
+    not found'), and device 1 then compiles for itself. All three write the same tables."""
     cache = tmp_path / "cache"
     flags = {"compilation_cache_dir": cache, "steps": 100}
     first = _sweep_tables(2, tmp_path / "first", **flags)
-    [portable] = cache.glob("losslab-portable-*")
+    portable = sorted(cache.glob("losslab-portable-*"))
+    assert len(portable) == 2  # the draws and the training program
     again = _sweep_tables(2, tmp_path / "again", **flags)
-    portable.unlink()
+    for path in portable:
+        path.unlink()
     from_cache = _sweep_tables(2, tmp_path / "from_cache", **flags)
     assert first == again == from_cache
