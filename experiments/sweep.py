@@ -80,7 +80,7 @@ slow to compile (half of the default sweep's compile); at XLA's backend optimiza
 they compile in about half the time, and the draws come out bitwise the same as at the default
 level (tests/test_sweep.py checks configs tiny, anchor, default, claims 1 and 4: normal,
 truncated normal and Student-t draws, MLP and CNN initializers). The training program keeps the
-default."""
+default, and so do the draws on a GPU or TPU (not checked there)."""
 
 
 class ChunkProgram:
@@ -176,16 +176,20 @@ class ChunkProgram:
     def lower(self, hyper, data) -> Iterator[tuple[jax.stages.Lowered, dict | None]]:
         """The programs lowered for the device of `hyper` (specs) and `data` (arrays), with their
         compile options, one at a time: the draws first, then what runs on them."""
-        lowered, draws = self._lower_draws(hyper, data)
-        yield lowered, DRAWS_COMPILE_OPTIONS
+        lowered, options, draws = self._lower_draws(hyper, data)
+        yield lowered, options
         train = jax.jit(jax.vmap(self.pieces.train, in_axes=(0, None, 0)))
         yield train.lower(hyper, data, draws), None
 
-    def _lower_draws(self, hyper, data) -> tuple[jax.stages.Lowered, Any]:
-        """The draws program lowered, and the specs of the draws (on the device of `data`)."""
+    def _lower_draws(self, hyper, data) -> tuple[jax.stages.Lowered, dict | None, Any]:
+        """The draws program lowered, its compile options (DRAWS_COMPILE_OPTIONS on the CPU,
+        where they were checked; the default elsewhere), the specs of the draws (on the device
+        of `data`)."""
+        device = data["x_train"].device
         draw = jax.jit(jax.vmap(self.pieces.draw, in_axes=(0, None)))
-        draws = devices.on_device(jax.eval_shape(draw, hyper, data), data["x_train"].device)
-        return draw.lower(hyper, data), draws
+        draws = devices.on_device(jax.eval_shape(draw, hyper, data), device)
+        options = DRAWS_COMPILE_OPTIONS if device.platform == "cpu" else None
+        return draw.lower(hyper, data), options, draws
 
     def start(self, directory: pathlib.Path) -> int | None:
         """The period a chunk resumes from (None: from the start)."""
@@ -220,11 +224,12 @@ class SegmentedProgram(ChunkProgram):
     `start` is init, block 0 (the evaluation of step 0) and the first segment; each segment
     advances checkpoint_every // log_every blocks; `finish` computes the diagnostics: the
     one-piece program's pieces (training.RunProgram), so the same results; four compiled
-    programs per group (the draws, start, advance, finish) instead of two. (Block 0 runs inside a loop of several blocks, as in the
-    one-piece program: alone, XLA would compile it apart from the loop and round the step-0
-    evaluation differently.) Each chunk is saved to, and resumed from, its own directory (so a sweep
-    may resume on another device count) under the number of blocks done; the chunks of one call
-    resume from the same block (`execute` groups them so). See experiments.checkpoints.
+    programs per group (the draws, start, advance, finish) instead of two. (Block 0 runs inside
+    a loop of several blocks, as in the one-piece program: alone, XLA would compile it apart
+    from the loop and round the step-0 evaluation differently.) Each chunk is saved to, and
+    resumed from, its own directory (so a sweep may resume on another device count) under the
+    number of blocks done; the chunks of one call resume from the same block (`execute` groups
+    them so). See experiments.checkpoints.
     """
 
     PIECES = ("draws", "start", "advance", "finish")
@@ -233,8 +238,8 @@ class SegmentedProgram(ChunkProgram):
         pieces = self.pieces
         self.segment = int(self.config.checkpoint_every) // int(self.config.log_every)
         self.n_blocks = pieces.n_blocks
-        lowered, draws = self._lower_draws(hyper, data)
-        yield lowered, DRAWS_COMPILE_OPTIONS
+        lowered, options, draws = self._lower_draws(hyper, data)
+        yield lowered, options
         start = jax.jit(jax.vmap(
             lambda h, d, r: pieces.advance(pieces.init(h, d, r), h, d, r, 0, 1 + self.segment),
             in_axes=(0, None, 0),
