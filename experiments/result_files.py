@@ -28,6 +28,7 @@ import json
 import os
 import pathlib
 import tempfile
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -59,9 +60,15 @@ def _fsync(path: pathlib.Path) -> None:
         os.close(fd)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process umask. Reading it means setting it, so one thread at a time: two threads
+    reading it at once could otherwise leave it at 0."""
+    with _UMASK_LOCK:
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
 
 

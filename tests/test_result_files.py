@@ -23,6 +23,26 @@ def test_result_files_follow_the_umask(tmp_path, umask):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
 
 
+def test_files_written_from_threads_follow_the_umask_and_leave_it_unchanged(tmp_path):
+    """Reading the umask sets it; two threads doing so at once must not leave it at 0 (the
+    sweep's figures are saved from worker threads)."""
+    import concurrent.futures
+    import sys
+
+    old, interval = os.umask(0o027), sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: make a race likely
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: result_files.write_json(tmp_path / f"{i}.json", i),
+                          range(2000)))
+        assert os.umask(0o027) == 0o027
+    finally:
+        sys.setswitchinterval(interval)
+        os.umask(old)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("*.json")}
+    assert modes == {0o640}
+
+
 def _sweep(path, **overrides):
     from experiments import sweep
     from tests.test_resume import _config
