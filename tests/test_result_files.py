@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import stat
+import sys
 
 import pandas as pd
 import pytest
@@ -24,11 +26,7 @@ def test_result_files_follow_the_umask(tmp_path, umask):
 
 
 def test_files_written_from_threads_follow_the_umask_and_leave_it_unchanged(tmp_path):
-    """Reading the umask sets it; two threads doing so at once must not leave it at 0 (the
-    sweep's figures are saved from worker threads)."""
-    import concurrent.futures
-    import sys
-
+    """Reading the umask sets it; two threads doing so at once must not leave it at 0."""
     old, interval = os.umask(0o027), sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible: make a race likely
     try:
