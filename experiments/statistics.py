@@ -78,6 +78,14 @@ class Interval:
         """{prefix: estimate, prefix_low: ..., prefix_high: ...} for a table row."""
         return {prefix: self.estimate, f"{prefix}_low": self.low, f"{prefix}_high": self.high}
 
+    @classmethod
+    def from_columns(cls, row, prefix: str) -> Interval:
+        """The inverse of `as_columns`: row[prefix], row[prefix_low], row[prefix_high] (a
+        pandas row or any mapping; `prefix_p` becomes p_value where the row has it)."""
+        p_value = row.get(f"{prefix}_p", math.nan) if hasattr(row, "get") else math.nan
+        return cls(float(row[prefix]), float(row[f"{prefix}_low"]), float(row[f"{prefix}_high"]),
+                   p_value=float(p_value))
+
 
 def _t_interval(estimate, se, df, level: float, null: float | None):
     """estimate ± t_df·se, with the two-sided p-value of `null` on the same t (NaN: no null)."""

@@ -10,6 +10,10 @@ import pandas as pd
 from experiments.statistics import Interval
 
 VERDICTS = ("supported", "qualified", "refuted")
+# "theorem": the verdict checks a mathematical fact numerically (a closed form, the Gauss-Markov
+# theorem); it cannot come out otherwise with correct code, so the answer does not count it as
+# empirical support. "empirical": the outcome depends on data and training.
+KINDS = ("empirical", "theorem")
 
 
 @dataclasses.dataclass
@@ -30,6 +34,8 @@ class Section:
         shown next to the verdict in the report's verdict table.
     key_numbers: optional; name -> Interval, the numbers the "So why L2?" answer quotes.
     limits: optional; one generated sentence: where the claim stops holding.
+    kind: one of KINDS: "theorem" where the verdict checks a mathematical fact numerically,
+        "empirical" where data and training decide it.
     """
 
     key: str
@@ -44,7 +50,10 @@ class Section:
     summary: str = ""
     key_numbers: dict[str, Interval] = dataclasses.field(default_factory=dict)
     limits: str = ""
+    kind: str = "empirical"
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind {self.kind!r} is not one of {KINDS}")

@@ -1,0 +1,80 @@
+"""The tables a claim's `compute` hands to its `judge`, saved as CSV so a report re-renders.
+
+A claim module is two functions (see experiments/claims/__main__.py):
+
+    compute(workdir, quick) -> dict[str, pd.DataFrame]   # training, closed forms, outside oracles
+    judge(tables, workdir, quick) -> Section | list[Section]  # rule, verdict, findings, plots
+
+The runner saves compute's tables as `<workdir>/<key>/<name>.csv` with a manifest
+`<workdir>/<key>/computed.json` (the names, in order) and hands `judge` the tables *read back
+from those files*, in a live run and in a re-render alike: judge never sees an in-memory value
+that the CSV does not hold, so `--rerender` gives the same report byte for byte.
+
+CSV round trip: floats are written with Python's shortest round-trip repr and read back with
+`float_precision="round_trip"` (exact for float64); bools and ints keep their dtype; strings stay
+strings (`keep_default_na=False` on string columns is not needed: an empty string reads as NaN,
+so write "" only where NaN means the same).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Mapping
+
+import pandas as pd
+
+from experiments import result_files
+
+MANIFEST = "computed.json"
+
+
+def save(tables: Mapping[str, pd.DataFrame], outdir: str | pathlib.Path) -> dict[str, pathlib.Path]:
+    """Write each table as <outdir>/<name>.csv (atomically) and the manifest last."""
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in tables.items():
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"computed table {name!r} is a {type(table).__name__}, "
+                            "not a pandas DataFrame")
+        path = outdir / f"{name}.csv"
+        result_files.atomic_write(path, lambda p, t=table: t.to_csv(p, index=False))
+        paths[name] = path
+    result_files.write_json(outdir / MANIFEST, {"tables": list(tables)})
+    return paths
+
+
+def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
+    """The tables `save` wrote, in the same order; FileNotFoundError naming what is missing."""
+    outdir = pathlib.Path(outdir)
+    manifest = outdir / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} is missing: this claim's tables were never computed "
+                                "here (run the report without --rerender first)")
+    try:
+        names = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{manifest} is damaged ({error}); rerun the claim") from error
+    tables = {}
+    for name in names:
+        path = outdir / f"{name}.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing (listed in {manifest})")
+        tables[name] = read_csv(path)
+    return tables
+
+
+def read_csv(path: str | pathlib.Path) -> pd.DataFrame:
+    """One table as `save` wrote it, floats exact."""
+    try:
+        return pd.read_csv(path, float_precision="round_trip")
+    except pd.errors.EmptyDataError:  # a table with no columns
+        return pd.DataFrame()
+
+
+def round_trip(tables: Mapping[str, pd.DataFrame], outdir: str | pathlib.Path):
+    """save, then load: what `judge` receives (tests use it to check a judge on hand-made
+    tables exactly as the runner would hand them)."""
+    save(tables, outdir)
+    return load(outdir)
