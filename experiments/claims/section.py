@@ -14,6 +14,18 @@ VERDICTS = ("supported", "qualified", "refuted")
 # theorem); it cannot come out otherwise with correct code, so the answer does not count it as
 # empirical support. "empirical": the outcome depends on data and training.
 KINDS = ("empirical", "theorem")
+# Which half of the question a claim answers: the L2 *loss* (squared error) or the L2 *penalty*.
+PARTS = ("loss", "penalty")
+
+
+@dataclasses.dataclass(frozen=True)
+class GuideRow:
+    """One row of the report's decision guide: in this situation, use this, because of this
+    evidence (a generated sentence naming the claim and carrying its number with interval)."""
+
+    situation: str
+    choice: str
+    evidence: str
 
 
 @dataclasses.dataclass
@@ -36,6 +48,13 @@ class Section:
     limits: optional; one generated sentence: where the claim stops holding.
     kind: one of KINDS: "theorem" where the verdict checks a mathematical fact numerically,
         "empirical" where data and training decide it.
+    part: one of PARTS: the L2 loss or the L2 penalty.
+    headline: the name (in key_numbers) of the one number verdicts.csv carries as numeric
+        columns (estimate, low, high); units: key number name -> its unit in words ("ratio to
+        OLS", "accuracy points", "learning rate").
+    takeaway: one plain sentence for a practitioner, generated from the verdict and the
+        headline number with its interval (it must change when the verdict does).
+    guide: decision-guide rows this claim supports (situation -> choice -> evidence).
     """
 
     key: str
@@ -51,9 +70,19 @@ class Section:
     key_numbers: dict[str, Interval] = dataclasses.field(default_factory=dict)
     limits: str = ""
     kind: str = "empirical"
+    part: str = "loss"
+    headline: str = ""
+    units: dict[str, str] = dataclasses.field(default_factory=dict)
+    takeaway: str = ""
+    guide: list[GuideRow] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
         if self.kind not in KINDS:
             raise ValueError(f"kind {self.kind!r} is not one of {KINDS}")
+        if self.part not in PARTS:
+            raise ValueError(f"part {self.part!r} is not one of {PARTS}")
+        if self.headline and self.headline not in self.key_numbers:
+            raise ValueError(f"headline {self.headline!r} is not among key_numbers "
+                             f"{sorted(self.key_numbers)}")
