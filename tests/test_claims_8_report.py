@@ -1,5 +1,5 @@
-"""Claim 8 (BLUE is not best) against its closed-form risks, and the report's generated
-"So why L2?" answer and self-contained HTML."""
+"""The report's generated "So why L2?" answer and self-contained HTML (claim 8's own tests:
+tests/test_claim8.py)."""
 
 from __future__ import annotations
 
@@ -10,80 +10,15 @@ import shutil
 import subprocess
 
 import matplotlib
-import numpy as np
 import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from configs.claims import claim8_blue_not_best as claim8_config
 from experiments import statistics
-from experiments.claims import claim8_blue_not_best as claim8
 from experiments.claims import report
 from experiments.claims.section import Section
-
-
-def _small(**overrides):
-    c = claim8_config.get_config("quick")
-    c.sweep_p = (2, 3)
-    c.sweep_snr = (1.0, 100.0)
-    c.resamples = 300
-    for k, v in overrides.items():
-        setattr(c, k, v)
-    return c
-
-
-# --- claim 8 -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("p,snr", [(3, 0.3), (5, 1.0), (10, 10.0)])
-def test_monte_carlo_risks_match_closed_forms(p, snr):
-    rows, _ = claim8.cell(_small(datasets=4000), p, snr, resamples=300)
-    for r in rows:
-        if r["estimator"] != "james_stein_plus":
-            assert r["mc_risk_low"] <= r["closed_form_risk"] <= r["mc_risk_high"], r
-    # Ridge at the Bayes λ on an orthogonal design with ‖β‖² = pτ²: risk ratio τ²/(τ² + σ²/n).
-    assert rows[1]["closed_form_risk"] / rows[0]["closed_form_risk"] == pytest.approx(
-        snr / (snr + 1.0))
-
-
-def test_closed_forms_against_independent_quadrature():
-    """James–Stein's Poisson-mixture formula vs E‖β̂_JS − β‖² by a large independent sample;
-    OLS risk = pσ²/n on the orthogonal design; the design is orthogonal."""
-    x = claim8.orthogonal_design(40, 4, 3)
-    np.testing.assert_allclose(x.T @ x, 40 * np.eye(4), atol=1e-10)
-    assert claim8.ols_risk(x, 2.0) == pytest.approx(4 * 4.0 / 40)
-    beta = np.array([0.3, -0.2, 0.1, 0.0])
-    z = beta + np.random.default_rng(9).standard_normal((400_000, 4)) * 0.5
-    js = (1 - 2 * 0.25 / (z**2).sum(1, keepdims=True)) * z
-    assert claim8.james_stein_risk(4, beta, 0.25) == pytest.approx(
-        ((js - beta) ** 2).sum(1).mean(), rel=5e-3)
-    assert claim8.james_stein_risk(2, beta[:2], 0.25) == pytest.approx(0.5)
-
-
-def test_positive_part_beats_james_stein_in_risk():
-    """Baranchik: the positive part dominates James–Stein in risk (not on every dataset)."""
-    _, out = claim8.cell(_small(), 5, 0.3, resamples=100)
-    loss = out["loss"]
-    assert statistics.paired_difference(loss["james_stein_plus"], loss["james_stein"],
-                                        resamples=300).high < 0
-
-
-def test_verdict_flips_with_inputs(tmp_path):
-    assert claim8.run(tmp_path, True, _small()).verdict == "supported"
-    # p = 2: James–Stein is OLS, ridge still gains: qualified.
-    assert claim8.run(tmp_path, True, _small(p=2)).verdict == "qualified"
-    # p = 2 and a huge SNR: ridge's gain is inside the noise too: refuted.
-    assert claim8.run(tmp_path, True, _small(p=2, snr=1e4)).verdict == "refuted"
-
-
-def test_claim8_section_has_limits_plot_and_key_numbers(tmp_path):
-    s = claim8.run(tmp_path, True, _small())
-    assert "p = 2" in s.limits and (tmp_path / "claim8" / "shrinkage_sweep.png").is_file()
-    assert s.key_numbers["ridge_vs_ols"].high < 1.0
-    assert set(s.tables["sweep"]["p"]) == {2, 3, 5}
-
 
 # --- the generated answer ------------------------------------------------------------------------
 
