@@ -301,3 +301,17 @@ def with_test_noise(
                + accuracy_test_noise(b.mean(-1), n_test) ** 2)
         null = 0.0
     return _interval(est, reps, units, level, null, extra_var=var)
+
+
+def geometric_mean_ratio(a: np.ndarray, b: np.ndarray | None = None, *, nested: bool = False,
+                         level: float = LEVEL, resamples: int = RESAMPLES,
+                         seed: int = 0) -> Interval:
+    """Interval for the geometric mean of a/b (b None: of a), paired over shared units: the
+    bootstrap interval of mean(log a − log b), exponentiated (null: ratio 1). For positive
+    ratio-scale quantities (norms, growth factors) whose spread is multiplicative."""
+    logs = np.log(np.asarray(a, np.float64))
+    if b is not None:
+        logs = logs - np.log(np.asarray(b, np.float64))
+    iv = bootstrap(lambda x: _mean_units(x, nested), logs, level=level, resamples=resamples,
+                   seed=seed, nested=nested, null=0.0)
+    return _exp_interval(iv)

@@ -134,3 +134,19 @@ def test_interval_format_and_columns():
     assert iv.excludes(0) and not iv.excludes(0.5)
     with pytest.raises(ValueError, match="same shape"):
         statistics.paired_difference(np.ones(3), np.ones(4))
+
+
+def test_geometric_mean_ratio_is_the_exponentiated_paired_log_difference():
+    rng = np.random.default_rng(3)
+    b = rng.lognormal(size=(5, 3))
+    # An exact constant ratio: estimate 2, a zero-width interval, p-value 0 for "ratio 1".
+    exact = statistics.geometric_mean_ratio(2.0 * b, b, nested=True)
+    assert (exact.estimate, exact.low, exact.high) == pytest.approx((2.0, 2.0, 2.0))
+    a = b * rng.lognormal(0.1, 0.2, size=(5, 3))
+    ratio = statistics.geometric_mean_ratio(a, b, nested=True, resamples=500)
+    logs = statistics.paired_difference(np.log(a), np.log(b), nested=True, resamples=500)
+    assert ratio.estimate == pytest.approx(np.exp(np.log(a / b).mean()))
+    assert (ratio.low, ratio.high) == pytest.approx((np.exp(logs.low), np.exp(logs.high)))
+    assert ratio.p_value == pytest.approx(logs.p_value)
+    one_arm = statistics.geometric_mean_ratio(a[0])
+    assert one_arm.estimate == pytest.approx(np.exp(np.log(a[0]).mean()))

@@ -1,19 +1,35 @@
 """Claim 5: "An L2 penalty can be used with any loss (MSE or cross-entropy)".
 
+The claim says the penalty *can be used* with any loss, not that it helps on every one. What the
+theory says differs by loss is the penalty's job: on separable data, cross-entropy without a
+penalty has no finite minimizer, so gradient training drives the weight and logit norms up
+without bound (Soudry et al. 2018, "The implicit bias of gradient descent on separable data");
+the square loss has a finite minimizer, so its norms stay bounded; with an L2 penalty both
+objectives have one and the norms converge. So the section measures, per dataset and loss, against
+λ: the parameter norm ‖θ‖ (every parameter; the penalty is on the kernels) at the end and its
+growth over the second half of training, ‖θ_T‖/‖θ_{T/2}‖; the test logit norm (the mean
+‖f(x)‖₂ over test inputs); the test metric; for classification the test NLL and ECE of
+softmax(f(x)) (for the square loss too: its outputs read as logits, as an argmax reads them).
+
 De-confounded (configs/claims/claim5_penalty_any_loss.py): each dataset is trained with several
-losses — cross-entropy and the square loss on digits and MNIST-1D, squared error, L1 and Huber on
-diabetes and a synthetic teacher — so a difference between losses is not a difference between
-datasets. Each (dataset, loss) gets a coupled L2 λ sweep over seeds and ≥ 5 data splits; λ is
-selected per split on its validation split; the test metric is the same for every loss of a
-dataset (accuracy; MSE). Intervals are nested bootstraps over splits then seeds
-(experiments.statistics). Collapse — accuracy at chance or constant predictions, what a large
-coupled λ does (CE = log 10 on 10 classes) — is detected per run and reported as such, not
-hidden behind "no run diverged".
+losses (cross-entropy and the square loss on digits and MNIST-1D; squared error, L1 and Huber on
+diabetes and a synthetic teacher) over the same splits and seeds, so the losses are paired.
+Intervals are nested bootstraps over data splits then seeds (experiments.statistics); norm
+ratios are geometric means (the bootstrap runs on log ratios). Collapse — accuracy within the
+chance margin of 1/classes or one class for every test input, constant regression outputs —
+is what a large coupled λ does; the λ at which it starts, per loss, is reported as the scale
+mismatch it is: the penalty's gradient λθ competes with the data loss's gradient, whose size
+differs by loss (cross-entropy's softmax − one-hot vs the square loss's 2(f − y)), so one λ is
+not the same strength for two losses.
+
+`compute` trains and writes one row per run plus a `setup` row; `judge` reads only those.
 """
 
 from __future__ import annotations
 
 import pathlib
+import types
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,46 +38,179 @@ from absl import logging
 
 from configs.claims import claim5_penalty_any_loss as claim_config
 from experiments import plots, statistics
-from experiments.claims import trained_runs
-from experiments.claims.section import Section
+from experiments.claims.section import GuideRow, Section
+
+if TYPE_CHECKING:  # the engine is imported by compute only: judge compiles no JAX program
+    from experiments.claims import trained_runs
 
 KEY = "claim5"
 TITLE = "An L2 penalty works with any loss"
 CLAIM = "An L2 penalty can be used with any loss (mean squared error or cross-entropy)."
 SPLIT_FIELD = {"digits": "split_seed", "diabetes": "split_seed", "mnist1d": "data_seed",
                "synthetic": "data_seed"}
+CE, SQUARE = "softmax_cross_entropy", "one_hot_squared_error"
+LOSS_NAMES = {CE: "cross-entropy", SQUARE: "square loss", "squared_error": "squared error",
+              "absolute_error": "L1", "huber": "Huber"}
+NORM_UNIT = "ratio of parameter norms ‖θ‖ (at λ* vs at λ = 0)"
+GROWTH_UNIT = "ratio of parameter norms ‖θ_T‖/‖θ_T/2‖ (end vs middle of training)"
+
+
+# --- compute: training and per-run measurements -------------------------------------------------
+
+
+def _classification_columns(outputs: np.ndarray, labels: np.ndarray,
+                            chance: float) -> dict[str, np.ndarray]:
+    """Per run: accuracy, NLL and ECE of softmax(outputs), collapse (at chance or constant)."""
+    from experiments.claims.claim4_classification import expected_calibration_error
+    shifted = outputs - outputs.max(-1, keepdims=True)
+    log_prob = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    predicted = outputs.argmax(-1)
+    accuracy = (predicted == labels).mean(-1)
+    return {
+        "test": accuracy,
+        "test_nll": -np.take_along_axis(log_prob, labels[None, :, None], -1)[..., 0].mean(-1),
+        "test_ece": np.array([expected_calibration_error(o, labels) for o in outputs]),
+        "collapsed": (predicted == predicted[:, :1]).all(1) | (accuracy <= chance),
+    }
+
+
+def _regression_columns(outputs: np.ndarray, dataset) -> dict[str, np.ndarray]:
+    """Per run: test MSE (against the noise-free teacher where there is one), collapse."""
+    target = dataset.f_test if dataset.f_test is not None else dataset.y_test
+    return {
+        "test": ((outputs[..., 0] - np.asarray(target, np.float64)) ** 2).mean(-1),
+        "test_nll": np.nan, "test_ece": np.nan,
+        "collapsed": outputs[..., 0].std(1) < 1e-3 * float(np.std(dataset.y_test)),
+    }
 
 
 def runs_frame(name: str, groups: list[trained_runs.TrainedGroup],
                chance_margin: float) -> pd.DataFrame:
-    """One row per run: dataset, loss, split, λ, seed, validation and test metric, collapse."""
+    """One row per run: dataset, loss, split, λ, seed, validation and test metric, norms and
+    their growth, NLL and ECE (classification), collapse, divergence."""
     frames = []
     for g in groups:
         classification = g.dataset.task == "classification"
-        metric = "accuracy" if classification else "mse"
         outputs = g.outputs(g.dataset.x_test)
-        test = g.test_metrics()
-        if classification:
-            predicted = outputs.argmax(-1)
-            constant = (predicted == predicted[:, :1]).all(1)
-            chance = test["test_accuracy"] <= 1.0 / g.dataset.num_classes + chance_margin
-            collapsed = constant | chance
-        else:
-            spread = outputs[..., 0].std(1)
-            collapsed = spread < 1e-3 * float(np.std(g.dataset.y_test))
+        norm = np.asarray(g.metrics["param_norm"], np.float64)  # (runs, logged steps)
+        measured = (_classification_columns(outputs, np.asarray(g.dataset.y_test),
+                                             1.0 / g.dataset.num_classes + chance_margin)
+                    if classification else _regression_columns(outputs, g.dataset))
+        metric = "accuracy" if classification else "mse"
         frames.append(pd.DataFrame({
-            "dataset": name,
-            "loss": g.config.loss,
+            "dataset": name, "loss": g.config.loss,
             "split": int(g.config.dataset[SPLIT_FIELD[g.config.dataset.name]]),
             "penalty_strength": g.hyper["penalty_strength"].astype(np.float64),
-            "seed": g.hyper["seed"].astype(int),
-            "metric": metric,
+            "seed": g.hyper["seed"].astype(int), "metric": metric,
             "val": np.asarray(g.metrics[f"val_{metric}"], np.float64)[:, -1],
-            "test": test[f"test_{metric}"],
-            "collapsed": collapsed,
+            **measured,
+            "param_norm": norm[:, -1],
+            "param_norm_half": norm[:, norm.shape[1] // 2],
+            "output_norm": np.linalg.norm(outputs, axis=-1).mean(-1),
+            "train_loss": np.asarray(g.metrics["data_loss"], np.float64)[:, -1],
             "diverged": np.asarray(g.metrics["diverged"], bool),
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def setup_frame(c) -> pd.DataFrame:
+    """The setup facts the judge's text needs, as one row."""
+    from experiments.training import logged_steps
+
+    first = c.tasks[next(iter(c.tasks))]
+    logged = logged_steps(first)
+    return pd.DataFrame([{
+        "datasets": ", ".join(c.tasks), "delta": float(first.loss_knobs.delta),
+        "width": int(first.model.widths[0]), "learning_rate": float(first.learning_rate),
+        "batch_size": int(first.batch_size), "steps": int(first.steps),
+        "half_step": logged[len(logged) // 2],  # where runs_frame reads param_norm_half
+        "lambdas": ", ".join(f"{v:g}" for v in first.sweep.penalty_strength),
+        "seeds": len(first.sweep.seed), "splits": int(c.splits),
+        "validation_fraction": float(first.dataset.validation_fraction),
+        "chance_margin": float(c.chance_margin),
+    }])
+
+
+def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
+    """Every (dataset, loss, split, λ, seed) trained with the validation split held out."""
+    from experiments.claims import trained_runs
+
+    c = claim_config.get_config("quick" if quick else "default")
+    runs = pd.concat(
+        [runs_frame(name, trained_runs.train(c.tasks[name], on_validation=True),
+                    float(c.chance_margin)) for name in c.tasks],
+        ignore_index=True,
+    )
+    return {"setup": setup_frame(c), "runs": runs}
+
+
+# --- judge: per-λ summaries, the effect per (dataset, loss), the rule ---------------------------
+
+
+def _grid(part: pd.DataFrame, lam: float, column: str) -> np.ndarray:
+    """(splits, seeds) values of `column` at λ = lam: the nested bootstrap's units."""
+    at = part[part["penalty_strength"] == lam]
+    return at.pivot(index="split", columns="seed", values=column).to_numpy(np.float64)
+
+
+def _growth(part: pd.DataFrame, lam: float) -> np.ndarray:
+    return _grid(part, lam, "param_norm") / _grid(part, lam, "param_norm_half")
+
+
+def _bounded_mean(values: np.ndarray, proportion: bool) -> statistics.Interval:
+    """A nested interval that respects the quantity's range: a proportion's (accuracy, ECE) on
+    the logit scale (inside [0, 1]), a positive quantity's (MSE, NLL) on the log scale;
+    the estimate is the mean on that scale, mapped back."""
+    tiny = 1e-6  # keeps exact 0s and 1s finite on the transformed scale
+    if proportion:
+        clipped = np.clip(values, tiny, 1.0 - tiny)
+        iv = statistics.mean(np.log(clipped / (1.0 - clipped)), nested=True)
+        back = [1.0 / (1.0 + np.exp(-v)) for v in (iv.estimate, iv.low, iv.high)]
+    else:
+        iv = statistics.mean(np.log(np.maximum(values, tiny)), nested=True)
+        back = [np.exp(v) for v in (iv.estimate, iv.low, iv.high)]
+    return statistics.Interval(*(float(v) for v in back))
+
+
+def by_lambda_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, loss, λ): collapse fraction, divergences, and nested intervals for the
+    parameter norm, its late growth and the logit norm (geometric means), the test metric,
+    test NLL and ECE (NaN for regression) on scales that keep them in range."""
+    rows = []
+    for (dataset, loss, lam), part in runs.groupby(["dataset", "loss", "penalty_strength"],
+                                                   sort=False):
+        group = runs[(runs["dataset"] == dataset) & (runs["loss"] == loss)]
+        row = {"dataset": dataset, "loss": loss, "penalty_strength": lam,
+               "metric": part["metric"].iloc[0], "runs": len(part),
+               "collapse_fraction": float(part["collapsed"].mean()),
+               "diverged_runs": int(part["diverged"].sum()),
+               **statistics.geometric_mean_ratio(_grid(group, lam, "param_norm"),
+                                                 nested=True).as_columns("param_norm"),
+               **statistics.geometric_mean_ratio(_growth(group, lam),
+                                                 nested=True).as_columns("growth"),
+               **statistics.geometric_mean_ratio(_grid(group, lam, "output_norm"),
+                                                 nested=True).as_columns("output_norm")}
+        for column in ("test", "test_nll", "test_ece"):
+            values = _grid(group, lam, column)
+            proportion = column == "test_ece" or (column == "test"
+                                                  and row["metric"] == "accuracy")
+            row.update(_bounded_mean(values, proportion)
+                       .as_columns(column) if np.isfinite(values).all() else
+                       dict.fromkeys((column, f"{column}_low", f"{column}_high"), np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def usable_lambda(per_lambda: pd.DataFrame) -> float:
+    """The largest positive λ such that no run at it or at any smaller positive λ collapsed or
+    diverged (NaN: even the smallest positive λ of the grid did)."""
+    usable = np.nan
+    for row in per_lambda[per_lambda["penalty_strength"] > 0].sort_values(
+            "penalty_strength").itertuples():
+        if row.collapse_fraction > 0 or row.diverged_runs > 0:
+            break
+        usable = float(row.penalty_strength)
+    return usable
 
 
 def select_lambda(runs: pd.DataFrame) -> pd.DataFrame:
@@ -76,160 +225,292 @@ def select_lambda(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def improvement_table(runs: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, loss): test metric at the selected λ vs at λ = 0, paired by (split, seed),
-    nested interval over splits then seeds; improvement > 0 means better (accuracy up, MSE
-    down); collapse counts over the whole λ grid."""
+def _at_selected(part: pd.DataFrame, chosen: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(splits, seeds) test metric at each split's selected λ and at λ = 0."""
+    at_sel, at_zero = [], []
+    for split, sp in part.groupby("split"):
+        lam = chosen[split]
+        at_sel.append(sp[sp["penalty_strength"] == lam].sort_values("seed")["test"].to_numpy())
+        at_zero.append(sp[sp["penalty_strength"] == 0].sort_values("seed")["test"].to_numpy())
+    return np.array(at_sel), np.array(at_zero)
+
+
+def effect_table(runs: pd.DataFrame, per_lambda: pd.DataFrame,
+                 selected: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, loss): where collapse starts, the usable λ*, shrinkage ‖θ‖(λ*)/‖θ‖(0)
+    and late growth at λ = 0 and λ* (paired over splits × seeds), and, descriptive only, the
+    test metric at the validation-selected λ against λ = 0 (improvement > 0: better)."""
     rows = []
-    chosen = selected.set_index(["dataset", "loss", "split"])["selected_lambda"]
     for (dataset, loss), part in runs.groupby(["dataset", "loss"], sort=False):
+        lams = per_lambda[(per_lambda["dataset"] == dataset) & (per_lambda["loss"] == loss)]
+        onset = lams.loc[lams["collapse_fraction"] > 0.5, "penalty_strength"]
+        star = usable_lambda(lams)
+        stable = bool(np.isfinite(star))
+        shrink = (statistics.geometric_mean_ratio(_grid(part, star, "param_norm"),
+                                                  _grid(part, 0.0, "param_norm"), nested=True)
+                  if stable else statistics.Interval(np.nan, np.nan, np.nan))
+        growth_star = (statistics.geometric_mean_ratio(_growth(part, star), nested=True)
+                       if stable else statistics.Interval(np.nan, np.nan, np.nan))
+        chosen = selected[(selected["dataset"] == dataset) & (selected["loss"] == loss)]
+        at_sel, at_zero = _at_selected(part, chosen.set_index("split")["selected_lambda"])
         sign = 1.0 if part["metric"].iloc[0] == "accuracy" else -1.0
-        at_sel, at_zero = [], []
-        for split, sp in part.groupby("split"):
-            lam = chosen[(dataset, loss, split)]
-            at_sel.append(sp[sp["penalty_strength"] == lam].sort_values("seed")["test"].to_numpy())
-            at_zero.append(sp[sp["penalty_strength"] == 0].sort_values("seed")["test"].to_numpy())
-        at_sel, at_zero = np.array(at_sel), np.array(at_zero)  # (splits, seeds)
-        gain = statistics.paired_difference(sign * at_sel, sign * at_zero, nested=True)
-        collapsed = part.groupby("penalty_strength")["collapsed"].mean()
         rows.append({
             "dataset": dataset, "loss": loss, "metric": part["metric"].iloc[0],
-            "splits": at_sel.shape[0], "seeds": at_sel.shape[1],
-            "selected_lambdas": ", ".join(
-                f"{v:g}" for v in sorted(set(selected[(selected["dataset"] == dataset)
-                                                      & (selected["loss"] == loss)]
-                                             ["selected_lambda"]))),
-            **statistics.mean(at_zero, nested=True).as_columns("test_at_0"),
-            **statistics.mean(at_sel, nested=True).as_columns("test_at_selected"),
-            **gain.as_columns("improvement"),
-            "p_value": gain.p_value,
-            "helps": gain.low > 0,
-            "hurts": gain.high < 0,
-            "collapse_lambdas": ", ".join(f"{lam:g}" for lam, f in collapsed.items() if f > 0.5)
-            or "none",
-            "collapsed_runs": int(part["collapsed"].sum()),
+            "collapse_onset": float(onset.min()) if len(onset) else np.nan,
+            "usable_lambda": star, "stable": stable,
+            **shrink.as_columns("shrinkage"), "shrinks": bool(stable and shrink.high < 1.0),
+            **statistics.geometric_mean_ratio(_growth(part, 0.0),
+                                              nested=True).as_columns("growth_at_0"),
+            **growth_star.as_columns("growth_at_usable"),
+            "selected_lambdas": ", ".join(f"{v:g}" for v in sorted(set(chosen["selected_lambda"]))),
+            **statistics.paired_difference(sign * at_sel, sign * at_zero,
+                                           nested=True).as_columns("improvement"),
             "diverged_runs": int(part["diverged"].sum()),
         })
-    table = pd.DataFrame(rows)
-    # "Helps for some pair" combines len(table) comparisons: Holm-adjust before counting.
-    adjusted, reject = statistics.holm(table["p_value"].to_numpy())
-    table["p_holm"] = adjusted
-    table["helps_holm"] = reject & (table["improvement"] > 0)
-    table["hurts_holm"] = reject & (table["improvement"] < 0)
-    return table
+    return pd.DataFrame(rows)
 
 
-def verdict(table: pd.DataFrame) -> str:
-    """All must help (each at 95%: an intersection needs no correction); "some help" and "hurts
-    somewhere" are read from the Holm-adjusted comparisons."""
-    if table["helps"].all():
-        return "supported"
-    if table["helps_holm"].any() or not table["hurts_holm"].any():
-        return "qualified"
-    return "refuted"
+def loss_contrast_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per classification dataset, without a penalty: cross-entropy's late norm growth over the
+    square loss's, paired over (split, seed) (Soudry et al.: > 1 on separable data)."""
+    rows = []
+    for dataset, part in runs.groupby("dataset", sort=False):
+        if not {CE, SQUARE} <= set(part["loss"]):
+            continue
+        ce, square = (_growth(part[part["loss"] == loss], 0.0) for loss in (CE, SQUARE))
+        rows.append({"dataset": dataset, **statistics.geometric_mean_ratio(
+            ce, square, nested=True).as_columns("ce_vs_square_growth_at_0")})
+    return pd.DataFrame(rows)
+
+
+def verdict(effect: pd.DataFrame) -> str:
+    """refuted if some loss cannot use the penalty at any positive λ of the grid (every one
+    collapses or diverges some run); supported if every (dataset, loss) has a usable λ* where
+    the penalty shrinks the parameter norm (ratio interval below 1); qualified otherwise."""
+    if not effect["stable"].all():
+        return "refuted"
+    return "supported" if effect["shrinks"].all() else "qualified"
 
 
 RULE = (
-    "For each (dataset, loss), λ is selected per data split on its validation split; the "
-    "penalty *helps* if the test metric at the selected λ beats λ = 0 with the paired 95% "
-    "interval (nested bootstrap over splits, then seeds) above 0, and *hurts* if it is below 0. "
-    "**supported** if it helps for every loss on every dataset; **refuted** if it helps for none "
-    "and hurts somewhere (these two read with Holm's correction over the pairs); **qualified** "
-    "otherwise (it helps for some losses or datasets only, "
-    "or never significantly but never hurts). Collapse (accuracy within the chance margin of "
-    "1/classes, or one class for every test input; constant regression outputs) is reported per "
-    "λ: a penalty that can collapse a model is usable only with λ tuned."
+    "Per (dataset, loss): λ* is the largest positive λ of the grid such that no run at it or at "
+    "any smaller positive λ collapsed (accuracy within the chance margin of 1/classes, or one "
+    "class for every test input; constant regression outputs) or diverged. The penalty's "
+    "predicted effect is shrinkage: the geometric-mean ratio of the final parameter norm at λ* "
+    "to that at λ = 0, paired over data splits × seeds (nested bootstrap), has its 95% interval "
+    "below 1. **refuted** if some (dataset, loss) has no λ* (the penalty cannot be used with "
+    "that loss at any positive λ tried); **supported** if every (dataset, loss) has a λ* and "
+    "shrinks there; **qualified** otherwise. Not in the rule, reported: where collapse starts "
+    "per loss (λ with more than half the runs collapsed), the norm's growth over the second "
+    "half of training with and without the penalty (cross-entropy's against the square loss's, "
+    "paired), test NLL and ECE against λ, and the test metric at the validation-selected λ."
 )
 
 
-def _plot(runs: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    datasets = list(dict.fromkeys(runs["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3.3))
-    axes = np.atleast_1d(axes)
-    positive = runs["penalty_strength"][runs["penalty_strength"] > 0]
-    for ax, dataset in zip(axes, datasets, strict=True):
-        part = runs[runs["dataset"] == dataset]
-        for k, (loss, lp) in enumerate(part.groupby("loss")):
-            mean = lp.groupby("penalty_strength")["test"].mean()
-            ax.plot(mean.index, mean.values, "-o", ms=3, color=f"C{k}", label=loss)
-        ax.set_xscale("symlog", linthresh=float(positive.min()))
-        ax.set_xlabel("λ")
-        ax.set_ylabel("test " + part["metric"].iloc[0])
-        if part["metric"].iloc[0] == "mse":
+# --- judge: words, plot, section -----------------------------------------------------------------
+
+
+def _iv(row, prefix: str, spec: str = ".3g", scale: float = 1.0, unit: str = "") -> str:
+    return statistics.Interval.from_columns(row, prefix).format(spec, scale=scale, unit=unit)
+
+
+def _lam(value: float) -> str:
+    return "none" if not np.isfinite(value) else f"{value:g}"
+
+
+def _at(per_lambda: pd.DataFrame, dataset: str, loss: str, lam: float) -> pd.Series:
+    return per_lambda[(per_lambda["dataset"] == dataset) & (per_lambda["loss"] == loss)
+                      & (per_lambda["penalty_strength"] == lam)].iloc[0]
+
+
+def _dataset_lines(dataset: str, effect: pd.DataFrame, per_lambda: pd.DataFrame,
+                   contrast: pd.DataFrame) -> list[str]:
+    rows = effect[effect["dataset"] == dataset]
+    name = {r.loss: LOSS_NAMES.get(r.loss, r.loss) for r in rows.itertuples()}
+    lines = [
+        f"- **{dataset}**: λ* = " + ", ".join(f"{_lam(r.usable_lambda)} ({name[r.loss]})"
+                                              for r in rows.itertuples())
+        + "; collapse starts at λ = " + ", ".join(f"{_lam(r.collapse_onset)} ({name[r.loss]})"
+                                                  for r in rows.itertuples())
+        + ". Parameter norm at λ* over λ = 0: " + ", ".join(
+            f"{name[r['loss']]} ×{_iv(r, 'shrinkage')}" for r in rows.to_dict("records")
+            if r["stable"]) + ".",
+        "  Late growth ‖θ_T‖/‖θ_T/2‖ without the penalty: " + ", ".join(
+            f"{name[r['loss']]} ×{_iv(r, 'growth_at_0')}" for r in rows.to_dict("records"))
+        + "; at λ*: " + ", ".join(f"{name[r['loss']]} ×{_iv(r, 'growth_at_usable')}"
+                                  for r in rows.to_dict("records") if r["stable"]) + ".",
+    ]
+    for r in contrast[contrast["dataset"] == dataset].to_dict("records"):
+        lines[-1] += (f" Cross-entropy's growth over the square loss's at λ = 0 (paired): "
+                      f"×{_iv(r, 'ce_vs_square_growth_at_0')}.")
+    for r in rows.to_dict("records"):
+        if r["metric"] == "accuracy" and r["stable"]:
+            zero, star = (_at(per_lambda, dataset, r["loss"], lam)
+                          for lam in (0.0, r["usable_lambda"]))
+            lines.append(f"  {name[r['loss']]}: test NLL {_iv(zero, 'test_nll')} at λ = 0 → "
+                         f"{_iv(star, 'test_nll')} at λ*; ECE {_iv(zero, 'test_ece', '.3f')} → "
+                         f"{_iv(star, 'test_ece', '.3f')}; logit norm "
+                         f"{_iv(zero, 'output_norm')} → {_iv(star, 'output_norm')}.")
+    return lines
+
+
+def findings_lines(effect: pd.DataFrame, per_lambda: pd.DataFrame, contrast: pd.DataFrame,
+                   outcome: str) -> list[str]:
+    lines = [line for dataset in dict.fromkeys(effect["dataset"])
+             for line in _dataset_lines(dataset, effect, per_lambda, contrast)]
+    lines.append(
+        "- Test metric at the validation-selected λ minus at λ = 0 (accuracy in points, MSE "
+        "sign-flipped so > 0 is better; not in the rule): " + "; ".join(
+            f"{r['dataset']}/{LOSS_NAMES.get(r['loss'], r['loss'])} "
+            + (_iv(r, "improvement", ".2f", 100, " pt") if r["metric"] == "accuracy"
+               else _iv(r, "improvement", ".3g"))
+            for r in effect.to_dict("records")) + ".")
+    unstable = effect[~effect["stable"]]
+    no_shrink = effect[effect["stable"] & ~effect["shrinks"]]
+    lines.append(
+        f"- The penalty trains without collapse or divergence at some positive λ with "
+        f"{int(effect['stable'].sum())} of {len(effect)} (dataset, loss) pairs"
+        + (" (not: " + ", ".join(f"{r.dataset}/{r.loss}" for r in unstable.itertuples()) + ")"
+           if len(unstable) else "")
+        + f" and shrinks the parameter norm there for {int(effect['shrinks'].sum())}"
+        + (" (not: " + ", ".join(f"{r.dataset}/{r.loss}" for r in no_shrink.itertuples()) + ")"
+           if len(no_shrink) else "") + f". Verdict: **{outcome}**.")
+    return lines
+
+
+def setup_text(s: types.SimpleNamespace) -> str:
+    return (
+        f"Datasets {s.datasets}; classification losses softmax_cross_entropy and "
+        f"one_hot_squared_error (the square loss), regression losses squared_error, "
+        f"absolute_error, huber (δ = {s.delta:g}). MLP, {s.width} hidden units; Adam lr "
+        f"{s.learning_rate:g}, cosine decay, minibatch {s.batch_size}, {s.steps} steps (late "
+        f"growth: the norm at step {s.steps} over step {s.half_step}); coupled λ·½‖W‖² on the "
+        f"kernels, λ ∈ {{{s.lambdas}}} × {s.seeds} seeds × {s.splits} data splits (digits, "
+        f"diabetes: split_seed; mnist1d, synthetic: data_seed), the same splits and seeds for "
+        f"every loss. Validation split {s.validation_fraction:.0%} of the training data; chance "
+        f"margin {s.chance_margin:g}. NLL and ECE (15 equal-width bins) of softmax(f(x)) on the "
+        f"test split. Config: `configs/claims/claim5_penalty_any_loss.py`."
+    )
+
+
+def _plot(per_lambda: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """Per dataset: the final parameter norm and the test NLL (classification) or MSE
+    (regression) against λ, one line per loss (geometric means, 95% intervals)."""
+    datasets = list(dict.fromkeys(per_lambda["dataset"]))
+    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets), 5.8),
+                             squeeze=False)
+    positive = per_lambda.loc[per_lambda["penalty_strength"] > 0, "penalty_strength"]
+    for col, dataset in enumerate(datasets):
+        part = per_lambda[per_lambda["dataset"] == dataset]
+        classification = part["metric"].iloc[0] == "accuracy"
+        panels = (("param_norm", "‖θ‖ at the end"),
+                  ("test_nll", "test NLL") if classification else ("test", "test MSE"))
+        for ax, (column, label) in zip(axes[:, col], panels, strict=True):
+            for k, (loss, lp) in enumerate(part.groupby("loss", sort=False)):
+                ax.errorbar(lp["penalty_strength"], lp[column],
+                            yerr=[lp[column] - lp[f"{column}_low"],
+                                  lp[f"{column}_high"] - lp[column]],
+                            marker="o", ms=3, capsize=2, color=f"C{k}",
+                            label=LOSS_NAMES.get(loss, loss))
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
             ax.set_yscale("log")
-        ax.set_title(dataset, fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle("Coupled L2 λ sweep, every loss on the same data (mean over splits × seeds)")
+            ax.set_ylabel(label)
+            ax.set_xlabel("λ")
+        axes[0, col].set_title(dataset, fontsize=9)
+        axes[0, col].legend(fontsize=6)
+    fig.suptitle("Coupled L2 λ sweep, every loss on the same splits and seeds (95% intervals)")
     fig.tight_layout()
     return plots.save_png(fig, path)
 
 
-def run(workdir: pathlib.Path, quick: bool) -> Section:
-    c = claim_config.get_config("quick" if quick else "default")
+def key_numbers_of(effect: pd.DataFrame, contrast: pd.DataFrame) -> dict[str, statistics.Interval]:
+    """The weakest shrinkage over the stable pairs (the headline) and, per classification
+    dataset, cross-entropy's late norm growth over the square loss's at λ = 0."""
+    stable = effect[effect["stable"]]
+    weakest = (statistics.Interval.from_columns(stable.loc[stable["shrinkage"].idxmax()],
+                                                "shrinkage")
+               if len(stable) else statistics.Interval(np.nan, np.nan, np.nan))
+    numbers = {"weakest_shrinkage": weakest}
+    for r in contrast.to_dict("records"):
+        numbers[f"{r['dataset']}_ce_vs_square_growth"] = statistics.Interval.from_columns(
+            r, "ce_vs_square_growth_at_0")
+    return numbers
+
+
+def takeaway_text(outcome: str, effect: pd.DataFrame, weakest: statistics.Interval) -> str:
+    penalty = "An L2 penalty (λ·½‖W‖² added to the loss)"
+    if outcome == "refuted":
+        bad = effect[~effect["stable"]]
+        return (f"{penalty} could not be used with every loss: with "
+                + ", ".join(f"{r.dataset}/{LOSS_NAMES.get(r.loss, r.loss)}"
+                            for r in bad.itertuples())
+                + " every positive λ tried collapsed the model (constant or chance-level "
+                "predictions) or diverged.")
+    done = ("trained stably with every loss tested and shrank the weights everywhere"
+            if outcome == "supported" else
+            "trained stably with every loss tested but did not shrink the weights everywhere")
+    return (f"{penalty} {done} (weakest shrinkage of the parameter norm ×{weakest.format('.2f')}"
+            " at the largest λ before collapse); tune λ per loss, since the same λ is a "
+            "different strength against cross-entropy than against the square loss.")
+
+
+def guide_rows(effect: pd.DataFrame, contrast: pd.DataFrame) -> list[GuideRow]:
+    rows = []
+    for r in contrast.to_dict("records"):
+        ce = effect[(effect["dataset"] == r["dataset"]) & (effect["loss"] == CE)].iloc[0]
+        grows = r["ce_vs_square_growth_at_0_low"] > 1.0
+        rows.append(GuideRow(
+            f"classification with cross-entropy ({r['dataset']})",
+            "add an L2 penalty, λ tuned on validation" + (
+                ": without it the weights keep growing" if grows else ""),
+            f"claim 5: without a penalty cross-entropy's parameter norm grew "
+            f"×{_iv(ce, 'growth_at_0', '.3f')} over the second half of training (×"
+            f"{_iv(r, 'ce_vs_square_growth_at_0', '.3f')} the square loss's growth); at λ* = "
+            f"{_lam(ce['usable_lambda'])}: ×{_iv(ce, 'growth_at_usable', '.3f')}"))
+    onsets = effect[effect["collapse_onset"].notna()]
+    if len(onsets):
+        rows.append(GuideRow(
+            "changing the loss under an L2 penalty", "re-tune λ for the new loss",
+            "claim 5: collapse starts at λ = " + ", ".join(
+                f"{_lam(r.collapse_onset)} ({r.dataset}/{LOSS_NAMES.get(r.loss, r.loss)})"
+                for r in onsets.itertuples())))
+    return rows
+
+
+def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
+    """The rule on compute's tables (no training, no compiled program)."""
+    setup = types.SimpleNamespace(**tables["setup"].to_dict("records")[0])
+    runs = tables["runs"]
     outdir = pathlib.Path(workdir) / KEY
     outdir.mkdir(parents=True, exist_ok=True)
-    runs = pd.concat(
-        [runs_frame(name, trained_runs.train(c.tasks[name], on_validation=True),
-                    float(c.chance_margin)) for name in c.tasks],
-        ignore_index=True,
-    )
+    per_lambda = by_lambda_table(runs)
     selected = select_lambda(runs)
-    table = improvement_table(runs, selected)
-    outcome = verdict(table)
-
-    lines = []
-    for row in table.to_dict("records"):
-        scale, unit, spec = (100, " pt", ".2f") if row["metric"] == "accuracy" else (1, "", ".4g")
-        gain = statistics.Interval(row["improvement"], row["improvement_low"],
-                                   row["improvement_high"])
-        lines.append(
-            f"- **{row['dataset']} / {row['loss']}:** test {row['metric']} "
-            f"{row['test_at_0'] * scale:{spec}} at λ = 0 → {row['test_at_selected'] * scale:{spec}}"
-            f" at the selected λ ({row['selected_lambdas']}); improvement "
-            f"{gain.format(spec, scale=scale, unit=unit)} — "
-            + ("**helps**" if row["helps"] else "**hurts**" if row["hurts"]
-               else "no difference beyond noise")
-            + f". Collapse at λ ∈ {{{row['collapse_lambdas']}}} ({row['collapsed_runs']} runs); "
-            f"{row['diverged_runs']} diverged."
-        )
-    helped = table[table["helps"]]
-    lines.append(
-        f"- The coupled L2 penalty helps beyond noise for {len(helped)} of {len(table)} "
-        f"(dataset, loss) pairs: "
-        + (", ".join(f"{r.dataset}/{r.loss}" for r in helped.itertuples()) or "none")
-        + f"; {int(table['helps_holm'].sum())} after Holm's correction over the {len(table)} "
-        f"comparisons."
-    )
-    lines.append(f"- Verdict: **{outcome}**.")
-    first = c.tasks[next(iter(c.tasks))]
-    setup = (
-        f"Datasets {', '.join(c.tasks)}; classification losses softmax_cross_entropy and "
-        f"one_hot_squared_error, regression losses squared_error, absolute_error, huber (δ = "
-        f"{first.loss_knobs.delta:g}). MLP, {first.model.widths[0]} hidden units; Adam lr "
-        f"{first.learning_rate:g}, cosine decay, minibatch {first.batch_size}, {first.steps} "
-        f"steps; coupled λ·½‖W‖² on the kernels, λ ∈ {list(first.sweep.penalty_strength)} × "
-        f"{len(first.sweep.seed)} seeds × {c.splits} data splits (digits, diabetes: split_seed; "
-        f"mnist1d, synthetic: data_seed). λ selected on a validation split "
-        f"({first.dataset.validation_fraction:.0%} of the training data) per split. Config: "
-        f"`configs/claims/claim5_penalty_any_loss.py`."
-    )
-    summary = (
-        f"L2 helps beyond noise for {len(helped)}/{len(table)} (dataset, loss) pairs; "
-        + "; ".join(
-            f"{r['dataset']}/{r['loss']} "
-            + statistics.Interval(r["improvement"], r["improvement_low"],
-                                  r["improvement_high"]).format(
-                ".2f" if r["metric"] == "accuracy" else ".3g",
-                scale=100 if r["metric"] == "accuracy" else 1,
-                unit=" pt" if r["metric"] == "accuracy" else "")
-            for r in table.to_dict("records")
-        )
-        + f"; collapse in {int(table['collapsed_runs'].sum())} runs (large λ)."
-    )
+    effect = effect_table(runs, per_lambda, selected)
+    contrast = loss_contrast_table(runs)
+    outcome = verdict(effect)
+    numbers = key_numbers_of(effect, contrast)
+    units = {name: GROWTH_UNIT.replace("(end vs middle of training)",
+                                       "cross-entropy over the square loss, λ = 0")
+             for name in numbers}
+    units["weakest_shrinkage"] = NORM_UNIT
+    stable = effect[effect["stable"]]
+    summary = (f"The penalty is usable (some λ > 0 without collapse) for {len(stable)}/"
+               f"{len(effect)} (dataset, loss) pairs and shrinks ‖θ‖ for "
+               f"{int(effect['shrinks'].sum())}; weakest shrinkage "
+               f"×{numbers['weakest_shrinkage'].format('.3f')}.")
+    limits = ("collapse starts at λ = " + ", ".join(
+        f"{_lam(r.collapse_onset)} for {r.dataset}/{LOSS_NAMES.get(r.loss, r.loss)}"
+        for r in effect.itertuples() if np.isfinite(r.collapse_onset))
+        if effect["collapse_onset"].notna().any() else "")
     logging.info("claim5: verdict %s", outcome)
     return Section(
-        key=KEY, title=TITLE, claim=CLAIM, setup=setup, rule=RULE, verdict=outcome,
-        findings="\n".join(lines), summary=summary,
-        tables={"improvement": table, "selected_lambda": selected, "runs": runs},
-        plots={"lambda_sweep": _plot(runs, outdir / "lambda_sweep.png")},
+        key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(setup), rule=RULE, verdict=outcome,
+        findings="\n".join(findings_lines(effect, per_lambda, contrast, outcome)),
+        summary=summary, limits=limits,
+        tables={"effect": effect, "loss_contrast": contrast, "by_lambda": per_lambda,
+                "selected_lambda": selected, "runs": runs},
+        plots={"lambda_sweep": _plot(per_lambda, outdir / "lambda_sweep.png")},
+        key_numbers=numbers, kind="empirical", part="penalty", headline="weakest_shrinkage",
+        units=units, takeaway=takeaway_text(outcome, effect, numbers["weakest_shrinkage"]),
+        guide=guide_rows(effect, contrast),
     )
