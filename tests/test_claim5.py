@@ -4,6 +4,7 @@ the right verdict is known, and the measurements' closed forms."""
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
 import pandas as pd
@@ -120,13 +121,22 @@ def test_bounded_means_stay_in_range():
     assert iv.low > 0 and iv.estimate == pytest.approx(np.exp(np.log(positive).mean()))
 
 
-def test_classification_columns_against_hand_computed_values():
-    """Accuracy, NLL of softmax and collapse on two runs of three test inputs."""
+def test_classification_columns_and_collapse_against_hand_computed_values():
+    """Accuracy and NLL of softmax on two runs of three test inputs; collapse read on the
+    validation inputs (one class for every input, or chance accuracy)."""
     labels = np.array([0, 1, 1])
     outputs = np.array([[[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]],   # 2 of 3 right
                         [[0.0, 5.0], [0.0, 5.0], [0.0, 5.0]]])  # one class for every input
-    got = claim5._classification_columns(outputs, labels, chance=0.52)
+    got = claim5._classification_columns(outputs, labels)
     np.testing.assert_allclose(got["test"], [2 / 3, 2 / 3])
     nll0 = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0)), np.log1p(np.exp(1.0))])
     assert got["test_nll"][0] == pytest.approx(nll0)
-    np.testing.assert_array_equal(got["collapsed"], [False, True])
+    val = types.SimpleNamespace(task="classification", num_classes=2, y_val=labels)
+    np.testing.assert_array_equal(claim5.collapsed_on_validation(outputs, val, 0.02),
+                                  [False, True])
+    chance = types.SimpleNamespace(task="classification", num_classes=2, y_val=1 - labels)
+    np.testing.assert_array_equal(  # run 0 now gets 1 of 3 right: below 1/2 + 0.02
+        claim5.collapsed_on_validation(outputs, chance, 0.02), [True, True])
+    flat = types.SimpleNamespace(task="regression", y_val=np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(claim5.collapsed_on_validation(
+        np.array([[[1.0], [1.0], [1.0]], [[0.0], [1.0], [2.0]]]), flat, 0.02), [True, False])

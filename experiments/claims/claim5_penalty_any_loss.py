@@ -16,11 +16,11 @@ losses (cross-entropy and the square loss on digits and MNIST-1D; squared error,
 diabetes and a synthetic teacher) over the same splits and seeds, so the losses are paired.
 Intervals are nested bootstraps over data splits then seeds (experiments.statistics); norm
 ratios are geometric means (the bootstrap runs on log ratios). Collapse — accuracy within the
-chance margin of 1/classes or one class for every test input, constant regression outputs —
-is what a large coupled λ does; the λ at which it starts, per loss, is reported as the scale
-mismatch it is: the penalty's gradient λθ competes with the data loss's gradient, whose size
-differs by loss (cross-entropy's softmax − one-hot vs the square loss's 2(f − y)), so one λ is
-not the same strength for two losses.
+chance margin of 1/classes or one class for every input, constant regression outputs, read on
+the validation split — is what a large coupled λ does; the λ at which it starts, per loss, is
+reported as the scale mismatch it is: the penalty's gradient λθ competes with the data loss's
+gradient, whose size differs by loss (cross-entropy's softmax − one-hot vs the square loss's
+2(f − y)), so one λ is not the same strength for two losses.
 
 `compute` trains and writes one row per run plus a `setup` row; `judge` reads only those.
 """
@@ -58,45 +58,46 @@ GROWTH_UNIT = "ratio of parameter norms ‖θ_T‖/‖θ_T/2‖ (end vs middle o
 # --- compute: training and per-run measurements -------------------------------------------------
 
 
-def _classification_columns(outputs: np.ndarray, labels: np.ndarray,
-                            chance: float) -> dict[str, np.ndarray]:
-    """Per run: accuracy, NLL and ECE of softmax(outputs), collapse (at chance or constant)."""
+def _classification_columns(outputs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per run, on the test split: accuracy, NLL and ECE of softmax(outputs)."""
     from experiments.claims.claim4_classification import expected_calibration_error
+
     shifted = outputs - outputs.max(-1, keepdims=True)
     log_prob = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    predicted = outputs.argmax(-1)
-    accuracy = (predicted == labels).mean(-1)
     return {
-        "test": accuracy,
+        "test": (outputs.argmax(-1) == labels).mean(-1),
         "test_nll": -np.take_along_axis(log_prob, labels[None, :, None], -1)[..., 0].mean(-1),
         "test_ece": np.array([expected_calibration_error(o, labels) for o in outputs]),
-        "collapsed": (predicted == predicted[:, :1]).all(1) | (accuracy <= chance),
     }
 
 
-def _regression_columns(outputs: np.ndarray, dataset) -> dict[str, np.ndarray]:
-    """Per run: test MSE (against the noise-free teacher where there is one), collapse."""
-    target = dataset.f_test if dataset.f_test is not None else dataset.y_test
-    return {
-        "test": ((outputs[..., 0] - np.asarray(target, np.float64)) ** 2).mean(-1),
-        "test_nll": np.nan, "test_ece": np.nan,
-        "collapsed": outputs[..., 0].std(1) < 1e-3 * float(np.std(dataset.y_test)),
-    }
+def collapsed_on_validation(outputs: np.ndarray, dataset, chance_margin: float) -> np.ndarray:
+    """Per run, from its outputs on the validation inputs (λ* is a selection, so it reads
+    validation only): one class for every input or accuracy within the chance margin of
+    1/classes; for regression, outputs constant to 1e-3 of the targets' spread."""
+    if dataset.task == "classification":
+        predicted = outputs.argmax(-1)
+        accuracy = (predicted == np.asarray(dataset.y_val)).mean(-1)
+        return ((predicted == predicted[:, :1]).all(1)
+                | (accuracy <= 1.0 / dataset.num_classes + chance_margin))
+    return outputs[..., 0].std(1) < 1e-3 * float(np.std(dataset.y_val))
 
 
 def runs_frame(name: str, groups: list[trained_runs.TrainedGroup],
                chance_margin: float) -> pd.DataFrame:
     """One row per run: dataset, loss, split, λ, seed, validation and test metric, norms and
-    their growth, NLL and ECE (classification), collapse, divergence."""
+    their growth, NLL and ECE (classification), collapse (on validation), divergence."""
     frames = []
     for g in groups:
         classification = g.dataset.task == "classification"
         outputs = g.outputs(g.dataset.x_test)
         norm = np.asarray(g.metrics["param_norm"], np.float64)  # (runs, logged steps)
-        measured = (_classification_columns(outputs, np.asarray(g.dataset.y_test),
-                                             1.0 / g.dataset.num_classes + chance_margin)
-                    if classification else _regression_columns(outputs, g.dataset))
         metric = "accuracy" if classification else "mse"
+        target = g.dataset.f_test if g.dataset.f_test is not None else g.dataset.y_test
+        measured = (_classification_columns(outputs, np.asarray(g.dataset.y_test))
+                    if classification else
+                    {"test": ((outputs[..., 0] - np.asarray(target, np.float64)) ** 2).mean(-1),
+                     "test_nll": np.nan, "test_ece": np.nan})
         frames.append(pd.DataFrame({
             "dataset": name, "loss": g.config.loss,
             "split": int(g.config.dataset[SPLIT_FIELD[g.config.dataset.name]]),
@@ -104,6 +105,8 @@ def runs_frame(name: str, groups: list[trained_runs.TrainedGroup],
             "seed": g.hyper["seed"].astype(int), "metric": metric,
             "val": np.asarray(g.metrics[f"val_{metric}"], np.float64)[:, -1],
             **measured,
+            "collapsed": collapsed_on_validation(g.outputs(g.dataset.x_val), g.dataset,
+                                                 chance_margin),
             "param_norm": norm[:, -1],
             "param_norm_half": norm[:, norm.shape[1] // 2],
             "output_norm": np.linalg.norm(outputs, axis=-1).mean(-1),
@@ -294,8 +297,9 @@ def verdict(effect: pd.DataFrame) -> str:
 
 RULE = (
     "Per (dataset, loss): λ* is the largest positive λ of the grid such that no run at it or at "
-    "any smaller positive λ collapsed (accuracy within the chance margin of 1/classes, or one "
-    "class for every test input; constant regression outputs) or diverged. The penalty's "
+    "any smaller positive λ collapsed (on the validation split: accuracy within the chance "
+    "margin of 1/classes, or one class for every input; constant regression outputs) or "
+    "diverged. The penalty's "
     "predicted effect is shrinkage: the geometric-mean ratio of the final parameter norm at λ* "
     "to that at λ = 0, paired over data splits × seeds (nested bootstrap), has its 95% interval "
     "below 1. **refuted** if some (dataset, loss) has no λ* (the penalty cannot be used with "
