@@ -68,5 +68,9 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.mlp.lambdas = 5 if quick else 6
     c.mlp.l1_range = (3e-4, 0.3)
     c.mlp.l2_range = (1e-3, 3.0)
-    c.mlp.support_threshold = 0.1  # selected input: first-layer row norm ≥ 0.1 × the largest
+    c.mlp.support_threshold = 0.1  # Adam arms: selected input = row norm ≥ 0.1 × the largest
+    # The proximal L1 arm (exact zeros): full-batch proximal gradient descent, constant step
+    # (ISTA needs step ≤ 1/L of the data loss's gradient; Adam's adaptive step has no prox).
+    c.mlp.prox_learning_rate = 0.3
+    c.mlp.prox_steps = c.mlp.steps * 2
     return c
