@@ -279,7 +279,9 @@ def _wilson(p: float, trials: float, level: float) -> Interval:
     z = scipy.stats.norm.ppf(0.5 + level / 2)
     center = (p + z**2 / (2 * trials)) / (1 + z**2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
-    return Interval(float(p), max(0.0, center - half), min(1.0, center + half), level)
+    # Mathematically low ≤ p ≤ high (with equality at p = 0 or 1); keep it so after rounding.
+    return Interval(float(p), max(0.0, min(p, center - half)), min(1.0, max(p, center + half)),
+                    level)
 
 
 def with_test_noise(

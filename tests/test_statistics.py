@@ -189,5 +189,8 @@ def test_clustered_proportion_is_wilson_for_independent_trials_and_wider_for_clu
     # Inside [0, 1] at the edges (all recovered: the old interval ran past 1).
     full = statistics.clustered_proportion(np.full(30, 4), np.full(30, 4))
     assert full.estimate == 1.0 and full.high == 1.0 and 0.9 < full.low < 1.0
+    for n in range(1, 200):  # p = 1 and p = 0 stay inside their interval after rounding
+        ones, zeros = (statistics.clustered_proportion(np.full(n, v), np.ones(n)) for v in (1, 0))
+        assert ones.low <= ones.estimate <= ones.high and zeros.low <= 0.0 <= zeros.high
     # Units without trials (no input selected: precision undefined) are left out.
     assert statistics.clustered_proportion([1, 0], [2, 0]).estimate == 0.5

@@ -434,9 +434,13 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
 
 
 def mlp_pairs(mlp: pd.DataFrame) -> pd.DataFrame:
-    """The MLP's adaptive runs with their seed's squared-error test MSE beside them."""
-    adaptive = mlp[mlp["arm"] == "adaptive"].sort_values(["noise", "seed"])
-    squared = mlp[mlp["arm"] == "squared_error"].sort_values(["noise", "seed"])
+    """The MLP's adaptive runs with their seed's squared-error test MSE beside them, in the
+    runs' own (config) family order, so every table and plot lists the families alike."""
+    adaptive = mlp[mlp["arm"] == "adaptive"]
+    squared = mlp[mlp["arm"] == "squared_error"]
+    keys = ["noise", "seed"]
+    if not adaptive[keys].reset_index(drop=True).equals(squared[keys].reset_index(drop=True)):
+        raise ValueError("claim6: the MLP's adaptive and squared-error runs are not paired")
     return adaptive[["noise", "seed", "alpha"]].assign(
         test_mse_adaptive=adaptive["test_mse"].to_numpy(),
         test_mse_squared_error=squared["test_mse"].to_numpy())

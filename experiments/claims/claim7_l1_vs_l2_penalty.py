@@ -624,8 +624,8 @@ def findings(c, table, support, check, linear, parts) -> list[str]:
             f"- **MLP with Adam (no exact zeros; reported, not counted):** at a "
             f"{c.mlp.support_threshold:g}× row-norm threshold L1's support precision is "
             f"{_iv(adam.loc['l1'], 'precision').format('.2f')} and L2's "
-            f"{_iv(adam.loc['l2'], 'precision').format('.2f')}: a threshold makes L2 look sparse "
-            f"too, which is why the rule reads exact zeros.")
+            f"{_iv(adam.loc['l2'], 'precision').format('.2f')}; such a support depends on the "
+            f"threshold chosen, which is why the rule reads exact zeros.")
     edge = support["at_grid_edge"].max()
     kkt = float(linear[["l1_optimality", "l2_optimality"]].to_numpy().max())
     lines.append(
