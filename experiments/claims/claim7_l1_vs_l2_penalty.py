@@ -633,7 +633,7 @@ def findings(c, table, support, check, linear, parts) -> list[str]:
         f"{len(check) // 2} datasets: largest coefficient difference "
         f"{check['max_abs_coef_diff'].max():.1e} (tolerance {c.sklearn_tolerance:g}); largest "
         f"optimality violation (lasso KKT / ridge gradient, by jax.grad of the library's "
-        f"objective) {kkt:.1e}. Largest share of selected λ at a grid edge: {edge:.0%}"
+        f"objective) {kkt:.1e}. Largest share of selected λ at a grid edge: {edge:.1%}"
         + (" (flagged: the grid may cut the optimum off)." if edge > 0 else "."))
     return lines
 
