@@ -170,3 +170,5 @@ def test_judge_on_hand_made_tables(tmp_path, gaussian_alpha, verdict):
     assert alphas.loc[("mlp", "cauchy"), "test_mse_ratio"] == pytest.approx(0.5, abs=0.02)
     assert [g.choice for g in section.guide][-1].startswith("Barron's adaptive loss")
     assert (tmp_path / "claim6" / "learned_alpha.png").is_file()
+    missed = "the linear model's α under Gaussian noise is not within 2 ± 0.25"
+    assert (missed in section.limits) == (verdict == "qualified")
