@@ -17,8 +17,9 @@ import pytest
 
 import losses
 from configs.claims import claim7_l1_vs_l2_penalty as claim7_config
+from experiments import statistics
 from experiments.claims import claim7_l1_vs_l2_penalty as claim7
-from experiments.claims import report
+from experiments.claims import claim_tables, report
 
 
 def _small(**overrides):
@@ -95,16 +96,24 @@ def test_in_program_fits_match_sklearn(linear):
 
 def test_dense_teacher_flips_the_winner(linear):
     frame, _, _ = linear
-    table = claim7.comparison_table(claim7.linear_long(frame), "linear", 300).set_index("teacher")
+    long = claim7.linear_long(frame)
+    support = claim7.support_table(long, "linear", 40, 0.1)
+    table = claim7.comparison_table(long, "linear", 300, support).set_index("teacher")
     assert table.loc["sparse", "test_mse_ratio_high"] < 1.0  # L1 wins on the sparse truth
     assert table.loc["dense", "test_mse_ratio_low"] > 1.0  # L2 wins on the dense one
-    assert table.loc["sparse", "recall_l1"] > 0.9
-    assert table.loc["sparse", "precision_l2"] == pytest.approx(4 / 40)  # ridge keeps all
+    assert table.loc["sparse", "recall"] > 0.9
+    ridge = support.set_index(["teacher", "arm"]).loc[("sparse", "l2")]
+    # Ridge keeps every input: its precision is k/dim and its F1 the keep-all baseline, exactly.
+    assert ridge["precision"] == pytest.approx(4 / 40) and ridge["recall"] == 1.0
+    assert ridge["f1"] == pytest.approx(ridge["f1_keep_all"]) == pytest.approx(8 / 44)
+    for name in ("precision", "recall", "f1"):  # intervals inside [0, 1]
+        assert (0 <= support[f"{name}_low"]).all() and (support[f"{name}_high"] <= 1).all()
+        assert (support[f"{name}_low"] <= support[name]).all()
 
 
 def _table(**cells):
     base = {"test_mse_ratio": 0.5, "test_mse_ratio_low": 0.4, "test_mse_ratio_high": 0.6,
-            "recall_l1": 1.0, "recall_l1_low": 0.95, "f1_l1_minus_l2_low": 0.2}
+            "recall": 1.0, "recall_low": 0.95, "f1": 0.8, "f1_low": 0.7, "f1_keep_all": 0.18}
     dense = dict(base, test_mse_ratio=1.2, test_mse_ratio_low=1.1, test_mse_ratio_high=1.3)
     rows = []
     for model in claim7.MODELS:
@@ -120,11 +129,59 @@ def test_verdict_rule_follows_its_inputs():
     flipped = _table(mlp_dense={"test_mse_ratio_low": 0.8})
     verdict, parts = claim7.verdict_of(flipped, 0.9)
     assert verdict == "qualified" and not parts["mlp"]["B"] and parts["linear"]["B"]
-    assert claim7.verdict_of(_table(linear_sparse={"recall_l1_low": 0.5}), 0.9)[0] == "qualified"
+    assert claim7.verdict_of(_table(linear_sparse={"recall_low": 0.5}), 0.9)[0] == "qualified"
     no_gain = {"test_mse_ratio_high": 1.05}
     assert claim7.verdict_of(_table(linear_sparse=no_gain, mlp_sparse=no_gain), 0.9)[0] == \
         "refuted"
     assert claim7.verdict_of(_table(), 0.9, checks_pass=False)[0] == "refuted"
+
+
+def test_support_rule_needs_sparsity_beyond_keeping_every_input():
+    """An L1 fit that keeps every input (λ too small) has recall 1 and ridge's F1: the old rule
+    compared F1(L1) − F1(L2) and, where the MLP's thresholded L2 looked sparser, failed a fit
+    with exact zeros; now (C) asks for F1 above the keep-all baseline, so keeping everything
+    fails it and an exact-zero support that beats the baseline passes."""
+    keeps_all = {"recall": 1.0, "recall_low": 1.0, "f1": 0.18, "f1_low": 0.18}
+    verdict, parts = claim7.verdict_of(_table(mlp_sparse=keeps_all), 0.9)
+    assert verdict == "qualified" and not parts["mlp"]["C"] and parts["linear"]["C"]
+    assert claim7.verdict_of(_table(mlp_sparse={"f1": 0.4, "f1_low": 0.3}), 0.9)[0] == \
+        "supported"
+
+
+def test_soft_threshold_is_the_l1_prox_in_closed_form():
+    """prox of t·‖·‖₁ at v: sign(v)·max(|v| − t, 0) on the kernels, biases untouched."""
+    params = {"kernel": jnp.array([[3.0, -0.5], [0.2, -2.0]]), "bias": jnp.array([5.0, -0.1])}
+    out = claim7.soft_threshold(params, 1.0, losses.decay_mask)
+    np.testing.assert_array_equal(out["kernel"], [[2.0, 0.0], [0.0, -1.0]])
+    np.testing.assert_array_equal(out["bias"], params["bias"])
+    # It minimizes ½‖w − v‖² + t‖w‖₁: no nearby point does better.
+    v, t = params["kernel"].ravel(), 1.0
+    objective = lambda w: 0.5 * jnp.sum((w - v) ** 2) + t * jnp.sum(jnp.abs(w))
+    best = objective(out["kernel"].ravel())
+    nearby = out["kernel"].ravel() + 1e-2 * np.random.default_rng(0).standard_normal((50, 4))
+    assert float(best) < float(jax.vmap(objective)(nearby).min())
+    step = claim7.proximal_gradient_step(params, {"kernel": jnp.ones((2, 2)),
+                                                  "bias": jnp.ones(2)}, 0.5, 2.0,
+                                         losses.decay_mask)
+    np.testing.assert_array_equal(step["kernel"], [[1.5, 0.0], [0.0, -1.5]])  # −0.5, then −1
+    np.testing.assert_allclose(step["bias"], [4.5, -0.6], rtol=1e-6)
+
+
+def test_proximal_gradient_matches_sklearn_lasso():
+    """ISTA with proximal_gradient_step on losslab's mean r² + λ‖w‖₁ reaches scikit-learn's
+    Lasso(α = λ/2) with the same exact zeros."""
+    x, y = _design_problem(5)
+    lam = 0.1
+    loss = claim7.data_loss(jnp.asarray(x, jnp.float32), jnp.asarray(y))
+    lr = 1.0 / (2.0 * np.linalg.eigvalsh(x.T @ x / len(y))[-1])
+
+    def step(w, _):
+        return claim7.proximal_gradient_step(w, jax.grad(loss)(w), lr, lam), None
+
+    w, _ = jax.jit(lambda w0: jax.lax.scan(step, w0, None, 3000))(jnp.zeros(x.shape[1]))
+    lasso, _ = claim7.sklearn_fits(x, y, lam, lam)
+    assert np.abs(np.asarray(w) - lasso).max() < 1e-3
+    assert np.array_equal(np.asarray(w) == 0, lasso == 0) and (lasso == 0).sum() > 5
 
 
 def test_config_rejects_unknown_size():
@@ -133,11 +190,18 @@ def test_config_rejects_unknown_size():
 
 
 def test_section_feeds_the_sparse_truths_answer(tmp_path):
-    section = claim7.run(tmp_path, True, _small())
+    tables = claim_tables.round_trip(claim7.compute(tmp_path, True, _small()),
+                                     tmp_path / "claim7")
+    section = claim7.judge(tables, tmp_path, True, _small())
     assert section.verdict in ("supported", "qualified", "refuted")
+    assert section.part == "penalty" and section.kind == "empirical"
     assert (tmp_path / "claim7" / "l1_vs_l2.png").is_file()
-    iv = section.key_numbers["test_MSE_L1/L2_sparse_linear"]
+    iv = section.key_numbers[section.headline]
     assert iv.low <= iv.estimate <= iv.high < 1.0
+    assert iv.format(".2f") in section.takeaway
+    mlp = tables["mlp_runs"]
+    assert (mlp["arm"] == "l1_prox").sum() == 2 * 2  # the proximal arm, per teacher and seed
+    assert (mlp.loc[mlp["arm"] != "l1_prox", "exact_zero_rows"] == 0).all()  # Adam's: none
     text = "\n".join(report.answer([section]))
     line = next(s for s in text.splitlines() if "sparse truths" in s)
     assert f"[Claim 7](#claim7) **{report.VERDICT_PHRASE[section.verdict]}**" in line
@@ -145,4 +209,17 @@ def test_section_feeds_the_sparse_truths_answer(tmp_path):
     bad = _small()
     bad.linear.sparse_k = 40
     with pytest.raises(ValueError, match=r"linear\.sparse_k"):
-        claim7.run(tmp_path, True, bad)
+        claim7.compute(tmp_path, True, bad)
+
+
+def test_takeaway_changes_with_the_verdict():
+    sparse = statistics.Interval(0.43, 0.41, 0.44)
+    dense = statistics.Interval(1.15, 1.13, 1.17)
+    texts = {v: claim7.takeaway_and_guide(v, sparse, dense)[0]
+             for v in ("supported", "qualified", "refuted")}
+    assert len(set(texts.values())) == 3 and all("0.43 [0.41, 0.44]" in t for t in texts.values())
+    guide = claim7.takeaway_and_guide("supported", sparse, dense)[1]
+    assert [g.choice for g in guide] == ["L1 penalty (lasso)", "L2 penalty (ridge)"]
+    no_gain = statistics.Interval(1.0, 0.9, 1.1)
+    assert [g.choice for g in claim7.takeaway_and_guide("refuted", no_gain, dense)[1]] == \
+        ["L2 penalty (ridge)"]

@@ -150,3 +150,63 @@ def test_geometric_mean_ratio_is_the_exponentiated_paired_log_difference():
     assert ratio.p_value == pytest.approx(logs.p_value)
     one_arm = statistics.geometric_mean_ratio(a[0])
     assert one_arm.estimate == pytest.approx(np.exp(np.log(a[0]).mean()))
+
+
+def test_percentile_interval_matches_scipy_percentile_bootstrap():
+    """Against scipy.stats.bootstrap(method='percentile') on the same data: equal up to the
+    two implementations' different resampling noise."""
+    x = np.random.default_rng(3).standard_cauchy(60)
+    ours = statistics.median_interval(x, resamples=20_000)
+    ref = scipy.stats.bootstrap((x,), np.median, method="percentile", n_resamples=20_000,
+                                random_state=np.random.default_rng(0)).confidence_interval
+    assert ours.estimate == np.median(x)
+    assert ours.low == pytest.approx(ref.low, abs=0.05)
+    assert ours.high == pytest.approx(ref.high, abs=0.05)
+
+
+def test_median_interval_stays_inside_the_data_where_the_t_interval_does_not():
+    """The claim-6 case: learned α ≥ 0 with a few fits near 0 and a few near 2 (5 seeds)."""
+    alphas = np.array([0.02, 0.05, 0.1, 1.6, 1.9])
+    t_style = statistics.bootstrap(lambda a: np.median(a, -1), alphas)
+    assert t_style.low < 0  # the old interval: a negative α
+    iv = statistics.median_interval(alphas)
+    assert alphas.min() <= iv.low <= iv.estimate <= iv.high <= alphas.max()
+
+
+def test_median_paired_ratio_ignores_one_huge_unit():
+    """Under Cauchy-like noise one dataset dominates a ratio of means; the median of the paired
+    ratios is the typical unit's ratio (here exactly 0.5 on all units but one)."""
+    b = np.full(41, 2.0)
+    b[0] = 1e6
+    a = 0.5 * b
+    a[0] = 1.0  # the dominating unit: ratio 1e-6
+    iv = statistics.median_paired_ratio(a, b)
+    assert iv.estimate == 0.5 and iv.low == 0.5 and iv.high == 0.5
+    assert statistics.ratio_of_means(a, b).estimate < 1e-3  # what the old ratio reported
+    with pytest.raises(ValueError, match="same shape"):
+        statistics.median_paired_ratio(a, b[:3])
+
+
+def test_clustered_proportion_is_wilson_for_independent_trials_and_wider_for_clusters():
+    # One trial per unit: the design effect is 1 and the interval is Wilson's score interval
+    # (closed form: statsmodels' proportion_confint(method="wilson") gives the same numbers).
+    s = np.array([1] * 17 + [0] * 3)
+    iv = statistics.clustered_proportion(s, np.ones(20))
+    z = scipy.stats.norm.ppf(0.975)
+    p, n = 0.85, 20
+    center = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    assert iv.estimate == pytest.approx(0.85)
+    assert iv.low == pytest.approx(center - half) and iv.high == pytest.approx(center + half)
+    # Ten trials per unit, perfectly correlated within a unit: the same information as one
+    # trial per unit, so the same interval (deff = 10), not the 200-trial one.
+    clustered = statistics.clustered_proportion(10 * s, np.full(20, 10))
+    assert clustered.low == pytest.approx(iv.low) and clustered.high == pytest.approx(iv.high)
+    # Inside [0, 1] at the edges (all recovered: the old interval ran past 1).
+    full = statistics.clustered_proportion(np.full(30, 4), np.full(30, 4))
+    assert full.estimate == 1.0 and full.high == 1.0 and 0.9 < full.low < 1.0
+    for n in range(1, 200):  # p = 1 and p = 0 stay inside their interval after rounding
+        ones, zeros = (statistics.clustered_proportion(np.full(n, v), np.ones(n)) for v in (1, 0))
+        assert ones.low <= ones.estimate <= ones.high and zeros.low <= 0.0 <= zeros.high
+    # Units without trials (no input selected: precision undefined) are left out.
+    assert statistics.clustered_proportion([1, 0], [2, 0]).estimate == 0.5
