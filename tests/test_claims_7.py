@@ -139,7 +139,7 @@ def test_section_feeds_the_sparse_truths_answer(tmp_path):
     iv = section.key_numbers["test_MSE_L1/L2_sparse_linear"]
     assert iv.low <= iv.estimate <= iv.high < 1.0
     text = "\n".join(report.answer([section]))
-    line = next(s for s in text.splitlines() if "sparse truths" in s)
+    line = next(s for s in text.splitlines() if "[Claim 7](#claim7)" in s)
     assert f"[Claim 7](#claim7) **{report.VERDICT_PHRASE[section.verdict]}**" in line
     assert iv.format(".3g") in line and section.limits.rstrip(".") in line
     bad = _small()

@@ -45,19 +45,27 @@ def save(tables: Mapping[str, pd.DataFrame], outdir: str | pathlib.Path) -> dict
     return paths
 
 
-def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
-    """The tables `save` wrote, in the same order; FileNotFoundError naming what is missing."""
-    outdir = pathlib.Path(outdir)
-    manifest = outdir / MANIFEST
+def names(outdir: str | pathlib.Path) -> list[str]:
+    """The names of the tables `save` wrote (its manifest); FileNotFoundError if none."""
+    manifest = pathlib.Path(outdir) / MANIFEST
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: this claim's tables were never computed "
                                 "here (run the report without --rerender first)")
     try:
-        names = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{manifest} is damaged ({error}); rerun the claim") from error
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise ValueError(f"{manifest} is damaged (tables is not a list of names); rerun the claim")
+    return listed
+
+
+def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
+    """The tables `save` wrote, in the same order; FileNotFoundError naming what is missing."""
+    outdir = pathlib.Path(outdir)
+    manifest = outdir / MANIFEST
     tables = {}
-    for name in names:
+    for name in names(outdir):
         path = outdir / f"{name}.csv"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing (listed in {manifest})")
