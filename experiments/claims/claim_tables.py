@@ -10,10 +10,10 @@ The runner saves compute's tables as `<workdir>/<key>/<name>.csv` with a manifes
 from those files*, in a live run and in a re-render alike: judge never sees an in-memory value
 that the CSV does not hold, so `--rerender` gives the same report byte for byte.
 
-CSV round trip: floats are written with Python's shortest round-trip repr and read back with
-`float_precision="round_trip"` (exact for float64); bools and ints keep their dtype; strings stay
-strings (`keep_default_na=False` on string columns is not needed: an empty string reads as NaN,
-so write "" only where NaN means the same).
+CSV round trip: floats are written with Python's shortest round-trip repr and read back exactly
+(pandas 3's default parser; `float_precision="round_trip"` under pandas 2); bools and ints keep
+their dtype; strings stay strings (an empty string reads back as NaN, so write "" only where NaN
+means the same).
 """
 
 from __future__ import annotations
@@ -73,10 +73,15 @@ def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+# pandas 3 parses floats exactly by default and deprecates `float_precision`; pandas 2's default
+# ("high") can miss the last bit, so it is asked for the round-trip parser.
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def read_csv(path: str | pathlib.Path) -> pd.DataFrame:
     """One table as `save` wrote it, floats exact."""
     try:
-        return pd.read_csv(path, float_precision="round_trip")
+        return pd.read_csv(path, **_EXACT_FLOATS)
     except pd.errors.EmptyDataError:  # a table with no columns
         return pd.DataFrame()
 
