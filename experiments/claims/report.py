@@ -56,17 +56,20 @@ body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; mar
 nav.contents { position: sticky; top: 0; z-index: 1; background: #fafafa;
                border-bottom: 1px solid #ddd; padding: .4em 1em; font-size: .9em;
                max-height: 35vh; overflow-y: auto; }
-nav.contents ol { margin: .2em 0; padding-left: 1.3em; }
+nav.contents ol { margin: .2em 0; padding: 0; list-style: none; display: flex; flex-wrap: wrap;
+                  gap: .1em 1.2em; }
 nav.contents a { text-decoration: none; }
-main { max-width: 1100px; margin: 0 auto; padding: 0 1em 2em; min-width: 0; }
+main { width: 100%; max-width: 1100px; margin: 0 auto; padding: 0 1em 2em; min-width: 0; }
 @media (min-width: 1000px) {
   body { display: grid; grid-template-columns: 16em minmax(0, 1fr); }
   nav.contents { height: 100vh; max-height: none; border-bottom: none;
                  border-right: 1px solid #ddd; }
+  nav.contents ol { display: block; }
 }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; margin-top: .6em; font-size: 1.7em; }
 h2 { border-bottom: 1px solid #bbb; padding-bottom: .15em; margin-top: 2em; }
-p, li, td, th, blockquote { overflow-wrap: anywhere; }
+p, li, blockquote { overflow-wrap: anywhere; }
+td, th { overflow-wrap: break-word; }
 blockquote { border-left: 4px solid #999; margin: 1em 0; padding: .2em 1em; color: #444;
              background: #f6f6f6; }
 .scroll { overflow-x: auto; max-width: 100%; }
@@ -273,8 +276,10 @@ def document(sections: Sequence[Section], header: Mapping[str, str], verdicts: p
 
 
 def contents(sections: Sequence[Section]) -> list[tuple[str, str]]:
-    """(anchor, label) of the contents: the answer, then each claim with its verdict."""
-    return [(SUMMARY_ANCHOR, "So why L2?")] + [
+    """(anchor, label) of the contents: the answer and its parts, then each claim with its
+    verdict."""
+    return [(SUMMARY_ANCHOR, "So why L2?"), ("decision-guide", "Decision guide"),
+            ("verdicts", "Verdicts")] + [
         (s.key, f"Claim {claim_number(s.key)}: {s.verdict}") for s in sections]
 
 
