@@ -3,11 +3,9 @@ verdicts.csv's numeric columns; all from hand-made Sections (no training)."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
-from experiments.claims import report
+from experiments.claims import answer, report
 from experiments.claims.section import GuideRow, Section
 from experiments.statistics import Interval
 
@@ -25,18 +23,7 @@ def _section(key, verdict="supported", *, kind="empirical", part="loss", estimat
 
 
 def _sentences(lines) -> list[str]:
-    """The answer's sentences: markdown bullets and table rows split into sentences, links and
-    emphasis kept (two sentences are the same only if they read the same)."""
-    out = []
-    for line in lines:
-        text = line.strip().removeprefix("- ")
-        if not text or set(text) <= set("|-"):
-            continue
-        cells = ([c.strip() for c in text.strip("|").split(" | ")] if text.startswith("|")
-                 else [text])
-        for cell in cells:
-            out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*\[])", cell) if len(s) > 25]
-    return out
+    return answer.sentences(lines)
 
 
 def test_heavy_tails_sentence_does_not_repeat_claim2_blue_verdict():
@@ -104,10 +91,12 @@ def test_no_sentence_repeated_in_the_whole_answer(tmp_path):
     for s in sections:
         s.plots.clear()
     md = report.write(sections, tmp_path, not_run={"claim9": "module missing"})["markdown"]
-    sentences = _sentences(_answer_part(md.read_text()))
-    assert len(sentences) > 15
-    repeated = {s for s in sentences if sentences.count(s) > 1}
-    assert not repeated, repeated
+    lines = _answer_part(md.read_text())
+    assert len(_sentences(lines)) > 15
+    assert not answer.repeated_sentences(lines)
+    assert answer.repeated_sentences(["- A sentence said twice here.", "- A sentence said twice "
+                                      "here. Another one after it."]) == [
+        "A sentence said twice here."]
 
 
 def test_loss_and_penalty_apart_claim8_not_under_wrong_choice(tmp_path):

@@ -121,10 +121,11 @@ def theorem_sentence(theorems: Sequence[Section]) -> str:
     checks = "; ".join(f"{claim_link(s.key)} **{VERDICT_PHRASE[s.verdict]}**"
                        + (f" ({headline_text(s)})" if headline_text(s) else "")
                        for s in theorems)
-    return (f"{_names([s.key for s in theorems]).capitalize()} "
-            f"{'is a theorem' if len(theorems) == 1 else 'are theorems'} (mathematical facts "
-            "checked here numerically, so they explain the default but are not evidence from "
-            f"data): {checks}.")
+    what = ("is a theorem (a mathematical fact checked here numerically, so it explains the "
+            "default but is not evidence from data)" if len(theorems) == 1 else
+            "are theorems (mathematical facts checked here numerically, so they explain the "
+            "default but are not evidence from data)")
+    return f"{_names([s.key for s in theorems]).capitalize()} {what}: {checks}."
 
 
 def _in_report_order(sections: Sequence[Section]) -> list[Section]:
@@ -189,6 +190,27 @@ def verdict_table(
     text = [c for c in VERDICT_COLUMNS if c not in ("estimate", "low", "high")]
     table[text] = table[text].fillna("")
     return table.sort_values("key", key=lambda k: k.map(sort_key)).reset_index(drop=True)
+
+
+def sentences(markdown_lines: Sequence[str]) -> list[str]:
+    """The sentences of markdown lines: bullets, paragraphs and table cells split at sentence
+    ends (short fragments such as table headers and verdict words left out)."""
+    out = []
+    for line in markdown_lines:
+        text = line.strip().removeprefix("- ")
+        if not text or set(text) <= set("|-"):
+            continue
+        cells = ([c.strip() for c in text.strip("|").split(" | ")] if text.startswith("|")
+                 else [text])
+        for cell in cells:
+            out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*\[])", cell) if len(s) > 25]
+    return out
+
+
+def repeated_sentences(markdown_lines: Sequence[str]) -> list[str]:
+    """Sentences said more than once (the answer must say each thing once)."""
+    said = sentences(markdown_lines)
+    return sorted({s for s in said if said.count(s) > 1})
 
 
 def shown_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from absl import logging
 
 from experiments import result_files
 from experiments.claims import answer as answer_lib
@@ -533,6 +534,11 @@ def write(
         result_files.write_json(workdir / PROVENANCE_JSON, record)
     header = header_of(record, [_claim_key(s.key) for s in sections])
     md = render_markdown(sections, workdir, header, verdicts, not_run)
+    said_twice = answer_lib.repeated_sentences(
+        md[md.index("## So why L2?"):md.index(f"CSV: [{VERDICTS_CSV}]")].splitlines())
+    if said_twice:  # a claim's takeaway or guide row repeats another's: its helper should know
+        logging.warning("report: the answer says %d sentence(s) twice, e.g. %r",
+                        len(said_twice), said_twice[0])
     result_files.atomic_write(workdir / REPORT_MD, lambda p: p.write_text(md, encoding="utf-8"))
     page = render_html(sections, header, verdicts, not_run)
     result_files.atomic_write(workdir / REPORT_HTML, lambda p: p.write_text(page, encoding="utf-8"))
