@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -159,10 +160,13 @@ def test_quick_report_rerenders_byte_identical(quick_report, tmp_path):
     before = (workdir / "report.md").read_bytes()
     legacy = [key for key, name in entry.CLAIMS.items()
               if not hasattr(importlib.import_module(name), "judge")]
+    # JAX_LOG_COMPILES: JAX logs a warning (which the terminal shows) for every compile.
     out = subprocess.run([sys.executable, "-m", "experiments.claims", f"--workdir={workdir}",
-                          "--rerender"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          "--rerender"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "JAX_LOG_COMPILES": "1"})
     if legacy:
         assert out.returncode == 2 and f"{legacy[0]}: legacy module" in out.stderr, out.stderr
     else:
         assert out.returncode == 0, out.stderr[-3000:]
+        assert "Compiling" not in out.stderr, out.stderr
     assert (workdir / "report.md").read_bytes() == before
