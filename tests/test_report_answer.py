@@ -65,8 +65,8 @@ def test_bottom_line_has_at_most_six_sentences_theorems_apart(tmp_path):
     bullets = [b[2:] for b in bottom if b.startswith("- ")]
     assert len(bullets) == 6 and all(len(_sentences([b])) == 1 for b in bullets), bullets
     # Theorems are not counted as empirical support, and are said to be theorems.
-    assert bullets[0].startswith("This run tested 6 empirical claims, 3 about the L2 loss "
-                                 "(squared error")
+    assert bullets[0].startswith("This run tested 6 empirical claims (decided by data and "
+                                 "training), 3 about the L2 loss (squared error")
     assert "3 hold, 2 hold only in part, 1 does not hold" in bullets[0]
     assert bullets[1].startswith("Claims 2, 3a and 8 are theorems (")
     # Decisive verdicts first (claims 3b, 4, 5), shown loss first; the others are named.

@@ -109,7 +109,7 @@ def scope_sentence(sections: Sequence[Section], not_run: Mapping[str, str]) -> s
                       for v in VERDICT_PHRASE
                       for count in [sum(s.verdict == v for s in empirical)])
     sentence = (f"This run tested {len(empirical)} empirical "
-                f"{'claim' if len(empirical) == 1 else 'claims'}"
+                f"{'claim' if len(empirical) == 1 else 'claims'} (decided by data and training)"
                 + (f", {' and '.join(per_part)}" if per_part else "") + f": {tally}")
     if not_run:
         sentence += f"; {_names(sorted(not_run, key=sort_key))} did not run"
