@@ -144,3 +144,15 @@ def test_verdicts_csv_has_numeric_headline_columns(tmp_path):
     assert table.set_index("claim").loc["Claim 8", "kind"] == "theorem"
     assert table[["estimate", "low", "high"]].dtypes.map(pd.api.types.is_float_dtype).all()
     assert table.set_index("claim").loc[["Claim 10", "Claim 11"], "estimate"].isna().all()
+
+
+def test_who_won_names_the_winner_in_words():
+    said = answer.who_won(Interval(-0.0485, -0.09, -0.01), "AdamW", "Adam + L2", "test MSE")
+    assert said == "AdamW wins: its test MSE is lower than Adam + L2's by 0.0485 [0.01, 0.09]"
+    said = answer.who_won(Interval(0.02, 0.01, 0.03), "AdamW", "Adam + L2", "test MSE")
+    assert said.startswith("Adam + L2 wins: its test MSE is lower than AdamW's by 0.02")
+    said = answer.who_won(Interval(0.02, 0.01, 0.03), "CE", "square", "accuracy",
+                          lower_is_better=False)
+    assert said.startswith("CE wins: its accuracy is higher than square's by 0.02 [0.01, 0.03]")
+    assert answer.who_won(Interval(0.01, -0.02, 0.04), "A", "B", "MSE") == (
+        "neither A nor B wins beyond noise (A − B MSE 0.01 [-0.02, 0.04])")
