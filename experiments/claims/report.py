@@ -311,11 +311,12 @@ def _markdown_block(block, workdir: pathlib.Path | None) -> list[str]:
 def _markdown_table_block(block: Table) -> list[str]:
     shown, note = _shown(block.frame)
     table = (_markdown_cells_table(shown) if block.markdown_cells else markdown_table(shown))
-    csv = [f"CSV: [{block.csv}]({block.csv})" + (f" ({note})" if note else "")] if block.csv else []
+    csv = (["", f"CSV: [{block.csv}]({block.csv})" + (f" ({note})" if note else "")]
+           if block.csv else [])
     if len(block.frame) <= COLLAPSE_ROWS:
-        return ([f"#### {block.name}", ""] if block.name else []) + [table, "", *csv]
+        return ([f"#### {block.name}", ""] if block.name else []) + [table, *csv]
     # GitHub renders markdown inside <details> when blank lines surround it.
-    return [f"<details><summary>{block.name} ({len(block.frame)} rows)</summary>", "", table, "",
+    return [f"<details><summary>{block.name} ({len(block.frame)} rows)</summary>", "", table,
             *csv, "", "</details>"]
 
 
