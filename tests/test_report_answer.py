@@ -97,6 +97,12 @@ def test_no_sentence_repeated_in_the_whole_answer(tmp_path):
     assert answer.repeated_sentences(["- A sentence said twice here.", "- A sentence said twice "
                                       "here. Another one after it."]) == [
         "A sentence said twice here."]
+    choice = "add an L2 penalty tuned on validation"
+    guide = ["| situation | use |", "|---|---|", f"| digits, cross-entropy | {choice} |",
+             f"| mnist1d, cross-entropy | {choice} |"]
+    assert not answer.repeated_sentences(guide)  # one choice for two situations: a table's shape
+    assert answer.repeated_sentences([*guide, "- Add an L2 penalty tuned on validation."]) == []
+    assert answer.repeated_sentences([*guide, "", f"- {choice}"]) == [choice]
 
 
 def test_loss_and_penalty_apart_claim8_not_under_wrong_choice(tmp_path):

@@ -211,14 +211,21 @@ def verdict_table(
 
 def sentences(markdown_lines: Sequence[str]) -> list[str]:
     """The sentences of markdown lines: bullets, paragraphs and table cells split at sentence
-    ends (short fragments such as table headers and verdict words left out)."""
-    out = []
+    ends (short fragments such as table headers and verdict words left out). A table cell equal
+    to the one above it in its column is the table's structure (two situations, one choice), not
+    a sentence said again, and is left out."""
+    out, above = [], []
     for line in markdown_lines:
         text = line.strip().removeprefix("- ")
         if not text or set(text) <= set("|-"):
             continue
-        cells = ([c.strip() for c in text.strip("|").split(" | ")] if text.startswith("|")
-                 else [text])
+        cells = [text]
+        if text.startswith("|"):
+            row = [c.strip() for c in text.strip("|").split(" | ")]
+            cells = [c for i, c in enumerate(row) if i >= len(above) or c != above[i]]
+            above = row
+        else:
+            above = []
         for cell in cells:
             out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*\[])", cell) if len(s) > 25]
     return out
