@@ -63,7 +63,7 @@ nav.contents a { text-decoration: none; }
 main { width: 100%; max-width: 1100px; margin: 0 auto; padding: 0 1em 2em; min-width: 0; }
 @media (min-width: 1000px) {
   body { display: grid; grid-template-columns: 16em minmax(0, 1fr); }
-  nav.contents { height: 100vh; max-height: none; border-bottom: none;
+  nav.contents { height: 100vh; max-height: none; border-bottom: none; align-self: start;
                  border-right: 1px solid #ddd; }
   nav.contents ol { display: block; }
 }
