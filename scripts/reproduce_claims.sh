@@ -3,5 +3,6 @@
 # Extra flags go to experiments.claims:
 #   ./scripts/reproduce_claims.sh --quick                 # about 1.5 minutes on 2 CPU cores (default: about 6)
 #   ./scripts/reproduce_claims.sh --only=claim2,claim3 --workdir=runs/claims23
+#   ./scripts/reproduce_claims.sh --rerender              # the report again from the saved tables (seconds)
 source "$(dirname "$0")/bootstrap.sh"
 exec python -m experiments.claims --workdir=runs/claims "$@"

@@ -231,7 +231,7 @@ def test_report_writes_markdown_html_and_csvs(tmp_path):
     assert list(verdicts["claim"]) == ["Claim 1", "Claim 2", "Claim 3"]
     assert list(verdicts["verdict"]) == ["not run (module missing)", "supported", "qualified"]
     assert "## So why L2?" in md and "[Claim 2](#claim2)" in md
-    assert "1 of the 2 claims tested here hold outright" in md
+    assert "1 holds, 1 holds only in part, 0 do not hold; claim 1 did not run." in md
     assert "| claim2 in **numbers** |" in md and "claim3 in <strong>numbers</strong>" in page
 
 

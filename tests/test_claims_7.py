@@ -203,7 +203,7 @@ def test_section_feeds_the_sparse_truths_answer(tmp_path):
     assert (mlp["arm"] == "l1_prox").sum() == 2 * 2  # the proximal arm, per teacher and seed
     assert (mlp.loc[mlp["arm"] != "l1_prox", "exact_zero_rows"] == 0).all()  # Adam's: none
     text = "\n".join(report.answer([section]))
-    line = next(s for s in text.splitlines() if "sparse truths" in s)
+    line = next(s for s in text.splitlines() if "[Claim 7](#claim7)" in s)
     assert f"[Claim 7](#claim7) **{report.VERDICT_PHRASE[section.verdict]}**" in line
     assert iv.format(".3g") in line and section.limits.rstrip(".") in line
     bad = _small()

@@ -6,9 +6,14 @@ verdict re-derived from the tables the report wrote, independently of the claims
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import os
 import pathlib
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,8 +21,12 @@ import pytest
 
 from configs.claims import claim1_smoothness as claim1_config
 from configs.claims import claim4_classification as claim4_config
+from experiments.claims import __main__ as entry
+from experiments.claims import answer
 from experiments.claims import claim4_classification as claim4
 from experiments.claims.section import VERDICTS
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -44,6 +53,17 @@ def test_quick_report_end_to_end(quick_report):
     assert "So why L2?" in page
     terminal = (tmp_path / "stderr.log").read_text().splitlines()
     assert not [line for line in terminal if re.search(r"\btpu\b", line, re.IGNORECASE)]
+    # The terminal: a line of progress and one of verdict per claim, where the report is; no
+    # pandas tables (every line is a log line).
+    assert len(terminal) <= 40 and all(re.match(r"[IW]\d{4} ", line) for line in terminal), \
+        terminal
+    # The answer says each thing once; verdicts.csv carries the headline numbers as numbers.
+    assert not answer.repeated_sentences(
+        md[md.index("## So why L2?"):md.index("CSV: [verdicts.csv]")].splitlines())
+    assert {"estimate", "low", "high", "unit", "kind", "part"} <= set(verdicts.columns)
+    numbers = ran.dropna(subset=["estimate"])
+    assert len(numbers) and (numbers["low"] <= numbers["estimate"]).all() and (
+        numbers["estimate"] <= numbers["high"]).all()
     # --quick compiles at --xla_optimization_level=1 (auto's level for it) and records it.
     provenance = json.loads((tmp_path / "provenance.json").read_text())
     assert "--xla_backend_optimization_level=1" in provenance["machine"]["xla_flags"]
@@ -129,3 +149,24 @@ def test_claim1_quick_end_to_end(quick_report):
     for (noise, loss), frame in runs.groupby(["noise_scale", "loss"]):
         per_lr = frame.groupby("learning_rate").agg(ok=("stable", "all"), v=("val_mse", "mean"))
         assert tuned[(noise, loss)] == per_lr[per_lr["ok"]]["v"].idxmin()
+
+
+@pytest.mark.slow
+def test_quick_report_rerenders_byte_identical(quick_report, tmp_path):
+    """`--rerender` on a copy of the --quick report: report.md byte for byte, in a few seconds;
+    while a claim is still legacy (only `run`), the rerender names it and writes nothing."""
+    workdir = tmp_path / "report"
+    shutil.copytree(quick_report, workdir)
+    before = (workdir / "report.md").read_bytes()
+    legacy = [key for key, name in entry.CLAIMS.items()
+              if not hasattr(importlib.import_module(name), "judge")]
+    # JAX_LOG_COMPILES: JAX logs a warning (which the terminal shows) for every compile.
+    out = subprocess.run([sys.executable, "-m", "experiments.claims", f"--workdir={workdir}",
+                          "--rerender"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "JAX_LOG_COMPILES": "1"})
+    if legacy:
+        assert out.returncode == 2 and f"{legacy[0]}: legacy module" in out.stderr, out.stderr
+    else:
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "Compiling" not in out.stderr, out.stderr
+    assert (workdir / "report.md").read_bytes() == before

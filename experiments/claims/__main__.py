@@ -1,33 +1,51 @@
-r"""Run the claims' experiments and write the evidence report.
+r"""Run the claims' experiments and write the evidence report, or re-render it from its tables.
 
   python -m experiments.claims --workdir=runs/claims [--quick] [--only=claim2,claim3]
+  python -m experiments.claims --workdir=runs/claims --rerender [--only=...]   # seconds, no JAX
   ./scripts/reproduce_claims.sh [--quick]          # the same, after bootstrapping .venv
 
-Each claim module (experiments/claims/claim<N>_*.py) exposes `run(workdir, quick) -> Section`
-(or a list of Sections with keys claim<N>a, claim<N>b, ... for a claim tested in parts);
-modules are imported only when their claim runs, and a claim whose module does not exist yet is
-skipped with a warning (and listed as not run in the report). A claim that raises is logged with
-its traceback and listed as failed; the report is still written for the others, and the command
-exits with status 1. --quick (the end-to-end test runs it): 251 s for all claims with a cold
-compilation cache on an idle 2-core machine (2026-12-03; README's report section has the per-claim
-times).
+Adding a claim is two functions and one registry line: write experiments/claims/claim<N>_*.py with
+
+    compute(workdir, quick) -> dict[str, pd.DataFrame]          # training, closed forms, oracles
+    judge(tables, workdir, quick) -> Section | list[Section]    # rule, verdict, prose, plots
+
+(see claim_tables.py: compute's tables are saved as <workdir>/<key>/<name>.csv and read back
+before judge, in a run and in a re-render alike) and add `"claim<N>": "<module>"` to CLAIMS below.
+A claim tested in parts returns Sections keyed claim<N>a, claim<N>b, ...
+
+Modules are imported only when their claim runs; a claim whose module does not exist yet is
+skipped with a warning (and listed as not run). A claim that raises is logged with its traceback
+and listed as failed; the report is still written for the others, and the command exits with
+status 1. `--rerender` calls only `judge` on the saved tables and rebuilds report.md,
+report.html and verdicts.csv; report.md is byte-identical to the run's (its footer comes from
+provenance.json). A module with only the legacy `run(workdir, quick)` cannot be re-rendered and is
+listed as not run. The terminal shows one line per claim and its verdict; the claims' own INFO
+lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
+it): 251 s for all claims with a cold compilation cache on an idle 2-core machine (2026-12-03;
+README's report section has the per-claim times).
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
+import json
+import logging as std_logging
 import pathlib
 import re
+import sys
 import time
 import traceback
 
 import matplotlib
 from absl import app, flags, logging
 
-from experiments import config_schema, console, devices
+from experiments import console, result_files
 from experiments.claims import claim_tables, report
 from experiments.claims.section import Section
 
+# The registry: claim key -> module (imported when the claim runs). Tests register fake claims by
+# patching this dict (monkeypatch.setitem) with the name of a module they put in sys.modules.
 CLAIMS = {
     "claim1": "experiments.claims.claim1_smoothness",
     "claim2": "experiments.claims.claim2_gauss_markov",
@@ -38,6 +56,7 @@ CLAIMS = {
     "claim7": "experiments.claims.claim7_l1_vs_l2_penalty",
     "claim8": "experiments.claims.claim8_blue_not_best",
 }
+LEGACY = "legacy module (only run()): cannot be re-rendered; rerun it"
 
 FLAGS = flags.FLAGS
 # The report's default --xla_optimization_level (`auto`), by size: --quick is mostly MLPs whose
@@ -48,8 +67,8 @@ XLA_OPTIMIZATION_LEVEL = {"quick": 1, "default": 2}
 
 
 def define_flags() -> None:
-    """--workdir, --quick, --only, --xla_optimization_level; defined only when run as a program,
-    so tests can import this.
+    """--workdir, --quick, --only, --rerender, --xla_optimization_level; defined only when run
+    as a program, so tests can import this.
 
     experiments.sweep (which the claims use) defines --workdir (and --config) when imported, so
     it is imported first and its --workdir serves here too; defining it twice would fail.
@@ -62,6 +81,12 @@ def define_flags() -> None:
                       "Small sizes: a smoke test of every claim (~1.5 min on 2 cores).")
     flags.DEFINE_list(
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
+    )
+    flags.DEFINE_bool(
+        "rerender", False,
+        "Rebuild report.md, report.html and verdicts.csv from the tables a run saved in "
+        "--workdir (each claim's judge only: no training, no JAX program); --only re-renders "
+        "just those claims. Sizes (--quick) come from the run's provenance.json.",
     )
     flags.DEFINE_enum(
         "xla_optimization_level", "auto", ["auto", "0", "1", "2", "3"],
@@ -99,6 +124,15 @@ def load_claim(key: str):
         return None
 
 
+def sections_of(key: str, result) -> list[Section]:
+    """A claim's Section, or its parts (keys claim<N>a, claim<N>b, ...), checked."""
+    parts = result if isinstance(result, list) else [result]
+    for section in parts:
+        if not re.fullmatch(re.escape(key) + ("[a-z]" if len(parts) > 1 else ""), section.key):
+            raise ValueError(f"{CLAIMS[key]} returned a section with key {section.key!r}")
+    return parts
+
+
 def run_claim(module, key: str, workdir: pathlib.Path, quick: bool):
     """One claim: compute -> tables saved as CSV -> tables read back -> judge (a Section or a
     list). A module that still has only `run(workdir, quick)` is called as before."""
@@ -107,6 +141,21 @@ def run_claim(module, key: str, workdir: pathlib.Path, quick: bool):
     outdir = workdir / key
     tables = module.compute(workdir, quick)
     return module.judge(claim_tables.round_trip(tables, outdir), workdir, quick)
+
+
+def _timed(key: str, step, progress: str) -> tuple[list[Section], float] | str:
+    """Run one claim's `step()`; (its sections, seconds), or the reason it is not in the report."""
+    logging.info("%s%s", key, progress)
+    start = time.perf_counter()
+    try:
+        parts = sections_of(key, step())
+    except Exception:
+        logging.error("%s failed:\n%s", key, traceback.format_exc())
+        return "failed: see the log"
+    seconds = time.perf_counter() - start
+    for section in parts:
+        logging.info("%s: %s in %.1f s", section.key, section.verdict, seconds)
+    return parts, seconds
 
 
 def run_claims(
@@ -118,53 +167,145 @@ def run_claims(
     sections: list[Section] = []
     wall_times: dict[str, float] = {}
     not_run: dict[str, str] = {}
-    for key in keys:
+    for number, key in enumerate(keys, 1):
         module = load_claim(key)
         if module is None:
             not_run[key] = "module missing"
             continue
-        logging.info("%s: running (%s sizes)", key, "quick" if quick else "default")
-        start = time.perf_counter()
-        try:
-            result = run_claim(module, key, workdir, quick)
-        except Exception:
-            logging.error("%s failed:\n%s", key, traceback.format_exc())
-            not_run[key] = "failed: see the log"
+        outcome = _timed(key, lambda m=module, k=key: run_claim(m, k, workdir, quick),
+                         f" ({number}/{len(keys)}): running ({'quick' if quick else 'default'} "
+                         "sizes)")
+        if isinstance(outcome, str):
+            not_run[key] = outcome
             continue
-        wall_times[key] = time.perf_counter() - start
-        parts = result if isinstance(result, list) else [result]
-        for section in parts:
-            if not re.fullmatch(re.escape(key) + ("[a-z]" if len(parts) > 1 else ""), section.key):
-                raise ValueError(f"{CLAIMS[key]}.run returned a section with key {section.key!r}")
-            logging.info("%s: %s in %.0f s", section.key, section.verdict, wall_times[key])
-        sections.extend(parts)
-    paths = report.write(sections, workdir, quick=quick, wall_times=wall_times, not_run=not_run)
+        sections += outcome[0]
+        wall_times[key] = outcome[1]
+    paths = report.write(sections, workdir, quick=quick, wall_times=wall_times,
+                         not_run=not_run, claims=keys)
     return sections, paths, not_run
+
+
+def read_record(workdir: pathlib.Path) -> dict:
+    """The run's provenance.json; FileNotFoundError / ValueError naming the file."""
+    path = workdir / report.PROVENANCE_JSON
+    if not path.is_file():
+        raise FileNotFoundError(f"--workdir={workdir}: no {report.PROVENANCE_JSON} (no report was "
+                                "written there; run it without --rerender first)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path} is damaged ({error})") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is damaged (not a JSON object)")
+    return record
+
+
+def _saved_inputs(keys: list[str], workdir: pathlib.Path, record: dict) -> dict:
+    """key -> (module, its saved tables), or -> the reason it was not in the run's report.
+    ValueError, before anything is written, for a claim the run reported that cannot be
+    re-rendered (a legacy module, or no saved tables): re-rendering would drop its section."""
+    run_not_run = record.get("not_run") or {}
+    inputs = {}
+    for key in keys:
+        if key in run_not_run:
+            inputs[key] = run_not_run[key]
+            continue
+        module = load_claim(key)
+        if module is None:
+            raise ValueError(f"--rerender: {key}: module {CLAIMS[key]} does not exist")
+        if not hasattr(module, "judge"):
+            raise ValueError(f"--rerender: {key}: {LEGACY} (or leave it out with --only)")
+        try:
+            inputs[key] = (module, claim_tables.load(workdir / key))
+        except FileNotFoundError as error:
+            raise ValueError(f"--rerender: {key}: {error}") from error
+    return inputs
+
+
+def rerender_claims(
+    workdir: str | pathlib.Path, only: list[str] | tuple[str, ...] = ()
+) -> tuple[list[Section], dict[str, pathlib.Path], dict[str, str]]:
+    """Rebuild the report from the tables a run saved (judge only); return (sections, paths,
+    not_run). Claims: --only's, else those the run selected; sizes and footer: the run's.
+    ValueError naming the claim when one cannot be re-rendered (nothing is written then)."""
+    workdir = pathlib.Path(workdir)
+    record = read_record(workdir)
+    keys = select(only) if only else select(
+        [k for k in record.get("claims") or record.get("wall_times_s") or CLAIMS if k in CLAIMS])
+    quick = bool(record.get("quick"))
+    sections: list[Section] = []
+    not_run: dict[str, str] = {}
+    for key, saved in _saved_inputs(keys, workdir, record).items():
+        if isinstance(saved, str):
+            not_run[key] = saved
+            continue
+        module, tables = saved
+        outcome = _timed(key, lambda m=module, t=tables: m.judge(t, workdir, quick),
+                         ": judging its saved tables")
+        if isinstance(outcome, str):
+            not_run[key] = outcome
+        else:
+            sections += outcome[0]
+    paths = report.write(sections, workdir, not_run=not_run, record=record)
+    record.setdefault("rerenders", []).append({
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "claims": keys, "argv": sys.argv})
+    result_files.write_json(workdir / report.PROVENANCE_JSON, record)
+    return sections, paths, not_run
+
+
+class ClaimsTerminal(std_logging.Filter):
+    """The terminal of a report: the runner's own lines (progress, one verdict line per claim,
+    where the report is) and every warning or error; the INFO lines of the claims and the engine
+    (compile times, pandas tables) only with --verbosity=1 (absl's debug)."""
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        return (record.levelno >= std_logging.WARNING or record.pathname == __file__
+                or logging.level_debug())
+
+
+def _bad_input(message: str):
+    """Bad input: one line naming the flag and its value, exit status 2, nothing written."""
+    print(f"experiments.claims: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _configure_xla(quick: bool) -> None:
+    """Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
+    derive from base_config, whose xla_gpu_deterministic_ops is on; XLA_FLAGS is recorded in
+    provenance.json. (Imported here: a re-render never imports JAX's device setup.)"""
+    from experiments import config_schema, devices
+
+    settings = config_schema.base_config()
+    settings.xla_optimization_level = optimization_level(FLAGS.xla_optimization_level, quick)
+    devices.apply_xla_flags(settings)
 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        _bad_input(f"unexpected arguments: {argv[1:]}")
     if FLAGS.workdir is None:
-        raise app.UsageError("--workdir is required (e.g. --workdir=runs/claims)")
-    console.quiet_jax()
-    matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
-    # Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
-    # derive from base_config, whose xla_gpu_deterministic_ops is on; XLA_FLAGS is recorded in
-    # provenance.json.
-    settings = config_schema.base_config()
-    settings.xla_optimization_level = optimization_level(FLAGS.xla_optimization_level,
-                                                         FLAGS.quick)
-    devices.apply_xla_flags(settings)
+        _bad_input("--workdir is required (e.g. --workdir=runs/claims)")
     try:
         keys = select(FLAGS.only)
     except ValueError as error:
-        raise app.UsageError(str(error)) from error
+        _bad_input(str(error))
+    console.quiet_jax()
+    logging.get_absl_handler().addFilter(ClaimsTerminal())
+    matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     start = time.perf_counter()
-    sections, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
-    for s in sections:
-        logging.info("%s: %s", s.key, s.verdict)
-    logging.info("report: %s and %s (%.0f s)", paths["markdown"], paths["html"],
+    if FLAGS.rerender:
+        if FLAGS["quick"].present:
+            _bad_input(f"--quick={FLAGS.quick} with --rerender: sizes come from the run's "
+                       "provenance.json; drop --quick")
+        try:
+            _, paths, not_run = rerender_claims(FLAGS.workdir, keys if FLAGS.only else ())
+        except (FileNotFoundError, ValueError) as error:
+            _bad_input(str(error))
+    else:
+        _configure_xla(FLAGS.quick)
+        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    logging.info("report: %s (and report.html, verdicts.csv) in %.1f s", paths["markdown"],
                  time.perf_counter() - start)
     failed = {k: v for k, v in not_run.items() if v.startswith("failed")}
     if failed:

@@ -10,10 +10,10 @@ The runner saves compute's tables as `<workdir>/<key>/<name>.csv` with a manifes
 from those files*, in a live run and in a re-render alike: judge never sees an in-memory value
 that the CSV does not hold, so `--rerender` gives the same report byte for byte.
 
-CSV round trip: floats are written with Python's shortest round-trip repr and read back with
-`float_precision="round_trip"` (exact for float64); bools and ints keep their dtype; strings stay
-strings (`keep_default_na=False` on string columns is not needed: an empty string reads as NaN,
-so write "" only where NaN means the same).
+CSV round trip: floats are written with Python's shortest round-trip repr and read back exactly
+(pandas 3's default parser; `float_precision="round_trip"` under pandas 2); bools and ints keep
+their dtype; strings stay strings (an empty string reads back as NaN, so write "" only where NaN
+means the same).
 """
 
 from __future__ import annotations
@@ -45,19 +45,27 @@ def save(tables: Mapping[str, pd.DataFrame], outdir: str | pathlib.Path) -> dict
     return paths
 
 
-def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
-    """The tables `save` wrote, in the same order; FileNotFoundError naming what is missing."""
-    outdir = pathlib.Path(outdir)
-    manifest = outdir / MANIFEST
+def names(outdir: str | pathlib.Path) -> list[str]:
+    """The names of the tables `save` wrote (its manifest); FileNotFoundError if none."""
+    manifest = pathlib.Path(outdir) / MANIFEST
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: this claim's tables were never computed "
                                 "here (run the report without --rerender first)")
     try:
-        names = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{manifest} is damaged ({error}); rerun the claim") from error
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise ValueError(f"{manifest} is damaged (tables is not a list of names); rerun the claim")
+    return listed
+
+
+def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
+    """The tables `save` wrote, in the same order; FileNotFoundError naming what is missing."""
+    outdir = pathlib.Path(outdir)
+    manifest = outdir / MANIFEST
     tables = {}
-    for name in names:
+    for name in names(outdir):
         path = outdir / f"{name}.csv"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing (listed in {manifest})")
@@ -65,10 +73,15 @@ def load(outdir: str | pathlib.Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+# pandas 3 parses floats exactly by default and deprecates `float_precision`; pandas 2's default
+# ("high") can miss the last bit, so it is asked for the round-trip parser.
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def read_csv(path: str | pathlib.Path) -> pd.DataFrame:
     """One table as `save` wrote it, floats exact."""
     try:
-        return pd.read_csv(path, float_precision="round_trip")
+        return pd.read_csv(path, **_EXACT_FLOATS)
     except pd.errors.EmptyDataError:  # a table with no columns
         return pd.DataFrame()
 

@@ -39,8 +39,9 @@ class Section:
         trained solution is within 1e-4 of lstsq and ...; qualified if ...; refuted otherwise").
     verdict: one of VERDICTS, computed from the tables by the rule (never typed in).
     findings: markdown sentences generated from the numbers (what held, where it stopped).
-    tables: name -> DataFrame; each is written as <workdir>/<key>/<name>.csv and shown in the
-        report.
+    tables: name -> DataFrame; each is written as <workdir>/<key>/<name>.csv (a table compute
+        saved under that name is never replaced) and shown in the report, collapsed there when
+        longer than report.COLLAPSE_ROWS rows.
     plots: name -> path of a PNG (written under <workdir>/<key>/).
     summary: optional; one markdown sentence with the key numbers, generated like `findings`,
         shown next to the verdict in the report's verdict table.
