@@ -197,3 +197,12 @@ def test_near_constant_regression_model_counts_as_collapsed():
     got = claim5.collapsed_on_validation(np.concatenate([near_constant, good]), data, 0.02,
                                          variance_margin=0.05)
     np.testing.assert_array_equal(got, [True, False])
+
+
+def test_retune_guide_row_only_where_collapse_onsets_differ(tmp_path):
+    """Review 5.7a: "re-tune λ for the new loss" needs the losses to collapse from different λ
+    on one dataset; identical onsets give no such row."""
+    differ = _judge(_runs({claim5.CE: 1.0, claim5.SQUARE: 0.1}), tmp_path).guide
+    assert any("re-tune" in row.choice for row in differ)
+    same = _judge(_runs({claim5.CE: 1.0, claim5.SQUARE: 1.0}), tmp_path).guide
+    assert not any("re-tune" in row.choice for row in same)

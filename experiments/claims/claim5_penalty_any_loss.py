@@ -544,14 +544,15 @@ def takeaway_text(outcome: str, effect: pd.DataFrame, growth: statistics.Interva
         return (f"{penalty} could be used with every loss tested: tuned on validation it cost "
                 f"no more than {ACCURACY_MARGIN * 100:g} accuracy point or {MSE_MARGIN:.0%} of "
                 f"the MSE against no penalty, and {settled}, i.e. it converged.")
-    problems = []
+    problems, pairs = [], len(effect)
     if not effect["no_worse"].all():
-        problems.append("tuned on validation it cost more than the margin against no penalty "
-                        f"with {_pairs(effect[~effect['no_worse']])}")
+        problems.append(f"tuned on validation it was not shown to cost less than "
+                        f"{ACCURACY_MARGIN * 100:g} accuracy point or {MSE_MARGIN:.0%} of the MSE "
+                        f"against no penalty for {int((~effect['no_worse']).sum())} of {pairs} "
+                        "(dataset, loss) pairs")
     if not effect["converged"].all():
-        problems.append(f"convergence with the penalty was not shown within {steps} steps "
-                        f"({settled}; not converged for "
-                        f"{_pairs(effect[effect['stable'] & ~effect['converged']])})")
+        problems.append(f"convergence with the penalty was not shown within {steps} steps for "
+                        f"{int((~effect['converged']).sum())} of {pairs} pairs ({settled})")
     return (f"{penalty} could be used with every loss tested (no collapse at small λ), but "
             + "; and ".join(problems) + ".")
 
@@ -578,7 +579,8 @@ def guide_rows(effect: pd.DataFrame, contrast: pd.DataFrame) -> list[GuideRow]:
             f"{_lam(ce['usable_lambda'])}: norm ×{_iv(ce, 'shrinkage', '.3f')} of λ = 0's, "
             f"growth ×{_iv(ce, 'growth_at_usable', '.3f')}"))
     onsets = effect[effect["collapse_onset"].notna()]
-    if len(onsets):
+    # Only where the losses on one dataset collapse from different λ is "re-tune λ" shown.
+    if (onsets.groupby("dataset")["collapse_onset"].nunique() > 1).any():
         rows.append(GuideRow(
             "changing the loss under an L2 penalty", "re-tune λ for the new loss",
             "claim 5: collapse starts at λ = " + ", ".join(
