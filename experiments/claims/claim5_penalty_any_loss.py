@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # the engine is imported by compute only: judge compiles no J
     from experiments.claims import trained_runs
 
 KEY = "claim5"
-TITLE = "An L2 penalty works with any loss"
+TITLE = "An L2 penalty can be used with any loss"
 CLAIM = "An L2 penalty can be used with any loss (mean squared error or cross-entropy)."
 SPLIT_FIELD = {"digits": "split_seed", "diabetes": "split_seed", "mnist1d": "data_seed",
                "synthetic": "data_seed"}
