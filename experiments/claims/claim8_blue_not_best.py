@@ -508,7 +508,7 @@ def _sweep_plot(sweep: pd.DataFrame, setup: types.SimpleNamespace,
         ):
             part = sweep[(sweep[fixed] == other) & (sweep["design"] == kind)]
             ols = part[part["estimator"] == "ols"].set_index(field)["closed_form_risk"]
-            for k in ON_DESIGN[kind][1:]:
+            for k in [k for k in ON_DESIGN[kind] if k not in ("ols", "zero")]:  # zero: ×SNR
                 rows = part[part["estimator"] == k].sort_values(field)
                 ax.errorbar(rows[field], rows["risk_vs_ols"],
                             yerr=[rows["risk_vs_ols"] - rows["risk_vs_ols_low"],
