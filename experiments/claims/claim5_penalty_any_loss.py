@@ -382,22 +382,25 @@ def _at(per_lambda: pd.DataFrame, dataset: str, loss: str, lam: float) -> pd.Ser
                       & (per_lambda["penalty_strength"] == lam)].iloc[0]
 
 
-def _onset_text(r, top: float) -> str:
+def _onset_text(r, grid: np.ndarray) -> str:
+    """Where collapse starts for one pair, with the grid's top flagged."""
     if r["usable_at_top"]:
-        return f"no collapse up to λ = {top:g} (grid top)"
-    return (f"collapse from λ = {_lam(r['collapse_onset'])}" if np.isfinite(r["collapse_onset"])
-            else f"some runs collapse from λ = {_lam(r['usable_lambda'])}'s next λ")
+        return f"no collapse up to λ = {grid.max():g} (grid top)"
+    if np.isfinite(r["collapse_onset"]):
+        return f"collapse from λ = {_lam(r['collapse_onset'])}"
+    above = grid[grid > r["usable_lambda"]] if r["stable"] else grid[grid > 0]
+    return f"some runs, not most, collapse at λ = {above.min():g}"
 
 
 def _dataset_lines(dataset: str, effect: pd.DataFrame, per_lambda: pd.DataFrame,
                    contrast: pd.DataFrame) -> list[str]:
     rows = effect[effect["dataset"] == dataset].to_dict("records")
     name = {r["loss"]: LOSS_NAMES.get(r["loss"], r["loss"]) for r in rows}
-    top = float(per_lambda["penalty_strength"].max())
+    grid = np.unique(per_lambda["penalty_strength"].to_numpy(np.float64))
     stable = [r for r in rows if r["stable"]]
     lines = [
         f"- **{dataset}**: λ* = " + ", ".join(
-            f"{_lam(r['usable_lambda'])} ({name[r['loss']]}; {_onset_text(r, top)})"
+            f"{_lam(r['usable_lambda'])} ({name[r['loss']]}; {_onset_text(r, grid)})"
             for r in rows) + ". Late growth ‖θ_T‖/‖θ_T/2‖ without the penalty: " + ", ".join(
             f"{name[r['loss']]} ×{_iv(r, 'growth_at_0')}" for r in rows)
         + f"; at λ* (converged if inside [1/{1 + GROWTH_MARGIN:g}, {1 + GROWTH_MARGIN:g}]): "
