@@ -356,9 +356,8 @@ def limits_text(headline: pd.DataFrame, sweep: pd.DataFrame,
             f"{', '.join(where['worse']) or 'no cell tested'}"
             + (f", not distinguishable from it at {', '.join(where['even'])}"
                if where["even"] else ""))
-    return (f"James–Stein does not beat OLS at p = "
-            f"{', '.join(str(int(p)) for p in js_fail) or 'none tested'}; ridge with λ by GCV: "
-            + "; ".join(per_design))
+    return ("ridge with λ by GCV: " + "; ".join(per_design) + "; James–Stein does not beat "
+            f"OLS at p = {', '.join(str(int(p)) for p in js_fail) or 'none tested'}")
 
 
 def _edge_text(headline: pd.DataFrame, sweep: pd.DataFrame, setup: types.SimpleNamespace) -> str:
