@@ -96,11 +96,14 @@ def test_positive_part_beats_james_stein_in_risk():
 def _rows(design: str, p: int, snr: float, ratios: dict[str, tuple], inside: bool = True):
     rows = []
     for estimator in claim8.ON_DESIGN[design]:
-        ratio = statistics.Interval(*ratios.get(estimator, (1.0, 1.0, 1.0)))
+        default = (1.0, 0.95, 1.05) if estimator == "zero" else (1.0, 1.0, 1.0)
+        ratio = statistics.Interval(*ratios.get(estimator, default))
         rows.append({"design": design, "p": p, "snr": snr, "estimator": estimator,
                      "datasets": 1000, "mc_risk": 0.1, "mc_risk_low": 0.09, "mc_risk_high": 0.11,
-                     "closed_form_risk": np.nan if estimator == "ridge_gcv" else 0.1,
+                     "closed_form_risk": (np.nan if estimator in ("ridge_gcv", "zero")
+                                          else 0.1),
                      "closed_form_inside": inside, **ratio.as_columns("risk_vs_ols"),
+                     **ratio.as_columns("risk_vs_zero"),
                      "gcv_lambda_median": 50.0 if estimator == "ridge_gcv" else np.nan,
                      "gcv_at_zero": 0.0 if estimator == "ridge_gcv" else np.nan,
                      "gcv_at_top": 0.1 if estimator == "ridge_gcv" else np.nan,
@@ -108,9 +111,11 @@ def _rows(design: str, p: int, snr: float, ratios: dict[str, tuple], inside: boo
     return rows
 
 
-def _tables(gcv: dict[str, tuple], p: int = 5, inside: bool = True):
+def _tables(gcv: dict[str, tuple], p: int = 5, inside: bool = True,
+            extra: tuple[tuple[str, int, float, tuple], ...] = ()):
     """Theorem part as the mathematics says (oracle ridge ×0.5, James–Stein ×0.72 at p ≥ 3,
-    exactly OLS at p = 2); the GCV ridge ratio per design as given."""
+    exactly OLS at p = 2); the GCV ridge ratio per design as given at the headline cell, and
+    `extra` sweep cells (design, p, SNR, GCV's ratio)."""
     oracle = {"ridge": (0.5, 0.49, 0.51)}
     js = {} if p < 3 else {"james_stein": (0.72, 0.70, 0.74),
                            "james_stein_plus": (0.69, 0.68, 0.70)}
@@ -118,11 +123,13 @@ def _tables(gcv: dict[str, tuple], p: int = 5, inside: bool = True):
         [r for d in claim8.DESIGNS
          for r in _rows(d, p, 1.0, {**oracle, **js, "ridge_gcv": gcv[d]}, inside)])
     sweep = pd.concat([headline, pd.DataFrame(
-        _rows("orthogonal", 2, 1.0, {**oracle, "ridge_gcv": gcv["orthogonal"]}))],
+        _rows("orthogonal", 2, 1.0, {**oracle, "ridge_gcv": gcv["orthogonal"]})
+        + [r for d, pp, snr, ratio in extra
+           for r in _rows(d, pp, snr, {**oracle, **js, "ridge_gcv": ratio})])],
         ignore_index=True)
     setup = pd.DataFrame([{"n": 50, "p": p, "snr": 1.0, "sigma": 1.0, "rho": 0.9,
-                           "datasets": 1000, "oracle_level": 0.999, "gcv_points": 41,
-                           "gcv_decades": 4.0}])
+                           "datasets": 1000, "oracle_level": 0.999, "checks": 50,
+                           "gcv_points": 41, "gcv_decades": 4.0}])
     return {"setup": setup, "headline": headline, "sweep": sweep}
 
 
@@ -148,9 +155,27 @@ def test_data_chosen_lambda_decides_the_verdict(tmp_path, gcv, expected):
     assert (tmp_path / "claim8" / "shrinkage_sweep.png").is_file()
 
 
-def test_failed_theorem_check_refutes_and_p2_is_no_failure(tmp_path):
+def test_sweep_cell_worse_than_ols_is_not_supported(tmp_path):
+    """GCV ridge below OLS at the headline on both designs, significantly above it at one sweep
+    cell (correlated, SNR 30): the old rule read the headline only and said "supported"."""
     gcv = {"orthogonal": BELOW, "correlated": BELOW}
-    assert claim8.verdict_of(*_pick(_tables(gcv, inside=False))) == "refuted"
+    tables = _tables(gcv, extra=(("correlated", 5, 30.0, (1.22, 1.19, 1.25)),
+                                 ("correlated", 5, 0.1, BELOW)))
+    section = claim8.judge(claim_tables.round_trip(tables, tmp_path / "claim8"), tmp_path, True)
+    assert section.verdict == "qualified"
+    loses = "worse than least squares"
+    assert loses in section.takeaway and "SNR 30" in section.takeaway
+    assert any("SNR 30" in row.situation + row.choice + row.evidence for row in section.guide)
+    assert "×1.22 [1.19, 1.25]" in section.limits and "SNR 30" in section.limits
+    # An interval that merely reaches 1 is no loss: still supported.
+    tables = _tables(gcv, extra=(("correlated", 5, 30.0, ACROSS),))
+    assert claim8.verdict_of(*_pick(tables)) == "supported"
+
+
+def test_failed_theorem_check_raises_and_p2_is_no_failure(tmp_path):
+    gcv = {"orthogonal": BELOW, "correlated": BELOW}
+    with pytest.raises(claim8.TheoremCheckFailed, match="check failed"):
+        claim8.verdict_of(*_pick(_tables(gcv, inside=False)))
     # p = 2: James–Stein is OLS (ratio exactly 1), which the theorem allows.
     assert claim8.verdict_of(*_pick(_tables(gcv, p=2))) == "supported"
 
@@ -170,11 +195,32 @@ def test_takeaway_and_guide_follow_the_verdict(tmp_path):
     assert len(texts) == 2
 
 
+def test_snr_is_per_design_and_zero_is_a_row():
+    """‖β‖² = SNR·σ²tr((XᵀX)⁻¹) on each design, so predicting β̂ = 0 has SNR × OLS's risk on both
+    (the old convention gave the correlated design ~10× less effective signal)."""
+    for kind in claim8.DESIGNS:
+        rows, _ = claim8.cell(_small(), kind, 5, 3.0, resamples=100)
+        by_name = {r["estimator"]: r for r in rows}
+        assert by_name["zero"]["mc_risk"] == pytest.approx(
+            3.0 * by_name["ols"]["closed_form_risk"], rel=1e-9)
+        assert "risk_vs_zero" in by_name["ridge_gcv"]
+
+
+def test_closed_form_checks_use_a_bonferroni_level(tmp_path):
+    tables = claim8.compute(tmp_path, True, _small())
+    setup = tables["setup"].iloc[0]
+    checks = int(tables["headline"]["closed_form_risk"].notna().sum()
+                 + tables["sweep"]["closed_form_risk"].notna().sum())
+    assert setup["checks"] == checks
+    assert setup["oracle_level"] == pytest.approx(1 - 0.05 / checks)
+
+
 def test_compute_then_judge_end_to_end(tmp_path):
     tables = claim8.compute(tmp_path, True, _small())
     assert list(tables) == ["setup", "headline", "sweep"]
     section = claim8.judge(claim_tables.round_trip(tables, tmp_path / "claim8"), tmp_path, True)
-    assert section.verdict == "supported"
+    assert section.verdict in ("supported", "qualified")
+    assert "zero" in set(section.tables["sweep"]["estimator"])
     assert "p = 2" in section.limits
     assert set(section.tables["sweep"]["p"]) == {2, 3, 5}
     assert set(section.tables["sweep"]["design"]) == set(claim8.DESIGNS)

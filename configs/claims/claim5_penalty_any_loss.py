@@ -42,6 +42,8 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c = config_dict.ConfigDict()
     c.splits = 2 if quick else 5  # data splits / draws per dataset (the outer resampling unit)
     c.chance_margin = 0.02  # accuracy within this of 1/classes counts as collapse
+    # regression: validation MSE ≥ (1 − this)·Var(y_val) counts as collapse (a constant's MSE)
+    c.variance_margin = 0.05
 
     common = base_config()
     common.tensorboard = False
