@@ -18,13 +18,14 @@ from __future__ import annotations
 import importlib
 import pathlib
 import re
+import sys
 import time
 import traceback
 
 import matplotlib
 from absl import app, flags, logging
 
-from experiments import config_schema, console, devices
+from experiments import config_schema, console, devices, result_files, workdir_lock
 from experiments.claims import claim_tables, report
 from experiments.claims.section import Section
 
@@ -161,7 +162,12 @@ def main(argv):
     except ValueError as error:
         raise app.UsageError(str(error)) from error
     start = time.perf_counter()
-    sections, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    try:  # one report per workdir at a time, as one sweep (experiments.workdir_lock)
+        with workdir_lock.held(FLAGS.workdir):
+            sections, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    except (workdir_lock.WorkdirLockedError, result_files.ResultsWriteError) as e:
+        logging.error("%s", e)
+        sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
     for s in sections:
         logging.info("%s: %s", s.key, s.verdict)
     logging.info("report: %s and %s (%.0f s)", paths["markdown"], paths["html"],
