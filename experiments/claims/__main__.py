@@ -26,6 +26,7 @@ import matplotlib
 from absl import app, flags, logging
 
 from experiments import config_schema, console, devices, result_files, workdir_lock
+from experiments import workdir as workdir_lib
 from experiments.claims import claim_tables, report
 from experiments.claims.section import Section
 
@@ -164,6 +165,7 @@ def main(argv):
     start = time.perf_counter()
     try:  # one report per workdir at a time, as one sweep (experiments.workdir_lock)
         with workdir_lock.held(FLAGS.workdir):
+            workdir_lib.remove_stale_temporaries(pathlib.Path(FLAGS.workdir))  # a killed run's
             sections, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
     except (workdir_lock.WorkdirLockedError, result_files.ResultsWriteError) as e:
         logging.error("%s", e)
