@@ -272,14 +272,14 @@ def _check_field(name: str, path: str, value: Any, default: Any) -> None:
     if path in NUMERIC_FIELDS and math.isfinite(value) and abs(value) > _F32_MAX:
         raise ConfigError(f"{name}={value!r} is beyond float32's range (|value| <= "
                           f"{_F32_MAX:.3g}), the precision a run computes in")
-    if (isinstance(value, int | np.integer) and path not in _WIDE_INTEGERS
-            and abs(value) > _INT32_MAX):
-        raise ConfigError(f"{name}={value!r} is beyond int32's range (|value| <= {_INT32_MAX}), "
-                          "the integers a run computes with (step counters, indices)")
     if path in RANGES:
         ok, rule = RANGES[path]
         if not ok(value):
             raise ConfigError(f"{name}={value!r} must be {rule}")
+    if (isinstance(value, int | np.integer) and path not in _WIDE_INTEGERS
+            and abs(value) > _INT32_MAX):
+        raise ConfigError(f"{name}={value!r} is beyond int32's range (|value| <= {_INT32_MAX}), "
+                          "the integers a run computes with (step counters, indices)")
 
 
 # (predictions, targets) shapes to call a loss on: regression, class indices, dense labels.
