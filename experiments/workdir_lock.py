@@ -14,7 +14,11 @@ time, read back for the refusal message.
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
   `workdir.sweep_identity`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
-  blocks: the next sweep takes it over and logs the dead holder it replaces.
+  blocks: the next sweep takes it over and logs the dead holder it replaces. A holder that ends
+  (normally or by an exception) clears its record, so only a dead one is reported.
+* The lock is keyed on the resolved path (a symlink to a busy workdir is the same workdir), and
+  taken by `run_sweep` (`sweep_lock`) only once the config is checked; `python -m
+  experiments.claims` takes it (`held`) on the report's workdir.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -165,13 +168,3 @@ def sweep_lock(config, workdir: str | os.PathLike):
     shared = int(config.num_shards) > 1 or bool(config.distributed)
     return held(workdir, shared=shared, identity=identity_of(config))
 
-
-def locked(run_sweep):
-    """Decorator for `run_sweep(config, workdir, ...)`: the whole call holds the workdir's lock."""
-
-    @functools.wraps(run_sweep)
-    def wrapper(config, workdir, *args, **kwargs):
-        with sweep_lock(config, workdir):
-            return run_sweep(config, workdir, *args, **kwargs)
-
-    return wrapper

@@ -94,7 +94,7 @@ def test_parts_of_a_different_distributed_sweep_are_refused_naming_the_holder(tm
         pass
 
 
-def test_the_lock_wrapper_tells_two_distributed_sweeps_apart(tmp_path):
+def test_the_sweep_lock_tells_two_distributed_sweeps_apart(tmp_path):
     from configs import tiny
 
     def part(lr):
@@ -102,14 +102,13 @@ def test_the_lock_wrapper_tells_two_distributed_sweeps_apart(tmp_path):
         config.num_shards, config.learning_rate = 2, lr
         return config
 
-    seen = []
-    inner = workdir_lock.locked(lambda config, workdir: seen.append(config.learning_rate))
     with workdir_lock.held(tmp_path / "w", shared=True,
                            identity=workdir_lock.identity_of(part(1e-2))):
-        inner(part(1e-2), tmp_path / "w")  # the same sweep's other shard
+        with workdir_lock.sweep_lock(part(1e-2), tmp_path / "w"):  # the same sweep's other shard
+            pass
         with pytest.raises(workdir_lock.WorkdirLockedError, match="different distributed sweep"):
-            inner(part(3e-2), tmp_path / "w")
-    assert seen == [1e-2]
+            with workdir_lock.sweep_lock(part(3e-2), tmp_path / "w"):
+                pass
 
 
 def test_a_symlink_to_a_busy_workdir_is_refused(tmp_path):
