@@ -14,7 +14,6 @@ is the caller's job (`fig.savefig(path)`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from typing import Any
 
@@ -22,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from experiments import result_files
+from experiments import workdir as workdir_lib
 from experiments.config_schema import EXECUTION_FIELDS
 
 ID_COLUMNS = ("run_id", "group_id", "run_name")
@@ -62,21 +62,12 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def _read_tables(workdir: pathlib.Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """runs.csv and curves.csv, or (before assembly) the chunk tables concatenated in memory."""
+    """runs.csv and curves.csv, or (before assembly) the verified chunk tables concatenated in
+    memory: a chunk being written, truncated or edited is left out, with a warning naming it."""
     runs_path, curves_path = workdir / result_files.RUNS_TABLE, workdir / result_files.CURVES_TABLE
     if runs_path.exists() and curves_path.exists():
         return pd.read_csv(runs_path), pd.read_csv(curves_path)
-    chunk_dir = workdir / result_files.CHUNK_DIR
-    runs_files = sorted(chunk_dir.glob("*.runs.csv"))
-    if not runs_files:
-        raise FileNotFoundError(f"no {result_files.RUNS_TABLE} nor chunk tables in {workdir}")
-    runs = pd.concat([pd.read_csv(p) for p in runs_files], ignore_index=True)
-    curves = pd.concat(
-        [pd.read_csv(p) for p in sorted(chunk_dir.glob("*.curves.csv"))], ignore_index=True
-    )
-    runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
-    curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
-    return runs, curves
+    return result_files.verified_tables(workdir, skip_unverified=True)
 
 
 def load(workdir: str | pathlib.Path) -> Sweep:
@@ -87,7 +78,7 @@ def load(workdir: str | pathlib.Path) -> Sweep:
     opening config.json. Works on a sweep still running (from its finished chunks).
     """
     workdir = pathlib.Path(workdir)
-    record = json.loads((workdir / "config.json").read_text())
+    record = workdir_lib.read_record(workdir)
     config = record["config"]
     axes = tuple(path for path, _ in record.get("grid", {}).get("axes", []))
     fixed = {

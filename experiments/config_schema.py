@@ -36,8 +36,10 @@ NUMERIC_FIELDS = (
 )
 
 # Execution fields that never change a run's numbers: a workdir may be resumed with other values.
+# Not checkpoint_every: its segments are separate XLA programs, which may round a reduction
+# differently from the one-piece program (issue 36: tv_ratio moved by up to 3.6e-7).
 RESULT_NEUTRAL_FIELDS = (
-    "tensorboard", "plots", "progress", "checkpoint_every", "compilation_cache_dir", "max_runs",
+    "tensorboard", "plots", "progress", "compilation_cache_dir", "max_runs",
     "compile_ahead", "cpu_devices",
     "shard", "num_shards", "distributed", "coordinator_address", "num_processes", "process_id",
 )
@@ -46,7 +48,7 @@ RESULT_NEUTRAL_FIELDS = (
 # they can't be sweep axes and don't enter a run's identity (chunking, fusing and numerics
 # flags do decide which files hold which runs, or the last bits of the numbers).
 EXECUTION_FIELDS = (
-    *RESULT_NEUTRAL_FIELDS, "sweep", "chunk_size", "fuse_losses", "fuse_noise",
+    *RESULT_NEUTRAL_FIELDS, "sweep", "chunk_size", "checkpoint_every", "fuse_losses", "fuse_noise",
     "matmul_precision", "xla_gpu_deterministic_ops", "xla_optimization_level",
 )
 

@@ -54,12 +54,26 @@ def initialize(config: config_dict.ConfigDict) -> None:
             f"config.process_id={process_id} must be in [0, config.num_processes={num_processes})"
             " or -1 (detected)"
         )
-    jax.distributed.initialize(
-        coordinator_address=config.coordinator_address or None,
-        num_processes=num_processes or None,
-        process_id=None if process_id < 0 else process_id,
-        shutdown_timeout_seconds=WAIT_TIMEOUT_S,
-    )
+    address = str(config.coordinator_address)
+    host, colon, port = address.rpartition(":")
+    if address and not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(
+            f"config.coordinator_address={address!r} must be host:port (e.g. 127.0.0.1:12345), "
+            "or '' to let JAX detect the cluster"
+        )
+    try:
+        jax.distributed.initialize(
+            coordinator_address=address or None,
+            num_processes=num_processes or None,
+            process_id=None if process_id < 0 else process_id,
+            shutdown_timeout_seconds=WAIT_TIMEOUT_S,
+        )
+    except ValueError as e:  # JAX detected no cluster to take the missing values from
+        raise ConfigError(
+            f"config.distributed=True: {' '.join(str(e).split())} (no Slurm, Open MPI or Cloud "
+            "TPU cluster detected): give --config.coordinator_address=host:port "
+            "--config.num_processes=N --config.process_id=i"
+        ) from None
     logging.info(
         "jax.distributed: process %d of %d, %d local device(s) of %d",
         jax.process_index(),

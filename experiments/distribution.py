@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import itertools
 import json
 import os
@@ -34,11 +35,19 @@ from ml_collections import config_dict
 
 from experiments import devices, result_files
 from experiments.devices import WAIT_TIMEOUT_S
-from experiments.workdir import WorkdirError, differences, sweep_identity
+from experiments.workdir import (
+    CONFIG_FILE,
+    WorkdirError,
+    differences,
+    read_record,
+    sweep_identity,
+)
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
 POLL_INTERVAL_S = 1.0
+# What the log says of a damaged chunk found here (nothing here recomputes it).
+RERUN_TO_RECOMPUTE = "rerun the sweep (same config, same workdir) to recompute it"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +92,8 @@ def blocks(num_units: int, count: int) -> list[range]:
 
 def missing_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
     """Names (g<G>-c<C>) of the chunks among `keys` not yet written."""
-    return [result_files.chunk_name(*k) for k in keys if not result_files.chunk_done(workdir, *k)]
+    return [result_files.chunk_name(*k) for k in keys
+            if not result_files.chunk_done(workdir, *k, then=RERUN_TO_RECOMPUTE)]
 
 
 def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
@@ -148,8 +158,13 @@ def _identity(record: dict) -> dict:
 
 def read_part_records(workdir) -> list[dict]:
     """Every part's record, in part order."""
-    paths = sorted((pathlib.Path(workdir) / PART_DIR).glob("part-*-of-*.json"))
-    return [json.loads(p.read_text()) for p in paths]
+    records = []
+    for path in sorted((pathlib.Path(workdir) / PART_DIR).glob("part-*-of-*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as e:
+            raise WorkdirError(f"can't read {path} ({' '.join(str(e).split())})") from None
+    return records
 
 
 def check_consistent(records: list[dict], record: dict | None = None) -> None:
@@ -195,22 +210,26 @@ def record_of(workdir) -> dict:
     if records:
         check_consistent(records)
         return records[0]
-    path = pathlib.Path(workdir) / "config.json"
-    if not path.exists():
+    if not (pathlib.Path(workdir) / CONFIG_FILE).exists():
         raise ValueError(f"{workdir} holds no config.json and no {PART_DIR}/: not a sweep workdir")
-    return json.loads(path.read_text())
+    return read_record(workdir)
 
 
 @contextlib.contextmanager
 def assembly_lock(workdir) -> Iterator[bool]:
     """Yields True for the one process that may assemble now (others get False)."""
     path = pathlib.Path(workdir) / PART_DIR / ASSEMBLY_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
+        if not path.parent.is_dir():  # parts/ is a file: nothing can be assembled here
+            raise result_files.write_error(path, NotADirectoryError(
+                errno.ENOTDIR, f"{path.parent} is not a directory")) from None
         yield False
         return
+    except OSError as e:  # a read-only or full disk
+        raise result_files.write_error(path, e) from e
     os.close(fd)
     try:
         yield True

@@ -14,7 +14,12 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import console, distribution, sweep  # sweep defines --workdir (and --config)
+from experiments import (  # sweep defines --workdir (and --config)
+    console,
+    distribution,
+    result_files,
+    sweep,
+)
 from experiments import workdir as workdir_lib
 from experiments.plan import SweepPlan
 
@@ -35,9 +40,9 @@ def main(argv):
                     f" {workdir}/{distribution.PART_DIR}/{distribution.ASSEMBLY_LOCK} if none is)"
                 )
             sweep.finish(plan, workdir)
-    except (ValueError, workdir_lib.WorkdirError) as e:  # ConfigError is a ValueError
-        logging.error("%s", e)  # one line: the message says what is missing
-        sys.exit(2)
+    except (ValueError, workdir_lib.WorkdirError, result_files.ResultsWriteError) as e:
+        logging.error("%s", e)  # one line: what is missing, or the path that can't be written
+        sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ r"""Rerun a finished sweep from its config.json and compare the new tables with 
       [--rtol=1e-4] [--atol=1e-6]
 
 The config is rebuilt from `config.json` ("config": the full resolved config), the sweep rerun
-into `--into` (default `<workdir>-reproduce`; TensorBoard and plots off; `--overwrite` moves an
-`--into` holding another sweep aside, as for experiments.sweep), and every column of
+into a fresh `--into` (default `<workdir>-reproduce`; TensorBoard and plots off; an `--into` that
+already holds files is refused, as is an unfinished workdir, before anything is trained;
+`--overwrite` moves such an `--into` aside to `<into>.old-<timestamp>`), and every column of
 runs.csv and curves.csv compared row by row (rows matched by run_id, and step):
 
   exact     every value bit-identical (NaN matches NaN)
@@ -22,7 +23,6 @@ On CPU, with the recorded versions, commit and platform, every column is expecte
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import sys
 from typing import Any
@@ -140,21 +140,44 @@ def compare_tables(table: str, recorded: pd.DataFrame, rerun: pd.DataFrame, rtol
 
 def reproduce(workdir: str | pathlib.Path, into: str | pathlib.Path | None = None, *,
               rtol: float = 1e-4, atol: float = 1e-6, overwrite: bool = False) -> Report:
-    """Rerun the sweep recorded in `workdir` into `into` and compare every table column."""
+    """Rerun the sweep recorded in `workdir` into a fresh `into` and compare every table column.
+
+    Refused before anything is trained or written: a workdir without its tables (not finished)
+    and an `into` that already holds something (its old tables would only be compared; with
+    `overwrite`, it is moved aside to `<into>.old-<timestamp>` and the sweep rerun).
+    """
     workdir = pathlib.Path(workdir)
     into = pathlib.Path(into) if into else workdir.with_name(f"{workdir.name}-reproduce")
     if into.resolve() == workdir.resolve():
         raise ValueError(f"--into={into} must differ from --workdir={workdir}")
-    record = json.loads((workdir / workdir_lib.CONFIG_FILE).read_text())
-    warnings = provenance_warnings(record)
-    for line in warnings:
-        logging.warning("%s", line)
+    record = workdir_lib.read_record(workdir)
+    for table in TABLE_KEYS:
+        if not (workdir / table).is_file():
+            raise ValueError(f"{workdir} is not a finished sweep: no {table} (finish it with its "
+                             "own command, or experiments.merge for a sweep run in parts)")
     config = plan_lib.config_from_record(record)
     # One process, every chunk (a sweep recorded in parts holds part 0's shard fields).
     config.update_from_flattened_dict(
         {"tensorboard": False, "plots": False, "shard": 0, "num_shards": 1, "distributed": False}
     )
-    sweep.run_sweep(config, into, overwrite=overwrite)
+    if into.exists() and (not into.is_dir() or any(into.iterdir())):
+        if not overwrite:
+            raise workdir_lib.WorkdirError(
+                f"--into={into} already holds files (a previous reproduce?): rerunning into it "
+                "would resume its chunks, not recompute them; pass --overwrite to move it aside "
+                "and rerun, or give another --into")
+        workdir_lib.move_aside(into)
+    sweep.run_sweep(config, into)
+    return compare(workdir, into, rtol=rtol, atol=atol)
+
+
+def compare(workdir: str | pathlib.Path, into: str | pathlib.Path, *, rtol: float = 1e-4,
+            atol: float = 1e-6) -> Report:
+    """Compare the tables of `into` (a rerun) with the recorded ones of `workdir`."""
+    workdir, into = pathlib.Path(workdir), pathlib.Path(into)
+    warnings = provenance_warnings(workdir_lib.read_record(workdir))
+    for line in warnings:
+        logging.warning("%s", line)
     columns = []
     for table in TABLE_KEYS:
         columns += compare_tables(table, pd.read_csv(workdir / table), pd.read_csv(into / table),
@@ -190,7 +213,7 @@ def main(argv):
                            overwrite=flags.FLAGS.overwrite)
     except (OSError, ValueError, workdir_lib.WorkdirError) as e:
         logging.error("%s", e)
-        sys.exit(2)
+        sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
     print(format_report(report))
     sys.exit(0 if report.ok else 1)
 

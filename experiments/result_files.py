@@ -201,16 +201,17 @@ def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] |
     return contents, ""
 
 
-def chunk_done(workdir, group_id: int, chunk_id: int) -> bool:
-    """The chunk is written and verifies; one log line when files exist but don't verify."""
+def chunk_done(workdir, group_id: int, chunk_id: int, *, then: str = "recomputing it") -> bool:
+    """The chunk is written and verifies; one log line when files exist but don't verify,
+    ending with `then` (what becomes of it)."""
     contents, why = _verified(workdir, group_id, chunk_id)
     if contents is None:
         paths = chunk_paths(workdir, group_id, chunk_id)
         manifest = manifest_path(workdir, group_id, chunk_id)
         if any(p.exists() for p in (*paths, manifest)) and (str(manifest), why) not in _reported:
             _reported.add((str(manifest), why))
-            logging.warning("chunk %s in %s is not used: %s; recomputing it",
-                            chunk_name(group_id, chunk_id), workdir, why)
+            logging.warning("chunk %s in %s is not used: %s; %s",
+                            chunk_name(group_id, chunk_id), workdir, why, then)
     return contents is not None
 
 
@@ -220,6 +221,31 @@ def _chunk_keys(workdir: pathlib.Path) -> list[tuple[int, int]]:
     return sorted((int(n[1:4]), int(n[6:])) for n in names)
 
 
+def verified_tables(workdir, *, skip_unverified: bool = False) -> tuple[pd.DataFrame, ...]:
+    """(runs, curves) of every chunk in `workdir`, read from the very bytes verified against its
+    manifest, sorted by run_id (and step). A chunk that doesn't verify raises ChunkError naming
+    it, or with `skip_unverified` is left out with a warning naming it. Writes nothing."""
+    workdir = pathlib.Path(workdir)
+    parts = []
+    for key in _chunk_keys(workdir):
+        contents, why = _verified(workdir, *key)
+        if contents is None and skip_unverified:
+            logging.warning("chunk %s in %s is left out: %s", chunk_name(*key), workdir, why)
+            continue
+        if contents is None:
+            raise ChunkError(f"chunk {chunk_paths(workdir, *key)[0].name} in {workdir}: {why}; "
+                             "rerun the same command to recompute it")
+        parts.append([pd.read_csv(io.BytesIO(contents[p.name]))
+                      for p in chunk_paths(workdir, *key)])
+    if not parts:
+        raise FileNotFoundError(f"no verified chunk tables in {workdir / CHUNK_DIR}")
+    runs = pd.concat([r for r, _ in parts], ignore_index=True)
+    curves = pd.concat([c for _, c in parts], ignore_index=True)
+    runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
+    curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    return runs, curves
+
+
 def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Concatenate the chunk tables into runs.csv and curves.csv, sorted by run_id (and step).
 
@@ -227,18 +253,7 @@ def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
     doesn't), and read from the very bytes verified; the tables are replaced only after that.
     """
     workdir = pathlib.Path(workdir)
-    parts = []
-    for key in _chunk_keys(workdir):
-        contents, why = _verified(workdir, *key)
-        if contents is None:
-            raise ChunkError(f"chunk {chunk_paths(workdir, *key)[0].name} in {workdir}: {why}; "
-                             "rerun the same command to recompute it")
-        parts.append([pd.read_csv(io.BytesIO(contents[p.name]))
-                      for p in chunk_paths(workdir, *key)])
-    runs = pd.concat([r for r, _ in parts], ignore_index=True)
-    curves = pd.concat([c for _, c in parts], ignore_index=True)
-    runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
-    curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    runs, curves = verified_tables(workdir)
     write_csv(workdir / CURVES_TABLE, curves)
     write_csv(workdir / RUNS_TABLE, runs)
     return runs, curves

@@ -31,7 +31,6 @@ import pandas as pd
 from absl import app, flags, logging
 from ml_collections import config_dict, config_flags
 
-import configs
 from experiments import (
     checkpoints,
     console,
@@ -51,9 +50,10 @@ from experiments import (
 from experiments import workdir as workdir_lib
 from experiments.plan import Chunk, Program, SweepPlan
 
-# The default config is found through the installed `configs` package: it works from any directory.
+# No default here: validation.parse_flags supplies the shipped configs/default.py (found through
+# the installed `configs` package, so it works from any directory) inside its error handling.
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", str(pathlib.Path(configs.__file__).with_name("default.py")),
+    "config", None,
     "Path to an ml_collections config file (default: the shipped configs/default.py).",
     lock_config=True,
 )
@@ -476,7 +476,6 @@ def use_compilation_cache(config: config_dict.ConfigDict) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-@workdir_lock.locked
 def run_sweep(
     config: config_dict.ConfigDict,
     workdir: str | pathlib.Path,
@@ -487,12 +486,20 @@ def run_sweep(
     """Run every member of the config's grid; write tables, TensorBoard, plots; return tables.
 
     `overridden`: the fields set on the command line (a swept one is refused, see
-    experiments.validation.check_fields).
+    experiments.validation.check_fields). The config is checked before the workdir is locked,
+    so a refused one writes nothing (no directory, no lock file).
     """
     workdir = pathlib.Path(workdir)
     # Every check, then the grid, once: before any compute or any write.
     plan = SweepPlan.resolve(config, jax.local_device_count(), overridden=overridden)
     devices.check_xla_flags(config)
+    with workdir_lock.sweep_lock(config, workdir):
+        return _run_plan(config, plan, workdir, overwrite)
+
+
+def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.Path,
+              overwrite: bool) -> SweepResult:
+    """run_sweep once the plan is resolved and the workdir locked."""
     use_compilation_cache(config)
     part = plan.part
     total = sum(len(c.runs) for c in plan.owned)
@@ -532,7 +539,11 @@ def run_sweep(
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
-    logging.info("sweep: trained %d runs in %.1fs", total, time.perf_counter() - t_start)
+    trained = sum(len(c.runs) for c in todo)
+    if trained:
+        logging.info("sweep: trained %d runs in %.1fs", trained, time.perf_counter() - t_start)
+    else:
+        logging.info("sweep: all %d runs were already in %s: nothing to train", total, workdir)
 
     if part.count == 1:
         return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))

@@ -111,10 +111,16 @@ class Writer:
         return self.marker(key).exists()
 
     def write_chunk(self, key: tuple[int, int], runs: pd.DataFrame, curves: pd.DataFrame) -> None:
-        """Replace the events of the chunk's runs with these, then mark the chunk written."""
+        """Replace the events of the chunk's runs with these, then mark the chunk written.
+
+        Any OSError under tb/ (a read-only or full disk) is a ResultsWriteError naming the path.
+        """
         if not self.enabled:
             return
-        self.marker(key).unlink(missing_ok=True)
+        try:
+            self.marker(key).unlink(missing_ok=True)
+        except OSError as e:
+            raise result_files.write_error(self.marker(key), e) from e
         metrics = [
             c for c in runs.columns
             if c not in _NOT_METRICS and c not in self.hparams

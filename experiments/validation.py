@@ -28,9 +28,11 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
+import pathlib
+import re
 import sys
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +40,7 @@ import numpy as np
 from absl import flags
 from ml_collections import config_dict
 
+import configs
 from experiments import data as data_lib
 from experiments import grid, models, training
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS, base_config
@@ -118,6 +121,9 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset.num_samples": (lambda v: v >= 10, ">= 10"),
     "model.dense_width": _at_least_one,
 }
+# Integer fields never traced as int32: numpy's uint32 seeds, and the grid budget (a Python int).
+_WIDE_INTEGERS = ("dataset.data_seed", "dataset.split_seed", "dataset.validation_seed",
+                  "max_runs")
 # Numeric fields where ±inf is a meaningful value (Barron's α → -inf; no divergence threshold).
 INFINITE_OK = ("loss_knobs.alpha", "diverge_threshold")
 
@@ -270,6 +276,10 @@ def _check_field(name: str, path: str, value: Any, default: Any) -> None:
         ok, rule = RANGES[path]
         if not ok(value):
             raise ConfigError(f"{name}={value!r} must be {rule}")
+    if (isinstance(value, int | np.integer) and path not in _WIDE_INTEGERS
+            and abs(value) > _INT32_MAX):
+        raise ConfigError(f"{name}={value!r} is beyond int32's range (|value| <= {_INT32_MAX}), "
+                          "the integers a run computes with (step counters, indices)")
 
 
 # (predictions, targets) shapes to call a loss on: regression, class indices, dense labels.
@@ -487,14 +497,55 @@ def _one_line(e: BaseException) -> str:
     return " ".join(text.split())
 
 
+# The config file `python -m experiments.sweep` runs without --config.
+DEFAULT_CONFIG_FILE = str(pathlib.Path(configs.__file__).with_name("default.py"))
+_CONFIG_FLAG = re.compile(r"^--?config(=|$)")
+
+
+def _refuse_flags(message: str) -> NoReturn:
+    print(f"FATAL Flags parsing error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser; a bad `--config.<field>` override exits 2 with one line, not a traceback."""
+    """absl's parser; a bad `--config` file or `--config.<field>` override exits 2 with one line.
+
+    The config flag is defined without a default (experiments.sweep): ml_collections would parse
+    a default, with the command line's overrides, when the module is imported, where a typo is
+    a traceback. Without `--config`, `--config=DEFAULT_CONFIG_FILE` is put first here, so the
+    default is loaded like any other file, inside this parser's error handling.
+    """
+    config_file = _config_file(argv)
+    if "config" in flags.FLAGS and config_file is None:
+        config_file = DEFAULT_CONFIG_FILE
+        argv = [argv[0], f"--config={config_file}", *argv[1:]]
     try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:  # e.g. --config.steps=abc: names the flag and the value
-        print(f"FATAL Flags parsing error: {_one_line(e)}", file=sys.stderr)
-        sys.exit(2)
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        rest = flags.FLAGS(argv)
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+        # e.g. --config.steps=abc (absl names the flag and the value), a typo in a field name
+        text = str(e.args[0]) if len(e.args) == 1 else str(e)
+        if "Error whilst parsing config file" in text:  # get_config raised: ml_collections
+            _refuse_flags(f"--config={config_file}: {text.strip().splitlines()[-1]}")  # traceback
         unknown = "no such config field: " if isinstance(e, AttributeError | KeyError) else ""
-        print(f"FATAL Flags parsing error: {unknown}{_one_line(e)}", file=sys.stderr)
-        sys.exit(2)
+        _refuse_flags(f"{unknown}{_one_line(e)}")
+    except Exception as e:  # loading the config file: a SyntaxError, ...
+        _refuse_flags(f"--config={config_file}: {type(e).__name__}: {_one_line(e)}")
+    config = flags.FLAGS.config if "config" in flags.FLAGS else config_dict.ConfigDict()
+    if not isinstance(config, config_dict.ConfigDict):
+        # ml_collections defers a file it could not read (an _ErrorConfig holding the error).
+        error = getattr(config, "__dict__", {}).get("_error")
+        _refuse_flags(f"--config={config_file}: " + (
+            f"{type(error).__name__}: {_one_line(error)}" if error is not None else
+            f"get_config() returned a {type(config).__name__}, expected an ml_collections "
+            "ConfigDict"))
+    return rest
+
+
+def _config_file(argv: list[str]) -> str | None:
+    """The --config file named in `argv` (None when it names none)."""
+    for i, arg in enumerate(argv[1:], 1):
+        if _CONFIG_FLAG.match(arg):
+            if "=" in arg:
+                return arg.partition("=")[2]
+            return argv[i + 1] if i + 1 < len(argv) else ""
+    return None

@@ -15,17 +15,17 @@
 
 "Same sweep" compares the resolved config minus the fields that can't change a number in the
 tables (IGNORED_FIELDS = config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots, progress bar,
-checkpoint period, compilation cache, which shard/process
-this is), plus the effective chunk size (config.chunk_size capped at the largest group). The
-chunk size is part of the identity on purpose: finished chunks are files keyed by chunk index
-(`chunks/g<G>-c<C>.*.csv`), and chunk C covers different runs under a different chunk size, so
-resuming with another chunk size is refused rather than silently mixing chunkings. (The device
-count only pads a chunk's compiled shape, so it may differ.)
+compilation cache, which shard/process this is; not checkpoint_every, whose segments may round
+a diagnostic differently), plus the effective chunk size (config.chunk_size capped at the largest
+group). The chunk size is part of the identity on purpose: finished chunks are files keyed by
+chunk index (`chunks/g<G>-c<C>.*.csv`), and chunk C covers different runs under a different
+chunk size, so resuming with another chunk size is refused rather than silently mixing
+chunkings. (The device count only pads a chunk's compiled shape, so it may differ.)
 
 Temporary files (`.<name>.<random>.tmp`) left by a killed writer are ignored by the tables
 (`result_files.assemble` only reads `*.runs.csv` / `*.curves.csv`); those older than
-STALE_TMP_SECONDS are removed here (younger ones may belong to another process writing into the
-same workdir).
+STALE_TMP_SECONDS, in any folder of the workdir (chunks/, plots/, tb/), are removed here
+(younger ones may belong to another process writing into the same workdir).
 
 OS errors (read-only or full disk, permissions) become `result_files.ResultsWriteError`, naming
 the path.
@@ -33,8 +33,10 @@ the path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
 import pathlib
 import time
 from typing import Any
@@ -84,18 +86,19 @@ def _is_temporary(path: pathlib.Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
-def _remove_stale_temporaries(workdir: pathlib.Path) -> None:
+def remove_stale_temporaries(root: pathlib.Path) -> None:
+    """Remove the temporaries older than STALE_TMP_SECONDS anywhere under `root` (a sweep's
+    chunks/, plots/, tb/; a claims report's folders): left by a killed writer."""
     now = time.time()
-    for folder in (workdir, workdir / result_files.CHUNK_DIR):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if _is_temporary(path) and now - path.stat().st_mtime > STALE_TMP_SECONDS:
-                logging.info("removing a temporary file left by a killed writer: %s", path)
-                path.unlink(missing_ok=True)
+    for folder, _, names in os.walk(root):
+        for path in (pathlib.Path(folder) / name for name in names):
+            with contextlib.suppress(FileNotFoundError):  # another process's rename
+                if _is_temporary(path) and now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                    logging.info("removing a temporary file left by a killed writer: %s", path)
+                    path.unlink(missing_ok=True)
 
 
-def _move_aside(workdir: pathlib.Path) -> pathlib.Path:
+def move_aside(workdir: pathlib.Path) -> pathlib.Path:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     target = workdir.with_name(f"{workdir.name}.old-{stamp}")
     n = 1
@@ -122,12 +125,18 @@ def _refuse_moving_the_cwd(workdir: pathlib.Path) -> None:
         )
 
 
-def _read_record(path: pathlib.Path) -> dict[str, Any]:
+def read_record(workdir: str | pathlib.Path) -> dict[str, Any]:
+    """The workdir's config.json; WorkdirError naming the file when it can't be read or is not a
+    losslab sweep's (no "config": the resolved config)."""
+    path = pathlib.Path(workdir) / CONFIG_FILE
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise WorkdirError(f"can't read {path} ({e}); pass --overwrite to move this workdir aside "
-                           "and start fresh") from None
+        raise WorkdirError(f"can't read {path} ({' '.join(str(e).split())})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise WorkdirError(f"{path} is not a losslab sweep's config.json (it has no 'config', "
+                           "the resolved config)")
+    return record
 
 
 def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
@@ -149,18 +158,20 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
     if contents:
         problems: list[str] = []
         if config_path.exists():
-            recorded = _read_record(config_path)
-            problems = differences(
-                sweep_identity(recorded.get("config", {}), recorded.get("chunk_size", -1)),
-                identity,
-            )
+            try:
+                recorded = read_record(workdir)
+                problems = differences(
+                    sweep_identity(recorded["config"], recorded.get("chunk_size", -1)), identity
+                )
+            except WorkdirError as e:  # --overwrite moves it aside like any other
+                problems = [str(e)]
         else:
             problems = [f"it has no {CONFIG_FILE}, so it is not a losslab sweep's workdir"]
         if not problems:
             resume = True
         elif overwrite:
             _refuse_moving_the_cwd(workdir)
-            _move_aside(workdir)
+            move_aside(workdir)
         else:
             shown = "; ".join(problems[:5]) + (f"; ... ({len(problems)} in all)"
                                                if len(problems) > 5 else "")
@@ -170,7 +181,7 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
             )
 
     if resume:
-        _remove_stale_temporaries(workdir)
+        remove_stale_temporaries(workdir)
         for key in PROVENANCE_KEYS:
             changed = differences(recorded.get(key, {}), record.get(key, {}), f"{key}.")
             if changed:
@@ -184,6 +195,6 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
     except OSError as e:
         raise result_files.ResultsWriteError(
             e.errno, f"can't create workdir {workdir}: {e.strerror}") from e
-    _remove_stale_temporaries(workdir)
+    remove_stale_temporaries(workdir)
     result_files.write_json(config_path, record)
     return False

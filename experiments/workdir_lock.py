@@ -14,7 +14,11 @@ time, read back for the refusal message.
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
   `workdir.sweep_identity`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
-  blocks: the next sweep takes it over and logs the dead holder it replaces.
+  blocks: the next sweep takes it over and logs the dead holder it replaces. A holder that ends
+  (normally or by an exception) clears its record, so only a dead one is reported.
+* The lock is keyed on the resolved path (a symlink to a busy workdir is the same workdir), and
+  taken by `run_sweep` (`sweep_lock`) only once the config is checked; `python -m
+  experiments.claims` takes it (`held`) on the report's workdir.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -41,7 +44,9 @@ class WorkdirLockedError(WorkdirError):
 
 
 def lock_path(workdir: str | os.PathLike) -> pathlib.Path:
-    resolved = pathlib.Path(os.path.abspath(workdir))
+    """The lock of the directory `workdir` names, symlinks resolved: a symlink to a busy workdir
+    (or a path through one) gets the same lock as the workdir itself."""
+    resolved = pathlib.Path(workdir).resolve()
     return resolved.with_name(f".{resolved.name}.lock")
 
 
@@ -97,6 +102,7 @@ def held(
     the record's identity is its own (the parts of one sweep), else it is refused.
     """
     path = lock_path(workdir)
+    acquired = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -113,9 +119,7 @@ def held(
             me = {"pid": os.getpid(), "host": socket.gethostname(),
                   "start": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                   "shared": shared, "identity": identity}
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, json.dumps(me).encode())
+            _record(fd, path, json.dumps(me).encode())
             if shared and not _try_lock(fd, fcntl.LOCK_SH):
                 raise _refused(workdir, path, _read_holder(fd))
         elif not shared:
@@ -127,9 +131,28 @@ def held(
             holder = _read_holder(fd)
             if holder.get("identity") != identity:
                 raise _refused(workdir, path, holder, "a different distributed sweep")
+        acquired = True
         yield path
     finally:
+        # The last holder clears its record, so the next sweep finds no "stale" holder to report
+        # (a record left behind is a holder that died).
+        if acquired and _try_lock(fd, fcntl.LOCK_EX):
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # releases the flock
+
+
+def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
+    """Replace the lock file's contents with `record`; ResultsWriteError naming it on a full or
+    failing disk."""
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, record)
+    except OSError as e:
+        from experiments import result_files
+        raise result_files.ResultsWriteError(
+            e.errno, f"can't write the workdir lock {path}: {e.strerror}") from e
 
 
 def identity_of(config) -> str:
@@ -139,13 +162,9 @@ def identity_of(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def locked(run_sweep):
-    """Decorator for `run_sweep(config, workdir, ...)`: the whole call holds the workdir's lock."""
+def sweep_lock(config, workdir: str | os.PathLike):
+    """The lock a sweep of `config` holds on `workdir`: shared for the parts of one distributed
+    sweep (num_shards > 1 or jax.distributed), exclusive otherwise."""
+    shared = int(config.num_shards) > 1 or bool(config.distributed)
+    return held(workdir, shared=shared, identity=identity_of(config))
 
-    @functools.wraps(run_sweep)
-    def wrapper(config, workdir, *args, **kwargs):
-        shared = int(config.num_shards) > 1 or bool(config.distributed)  # parts of one sweep
-        with held(workdir, shared=shared, identity=identity_of(config)):
-            return run_sweep(config, workdir, *args, **kwargs)
-
-    return wrapper

@@ -78,3 +78,19 @@ def test_checkpoint_every_must_fit_log_every(tmp_path):
 def test_segments_need_not_align_with_sharpness(tmp_path):
     """Segments of 30 steps with sharpness every 20: the measurement sits inside the blocks."""
     _segmented_equals_whole(tmp_path, checkpoint_every=30)
+
+
+
+def test_a_workdir_is_not_resumed_under_another_checkpoint_every(tmp_path):
+    """Issue 36 item 11: segments are separate XLA programs, which may round a reduction
+    differently (tv_ratio moved by 3.6e-7 at checkpoint_every=200 on the default config), so
+    checkpoint_every is part of the sweep identity: a resume that adds it is refused."""
+    from experiments import workdir as workdir_lib
+    from experiments.plan import SweepPlan
+
+    config = _config()
+    workdir_lib.prepare(tmp_path / "w", SweepPlan.resolve(config), {"config": config.to_dict()})
+    config.checkpoint_every = 20
+    with pytest.raises(workdir_lib.WorkdirError, match=r"checkpoint_every: 0 -> 20"):
+        workdir_lib.prepare(tmp_path / "w", SweepPlan.resolve(config),
+                            {"config": config.to_dict()})

@@ -2,8 +2,10 @@
 
 Each trial mixes, at random (a seeded RNG: every failure reproduces): damage to the workdir's
 chunks (a file truncated, a byte flipped, a manifest deleted), a sweep interrupted at a random
-file write (in-process) or SIGKILLed at a random moment (a real subprocess, 3 of the trials),
-and a second sweep started while the first runs (the same or a different config); then more
+file write (in-process: killed there, or the disk turning read-only, which must be the one-line
+error) or SIGKILLed at a random moment (a real subprocess, 3 of the trials), and a second sweep
+started while the first runs (the same or a different config, into the workdir or a symlink to
+it) or a claims report taking the workdir's lock (refused, writing nothing); then more
 damage, and a final rerun. After it the tables must be byte-identical to an uninterrupted run's,
 with every run exactly once. Most trials run in-process (a subprocess costs seconds of JAX
 start-up) and reuse one compiled program (what is under test is the files, not compiling); the
@@ -12,6 +14,7 @@ subprocesses use the session's persistent compilation cache, so they compile not
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -74,21 +77,28 @@ def _damage(path: pathlib.Path, rng: np.random.Generator) -> None:
                 manifests[rng.integers(len(manifests))].unlink()
 
 
-def _interrupted_in_process(path, rng, monkeypatch) -> None:
-    """A sweep stopped at a random file write; maybe a second sweep tried while it runs."""
+def _interrupted_in_process(path, rng, monkeypatch, seen: set[str]) -> None:
+    """A sweep stopped at a random file write (killed, or the disk turning read-only there);
+    maybe a second sweep (into the workdir or a symlink to it) or a claims report (its lock)
+    tried while it runs. `seen` collects the cases that happened."""
     real_replace = os.replace
     kill_at = int(rng.integers(0, 3 * RUNS + 4))
+    read_only = rng.random() < 0.25
     concurrent_at = int(rng.integers(0, kill_at + 1)) if rng.random() < 0.5 else -1
     other = _config(learning_rate=3e-2) if rng.random() < 0.5 else _config()
+    intruder = str(rng.choice(["sweep", "symlink", "report"]))
     calls = []
 
     def replace(src, dst):
         if len(calls) == concurrent_at:
             before = sorted(p.name for p in path.rglob("*"))
             with pytest.raises(workdir_lock.WorkdirLockedError, match="in use by another sweep"):
-                sweep.run_sweep(other, path)
+                _intrude(intruder, path, other)
+            seen.add(intruder)
             assert sorted(p.name for p in path.rglob("*")) == before  # it wrote nothing
         if len(calls) == kill_at:
+            if read_only:
+                raise PermissionError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
             raise Killed
         calls.append(dst)
         real_replace(src, dst)
@@ -98,8 +108,25 @@ def _interrupted_in_process(path, rng, monkeypatch) -> None:
         sweep.run_sweep(_config(), path)
     except Killed:
         pass
+    except result_files.ResultsWriteError as e:  # the one line the command line prints
+        assert read_only and "\n" not in str(e) and "Read-only file system" in str(e), str(e)
+        seen.add("read-only")
     finally:
         monkeypatch.setattr(result_files.os, "replace", real_replace)
+
+
+def _intrude(intruder: str, path: pathlib.Path, config) -> None:
+    """A second sweep into `path` or into a symlink to it, or a claims report's lock on it."""
+    if intruder == "report":  # what `python -m experiments.claims --workdir=path` takes
+        with workdir_lock.held(path):
+            pass
+    elif intruder == "symlink":
+        link = path.with_name(f"{path.name}-link")
+        link.unlink(missing_ok=True)
+        link.symlink_to(path)
+        sweep.run_sweep(config, link)
+    else:
+        sweep.run_sweep(config, path)
 
 
 def _cli(path: pathlib.Path, cache: str, log) -> subprocess.Popen:
@@ -163,6 +190,7 @@ def test_twenty_random_faults_end_in_the_uninterrupted_tables(tmp_path, monkeypa
     by_subprocess = set(rng.choice(TRIALS, SUBPROCESS_TRIALS, replace=False).tolist())
     cache = jax.config.jax_compilation_cache_dir or str(tmp_path / "jax-cache")
     path = tmp_path / "w"
+    seen: set[str] = set()
     for trial in range(TRIALS):
         if not path.exists() or rng.random() < 0.3:
             shutil.rmtree(path, ignore_errors=True)  # a fresh workdir: everything to compute
@@ -170,7 +198,7 @@ def test_twenty_random_faults_end_in_the_uninterrupted_tables(tmp_path, monkeypa
         if trial in by_subprocess:
             _sigkilled_subprocess(path, rng, cache, tmp_path)
         else:
-            _interrupted_in_process(path, rng, monkeypatch)
+            _interrupted_in_process(path, rng, monkeypatch, seen)
         _damage(path, rng)
         result = sweep.run_sweep(_config(), path)  # the final rerun
         assert _tables(path) == expected, f"trial {trial}"
@@ -179,3 +207,4 @@ def test_twenty_random_faults_end_in_the_uninterrupted_tables(tmp_path, monkeypa
         chunks = {p.name for p in (path / result_files.CHUNK_DIR).iterdir()
                   if not p.name.startswith(".")}  # a SIGKILLed writer's temporaries may stay
         assert chunks == CHUNK_FILES, f"trial {trial}: {sorted(chunks ^ CHUNK_FILES)}"
+    assert seen == {"sweep", "symlink", "report", "read-only"}, seen  # every case was tried

@@ -81,8 +81,9 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
     record = json.loads((original / "config.json").read_text())
     record["versions"]["jax"] = "0.0.1"
     (original / "config.json").write_text(json.dumps(record))
-    proc = subprocess.run(  # `into` holds the finished rerun: this only compares
-        [sys.executable, "-m", "experiments.reproduce", f"--workdir={original}", f"--into={into}"],
+    proc = subprocess.run(  # `into` is moved aside and the sweep rerun
+        [sys.executable, "-m", "experiments.reproduce", f"--workdir={original}", f"--into={into}",
+         "--overwrite"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -96,7 +97,7 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
     rerun_value = pd.read_csv(into / result_files.RUNS_TABLE).loc[3, "final_test_loss"]
     runs.loc[3, "final_test_loss"] = rerun_value * (1 + 1e-6)
     runs.to_csv(original / result_files.RUNS_TABLE, index=False)
-    report = reproduce.reproduce(original, into, rtol=1e-4, atol=0.0)
+    report = reproduce.compare(original, into, rtol=1e-4, atol=0.0)
     assert report.ok and any("versions.jax" in w for w in report.warnings)
     (column,) = [c for c in report.columns
                  if (c.table, c.column) == (result_files.RUNS_TABLE, "final_test_loss")]

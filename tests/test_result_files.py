@@ -123,3 +123,143 @@ def test_cli_reports_a_chunk_that_belongs_to_no_chunk_of_the_grid_in_one_line(fi
     errors = [line for line in proc.stderr.splitlines() if line.startswith("E")]
     assert len(errors) == 1 and "g000-c00099" in errors[0], proc.stderr[-3000:]
     assert _tables(path) == _tables(finished)  # the tables are untouched
+
+
+def _edit_chunk(path, name: str) -> None:
+    """Change one value of a chunk's runs table (its manifest no longer matches)."""
+    target = path / result_files.CHUNK_DIR / name
+    frame = pd.read_csv(target)
+    frame.loc[0, "final_test_mse"] = 0.001
+    frame.to_csv(target, index=False)
+
+
+def test_analysis_of_a_partial_workdir_reads_only_verified_chunks(finished, tmp_path,
+                                                                  monkeypatch):
+    """Issue 36 item 12: an edited or truncated chunk is left out, with a warning naming it."""
+    from absl import logging
+
+    from experiments import analysis
+    path = _copy(finished, tmp_path)
+    for table in (result_files.RUNS_TABLE, result_files.CURVES_TABLE, result_files.GROUPS_TABLE):
+        (path / table).unlink()  # a sweep still running: only its chunks
+    _edit_chunk(path, "g000-c00001.runs.csv")
+    curves = path / result_files.CHUNK_DIR / "g000-c00002.curves.csv"
+    curves.write_bytes(curves.read_bytes()[: len(curves.read_bytes()) // 3])
+    warnings: list[str] = []
+    monkeypatch.setattr(logging, "warning", lambda msg, *a: warnings.append(msg % a))
+    loaded = analysis.load(path)
+    full = pd.read_csv(finished / result_files.RUNS_TABLE)
+    damaged = set(pd.read_csv(finished / result_files.CHUNK_DIR / "g000-c00001.runs.csv").run_id)
+    damaged |= set(pd.read_csv(finished / result_files.CHUNK_DIR / "g000-c00002.runs.csv").run_id)
+    expected = full[~full.run_id.isin(damaged)].reset_index(drop=True)
+    assert loaded.runs[expected.columns].equals(expected)
+    assert set(loaded.curves.run_id) == set(expected.run_id)
+    assert any("g000-c00001" in w and "checksum" in w for w in warnings), warnings
+    assert any("g000-c00002" in w and "checksum" in w for w in warnings), warnings
+
+
+def test_merge_on_a_damaged_chunk_does_not_claim_to_recompute_it(finished, tmp_path,
+                                                                 monkeypatch):
+    """Issue 36, minor: merge recomputes nothing, so its log says to rerun the sweep."""
+    from absl import logging
+
+    from experiments import distribution
+    from experiments.plan import SweepPlan
+    path = _copy(finished, tmp_path)
+    _edit_chunk(path, "g000-c00001.runs.csv")
+    warnings: list[str] = []
+    monkeypatch.setattr(logging, "warning", lambda msg, *a: warnings.append(msg % a))
+    plan = SweepPlan.from_record(distribution.record_of(path))
+    with pytest.raises(result_files.ChunkError, match="g000-c00001"):
+        distribution.check_complete(plan, path)
+    (line,) = [w for w in warnings if "g000-c00001" in w]
+    assert "recomputing it" not in line and "rerun the sweep" in line
+
+
+def test_merge_on_a_workdir_it_cannot_write_is_one_line_naming_the_path(finished, tmp_path):
+    """Issue 36 item 10: the assembly lock can't be created (here parts/ is a file)."""
+    import subprocess
+
+    from tests.test_resume import ROOT
+    path = _copy(finished, tmp_path)
+    (path / "parts").write_text("")
+    proc = subprocess.run([sys.executable, "-m", "experiments.merge", f"--workdir={path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("E")]
+    assert len(errors) == 1 and f"{path}/parts/assembling.lock" in errors[0], proc.stderr[-3000:]
+    assert _tables(path) == _tables(finished)
+
+
+def test_reproduce_refuses_an_unfinished_workdir_and_a_used_into_before_training(finished,
+                                                                                 tmp_path):
+    """Issue 36 item 13: nothing is trained, nothing created, old results never 'reproduced'."""
+    import shutil
+
+    from experiments import reproduce
+    from experiments.workdir import WorkdirError
+    path = _copy(finished, tmp_path)
+    (path / result_files.RUNS_TABLE).unlink()
+    into = tmp_path / "w-reproduce"
+    with pytest.raises(ValueError, match=rf"{path} is not a finished sweep: no runs\.csv"):
+        reproduce.reproduce(path, into)
+    assert not into.exists()
+    shutil.copytree(finished, into)  # `into` already holds a run: it would only be compared
+    with pytest.raises(WorkdirError, match=rf"--into={into} already holds .*--overwrite"):
+        reproduce.reproduce(finished, into)
+    assert _tables(into) == _tables(finished)
+
+
+@pytest.mark.parametrize("damage", ["not-json", "foreign"])
+def test_a_damaged_or_foreign_config_json_is_named(finished, tmp_path, damage):
+    """Issue 36 item 14: merge, reproduce and analysis.load name the file that can't be read."""
+    import json
+
+    from experiments import analysis, distribution, reproduce
+    from experiments.workdir import WorkdirError
+    path = _copy(finished, tmp_path)
+    config_json = path / "config.json"
+    if damage == "not-json":
+        config_json.write_text(config_json.read_text()[:-40])
+    else:
+        config_json.write_text(json.dumps({"something": "else"}))
+    match = rf"{config_json}.*(not a losslab sweep|JSON|Expecting|Unterminated)"
+    with pytest.raises(WorkdirError, match=match):
+        distribution.record_of(path)  # what merge reads
+    with pytest.raises(WorkdirError, match=match):
+        reproduce.reproduce(path, tmp_path / "into")
+    with pytest.raises(WorkdirError, match=match):
+        analysis.load(path)
+
+
+def test_stale_temporaries_are_removed_in_every_folder_of_a_workdir(tmp_path):
+    """Issue 36, minor: a kill leaves `.<name>.<random>.tmp` in plots/ (a figure being saved)
+    or in a claims report's folders; an old one is removed wherever it is, a fresh one kept."""
+    import time
+
+    from experiments import workdir
+    old = time.time() - 2 * workdir.STALE_TMP_SECONDS
+    stale = [tmp_path / "plots" / ".heatmap.png.ab12.tmp", tmp_path / "claim2" / ".t.csv.cd.tmp",
+             tmp_path / "claim4" / "plots" / ".f.png.ef.tmp", tmp_path / ".report.md.01.tmp"]
+    fresh = tmp_path / "plots" / ".curves.png.gh34.tmp"
+    kept = tmp_path / "plots" / "heatmap.png"
+    for path in [*stale, fresh, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    for path in [*stale, kept]:
+        os.utime(path, (old, old))
+    workdir.remove_stale_temporaries(tmp_path)
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and kept.exists()
+
+
+def test_a_rerun_that_trains_nothing_says_so(finished, tmp_path, monkeypatch):
+    """Issue 36, minor: not "trained 6 runs in 0.0s" when every chunk was already there."""
+    from absl import logging
+    path = _copy(finished, tmp_path)
+    infos: list[str] = []
+    monkeypatch.setattr(logging, "info", lambda msg, *a: infos.append(msg % a))
+    _sweep(path)
+    assert not [line for line in infos if "trained" in line], infos
+    assert any(f"were already in {path}: nothing to train" in line for line in infos), infos

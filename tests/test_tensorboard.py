@@ -173,3 +173,29 @@ def test_full_disk_while_writing_events_is_one_error_naming_the_path(tmp_path, m
         sweep.run_sweep(_config(), workdir)
     assert "\n" not in str(info.value)
     assert not list((workdir / result_files.CHUNK_DIR).glob("*.runs.csv"))  # events come first
+
+
+def test_a_read_only_tb_directory_is_one_error_naming_it(tmp_path, monkeypatch):
+    """Issue 36 item 9: every OSError under tb/ (here: the marker of a chunk being rewritten
+    can't be removed) is the one-line ResultsWriteError, not a traceback."""
+    import errno
+    import os
+
+    from experiments.plan import SweepPlan
+    writer = tensorboard_events.Writer(tmp_path / "w", SweepPlan.resolve(_config()))
+    runs = pd.DataFrame({"run_id": [0], "group_id": [0], "run_name": ["loss=huber"],
+                         "final_test_mse": [0.5]})
+    curves = pd.DataFrame({"run_id": [0, 0], "step": [0, 10], "test_mse": [1.0, 0.5]})
+    writer.write_chunk((0, 0), runs, curves)
+    real_unlink = pathlib.Path.unlink
+
+    def read_only(self, missing_ok=False):
+        if tensorboard_events.TB_DIR in self.parts:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+    with pytest.raises(result_files.ResultsWriteError,
+                       match=r"can't write .*w/tb\S*: Permission denied") as info:
+        writer.write_chunk((0, 0), runs, curves)
+    assert "\n" not in str(info.value)

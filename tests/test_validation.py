@@ -279,3 +279,69 @@ def test_cli_reports_an_invalid_value_in_one_line_and_exits_2(tmp_path):
     assert len(errors) == 1
     assert "config.sweep.loss_knobs.delta=-1.0 is invalid for loss 'huber'" in errors[0]
     assert not workdir.exists()
+
+
+def _one_line_refusal(proc, workdir, message: str) -> None:
+    """Exit status 2, no traceback, exactly one stderr line and it matches `message`; nothing
+    written: neither the workdir nor its missing parent directories nor a lock file."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert len(lines) == 1 and re.search(message, lines[0]), proc.stderr[-3000:]
+    assert not workdir.parent.exists(), list(workdir.parent.parent.iterdir())
+
+
+def _sweep_cli(tmp_path, *flags):
+    workdir = tmp_path / "missing" / "parent" / "w"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.sweep", f"--workdir={workdir}", *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    return proc, workdir
+
+
+@pytest.mark.parametrize(
+    "contents, message",
+    [
+        ("def get_config(:\n", r"--config=\S*cfg\.py.*SyntaxError"),
+        (None, r"--config=\S*cfg\.py.*No such file"),
+        ("def get_config():\n    return {'steps': 1}\n",
+         r"--config=\S*cfg\.py: get_config\(\) returned a dict, expected an ml_collections "
+         r"ConfigDict"),
+    ],
+    ids=["syntax-error", "missing-file", "returns-a-dict"],
+)
+def test_a_config_file_that_does_not_load_is_one_line(tmp_path, contents, message):
+    """Issue 36 item 1: a syntax error, a missing file, a get_config returning a dict."""
+    config_file = tmp_path / "cfg.py"
+    if contents is not None:
+        config_file.write_text(contents)
+    proc, workdir = _sweep_cli(tmp_path, f"--config={config_file}")
+    _one_line_refusal(proc, workdir, message)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        # Issue 36 item 2: a typo in a field of the shipped default config (no --config).
+        (("--config.learnig_rate=0.01",), r"learnig_rate.*Did you mean \"learning_rate\""),
+        # Item 3: distributed without a coordinator, or with an address that isn't host:port.
+        (("--config=configs/tiny.py", "--config.distributed=True"),
+         r"config\.distributed=True.*coordinator_address"),
+        (("--config=configs/tiny.py", "--config.distributed=True",
+          "--config.coordinator_address=notaport"),
+         r"config\.coordinator_address='notaport' must be host:port"),
+        # Item 4: integers the traced int32 step counters can't hold.
+        (("--config=configs/tiny.py", "--config.steps=10000000000",
+          "--config.log_every=1000000000"), r"config\.steps=10000000000 is beyond int32"),
+        (("--config=configs/tiny.py", "--config.steps=2147483648", "--config.log_every=1"),
+         r"config\.steps=2147483648 is beyond int32"),
+        # Item 5: a refused config creates no parent directories and no lock file.
+        (("--config=configs/tiny.py", "--config.steps=-1"), r"config\.steps=-1 must be > 0"),
+    ],
+    ids=["default-config-typo", "distributed-no-address", "address-not-host-port",
+         "steps-1e10", "steps-2^31", "negative-steps"],
+)
+def test_hostile_command_lines_are_one_line_and_write_nothing(tmp_path, flags, message):
+    proc, workdir = _sweep_cli(tmp_path, *flags)
+    _one_line_refusal(proc, workdir, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -93,7 +94,7 @@ def test_parts_of_a_different_distributed_sweep_are_refused_naming_the_holder(tm
         pass
 
 
-def test_the_lock_wrapper_tells_two_distributed_sweeps_apart(tmp_path):
+def test_the_sweep_lock_tells_two_distributed_sweeps_apart(tmp_path):
     from configs import tiny
 
     def part(lr):
@@ -101,11 +102,82 @@ def test_the_lock_wrapper_tells_two_distributed_sweeps_apart(tmp_path):
         config.num_shards, config.learning_rate = 2, lr
         return config
 
-    seen = []
-    inner = workdir_lock.locked(lambda config, workdir: seen.append(config.learning_rate))
     with workdir_lock.held(tmp_path / "w", shared=True,
                            identity=workdir_lock.identity_of(part(1e-2))):
-        inner(part(1e-2), tmp_path / "w")  # the same sweep's other shard
+        with workdir_lock.sweep_lock(part(1e-2), tmp_path / "w"):  # the same sweep's other shard
+            pass
         with pytest.raises(workdir_lock.WorkdirLockedError, match="different distributed sweep"):
-            inner(part(3e-2), tmp_path / "w")
-    assert seen == [1e-2]
+            with workdir_lock.sweep_lock(part(3e-2), tmp_path / "w"):
+                pass
+
+
+def test_a_symlink_to_a_busy_workdir_is_refused(tmp_path):
+    """Issue 36 item 6: the lock is keyed on the resolved directory, not the path as given."""
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    (tmp_path / "link").symlink_to(workdir)
+    with workdir_lock.held(workdir), pytest.raises(workdir_lock.WorkdirLockedError,
+                                                   match=f"pid {os.getpid()} "):
+        with workdir_lock.held(tmp_path / "link"):
+            pass
+    assert workdir_lock.lock_path(tmp_path / "link" / ".." / "w") == workdir_lock.lock_path(
+        workdir)
+
+
+def test_a_finished_holder_leaves_no_stale_record(tmp_path, monkeypatch):
+    """Issue 36 item 5: a rerun after a sweep that ended normally warns of no stale lock."""
+    workdir = tmp_path / "w"
+    child = subprocess.run([sys.executable, "-c", _HOLD.replace("600", "0"), str(workdir)],
+                           cwd=ROOT, capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert child.returncode == 0, child.stderr
+    warnings: list[str] = []
+    monkeypatch.setattr(logging, "warning", lambda msg, *a: warnings.append(msg % a))
+    with workdir_lock.held(workdir):
+        pass
+    assert warnings == []
+
+
+def test_a_full_disk_while_recording_the_holder_is_one_error_naming_the_lock(tmp_path,
+                                                                               monkeypatch):
+    """Issue 36 item 8: ENOSPC from os.write becomes ResultsWriteError (exit 1, one line)."""
+    from experiments import result_files
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(workdir_lock.os, "write", full)
+    with pytest.raises(result_files.ResultsWriteError,
+                       match=r"can't write the workdir lock .*\.w\.lock: No space left on device"):
+        with workdir_lock.held(tmp_path / "w"):
+            pass
+
+
+def test_a_refused_config_creates_no_directory_and_no_lock(tmp_path):
+    """Issue 36 item 5: the config is checked before the workdir is locked."""
+    from configs import tiny
+    from experiments import sweep, validation
+
+    config = tiny.get_config()
+    config.steps = -1
+    workdir = tmp_path / "missing" / "w"
+    with pytest.raises(validation.ConfigError, match=r"config\.steps=-1"):
+        sweep.run_sweep(config, workdir)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_claims_reports_into_one_workdir_are_refused(tmp_path):
+    """Issue 36 item 7: the report's workdir is locked as a sweep's is."""
+    workdir = tmp_path / "claims"
+    with workdir_lock.held(workdir):
+        proc = subprocess.run(
+            [sys.executable, "-m", "experiments.claims", f"--workdir={workdir}", "--quick",
+             "--only=claim2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "in use by" in line]
+    assert len(errors) == 1 and f"pid {os.getpid()} " in errors[0], proc.stderr[-3000:]
+    assert not workdir.exists()

@@ -281,6 +281,22 @@ def _configure_xla(quick: bool) -> None:
     devices.apply_xla_flags(settings)
 
 
+def _render_or_run(keys: list[str]):
+    """--rerender: judge the saved tables; otherwise run the claims. Returns (paths, not_run)."""
+    if FLAGS.rerender:
+        if FLAGS["quick"].present:
+            _bad_input(f"--quick={FLAGS.quick} with --rerender: sizes come from the run's "
+                       "provenance.json; drop --quick")
+        try:
+            _, paths, not_run = rerender_claims(FLAGS.workdir, keys if FLAGS.only else ())
+        except (FileNotFoundError, ValueError) as error:
+            _bad_input(str(error))
+    else:
+        _configure_xla(FLAGS.quick)
+        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    return paths, not_run
+
+
 def main(argv):
     if len(argv) > 1:
         _bad_input(f"unexpected arguments: {argv[1:]}")
@@ -294,17 +310,18 @@ def main(argv):
     logging.get_absl_handler().addFilter(ClaimsTerminal())
     matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     start = time.perf_counter()
-    if FLAGS.rerender:
-        if FLAGS["quick"].present:
-            _bad_input(f"--quick={FLAGS.quick} with --rerender: sizes come from the run's "
-                       "provenance.json; drop --quick")
-        try:
-            _, paths, not_run = rerender_claims(FLAGS.workdir, keys if FLAGS.only else ())
-        except (FileNotFoundError, ValueError) as error:
-            _bad_input(str(error))
-    else:
-        _configure_xla(FLAGS.quick)
-        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+    # Imported here: workdir's sweep identity needs config_schema, which imports JAX (through
+    # losses), and a re-render (rerender_claims) must not.
+    from experiments import workdir as workdir_lib
+    from experiments import workdir_lock
+
+    try:  # one report per workdir at a time, as one sweep (experiments.workdir_lock)
+        with workdir_lock.held(FLAGS.workdir):
+            workdir_lib.remove_stale_temporaries(pathlib.Path(FLAGS.workdir))  # a killed run's
+            paths, not_run = _render_or_run(keys)
+    except (workdir_lock.WorkdirLockedError, result_files.ResultsWriteError) as e:
+        logging.error("%s", e)
+        sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
     logging.info("report: %s (and report.html, verdicts.csv) in %.1f s", paths["markdown"],
                  time.perf_counter() - start)
     failed = {k: v for k, v in not_run.items() if v.startswith("failed")}
