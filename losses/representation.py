@@ -88,12 +88,27 @@ def ntxent(
 
 
 def _p_distance(x: jax.Array, norm_degree: float, eps: jax.Array) -> jax.Array:
-    """(Σ|x|^p + ε)^(1/p) over the last axis, without overflow of Σ|x|^p: rows with an entry
-    above 1 are scaled by ~1/max|x| first (and ε by its p-th power), a constant to autodiff."""
-    top = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True))
-    scale = _normal_scale(jnp.maximum(top, 1))
-    total = jnp.sum(jnp.abs(x / scale) ** norm_degree, axis=-1) + eps / scale[..., 0] ** norm_degree
-    return scale[..., 0] * total ** (1 / norm_degree)
+    """(Σ|x|^q + ε)^(1/q) over the last axis, q = norm_degree, without overflow of Σ|x|^q.
+
+    Where no row's sum overflowed the formula is taken as is (one lax.cond for the batch: the
+    rescaled form cost value+grad 2.0x optax's, 1e5 x 10 triplets, loaded machine); otherwise
+    rows with an entry above 1 are scaled by ~1/max|x| first (and ε by its
+    q-th power), a constant to autodiff."""
+    square = norm_degree == 2
+
+    def norm(v, eps):
+        powers = jnp.square(v) if square else jnp.abs(v) ** norm_degree
+        total = jnp.sum(powers, axis=-1) + eps
+        return jnp.sqrt(total) if square else total ** (1 / norm_degree)
+
+    def rescaled(x):
+        top = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=-1, keepdims=True))
+        scale = _normal_scale(jnp.maximum(top, 1))
+        return scale[..., 0] * norm(x / scale, eps / scale[..., 0] ** norm_degree)
+
+    direct = norm(x, eps)  # inf where Σ|x|^q overflowed; NaN stays NaN either way
+    fine = jax.lax.stop_gradient(jnp.all(direct < jnp.inf))
+    return jax.lax.cond(fine, lambda x: direct, rescaled, x)
 
 
 def triplet_margin(
