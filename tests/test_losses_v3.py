@@ -282,6 +282,11 @@ def test_dice_matches_optax_and_keras():
     keras_pred = np.array([[4.0, 1.0], [6.0, 1.0]]).reshape(1, 4, 1)
     np.testing.assert_allclose(losses.dice(keras_pred, keras_true, smooth=0.0, from_logits=False),
                                [-0.55555546], atol=1e-6)
+    seg_true = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]], np.float32)
+    seg_pred = np.array([[0, 1, 0, 1], [1, 0, 1, 1], [0, 1, 0, 1], [1, 0, 1, 1]], np.float32)
+    np.testing.assert_allclose(
+        losses.dice(seg_pred.reshape(1, 16, 1), seg_true.reshape(1, 16, 1), smooth=0.0,
+                    from_logits=False), [0.77777773], atol=1e-6)
     y_true = np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]).reshape(2, 2, 2, 1)
     y_pred = np.array([[0.0, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]]).reshape(2, 2, 2, 1)
     np.testing.assert_allclose(losses.dice(y_pred, y_true, smooth=0.0, from_logits=False),
@@ -299,6 +304,14 @@ def test_keras_msle_and_mape_cases():
                                1.4370, atol=1e-3)
     np.testing.assert_allclose(
         losses.reduce(losses.mean_absolute_percentage_error(y_pred, y_true)), 211.8518, atol=1e-3)
+    # Keras' per-sample values are means over the last axis; reduction=None with weight 2.3,
+    # and "mean_with_sample_weight" (Σ w·v / Σ w) with per-sample weights
+    per_sample = losses.mean_absolute_percentage_error(y_pred, y_true).mean(-1)
+    np.testing.assert_allclose(losses.reduce(per_sample, "none", weights=2.3),
+                               [621.8518, 352.6666], atol=1e-3)
+    msle_per_sample = losses.mean_squared_log_error(y_pred, y_true).mean(-1)
+    np.testing.assert_allclose(losses.reduce(msle_per_sample, weights=np.array([1.2, 3.4])),
+                               1.646, atol=1e-3)
     eps = 1e-7
     want = (np.log1p(np.maximum(y_pred, eps)) - np.log1p(np.maximum(y_true, eps))) ** 2
     np.testing.assert_allclose(losses.mean_squared_log_error(y_pred, y_true), want, rtol=1e-6)
