@@ -27,6 +27,14 @@ from losses.penalties import elastic_net
 from losses.penalties import l1_penalty
 from losses.penalties import l2_penalty
 from losses.reduction import reduce
+from losses.classification import bi_tempered_logistic
+from losses.classification import dice
+from losses.classification import generalized_kl_divergence
+from losses.classification import nll_loss
+from losses.classification import poly_loss_cross_entropy
+from losses.fenchel_young import fenchel_young
+from losses.fenchel_young import sparsemax
+from losses.fenchel_young import sparsemax_loss
 from losses.registry import ALIASES
 from losses.registry import canonical
 from losses.registry import get
@@ -46,20 +54,28 @@ from losses.robust import general_robust
 from losses.robust import geman_mcclure
 from losses.robust import robust_nll
 from losses.robust import welsch
+from losses.regression import mean_absolute_percentage_error
+from losses.regression import mean_squared_log_error
+from losses.representation import ntxent
+from losses.representation import triplet_margin
 
 __all__ = [
     "ALIASES",
     "absolute_error",
+    "bi_tempered_logistic",
     "canonical",
     "cauchy",
     "cosine_distance",
     "decay_mask",
     "decoupled_weight_decay",
+    "dice",
     "elastic_net",
+    "fenchel_young",
     "focal",
     "gaussian_nll",
     "geman_mcclure",
     "general_robust",
+    "generalized_kl_divergence",
     "get",
     "hinge",
     "huber",
@@ -69,12 +85,17 @@ __all__ = [
     "l2_penalty",
     "laplace_nll",
     "log_cosh",
+    "mean_absolute_percentage_error",
+    "mean_squared_log_error",
     "multi_margin",
     "multiclass_hinge",
     "names",
+    "nll_loss",
+    "ntxent",
     "one_hot_squared_error",
     "perceptron",
     "poisson_nll",
+    "poly_loss_cross_entropy",
     "pseudo_huber",
     "quantile",
     "reduce",
@@ -84,8 +105,11 @@ __all__ = [
     "smooth_l1",
     "smooth_labels",
     "softmax_cross_entropy",
+    "sparsemax",
+    "sparsemax_loss",
     "squared_error",
     "student_t_nll",
     "task",
+    "triplet_margin",
     "welsch",
 ]

@@ -669,3 +669,269 @@ def perceptron(scores: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -> ja
     Reference: optax.losses.perceptron_loss (same values); Rosenblatt (1958).
     """
     return hinge(scores, labels, margin=0.0)
+
+
+def nll_loss(
+    log_probs: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    weight: jax.typing.ArrayLike | None = None,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: _Axis = -1,
+) -> jax.Array:
+    """Negative log-likelihood -w_y·log p_y from log-probabilities, per example (no softmax).
+
+    The input is taken as given (torch's NLLLoss convention: the output of a log_softmax, or
+    any log-probabilities); on logits it is -z_y, unbounded below. Gradient -w_y on the true
+    class, 0 elsewhere: constant, never saturating. With probability labels t it is
+    -Σ_j w_j t_j log p_j (0·log 0 = 0: a class with no target mass contributes 0 even where
+    log p = -inf; target mass there gives +inf); a NaN anywhere in the row gives NaN (torch
+    gives the finite -w_y·log p_y there). `weight`, `where`, `ignore_index`, `axis`: see the
+    module docstring; torch's mean divides by Σ w_y over the kept examples:
+    `reduce(values, weights=weight[labels], where=labels != ignore_index)` of the unweighted
+    values.
+
+    Reference: torch.nn.functional.nll_loss (same values, reduction="none"); the composition
+    nll_loss(log_softmax(z)) is `softmax_cross_entropy(z)` (the alias "nll" names that one).
+    """
+    batch, _ = _prepare(log_probs, labels, axis, where, ignore_index)
+    weight = _class_weight(weight, batch)
+    if batch.is_index:
+        loss = -batch.take(batch.logits)
+        if weight is not None:
+            loss = loss * weight[batch.labels]
+    else:
+        targets = batch.labels if weight is None else batch.labels * weight
+        loss = _xlogy_sum(targets, batch.logits)
+    # a NaN anywhere in the row is a NaN value (divergence must show), not only at the label
+    return batch.finish(jnp.where(jnp.any(jnp.isnan(batch.logits), axis=-1), jnp.nan, loss))
+
+
+def poly_loss_cross_entropy(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    epsilon: jax.typing.ArrayLike = 2.0,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: _Axis = -1,
+) -> jax.Array:
+    """Poly-1 loss: cross-entropy + ε·(1 - p_t), p_t = Σ_j t_j softmax(z)_j (Leng et al. 2022).
+
+    The first term of cross-entropy's expansion -log p_t = Σ_k (1 - p_t)^k / k re-weighted:
+    ε > 0 adds a bounded push on confident examples (gradient of the extra term -ε ∂p_t,
+    vanishing as p_t -> 0 or 1), ε = -1 removes the first polynomial term, ε = 0 is
+    `softmax_cross_entropy`. Gradient softmax(z) - t - ε·p_t·(t - softmax(z)) for one-hot t:
+    bounded. For integer labels 1 - p_t is -expm1(-CE), exact where p_t -> 1. `where` with the
+    logits' ndim is a class mask (optax's `where`: classes left out of the softmax and the
+    sum), with the output's shape it masks examples; `ignore_index`, `axis`: see the module
+    docstring.
+
+    Reference: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss
+    Functions" (ICLR 2022), eq. 3; same values as optax.losses.poly_loss_cross_entropy.
+    """
+    batch, class_mask = _prepare(logits, labels, axis, where, ignore_index, class_mask_ok=True)
+    eps = _checks.knob(epsilon, batch.logits.dtype)
+    log_p, row_ok = _log_softmax(batch.logits, class_mask)
+    targets = batch.dense()
+    if class_mask is not None:
+        targets = jnp.where(class_mask, targets, 0)
+    ce = _xlogy_sum(targets, log_p)
+    if batch.is_index and class_mask is None:
+        one_minus_pt = -jnp.expm1(-ce)  # p_t = exp(-CE) for one-hot targets
+    else:
+        one_minus_pt = 1 - jnp.sum(targets * jnp.exp(log_p), axis=-1)
+    return batch.finish(jnp.where(row_ok, ce + eps * one_minus_pt, 0))
+
+
+def generalized_kl_divergence(
+    log_predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike,
+    *,
+    axis: _Axis = -1,
+    where: jax.typing.ArrayLike | None = None,
+) -> jax.Array:
+    """Generalized KL Σ_j [t_j (log t_j - log p_j) - t_j + p_j] for unnormalised p, t ≥ 0.
+
+    The Bregman divergence of x log x - x: non-negative for any non-negative vectors, 0 exactly
+    at p = t; equal to `kl_divergence` when p and t both sum to 1. Gradient with respect to
+    log p: p - t (bounded below, growing like p: the true value is representable only for
+    log p ≤ log(max)). `log_predictions` are log p (the exp is taken here), `targets` are t;
+    `axis` and `where` as `kl_divergence` (a mask of the inputs' ndim leaves entries out of
+    both sums, one of the output's shape masks examples).
+
+    Reference: optax.losses.generalized_kl_divergence (same values); Boyd & Vandenberghe,
+    Convex Optimization, p. 90; torch's PoissonNLLLoss(log_input=True) is its sum up to the
+    t log t - t terms, constant in p.
+    """
+    kl = kl_divergence(log_predictions, targets, axis=axis, where=where)
+    log_p = _checks.floating("log_predictions", log_predictions)
+    out_dtype, dtype = log_p.dtype, _checks.compute_dtype(log_p.dtype)
+    axes = _class_axes(axis, log_p.ndim)
+    log_p, t = log_p.astype(dtype), jnp.asarray(targets).astype(dtype)
+    if where is not None:  # left-out entries are 0 before the exp (double where)
+        where = jnp.asarray(where, bool)
+        if where.ndim != log_p.ndim:  # per example: broadcast over the class axes
+            where = jnp.expand_dims(where, axes)
+        where = jnp.broadcast_to(where, log_p.shape)
+        log_p, t = jnp.where(where, log_p, -jnp.inf), jnp.where(where, t, 0)
+    mass = jnp.sum(_class_last(jnp.exp(log_p) - t, axes), axis=-1)
+    return (kl.astype(dtype) + mass).astype(out_dtype)
+
+
+def _check_t2(t2: jax.typing.ArrayLike) -> None:
+    value = _checks.concrete(t2)
+    if value is not None and not np.all(value >= 1):
+        raise ValueError(f"t2 must be >= 1, got t2={t2!r}")
+
+
+def _tempered_log_softmax(z: jax.Array, t2: jax.Array, num_iters: int) -> jax.Array:
+    """log p, p = exp_t2(z - λ) with Σ p = 1 (t2 ≥ 1; t2 = 1 is log_softmax), class axis last.
+
+    exp_t(u) = (1 + (1 - t)u)^(1/(1 - t)): a heavy-tailed exp. λ is found by Amid et al.'s
+    fixed point on z - max z, `num_iters` steps (a static count: the same program for every
+    t2), under stop_gradient; its derivative enters through λ + Σ_j w_j (z_j - sg(z_j)) with
+    the escort weights w = p^t2 / Σ p^t2, which is ∂λ/∂z at the fixed point (implicit
+    function theorem), so the gradient is the exact normalisation's, not the truncated
+    iteration's. log p = log1p((1 - t2)u)/(1 - t2): no underflow of p in heavy tails."""
+    unit = t2 == 1
+    one_minus = jnp.where(unit, -1, 1 - t2)  # a safe divisor where t2 = 1 (double where)
+
+    def log_exp_t(u):
+        return jnp.where(unit, u, jnp.log1p(jnp.where(unit, 0, one_minus * u)) / one_minus)
+
+    top = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    s0 = jax.lax.stop_gradient(z - top)
+    s = s0
+    for _ in range(num_iters):
+        partition = jnp.sum(jnp.exp(log_exp_t(s)), axis=-1, keepdims=True)
+        s = s0 * jnp.exp(jnp.log(partition) * (1 - t2))
+    log_partition = jnp.log(jnp.sum(jnp.exp(log_exp_t(s)), axis=-1, keepdims=True))
+    # λ = -log_t(1/Z) = (Z^(t2-1) - 1)/(t2 - 1), log Z at t2 = 1
+    lam = jnp.where(unit, log_partition, jnp.expm1(log_partition * (t2 - 1)) / -one_minus)
+    lam = jax.lax.stop_gradient(lam)
+    escort = jax.lax.stop_gradient(jax.nn.softmax(t2 * log_exp_t(s0 - lam), axis=-1))
+    shifted = z - top
+    lam = lam + jnp.sum(escort * (shifted - jax.lax.stop_gradient(shifted)), -1, keepdims=True)
+    return log_exp_t(shifted - lam)
+
+
+def bi_tempered_logistic(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    t1: jax.typing.ArrayLike = 0.8,
+    t2: jax.typing.ArrayLike = 1.2,
+    label_smoothing: jax.typing.ArrayLike = 0.0,
+    num_iters: int = 5,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: _Axis = -1,
+) -> jax.Array:
+    """Bi-tempered logistic loss, per example (Amid et al. 2019):
+
+        Σ_j [y_j (log_t1 y_j - log_t1 p_j) - (y_j^(2-t1) - p_j^(2-t1))/(2-t1)].
+
+    p = tempered_softmax_t2(z) (heavy-tailed for t2 > 1, so a mislabelled example far from its
+    label does not pull hard), log_t(x) = (x^(1-t) - 1)/(1 - t) (bounded below for t1 < 1: the
+    loss of any example is at most 1/(1 - t1) + 1/(2 - t1), robust to label noise). t1 = t2 = 1
+    is KL(y ‖ softmax z), i.e. `softmax_cross_entropy` on one-hot labels. The normalisation of
+    p is a fixed point run for `num_iters` steps (a static count, the reference's 5: no Python
+    control flow on traced values; t1, t2 and the smoothing are traceable knobs); its
+    gradient is the exactly normalised loss's (see `_tempered_log_softmax`). t1 ∈ [0, 1],
+    t2 ≥ 1 (the reference's binary search for t2 < 1 is not offered). Label smoothing is the
+    reference's: y -> (1 - C/(C-1)·ε)·y + ε/(C-1) (not torch's (1 - ε)y + ε/C). `where`,
+    `ignore_index`, `axis`: see the module docstring. The knob defaults (0.8, 1.2) are
+    illustrative; the reference has none.
+
+    Reference: Amid, Warmuth, Anil & Koren, "Robust Bi-Tempered Logistic Loss Based on
+    Bregman Divergences" (NeurIPS 2019); the formula of google/bi-tempered-loss (jax/loss.py)
+    that init2winit's bi_tempered_cross_entropy calls (same values).
+    """
+    _checks.closed_unit("t1", t1)
+    _check_t2(t2)
+    _checks.closed_unit("label_smoothing", label_smoothing)
+    batch, _ = _prepare(logits, labels, axis, where, ignore_index)
+    z = batch.logits
+    t1, t2, eps = (_checks.knob(k, z.dtype)[..., None] for k in (t1, t2, label_smoothing))
+    others = max(batch.num_classes - 1, 1)
+    y = (1 - batch.num_classes / others * eps) * batch.dense() + eps / others
+    log_p = _tempered_log_softmax(z, t2, num_iters)
+    unit = t1 == 1
+    one_minus = jnp.where(unit, 1, 1 - t1)
+
+    def log_t1(log_x):  # log_t1(x) from log x; x = 0 gives -1/(1 - t1) (-inf at t1 = 1)
+        return jnp.where(unit, log_x, jnp.expm1(jnp.where(unit, 0, one_minus * log_x)) / one_minus)
+
+    nonzero = y != 0
+    log_y = jnp.log(jnp.where(nonzero, y, 1))
+    cross = jnp.where(nonzero, y * (log_t1(log_y) - log_t1(jnp.where(nonzero, log_p, 0))), 0)
+    power = (jnp.exp((2 - t1) * log_y) * nonzero - jnp.exp((2 - t1) * log_p)) / (2 - t1)
+    return batch.finish(jnp.sum(cross - power, axis=-1))
+
+
+def dice(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    smooth: jax.typing.ArrayLike = 1.0,
+    alpha: jax.typing.ArrayLike = 0.5,
+    beta: jax.typing.ArrayLike = 0.5,
+    class_weight: jax.typing.ArrayLike | None = None,
+    from_logits: bool = True,
+    spatial_axes: tuple[int, ...] | None = None,
+) -> jax.Array:
+    """Soft Dice (Tversky) loss, mean over classes of 1 - (I + s)/(I + α·FP + β·FN + s).
+
+    Per class c, over the spatial axes: I = Σ p·t, FP = Σ p - I, FN = Σ t - I, with p the
+    softmax of the logits over the class axis (last; a sigmoid for a single class; the inputs
+    themselves with from_logits=False) and t the one-hot (integer labels, the logits' shape
+    less the class axis) or given targets. α = β = ½ is Dice, 1 - (2I + 2s)/(Σp + Σt + 2s);
+    other α, β is the Tversky index. `spatial_axes` default: every axis but the first (batch)
+    and the last (class), optax's default; the output has the remaining shape. `class_weight`
+    multiplies each class's term before the mean. Values in [0, 1]; a class with
+    I + α·FP + β·FN + s = 0 (nothing predicted, nothing there, s = 0) counts as 0. Gradient
+    bounded (a ratio of sums, each p ∈ [0, 1]); it vanishes for classes whose p saturates.
+
+    Reference: Milletari et al., "V-Net" (2016); same values as optax.losses.dice_loss
+    (reduction="mean", class_weights, alpha, beta, smooth); keras.losses.Dice (probabilities,
+    every axis one set, s = 0 with 1e-7 in the denominator) is from_logits=False, smooth=0 on
+    one class.
+    """
+    _checks.nonnegative("smooth", smooth)
+    _checks.nonnegative("alpha", alpha)
+    _checks.nonnegative("beta", beta)
+    z = _checks.floating("logits", logits)
+    if z.ndim == 0:
+        raise ValueError("logits must have a class axis, got a scalar")
+    out_dtype, dtype = z.dtype, _checks.compute_dtype(z.dtype)
+    z = z.astype(dtype)
+    labels = jnp.asarray(labels)
+    num_classes = z.shape[-1]
+    if labels.shape == z.shape[:-1] and jnp.issubdtype(labels.dtype, jnp.integer):
+        _check_label_range(labels, num_classes, None)
+        labels = jax.nn.one_hot(labels, num_classes, dtype=dtype)  # out of range: all 0
+    elif labels.shape != z.shape:
+        raise ValueError(
+            f"labels must have shape {z.shape[:-1]} (integer classes) or {z.shape} (targets), "
+            f"got {labels.shape}"
+        )
+    t = labels.astype(dtype)
+    if not from_logits:
+        p = z
+    elif num_classes == 1:
+        p = jax.nn.sigmoid(z)
+    else:
+        p = jax.nn.softmax(z, axis=-1)
+    axes = tuple(range(1, z.ndim - 1)) if spatial_axes is None else spatial_axes
+    intersection = jnp.sum(p * t, axis=axes)
+    smooth, alpha, beta = (_checks.knob(k, dtype) for k in (smooth, alpha, beta))
+    denominator = (intersection + alpha * (jnp.sum(p, axis=axes) - intersection)
+                   + beta * (jnp.sum(t, axis=axes) - intersection) + smooth)
+    empty = denominator == 0
+    loss = 1 - jnp.where(empty, 1, (intersection + smooth) / jnp.where(empty, 1, denominator))
+    if class_weight is not None:
+        _checks.nonnegative("class_weight", class_weight)
+        loss = loss * jnp.asarray(class_weight, dtype)
+    return jnp.mean(loss, axis=-1).astype(out_dtype)

@@ -16,13 +16,16 @@ from typing import Any
 
 import jax
 
-from losses import classification, likelihood, regression, robust
+from losses import classification, likelihood, regression, representation, robust
+
+# `losses.fenchel_young` is also the function's name in the package: import from the module.
+from losses.fenchel_young import sparsemax_loss
 
 
 @dataclasses.dataclass(frozen=True)
 class _Entry:
     fn: Callable[..., jax.Array]
-    task: str  # "regression" or "classification"
+    task: str  # "regression", "classification" or "representation" (embeddings; see there)
     knobs: dict[str, Any]  # knob name -> default value
 
 
@@ -61,6 +64,28 @@ _REGISTRY: dict[str, _Entry] = {
     "student_t_nll": _Entry(likelihood.student_t_nll, "regression", {"scale": 1.0, "nu": 3.0}),
     "poisson_nll": _Entry(likelihood.poisson_nll, "regression", {}),
     "cosine_distance": _Entry(regression.cosine_distance, "regression", {}),
+    # issue 32: the peers' remaining catalogue
+    "sparsemax_loss": _Entry(sparsemax_loss, "classification", {}),
+    "nll_loss": _Entry(classification.nll_loss, "classification", {}),
+    "poly_loss_cross_entropy": _Entry(
+        classification.poly_loss_cross_entropy, "classification", {"epsilon": 2.0}
+    ),
+    "bi_tempered_logistic": _Entry(
+        classification.bi_tempered_logistic, "classification",
+        {"t1": 0.8, "t2": 1.2, "label_smoothing": 0.0},
+    ),
+    "generalized_kl_divergence": _Entry(
+        classification.generalized_kl_divergence, "classification", {}
+    ),
+    "dice": _Entry(classification.dice, "classification", {"smooth": 1.0}),
+    "mean_squared_log_error": _Entry(regression.mean_squared_log_error, "regression", {}),
+    "mean_absolute_percentage_error": _Entry(
+        regression.mean_absolute_percentage_error, "regression", {}
+    ),
+    # Embeddings, not (predictions, targets): ntxent(embeddings, labels) couples a batch's
+    # examples; triplet_margin(anchors, positives, negatives). No dataset has this task.
+    "ntxent": _Entry(representation.ntxent, "representation", {"temperature": 0.07}),
+    "triplet_margin": _Entry(representation.triplet_margin, "representation", {"margin": 1.0}),
 }
 
 # Other libraries' names -> canonical name. Conventions differ under some of them: `l2` here is
@@ -106,6 +131,22 @@ ALIASES: dict[str, str] = {
     "poisson": "poisson_nll",
     "poisson_nll_loss": "poisson_nll",
     "cosine": "cosine_distance",
+    "multiclass_sparsemax_loss": "sparsemax_loss",
+    "poly_loss": "poly_loss_cross_entropy",
+    "poly1": "poly_loss_cross_entropy",
+    "bi_tempered": "bi_tempered_logistic",
+    "bi_tempered_logistic_loss": "bi_tempered_logistic",
+    "bi_tempered_cross_entropy": "bi_tempered_logistic",
+    "convex_kl_divergence": "generalized_kl_divergence",
+    "dice_loss": "dice",
+    "msle": "mean_squared_log_error",
+    "mean_squared_logarithmic_error": "mean_squared_log_error",
+    "mape": "mean_absolute_percentage_error",
+    "nt_xent": "ntxent",
+    "infonce": "ntxent",
+    "info_nce": "ntxent",
+    "triplet_margin_loss": "triplet_margin",
+    "triplet": "triplet_margin",
 }
 
 
@@ -137,7 +178,8 @@ def knobs(name: str) -> dict[str, Any]:
 
 
 def task(name: str) -> str:
-    """ "regression" (predictions, targets) or "classification" (logits, labels)."""
+    """ "regression" (predictions, targets), "classification" (logits, labels) or
+    "representation" (embeddings: `ntxent`, `triplet_margin`)."""
     return _entry(name).task
 
 

@@ -285,3 +285,56 @@ def _cosine_rescaled(p: jax.Array, t: jax.Array, axis, epsilon: float) -> jax.Ar
     nonzero = (aa != 0) & (bb != 0)  # NaN stays NaN
     aa, bb = jnp.where(nonzero, aa, 1), jnp.where(nonzero, bb, 1)
     return jnp.where(nonzero, ab * jax.lax.rsqrt(aa) * jax.lax.rsqrt(bb), 0)
+
+
+# Keras' backend.epsilon(): the floor of the logged values and of the percentage's denominator.
+_KERAS_EPSILON = 1e-7
+
+
+def mean_squared_log_error(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None
+) -> jax.Array:
+    """Squared log error (log(1 + max(p, ε)) - log(1 + max(t, ε)))², ε = 1e-7, elementwise.
+
+    A squared error on the log1p scale: relative errors count, not absolute ones, for
+    non-negative quantities (counts, prices). Gradient 2(log1p p - log1p t)/(1 + p) for p > ε:
+    bounded for p ≥ 0 and decaying like log(p)/p for large p; 0 for p < ε (negative predictions
+    are floored, as in Keras, so they get no gradient). `targets=None` means zero targets.
+    Finite for every finite input. Half precision is computed in float32.
+
+    Reference: keras.losses.MeanSquaredLogarithmicError (the mean over the last axis of these
+    values; same ε).
+    """
+    p, t = _checks.operands(predictions, targets)
+    dtype = _checks.compute_dtype(p.dtype)
+    eps = _checks.knob(_KERAS_EPSILON, dtype)
+    log_p, log_t = (jnp.log1p(jnp.maximum(x.astype(dtype), eps)) for x in (p, t))
+    gap = log_p - log_t
+    return jnp.square(gap).astype(p.dtype)
+
+
+def mean_absolute_percentage_error(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None = None
+) -> jax.Array:
+    """Absolute percentage error 100·|p - t| / max(|t|, ε), ε = 1e-7, elementwise.
+
+    An L1 loss weighted by 1/|t|: its minimiser over a constant is a weighted median that
+    favours under-prediction; unbounded for targets near 0 (the ε floor keeps it finite: a
+    zero target gives 1e9·|p|). Gradient ±100/max(|t|, ε): constant in p, not differentiable at
+    p = t (JAX's |x| gives +). The value is representable while |p - t|/max(|t|, ε) ≤ max/100;
+    half precision is computed in float32 and cast back (inf beyond the half's range).
+
+    Reference: keras.losses.MeanAbsolutePercentageError (the mean over the last axis of these
+    values; same ε).
+    """
+    p, t = _checks.operands(predictions, targets)
+    dtype = _checks.compute_dtype(p.dtype)
+    p32, t32 = p.astype(dtype), t.astype(dtype)
+    scale = jnp.maximum(jnp.abs(t32), _checks.knob(_KERAS_EPSILON, dtype))
+    # p - t is exact near p = t; where it overflows (huge p, t of opposite signs) the value is
+    # p/s - t/s, which cannot overflow before the true value does (double where).
+    r = p32 - t32
+    finite = jnp.isfinite(r)
+    apart = jnp.where(finite, 0, p32) / scale - jnp.where(finite, 0, t32) / scale
+    ratio = jnp.where(finite, jnp.where(finite, r, 0) / scale, apart)
+    return (100 * jnp.abs(ratio)).astype(p.dtype)

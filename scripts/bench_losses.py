@@ -4,8 +4,11 @@
 
 Jitted value and value+grad (jax.jit(jax.value_and_grad(lambda p: jnp.sum(loss(p, t))))) on 1e7
 float32 residuals (regression) or 1e6×10 logits (classification), in one process (--quick: a
-tenth of that). One sample is the mean of back-to-back calls: as many as last --sample_ms
-(25 ms) by a warm-up timing, at least --calls (5), the same count for the two members of a pair.
+tenth of that); triplet_margin on 1e6 triplets of 10 features, ntxent on a batch of 2,048
+embeddings of 10 features (pairs of positives; every pair of the batch is scored); optax's
+poly loss and Dice take one-hot labels, so both sides get those. One sample is the mean of
+back-to-back calls: as many as last --sample_ms (25 ms) by a warm-up timing, at least --calls
+(5), the same count for the two members of a pair.
 
 Pairing: a loss and optax's equivalent are timed back to back, in a random order, within each
 round; the rounds (--rounds, 21 by default) shuffle the order of the pairs (and of the losses
@@ -67,7 +70,18 @@ OPTAX_EQUIVALENT = {
     "perceptron": optax.losses.perceptron_loss,
     "kl_divergence": optax.losses.kl_divergence,
     "cosine_distance": optax.losses.cosine_distance,
+    # issue 32 (optax's ntxent is one number, the weighted mean of losslab's per-anchor values)
+    "sparsemax_loss": optax.losses.multiclass_sparsemax_loss,
+    "poly_loss_cross_entropy": optax.losses.poly_loss_cross_entropy,
+    "generalized_kl_divergence": optax.losses.generalized_kl_divergence,
+    "dice": optax.losses.dice_loss,
+    "ntxent": optax.losses.ntxent,
+    "triplet_margin": optax.losses.triplet_margin_loss,
 }
+# Losses of three arrays (anchors, positives, negatives): benchmarked as (anchors, stacked pair).
+TRIPLETS = ("triplet_margin",)
+# ntxent compares every pair of a batch: a batch of this many embeddings (10 features).
+CONTRASTIVE_BATCH = 2048
 # A/A pairs: (label, optax loss, task of its inputs); the copy is compiled separately.
 IDENTICAL = {
     "A/A squared_error": ("squared_error", "regression"),
@@ -81,8 +95,10 @@ SIGNED = ("hinge", "perceptron")
 _MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 34)}
 
 
-def _programs(fn):
+def _programs(fn, triplet: bool = False):
     # A fresh lambda per call: jax.jit caches by function, so two calls give two compilations.
+    if triplet:
+        fn = lambda a, pair, f=fn: f(a, pair[0], pair[1])
     value = jax.jit(lambda x, y: jnp.sum(fn(x, y)))
     value_grad = jax.jit(jax.value_and_grad(lambda x, y: jnp.sum(fn(x, y))))
     return value, value_grad
@@ -153,15 +169,23 @@ def main() -> None:
     special["cosine_distance"] = (z, z[::-1])
     r, t = inputs["regression"]
     special["poisson_nll"] = (r / 3, jnp.round(jnp.abs(t) * 3))  # log-rates and counts
+    one_hot = jax.nn.one_hot(inputs["classification"][1], 10)  # optax's poly and dice take these
+    special["poly_loss_cross_entropy"] = (z, one_hot)
+    special["dice"] = (z, one_hot)
+    special["generalized_kl_divergence"] = (jax.nn.log_softmax(z) + 0.5, jax.nn.softmax(z[::-1]))
+    batch = z[:CONTRASTIVE_BATCH]
+    special["ntxent"] = (batch, jnp.arange(CONTRASTIVE_BATCH) // 2)  # pairs of positives
+    special["triplet_margin"] = (z, jnp.stack([z[::-1], jnp.roll(z, 1, axis=0)]))
 
     # Units of a round: a pair (losslab, optax) timed back to back, or a single loss.
     candidates = {}  # label -> (programs, x, y)
     units = []
     for name in names:
-        x, y = special.get(name, inputs[losses.task(name)])
-        candidates[name] = (_programs(losses.get(name)), x, y)
+        x, y = special[name] if name in special else inputs[losses.task(name)]
+        triplet = name in TRIPLETS
+        candidates[name] = (_programs(losses.get(name), triplet), x, y)
         if name in OPTAX_EQUIVALENT:
-            candidates[f"optax:{name}"] = (_programs(OPTAX_EQUIVALENT[name]), x, y)
+            candidates[f"optax:{name}"] = (_programs(OPTAX_EQUIVALENT[name], triplet), x, y)
             units.append((name, f"optax:{name}"))
         else:
             units.append((name,))

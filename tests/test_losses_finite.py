@@ -51,6 +51,7 @@ REGRESSION = [
     ("laplace_nll", {"scale": 2.0}, "full"),  # |r|/b: finite for b ≥ 1 only
     ("student_t_nll", {"scale": 0.5}, "full"),
     ("student_t_nll", {"scale": 2.0, "nu": 0.5}, "full"),
+    ("mean_squared_log_error", {}, "full"),
 ]
 CLASSIFICATION = [
     ("softmax_cross_entropy", {}, "logits"),
@@ -67,6 +68,18 @@ CLASSIFICATION = [
     ("perceptron", {}, "logits"),
     ("multiclass_hinge", {}, "logits"),
     ("kl_divergence", {}, "logits"),
+    # issue 32 (mean_absolute_percentage_error, fenchel_young, ntxent, triplet_margin:
+    # tests/test_losses_v3.py)
+    ("sparsemax_loss", {}, "logits"),
+    ("nll_loss", {}, "logits"),
+    ("poly_loss_cross_entropy", {"epsilon": 2.0}, "logits"),
+    ("poly_loss_cross_entropy", {"epsilon": -1.0}, "logits"),
+    ("bi_tempered_logistic", {"t1": 0.8, "t2": 1.2}, "logits"),
+    ("bi_tempered_logistic", {"t1": 1.0, "t2": 1.0}, "logits"),
+    ("bi_tempered_logistic", {"t1": 0.5, "t2": 2.0, "label_smoothing": 0.1}, "logits"),
+    ("generalized_kl_divergence", {}, "log"),
+    ("dice", {"smooth": 1.0}, "logits"),
+    ("dice", {"smooth": 0.0}, "logits"),
 ]
 
 
@@ -152,6 +165,8 @@ def test_classification_losses_finite_over_the_whole_range(name, knobs, domain, 
             "hinge": 2 * bits - 1,
             "perceptron": 1 - 2 * bits,
             "kl_divergence": np.tile(np.array([0.0, 0.2, 0.3, 0.5], np.float32), (6, 1)),
+            "generalized_kl_divergence": np.tile(np.array([0.0, 0.2, 3.0, 50], np.float32),
+                                                 (6, 1)),
         }.get(name, np.array([0, 1, 2, 3, 0, 1]))
         fn = jax.jit(lambda z: getattr(losses, name)(z, labels, **knobs))  # alpha: no knob
 
