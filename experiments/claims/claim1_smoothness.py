@@ -657,14 +657,20 @@ def summary(numbers: dict[str, Interval]) -> str:
     )
 
 
-def limits_text(limits: pd.DataFrame, numbers: dict[str, Interval]) -> str:
+def limits_text(limits: pd.DataFrame, floor: pd.DataFrame,
+                numbers: dict[str, Interval]) -> str:
+    """Where the claim stops holding, with L1's band at the largest lr under both schedules."""
+    top = floor[(floor["model"] == "linear") & (floor["noise_scale"] == HEADLINE_SCALE)
+                & (floor["loss"] == L1) & (floor["fraction"] == floor["fraction"].max())
+                ].set_index("schedule")
+    band = (f"a cosine schedule takes L1's relative excess at the largest lr from "
+            f"{_iv(top.loc['constant'], 'relative_excess')} to "
+            f"{_iv(top.loc['cosine'], 'relative_excess')}")
     if (limits["more_stable"] == "l1").any():
         return (f"\"More stable\" does not hold: L1 tolerated a ×"
                 f"{numbers['l1_over_l2_max_lr'].format('.2f')} larger learning rate (linear, s = "
-                f"{HEADLINE_SCALE:g}); a decaying schedule removes most of L1's constant-step "
-                "band; Adam was not tested.")
-    return ("L2's advantage is at a constant step; a decaying schedule removes most of L1's "
-            "band; Adam was not tested.")
+                f"{HEADLINE_SCALE:g}); {band}; Adam was not tested.")
+    return f"L2's advantage is at a constant step: {band}; Adam was not tested."
 
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
@@ -693,7 +699,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
                 "threshold": thresholds, "constant_lr_slope": slopes,
                 "constant_lr_floor": floor, "edge_of_stability": eos,
                 "bisection": bisection_runs, "floor_runs": runs},
-        plots=figures, key_numbers=numbers, limits=limits_text(limits, numbers),
+        plots=figures, key_numbers=numbers, limits=limits_text(limits, floor, numbers),
         kind="empirical", part="loss", headline="l1_over_l2_max_lr", units=UNITS,
         takeaway=takeaway(halves, limits, numbers), guide=guide(halves, limits, numbers),
     )
