@@ -139,8 +139,10 @@ def _floor(l2_excess: float, l1_slope: float) -> pd.DataFrame:
 def _tables(l1_factor: float, l2_excess: float, l1_slope: float, tmp_path):
     curves = pd.DataFrame([
         {"run_id": seed, "step": step, "sharpness": 2.0 + step / 100, "noise_scale": s,
-         "seed": seed, "fraction": 0.75, "learning_rate": 0.7}
-        for s, seed, step in itertools.product(SCALES, SEEDS, (0, 100, 200))])
+         "seed": seed, "fraction": 0.75, "learning_rate": 0.7, "model": "mlp"}
+        for s, seed, step in itertools.product(SCALES, SEEDS, (0, 100, 200))]
+        + [{"run_id": 0, "step": 0, "sharpness": 1e3, "noise_scale": 0.1, "seed": 0,
+            "fraction": 0.75, "learning_rate": 0.7, "model": "linear"}])
     setup = pd.DataFrame([{"model": m, "steps": 100, "n_train": 64, "dim": 4, "width": 8,
                            "seeds": 5, "rounds": 5, "bracket_low": 0.01, "bracket_high": 100.0}
                           for m in ("mlp", "linear")])
@@ -172,6 +174,9 @@ def test_claim1_rule_on_known_answers(l1_factor, l2_excess, l1_slope, expected, 
     np.testing.assert_allclose(threshold.loc[("linear", claim1.L2, 1.0), "predicted_max_lr"],
                                0.95)
     assert np.isnan(threshold.loc[("linear", claim1.L1, 1.0), "predicted_max_lr"])
+    eos = section.tables["edge_of_stability"]  # the MLP's only (the linear row is ignored)
+    np.testing.assert_allclose(eos["initial_sharpness_lr_over_2"], 0.7, rtol=1e-9)
+    np.testing.assert_allclose(eos["max_sharpness_lr_over_2"], 4.0 * 0.7 / 2, rtol=1e-9)
     slope = section.key_numbers["l1_excess_slope"]
     assert slope.estimate == pytest.approx(l1_slope, abs=1e-6)
     assert section.headline == "l1_over_l2_max_lr" and section.part == "loss"

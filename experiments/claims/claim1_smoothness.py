@@ -195,7 +195,8 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
         logging.info("%s %s: bisection and floor done", KEY, model)
         limits_all.append(limits)
         floors.append(runs.assign(model=model))
-        curves.append(sharp)
+        if model == "mlp":  # the linear model's sharpness is constant: no edge-of-stability view
+            curves.append(sharp.assign(model=model))
         setups.append({"model": model, "steps": int(config.steps),
                        "n_train": int(config.dataset.n_train), "dim": int(config.dataset.dim),
                        "width": int(config.model.widths[0]), "seeds": len(config.sweep.seed),
@@ -361,6 +362,7 @@ def edge_of_stability(curves: pd.DataFrame) -> pd.DataFrame:
     """MLP, L2, constant lr: per (s, fraction) the sharpness × lr / 2 at the start and its
     largest value over training (1: at the edge of stability, Cohen et al. 2021)."""
     rows = []
+    curves = curves[curves["model"] == "mlp"]
     for (noise, fraction), frame in curves.groupby(["noise_scale", "fraction"], sort=True):
         per_seed = frame.assign(ratio=frame["sharpness"] * frame["learning_rate"] / 2)
         start = per_seed[per_seed["step"] == 0].sort_values("seed")["ratio"].to_numpy()
@@ -570,6 +572,7 @@ def excess_plot(floor: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 
 def sharpness_plot(curves: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     """MLP, L2, constant lr: sharpness over steps (seed mean) against 2/lr (dashed)."""
+    curves = curves[curves["model"] == "mlp"]
     scales = sorted(curves["noise_scale"].unique())
     fig, axes = plt.subplots(1, len(scales), squeeze=False, figsize=(4 * len(scales), 3.2))
     for ax, s in zip(axes[0], scales, strict=True):
