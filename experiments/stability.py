@@ -31,6 +31,9 @@ so a sweep's diagnostics are part of its one compiled, vectorized program):
 
 Per group (`group_table`): divergence rate, seed spread of the final test metric, the largest
 stable learning rate, and LR sensitivity (Wortsman et al. 2024).
+
+`bisect_max_stable_lr`: the largest stable learning rate of many runs at once by bisection, each
+round one vectorized training at per-run lrs (experiments/claims/claim1_smoothness.py).
 """
 
 from __future__ import annotations
