@@ -42,6 +42,27 @@ def test_bisection_finds_two_over_the_curvature_of_quadratics():
     np.testing.assert_allclose(high / low, 1e6 ** (2.0 ** -8), rtol=1e-9)
 
 
+def test_plan_with_values_sets_each_runs_lr_and_rechunks():
+    """A bisection round: every run of the grid at its own lr, in the same programs."""
+    from experiments.distribution import Part
+    from experiments.plan import SweepPlan
+
+    config = claim1_config.get_config("quick,linear")
+    config.chunk_size = 5  # 12 runs -> chunks of 5, 5, 2 (padded with the last run)
+    plan = SweepPlan.resolve(config, 1, part=Part(0, 1))
+    n = sum(len(p.runs) for p in plan.programs)
+    lrs = np.linspace(0.1, 1.2, n)
+    changed = plan.with_values({"learning_rate": lrs})
+    assert [c.key for c in changed.chunks] == [c.key for c in plan.chunks]
+    got = np.concatenate([c.hyper["learning_rate"][: len(c.runs)] for c in changed.chunks])
+    ids = [run.run_id for c in changed.chunks for run in c.runs]
+    np.testing.assert_allclose(got, lrs[ids].astype(np.float32))
+    assert changed.chunks[-1].hyper["learning_rate"][-1] == np.float32(lrs[ids[-1]])  # padding
+    np.testing.assert_array_equal(changed.chunks[0].hyper["seed"], plan.chunks[0].hyper["seed"])
+    with pytest.raises(ValueError, match="not numeric run fields"):
+        plan.with_values({"optimizer": np.zeros(n)})
+
+
 # --- through the engine, a linear model with known answers ------------------------------------
 
 
