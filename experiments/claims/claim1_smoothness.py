@@ -34,6 +34,7 @@ from __future__ import annotations
 import pathlib
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from absl import logging
@@ -162,7 +163,7 @@ def linear_optimum(group) -> np.ndarray:
 def floor_runs(config, limits: pd.DataFrame, size: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The constant-lr floor: both losses at fractions of L2's limit (per s: the lowest bracket
     end over seeds), constant and cosine schedules. Returns (runs, L2 sharpness curves)."""
-    fractions = claim_config.FLOOR_FRACTIONS[size]
+    fractions = claim_config.FLOOR_FRACTIONS[size, config.model.name]
     c = config.copy_and_resolve_references()
     c.sweep.schedule = claim_config.SCHEDULES
     c.sweep.learning_rate = tuple(fractions)  # placeholders: the run's lr is fraction × limit
@@ -542,6 +543,14 @@ def guide(halves, limits, numbers) -> list[GuideRow]:
     return rows
 
 
+def _log_axes(ax) -> None:
+    """Log-log axes without minor tick labels (they overlap on a short range)."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def excess_plot(floor: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     """Relative excess against lr: a row per model, a column per s; solid constant lr, dashed
     cosine; the float floor dotted."""
@@ -560,8 +569,8 @@ def excess_plot(floor: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
                     ax.plot(line["learning_rate"], line["relative_excess"], style, ms=3,
                             color=f"C{k}", label=f"{loss}, {schedule}")
             ax.axhline(FLOAT_FLOOR, color="0.6", ls=":", lw=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
+            _log_axes(ax)
+            ax.set_ylim(bottom=FLOAT_FLOOR / 2)
             ax.set_title(f"{model}, s = {s:g}", fontsize=9)
             ax.set_xlabel("lr")
         axes[i, 0].set_ylabel("(band − optimum) / optimum")
@@ -601,8 +610,7 @@ def limit_plot(thresholds: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
             ax.errorbar(line["noise_scale"], mid, yerr=err, fmt="-o", ms=3, capsize=3,
                         color=f"C{k}", label=loss)
             ax.plot(line["noise_scale"], line["predicted_max_lr"], "x", color=f"C{k}", ms=8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_axes(ax)
         ax.set_xlabel("residual scale s")
         ax.set_title(f"{model} (×: 2/sharpness at init)", fontsize=9)
     axes[0, 0].set_ylabel("max stable lr")
@@ -614,7 +622,9 @@ def limit_plot(thresholds: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 def setup_text(setup: pd.DataFrame, floor: pd.DataFrame) -> str:
     at = setup.set_index("model")
     scales = ", ".join(f"{s:g}" for s in sorted(floor["noise_scale"].unique()))
-    fractions = ", ".join(f"{f:g}" for f in sorted(floor["fraction"].unique()))
+    fractions = "; ".join(
+        f"{model} {{" + ", ".join(f"{f:g}" for f in sorted(part["fraction"].unique())) + "}"
+        for model, part in floor.groupby("model", sort=False))
     lin, mlp = ({k: (int(v) if float(v).is_integer() else float(v)) for k, v in row.items()}
                 for row in (at.loc["linear"], at.loc["mlp"]))
     return (
@@ -630,7 +640,7 @@ def setup_text(setup: pd.DataFrame, floor: pd.DataFrame) -> str:
         f"{(lin['bracket_high'] / lin['bracket_low']) ** 2.0 ** -lin['rounds']:.3g}, so a ratio "
         f"of two limits whose seeds share brackets has a zero-width interval); blow-up at "
         f"{claim_config.BLOW_UP_FACTOR:g}× the bracket's "
-        f"top. Constant-lr floor: lr = {{{fractions}}} × L2's max stable lr (the lowest bracket "
+        f"top. Constant-lr floor: lr = ({fractions}) × L2's max stable lr (the lowest bracket "
         f"end over seeds, per s), constant and cosine schedules. Excess = the objective's mean "
         f"over the last {TAIL:.0%} of logged steps minus the optimum, relative to it. "
         f"Intervals: 95%, bootstrap over seeds (experiments.statistics); ratios and excesses "
