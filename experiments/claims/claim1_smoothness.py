@@ -680,10 +680,11 @@ def limits_text(limits: pd.DataFrame, floor: pd.DataFrame,
             f"{_iv(top.loc['constant'], 'relative_excess')} to "
             f"{_iv(top.loc['cosine'], 'relative_excess')}")
     if (limits["more_stable"] == "l1").any():
-        return (f"\"More stable\" does not hold: L1 tolerated a ×"
-                f"{numbers['l1_over_l2_max_lr'].format('.2f')} larger learning rate (linear, s = "
-                f"{HEADLINE_SCALE:g}); {band}; Adam was not tested.")
-    return f"L2's advantage is at a constant step: {band}; Adam was not tested."
+        return (f"the learning rate is large: L1 tolerated a ×"
+                f"{numbers['l1_over_l2_max_lr'].format('.2f')} larger one (linear, s = "
+                f"{HEADLINE_SCALE:g}) while L2 diverges above 2/sharpness, and where it decays: "
+                f"{band}. Adam was not tested.")
+    return f"the learning rate decays: {band}. Adam was not tested."
 
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
