@@ -98,11 +98,16 @@ class SweepPlan:
     def with_values(self, values: Mapping[str, np.ndarray]) -> SweepPlan:
         """The same plan with numeric fields set per run (`values[field]`: one value per run of
         the grid, in run_id order), re-chunked: runs at values no grid holds (a bisection's
-        per-run learning rates) from the same compiled programs. Unchecked: the caller's values
-        must be valid for the field (experiments.validation checks the config's, not these)."""
+        per-run learning rates) from the same compiled programs. Only finiteness is checked
+        here (experiments.validation checks the config's values, not these)."""
         unknown = set(values) - set(self.programs[0].hyper)
         if unknown:
             raise ValueError(f"with_values: {sorted(unknown)} are not numeric run fields")
+        for field, v in values.items():
+            bad = np.flatnonzero(~np.isfinite(np.asarray(v, np.float64)))
+            if bad.size:
+                raise ValueError(f"with_values: {field}={np.asarray(v)[bad[0]]} (run "
+                                 f"{bad[0]}) is not finite")
         programs = tuple(
             dataclasses.replace(program, hyper={
                 **program.hyper,

@@ -61,6 +61,8 @@ def test_plan_with_values_sets_each_runs_lr_and_rechunks():
     np.testing.assert_array_equal(changed.chunks[0].hyper["seed"], plan.chunks[0].hyper["seed"])
     with pytest.raises(ValueError, match="not numeric run fields"):
         plan.with_values({"optimizer": np.zeros(n)})
+    with pytest.raises(ValueError, match=r"learning_rate=nan \(run 3\) is not finite"):
+        plan.with_values({"learning_rate": np.where(np.arange(n) == 3, np.nan, lrs)})
 
 
 # --- through the engine, a linear model with known answers ------------------------------------
