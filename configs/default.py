@@ -5,16 +5,21 @@ r"""The default sweep: which loss, and how much L2, under clean and heavy-tailed
   python -m experiments.sweep --config=configs/default.py --workdir=runs/default \
       --config.sweep.seed='(0,1)' --config.steps=500
 
-What it shows: an MLP (16 -> 64 -> 1, ReLU, Adam lr 1e-3, minibatch 256, 1,000 steps) fitted to a
-fixed random teacher network under Gaussian noise and under Student-t(ν=2) noise (infinite
-variance), with losses {squared_error, absolute_error, huber, log_cosh, cauchy} × λ ∈ {0, 1e-5,
-1e-4, 1e-3, 1e-2, 1e-1} × 4 seeds = 240 runs in 1 compiled program (the five losses and the two
+What it shows: an MLP (16 -> 64 -> 1, ReLU, Adam, minibatch 256, 1,000 steps) fitted to a fixed
+random teacher network under Gaussian noise and under Student-t(ν=2) noise (infinite variance),
+with losses {squared_error, absolute_error, huber, log_cosh, cauchy} × λ ∈ {0, 1e-3, 1e-2, 1e-1}
+× lr ∈ {1e-3, 0.1, 1} × 2 seeds = 240 runs in 1 compiled program (the five losses and the two
 noise families are traced indices: config.fuse_losses, config.fuse_noise), in 4 chunks of 60
-(two at a time on a 2-core machine: config.cpu_devices). Every run also measures its sharpness,
-the top Hessian eigenvalue, every 100 steps (against 2/lr: the edge-of-stability view). Under
-Gaussian noise squared error is as good as any; under heavy tails the robust losses (huber,
-cauchy, absolute) reach a lower test MSE against the noise-free teacher. Runs in under a minute
-on 2 CPU cores. Outputs: runs/default/{runs.csv, curves.csv, groups.csv, config.json,
+(two at a time on a 2-core machine: config.cpu_devices). The lr axis crosses the stability
+limit: 1e-3 trains smoothly, 0.1 spikes now and then, and at 1 squared error diverges on every
+run (its gradient grows with the residual) while the bounded-gradient losses spike but stay
+finite (claim 1 of the evidence report measures why). Every run also measures its sharpness,
+the top Hessian eigenvalue, every 100 steps (the plot draws 2/lr, the threshold of plain
+gradient descent; Adam's preconditioned update has another one, so the line is only a reference
+here). The end-of-run summary picks λ and lr per loss on validation and reports the test MSE
+against the noise-free teacher (2 seeds: a first look; the evidence report's claims carry
+intervals). 1 min 50 s on a 2-core machine shared with other jobs (38 s of CPU time, warm
+compilation cache). Outputs: runs/default/{runs.csv, curves.csv, groups.csv, config.json,
 plots/*.png, tb/}.
 """
 
@@ -40,6 +45,8 @@ def get_config():
 
     config.sweep.dataset.noise = ("gaussian", "student_t")
     config.sweep.loss = ("squared_error", "absolute_error", "huber", "log_cosh", "cauchy")
-    config.sweep.penalty_strength = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-    config.sweep.seed = (0, 1, 2, 3)
+    config.sweep.penalty_strength = (0.0, 1e-3, 1e-2, 1e-1)
+    # Across the stability limit: smooth, occasional spikes, and (squared error) diverging.
+    config.sweep.learning_rate = (1e-3, 0.1, 1.0)
+    config.sweep.seed = (0, 1)
     return config

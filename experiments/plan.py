@@ -16,7 +16,7 @@ distribution, workdir and merge read the plan, never the raw config;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,31 @@ class SweepPlan:
     def from_record(cls, record: dict[str, Any], n_devices: int = 1) -> SweepPlan:
         """The plan of a finished (or partly run) sweep, from its config.json (all parts)."""
         return cls.resolve(config_from_record(record), n_devices, part=Part(0, 1))
+
+    def with_values(self, values: Mapping[str, np.ndarray]) -> SweepPlan:
+        """The same plan with numeric fields set per run (`values[field]`: one value per run of
+        the grid, in run_id order), re-chunked: runs at values no grid holds (a bisection's
+        per-run learning rates) from the same compiled programs. Only finiteness is checked
+        here (experiments.validation checks the config's values, not these)."""
+        unknown = set(values) - set(self.programs[0].hyper)
+        if unknown:
+            raise ValueError(f"with_values: {sorted(unknown)} are not numeric run fields")
+        for field, v in values.items():
+            bad = np.flatnonzero(~np.isfinite(np.asarray(v, np.float64)))
+            if bad.size:
+                raise ValueError(f"with_values: {field}={np.asarray(v)[bad[0]]} (run "
+                                 f"{bad[0]}) is not finite")
+        programs = tuple(
+            dataclasses.replace(program, hyper={
+                **program.hyper,
+                **{field: np.asarray(v)[[run.run_id for run in program.runs]].astype(
+                    program.hyper[field].dtype) for field, v in values.items()},
+            })
+            for program in self.programs
+        )
+        chunks = tuple(_chunks(programs, self.chunk_size))
+        owned = tuple(chunks[i] for i in blocks(len(chunks), self.part.count)[self.part.index])
+        return dataclasses.replace(self, programs=programs, chunks=chunks, owned=owned)
 
     def dataset(self, program: Program) -> data_lib.Dataset:
         return self.datasets[program.dataset_key]

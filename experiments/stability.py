@@ -31,6 +31,9 @@ so a sweep's diagnostics are part of its one compiled, vectorized program):
 
 Per group (`group_table`): divergence rate, seed spread of the final test metric, the largest
 stable learning rate, and LR sensitivity (Wortsman et al. 2024).
+
+`bisect_max_stable_lr`: the largest stable learning rate of many runs at once by bisection, each
+round one vectorized training at per-run lrs (experiments/claims/claim1_smoothness.py).
 """
 
 from __future__ import annotations
@@ -226,3 +229,27 @@ def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataF
                 row[f"mean_{column}"] = float(frame[column].mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --- Max stable learning rate by bisection (host) --------------------------------------------
+
+
+def bisect_max_stable_lr(
+    is_stable: Callable[[np.ndarray], np.ndarray], low, high, rounds: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brackets [low, high] of the largest stable learning rate of many problems at once.
+
+    `is_stable(lrs) -> bool array`: one training of every problem at its own lr (a vectorized
+    sweep, lr a traced per-run value, so each round reuses one compiled program). Each round
+    tests the geometric midpoint √(low·high) and keeps the half where stability changes, so
+    after `rounds` rounds high/low = (high₀/low₀)^(2^−rounds). The bracket is only meaningful
+    where `low` is stable and `high` is not (the caller checks the ends): stability is assumed
+    monotone in lr (for gradient descent on a quadratic it is: stable iff lr < 2/λ_max).
+    """
+    low = np.asarray(low, np.float64).copy()
+    high = np.broadcast_to(np.asarray(high, np.float64), low.shape).copy()
+    for _ in range(rounds):
+        mid = np.sqrt(low * high)
+        stable = np.asarray(is_stable(mid), bool)
+        low, high = np.where(stable, mid, low), np.where(stable, high, mid)
+    return low, high

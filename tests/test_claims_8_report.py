@@ -8,7 +8,6 @@ import html.parser
 
 import matplotlib
 import pandas as pd
-import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -136,19 +136,27 @@ def test_claim4_quick_end_to_end(quick_report):
 @pytest.mark.slow
 def test_claim1_quick_end_to_end(quick_report):
     section = _section_of(quick_report, "claim1", "Claim 1")
-    runs = section.tables["runs"]
+    bisection = section.tables["bisection"]
     config = claim1_config.get_config("quick")
-    assert len(runs) == (len(claim1_config.LOSSES) * len(config.sweep.dataset.noise_scale)
-                         * len(config.sweep.learning_rate) * len(config.sweep.seed))
-    stable = runs[runs["stable"]]
-    _finite(stable, ["rebound", "relative_excess", "test_mse", "val_mse", "initial_grad_norm"])
-    assert (stable["final_objective"] < stable["initial_objective"]).all()
-    assert (stable["rebound"] >= 0).all() and (stable["relative_excess"] >= -1e-9).all()
-    # The rule, re-applied from the tables: tuned lr = stable on all seeds, lowest mean val MSE.
-    tuned = section.tables["tuned_lr"].set_index(["noise_scale", "loss"])["tuned_lr"]
-    for (noise, loss), frame in runs.groupby(["noise_scale", "loss"]):
-        per_lr = frame.groupby("learning_rate").agg(ok=("stable", "all"), v=("val_mse", "mean"))
-        assert tuned[(noise, loss)] == per_lr[per_lr["ok"]]["v"].idxmin()
+    assert len(bisection) == (len(claim1_config.MODELS) * len(claim1_config.LOSSES)
+                              * len(config.sweep.dataset.noise_scale) * len(config.sweep.seed))
+    low, high = claim1_config.LR_BRACKET
+    np.testing.assert_allclose(bisection["max_stable_lr_high"] / bisection["max_stable_lr_low"],
+                               (high / low) ** 2.0 ** -claim1_config.ROUNDS["quick"], rtol=1e-5)
+    # The linear model's L2 limit is 2/λ_max: measured / predicted within [0.8, 1.25].
+    threshold = section.tables["threshold"]
+    linear_l2 = threshold[(threshold["model"] == "linear") & (threshold["loss"] == "squared_error")]
+    assert linear_l2["measured_over_predicted"].between(0.8, 1.25).all()
+    runs = section.tables["floor_runs"]
+    _finite(runs, ["relative_excess", "band_objective", "optimum"])
+    assert (runs["relative_excess"] > -1e-5).all()  # nothing below its optimum but rounding
+    # The rule, re-applied from the tables.
+    halves = section.tables["exact_convergence"]
+    limits = section.tables["limit_comparison"]
+    expected = ("supported" if halves["holds"].all() and (limits["more_stable"] == "l2").all()
+                else "refuted" if not halves["holds"].any()
+                and not (limits["more_stable"] == "l2").any() else "qualified")
+    assert section.verdict == expected
 
 
 @pytest.mark.slow

@@ -1,365 +1,719 @@
 """Claim 1: "L2 is continuously differentiable, unlike L1, so gradient training is more stable".
 
-Full-batch gradient descent with the same model, data and learning-rate grid for five losses
-(configs/claims/claim1_smoothness.py), Gaussian noise at several residual scales (the target-scale
-sweep), trained by the engine with the validation split in the held-out slot
-(trained_runs.train(on_validation=True)); test error is computed from the final parameters.
+Smoothness has two consequences that pull opposite ways, and this claim measures both, with
+full-batch gradient descent on a linear model (exact checks) and a tanh MLP
+(configs/claims/claim1_smoothness.py), squared error (L2, r²) against absolute error (L1, |r|),
+Gaussian noise at several residual scales s, seeds shared by both losses (paired):
 
-Definitions (stated in the report):
-* **stable**: the run's objective stayed finite and its final value is below its initial one.
-  The engine's divergence guard (objective > diverge_threshold × initial) counts a run that ends
-  at 365× its initial objective as fine; this claim does not.
-* **settling**: the rebound, (final − lowest) / lowest, of the objective over the run's own
-  trajectory. A run that converges ends at its lowest value (rebound 0) whatever its speed; one
-  that bounces ends above it. This is not true by definition for L1 (unlike the old
-  gradient-norm ratio: |r|'s subgradient never vanishes, so its final/initial gradient norm is
-  large even at the minimizer) and, unlike the distance from the best value reached at any lr
-  (also reported, `relative_excess`), it does not count slow convergence at a small tuned lr as
-  instability.
-* **tuned lr**: per loss and residual scale, the stable lr with the lowest mean validation MSE
-  (against the noise-free teacher on the validation inputs); the test split is not read.
-* **matched initial step**: each loss at the lr with lr·‖∇ℓ(θ₀)‖ equal to L2's at its tuned lr
-  (‖∇ℓ(θ₀)‖ = the full-batch gradient norm at initialization, seed mean), trained in a second
-  pass; this removes the r² vs ½r² convention and the residual scale from the comparison.
+1. **Convergence at a constant step.** L2's gradient vanishes at the optimum, so constant-lr
+   gradient descent below its stability limit converges geometrically; |r|'s subgradient keeps its
+   magnitude, so L1 ends in a band whose excess objective grows with lr. Measured: the excess of
+   the objective's mean over the last 10% of logged steps over the optimum (linear: least squares
+   / the LP, experiments.oracles; MLP: the lowest objective any of its runs reached), relative to
+   the optimum, on a grid of fractions of L2's limit, under a constant and a cosine schedule; and
+   its log-log slope against lr per seed. A relative excess below FLOAT_FLOOR (1e-5: the float32
+   objective's own rounding, about 100 ulps) is "at the optimum" and counted as FLOAT_FLOOR.
+2. **Divergence above a curvature limit.** Gradient descent on a quadratic diverges once
+   lr > 2/λ_max (λ_max: the sharpness, the top Hessian eigenvalue); L1's gradient is bounded, so
+   it cannot blow up geometrically. Measured: the largest stable lr by bisection
+   (experiments.stability.bisect_max_stable_lr, each round one vectorized training of every
+   (model, loss, s, seed) at its own lr), next to 2 / the sharpness at initialization (measured
+   in-program by power iteration; L2 only: L1's Hessian in the predictions is 0 almost
+   everywhere), and the blow-up (largest objective / initial) at BLOW_UP_FACTOR × the bracket.
+
+**Stable** (stated before the numbers): the objective stayed finite, the engine's divergence
+guard (objective > 1e6 × initial) never tripped, and the final objective is below the initial one.
+
+compute() trains and returns the tables (setup, bisection per seed, floor runs per run,
+sharpness curves); judge() applies the rule in RULE, writes the findings and the plots, with
+pandas, numpy, scipy and matplotlib only.
 """
 
 from __future__ import annotations
 
-import copy
 import pathlib
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from absl import logging
 
 from configs.claims import claim1_smoothness as claim_config
 from experiments import plots, statistics
-from experiments.claims import trained_runs
-from experiments.claims.section import Section
+from experiments.claims.section import GuideRow, Section
+from experiments.statistics import Interval
 
 KEY = "claim1"
-TITLE = "Smoothness of L2 and the stability of gradient training"
+TITLE = "Smoothness of L2: exact convergence at a constant step, and a curvature limit"
 CLAIM = (
     "L2 (squared error) is continuously differentiable, unlike L1 (absolute error), so gradient "
     "training with it is more stable."
 )
 L2, L1 = "squared_error", "absolute_error"
-TAIL = 0.1  # the last 10% of logged steps: the oscillation amplitude is measured there
+TAIL = 0.1  # the band: the objective's mean over the last 10% of logged steps
+FLOAT_FLOOR = 1e-5  # relative excess below this is float32 rounding: "at the optimum"
+
+# --- compute: training, closed forms, the LP ---------------------------------------------------
 
 
-def runs_frame(groups: list[trained_runs.TrainedGroup]) -> pd.DataFrame:
-    """One row per run: loss, residual scale, lr, seed, stability, settling inputs, errors."""
+def grid_cells(config) -> pd.DataFrame:
+    """One row per run of the config's grid: run_id, loss, noise_scale, seed (+ other axes)."""
+    from experiments import grid
+
+    rows = [{"run_id": run.run_id, **dict(run.swept)}
+            for group in grid.expand(config) for run in group.runs]
+    cells = pd.DataFrame(rows).sort_values("run_id").reset_index(drop=True)
+    return cells.rename(columns={"dataset.noise_scale": "noise_scale"})
+
+
+def train_at(config, lrs: np.ndarray, optimum=None, curves: list | None = None) -> pd.DataFrame:
+    """Every run of the config's grid at its own lr (lrs[run_id]): one row per run with the
+    objective's start, end, band (tail mean), lowest and highest value, the guard, sharpness.
+    optimum(group) -> each run's optimal objective (column `optimum`); `curves`: a list that
+    gets each group's sharpness measurements (run_id, step, sharpness), long."""
+    from experiments import training
+    from experiments.claims import trained_runs
+
+    groups = trained_runs.train(config, values={"learning_rate": np.asarray(lrs, np.float32)})
     frames = []
     for g in groups:
         objective = np.asarray(g.metrics["objective"], np.float64)
+        sharp = np.asarray(g.metrics["sharpness"], np.float64)
         tail = max(1, round(TAIL * objective.shape[1]))
-        finite = np.isfinite(objective).all(1)
-        with np.errstate(invalid="ignore"):
-            tail_part = objective[:, -tail:]
-            oscillation = tail_part.std(1) / np.abs(tail_part.mean(1))
-        frames.append(pd.DataFrame({
-            "loss": g.config.loss,
-            "noise_scale": g.hyper["dataset.noise_scale"].astype(np.float64),
+        frame = pd.DataFrame({
+            "run_id": [run.run_id for run in g.runs],
             "learning_rate": g.hyper["learning_rate"].astype(np.float64),
-            "seed": g.hyper["seed"].astype(int),
             "initial_objective": objective[:, 0],
             "final_objective": objective[:, -1],
+            "band_objective": objective[:, -tail:].mean(1),
             "min_objective": np.nanmin(objective, 1),
-            "rebound": (objective[:, -1] - np.nanmin(objective, 1)) / np.nanmin(objective, 1),
-            "stable": finite & ~np.asarray(g.metrics["diverged"], bool)
-            & (objective[:, -1] < objective[:, 0]),
-            "final_over_initial": objective[:, -1] / objective[:, 0],
-            "tail_oscillation": oscillation,
-            "initial_grad_norm": np.asarray(g.metrics["grad_norm"], np.float64)[:, 0],
-            "val_mse": np.asarray(g.metrics["val_mse"], np.float64)[:, -1],
-            "test_mse": g.test_metrics()["test_mse"],
-        }))
-    return pd.concat(frames, ignore_index=True)
-
-
-def add_excess(runs: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """relative_excess = (final − best) / best, best = the lowest objective the same loss reached
-    for the same residual scale and seed at any lr of `reference` (default: `runs`), stable runs
-    only (an unstable run's excess is NaN)."""
-    reference = runs if reference is None else reference
-    keys = ["loss", "noise_scale", "seed"]
-    best = reference[reference["stable"]].groupby(keys)["min_objective"].min().rename("best")
-    out = runs.drop(columns=["best"], errors="ignore").join(best, on=keys)
-    out["relative_excess"] = np.where(out["stable"], (out["final_objective"] - out["best"])
-                                      / out["best"], np.nan)
+            "max_objective": np.nanmax(objective, 1),
+            "diverged": np.asarray(g.metrics["diverged"], bool),
+            "initial_sharpness": sharp[:, 0],
+            "max_sharpness": np.nanmax(sharp, 1),
+        })
+        if optimum is not None:
+            frame["optimum"] = optimum(g)
+        frames.append(frame)
+        if curves is not None:
+            run, step = np.nonzero(np.isfinite(sharp))
+            curves.append(pd.DataFrame({
+                "run_id": frame["run_id"].to_numpy()[run],
+                "step": np.asarray(training.logged_steps(g.config))[step],
+                "sharpness": sharp[run, step]}))
+    out = pd.concat(frames, ignore_index=True).sort_values("run_id").reset_index(drop=True)
+    out["stable"] = (np.isfinite(out["final_objective"]) & ~out["diverged"]
+                     & (out["final_objective"] < out["initial_objective"]))
     return out
 
 
-def max_stable_lr(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per residual scale × loss: the largest grid lr at which every seed is stable (NaN if none),
-    and whether it is the top of the grid (censored: the true limit is higher)."""
-    top = runs["learning_rate"].max()
-    rows = []
-    for (noise, loss), frame in runs.groupby(["noise_scale", "loss"], sort=True):
-        all_stable = frame.groupby("learning_rate")["stable"].all()
-        ok = all_stable[all_stable].index
-        # The largest lr below which every lr is stable (a stable lr above an unstable one is luck).
-        below = [lr for lr in sorted(all_stable.index) if not all_stable[lr]]
-        limit = max((lr for lr in ok if not below or lr < min(below)), default=np.nan)
-        rows.append({"noise_scale": noise, "loss": loss, "max_stable_lr": float(limit),
-                     "censored": bool(limit == top)})
-    return pd.DataFrame(rows)
+def bisection(config, rounds: int) -> pd.DataFrame:
+    """Per run of the grid (loss × s × seed): the bracket [low, high] of its largest stable lr,
+    the sharpness at initialization, and the blow-up at BLOW_UP_FACTOR × high."""
+    from experiments import stability
+
+    cells = grid_cells(config)
+    first: list[pd.DataFrame] = []
+
+    def is_stable(lrs):
+        runs = train_at(config, lrs)
+        first.append(runs)
+        return runs["stable"].to_numpy()
+
+    low0, high0 = claim_config.LR_BRACKET
+    low, high = stability.bisect_max_stable_lr(is_stable, np.full(len(cells), low0), high0,
+                                               rounds)
+    blow = train_at(config, claim_config.BLOW_UP_FACTOR * high)
+    out = cells.assign(
+        max_stable_lr_low=low, max_stable_lr_high=high,
+        censored=np.where(high >= high0, "above", np.where(low <= low0, "below", "no")),
+        initial_sharpness=first[0]["initial_sharpness"].to_numpy(),
+        blow_up_lr=blow["learning_rate"].to_numpy(),
+        blow_up_factor=(blow["max_objective"] / blow["initial_objective"]).to_numpy(),
+        blow_up_diverged=blow["diverged"].to_numpy(),
+    )
+    return out
 
 
-def tuned_lrs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per residual scale × loss: the lr whose every seed is stable with the lowest mean
-    validation MSE (the test split is not read)."""
-    rows = []
-    for (noise, loss), frame in runs.groupby(["noise_scale", "loss"], sort=True):
-        per_lr = frame.groupby("learning_rate").agg(stable=("stable", "all"),
-                                                    val_mse=("val_mse", "mean"))
-        ok = per_lr[per_lr["stable"]]
-        lr = float(ok["val_mse"].idxmin()) if len(ok) else float(per_lr.index.min())
-        rows.append({"noise_scale": noise, "loss": loss, "tuned_lr": lr,
-                     "val_mse": float(per_lr.loc[lr, "val_mse"]),
-                     "initial_grad_norm": float(frame["initial_grad_norm"].mean())})
-    return pd.DataFrame(rows)
+def linear_optimum(group) -> np.ndarray:
+    """Each run's optimal objective on its own targets: least squares (mean r²) for squared
+    error, the LP (mean |r|) for absolute error; float64 on the host."""
+    from experiments import oracles
 
-
-def matched_lrs(tuned: pd.DataFrame) -> pd.DataFrame:
-    """lr per loss with lr·‖∇ℓ(θ₀)‖ = L2's at its tuned lr, per residual scale."""
+    x = np.asarray(group.dataset.x_train, np.float64)
+    z = np.hstack([x, np.ones((len(x), 1))])
+    targets = group.targets()
+    loss = group.config.loss
+    cache: dict[tuple, float] = {}
     out = []
-    for noise, frame in tuned.groupby("noise_scale"):
-        at = frame.set_index("loss")
-        step = at.loc[L2, "tuned_lr"] * at.loc[L2, "initial_grad_norm"]
-        for loss, row in at.iterrows():
-            out.append({"noise_scale": noise, "loss": loss,
-                        "matched_lr": float(step / row["initial_grad_norm"]),
-                        "initial_step": float(step)})
-    return pd.DataFrame(out)
+    for k, y in enumerate(targets):
+        key = (float(group.hyper["dataset.noise_scale"][k]), int(group.hyper["seed"][k]))
+        if key not in cache:
+            if loss == L2:
+                theta = np.linalg.lstsq(z, y, rcond=None)[0]
+                cache[key] = float(np.mean((z @ theta - y) ** 2))
+            else:
+                theta = oracles.quantile_oracle(x, y, 0.5)
+                cache[key] = float(np.mean(np.abs(z @ theta - y)))
+        out.append(cache[key])
+    return np.asarray(out)
 
 
-def _at(runs: pd.DataFrame, noise: float, loss: str, lr: float) -> pd.DataFrame:
-    part = runs[(runs["noise_scale"] == noise) & (runs["loss"] == loss)
-                & np.isclose(runs["learning_rate"], lr, rtol=1e-6)]
-    return part.sort_values("seed").set_index("seed")
+def floor_runs(config, limits: pd.DataFrame, size: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The constant-lr floor: both losses at fractions of L2's limit (per s: the lowest bracket
+    end over seeds), constant and cosine schedules. Returns (runs, L2 sharpness curves)."""
+    fractions = claim_config.FLOOR_FRACTIONS[size, config.model.name]
+    c = config.copy_and_resolve_references()
+    c.sweep.schedule = claim_config.SCHEDULES
+    c.sweep.learning_rate = tuple(fractions)  # placeholders: the run's lr is fraction × limit
+    cells = grid_cells(c).rename(columns={"learning_rate": "fraction"})
+    l2 = limits[limits["loss"] == L2].groupby("noise_scale")["max_stable_lr_low"].min()
+    lrs = cells["fraction"].to_numpy() * l2.loc[cells["noise_scale"]].to_numpy()
+    linear = config.model.name == "linear"
+    curves: list[pd.DataFrame] = []
+    runs = train_at(c, lrs, optimum=linear_optimum if linear else None, curves=curves)
+    runs = cells.merge(runs, on="run_id")
+    if not linear:  # the MLP's optimum: the lowest objective any of its runs reached
+        keys = ["loss", "noise_scale", "seed"]
+        best = runs[runs["stable"]].groupby(keys)["min_objective"].min().rename("optimum")
+        runs = runs.join(best, on=keys)
+    runs["relative_excess"] = (runs["band_objective"] - runs["optimum"]) / runs["optimum"]
+    l2_constant = runs[(runs["loss"] == L2) & (runs["schedule"] == "constant")]
+    sharpness = pd.concat(curves).merge(
+        l2_constant[["run_id", "noise_scale", "seed", "fraction", "learning_rate"]], on="run_id")
+    return runs, sharpness
 
 
-def comparison_table(runs: pd.DataFrame, tuned: pd.DataFrame,
-                     matched: pd.DataFrame | None) -> pd.DataFrame:
-    """Per residual scale: L2 − L1 paired over seeds at each one's tuned lr (and at matched
-    initial step when `matched` runs are given): relative excess, tail oscillation, test MSE."""
-    t = tuned.set_index(["noise_scale", "loss"])["tuned_lr"]
+def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
+    """Train both models: bisection, blow-up, floor grid. Tables for judge."""
+    size = "quick" if quick else "default"
+    setups, limits_all, floors, curves = [], [], [], []
+    for model in claim_config.MODELS:
+        config = claim_config.get_config(f"{size},{model}")
+        limits = bisection(config, claim_config.ROUNDS[size]).assign(model=model)
+        runs, sharp = floor_runs(config, limits, size)
+        logging.info("%s %s: bisection and floor done", KEY, model)
+        limits_all.append(limits)
+        floors.append(runs.assign(model=model))
+        if model == "mlp":  # the linear model's sharpness is constant: no edge-of-stability view
+            curves.append(sharp.assign(model=model))
+        setups.append({"model": model, "steps": int(config.steps),
+                       "n_train": int(config.dataset.n_train), "dim": int(config.dataset.dim),
+                       "width": int(config.model.widths[0]), "seeds": len(config.sweep.seed),
+                       "rounds": claim_config.ROUNDS[size],
+                       "bracket_low": claim_config.LR_BRACKET[0],
+                       "bracket_high": claim_config.LR_BRACKET[1]})
+    return {"setup": pd.DataFrame(setups),
+            "bisection": pd.concat(limits_all, ignore_index=True),
+            "floor_runs": pd.concat(floors, ignore_index=True),
+            "sharpness_curves": pd.concat(curves, ignore_index=True)}
+
+
+# --- judge: the rule, the numbers with intervals, the words, the plots ---------------------------
+
+RULE = (
+    "Stable = the objective stayed finite, the divergence guard (objective > 1e6 × initial) never "
+    "tripped, and the final objective is below the initial one. **Half 1, exact convergence at a "
+    "constant step** (linear model, whose optimum is exact: least squares for L2, the LP for L1; "
+    "constant lr at fractions of L2's max stable lr) holds at a residual scale s if every L2 run "
+    f"ends within a relative excess of {FLOAT_FLOOR:g} of its optimum (float32 rounding) and "
+    "L1's excess grows with the step: the 95% interval of its log-log slope against lr (per "
+    "seed, over the lr grid; excess clipped at the same floor) lies above 0.5. **Half 2, more "
+    "stable**: at each (model, s), the paired ratio over seeds of L1's to L2's max stable lr "
+    "(bisection) has a 95% interval below 1 (L2 more stable), above 2 (L1 more stable, even "
+    "against ½r², whose limit is twice that of r², the squared_error used here), or neither "
+    "(no difference beyond the convention). **supported** if half 1 holds at every s and L2 "
+    "is more stable in every (model, s); **refuted** if half 1 holds at no s and L2 is more "
+    "stable in no (model, s); **qualified** otherwise (the findings say which half holds). The "
+    "predicted "
+    "limit 2/sharpness, the blow-up above the limit, the cosine schedule and the MLP's edge of "
+    "stability are reported, not used in the verdict."
+)
+
+
+def _log_mean(values) -> Interval:
+    """Geometric mean over seeds with its interval (bootstrap on the log scale)."""
+    iv = statistics.mean(np.log(np.asarray(values, np.float64)))
+    return Interval(*(float(np.exp(v)) for v in (iv.estimate, iv.low, iv.high)))
+
+
+def _midpoint(frame: pd.DataFrame) -> np.ndarray:
+    return np.sqrt(frame["max_stable_lr_low"] * frame["max_stable_lr_high"]).to_numpy()
+
+
+def threshold_table(bisection: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, loss, s): max stable lr (geometric mean over seeds of the bisection
+    midpoints; _low/_high: the bracket every seed's limit lies in), 2 / initial sharpness
+    (L2; NaN for L1), measured / predicted, and the blow-up above the limit."""
     rows = []
-    for noise in sorted(runs["noise_scale"].unique()):
-        row = {"noise_scale": noise, "tuned_lr_l2": t[(noise, L2)], "tuned_lr_l1": t[(noise, L1)]}
-        settings = {"tuned": (runs, t[(noise, L2)], runs, t[(noise, L1)])}
-        if matched is not None and len(matched):
-            lr1 = float(matched.loc[(matched["noise_scale"] == noise)
-                                    & (matched["loss"] == L1), "learning_rate"].iloc[0])
-            settings["matched"] = (runs, t[(noise, L2)], matched, lr1)
-            row["matched_lr_l1"] = lr1
-        for name, (r2, lr2, r1, lr1) in settings.items():
-            a, b = _at(r2, noise, L2, lr2), _at(r1, noise, L1, lr1)
-            seeds = a.index.intersection(b.index)
-            a, b = a.loc[seeds], b.loc[seeds]
-            row[f"{name}_l2_stable"] = bool(a["stable"].all())
-            row[f"{name}_l1_stable"] = bool(b["stable"].all())
-            for column in ("rebound", "relative_excess", "tail_oscillation", "test_mse"):
-                iv = statistics.paired_difference(a[column].to_numpy(), b[column].to_numpy())
-                row.update(iv.as_columns(f"{name}_{column}_l2_minus_l1"))
-                row[f"{name}_{column}_l2"] = float(a[column].mean())
-                row[f"{name}_{column}_l1"] = float(b[column].mean())
+    for (model, loss, noise), frame in bisection.groupby(["model", "loss", "noise_scale"],
+                                                         sort=False):
+        frame = frame.sort_values("seed")
+        mid = _midpoint(frame)
+        row = {"model": model, "loss": loss, "noise_scale": noise,
+               "max_stable_lr": float(np.exp(np.log(mid).mean())),
+               "max_stable_lr_low": float(frame["max_stable_lr_low"].min()),
+               "max_stable_lr_high": float(frame["max_stable_lr_high"].max()),
+               "censored": ",".join(sorted(set(frame["censored"]) - {"no"})) or "no"}
+        with np.errstate(divide="ignore"):  # L1 on a linear model: sharpness exactly 0
+            predicted = 2.0 / frame["initial_sharpness"].to_numpy()
+        applies = loss == L2 and np.all(np.isfinite(predicted) & (predicted > 0))
+        nan = Interval(np.nan, np.nan, np.nan)
+        row.update(_log_mean(predicted).as_columns("predicted_max_lr") if applies
+                   else nan.as_columns("predicted_max_lr"))
+        row.update(_log_mean(mid / predicted).as_columns("measured_over_predicted") if applies
+                   else nan.as_columns("measured_over_predicted"))
+        row["blow_up_lr"] = float(frame["blow_up_lr"].max())
+        row.update(_log_mean(frame["blow_up_factor"]).as_columns("blow_up_factor"))
+        row["blow_up_guard_tripped"] = int(frame["blow_up_diverged"].sum())
+        row["seeds"] = len(frame)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _better(row, name: str, column: str) -> str:
-    """'l2', 'l1' or 'tie': which is lower, by the paired interval of L2 − L1."""
-    if row[f"{name}_{column}_l2_minus_l1_high"] < 0:
-        return "l2"
-    if row[f"{name}_{column}_l2_minus_l1_low"] > 0:
-        return "l1"
-    return "tie"
+# squared_error is r² (no ½): its curvature, hence its limit 2/λ_max, is off by 2 from the ½r²
+# convention's. L1 counts as more stable only when its limit beats ½r²'s too (ratio > 2).
+CONVENTION = 2.0
 
 
-def verdict(comparison: pd.DataFrame) -> str:
-    """The rule stated in RULE."""
-    settings = [s for s in ("tuned", "matched") if f"{s}_rebound_l2_minus_l1" in comparison]
-    calmer = [all(_better(row, s, "rebound") == "l2" for s in settings)
-              for _, row in comparison.iterrows()]
-    l1_calmer = [any(_better(row, s, "rebound") == "l1" for s in settings)
-                 for _, row in comparison.iterrows()]
-    worse_test = [_better(row, "tuned", "test_mse") == "l1" for _, row in comparison.iterrows()]
-    if all(calmer) and not any(worse_test):
+def limit_comparison(bisection: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, s): L1's max stable lr / L2's, paired over seeds (geometric mean, interval
+    on the log scale), and which loss is more stable by the rule: L2 if the interval is below 1,
+    L1 if it is above CONVENTION (L1 beats L2 written as r² and as ½r²), else "tie"."""
+    rows = []
+    for (model, noise), frame in bisection.groupby(["model", "noise_scale"], sort=False):
+        l2 = frame[frame["loss"] == L2].sort_values("seed")
+        l1 = frame[frame["loss"] == L1].sort_values("seed")
+        iv = _log_mean(_midpoint(l1) / _midpoint(l2))
+        more = "l2" if iv.high < 1 else "l1" if iv.low > CONVENTION else "tie"
+        rows.append({"model": model, "noise_scale": noise,
+                     **iv.as_columns("l1_over_l2_max_lr"), "more_stable": more})
+    return pd.DataFrame(rows)
+
+
+def _clipped_excess(runs: pd.DataFrame) -> np.ndarray:
+    return np.maximum(runs["relative_excess"].to_numpy(np.float64), FLOAT_FLOOR)
+
+
+def floor_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, loss, schedule, s, lr): relative excess over the optimum (geometric mean over
+    seeds, clipped at FLOAT_FLOOR, with its interval) and how many seeds are at the floor."""
+    rows = []
+    keys = ["model", "loss", "schedule", "noise_scale", "fraction"]
+    for key, frame in runs.groupby(keys, sort=False):
+        stable = frame[frame["stable"]]
+        row = dict(zip(keys, key, strict=True))
+        row["learning_rate"] = float(frame["learning_rate"].iloc[0])
+        row["stable_seeds"] = f"{len(stable)}/{len(frame)}"
+        excess = _clipped_excess(stable)
+        iv = _log_mean(excess) if len(excess) > 1 else Interval(np.nan, np.nan, np.nan)
+        row.update(iv.as_columns("relative_excess"))
+        row["at_floor"] = int((stable["relative_excess"] < FLOAT_FLOOR).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def slope_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, loss, schedule, s): the log-log slope of the clipped relative excess against
+    lr, fitted per seed over its stable runs (least squares), mean over seeds with interval;
+    and whether every run is at the float floor."""
+    rows = []
+    keys = ["model", "loss", "schedule", "noise_scale"]
+    for key, frame in runs.groupby(keys, sort=False):
+        slopes = []
+        for _, seed in frame[frame["stable"]].groupby("seed"):
+            if seed["learning_rate"].nunique() > 1:
+                slopes.append(np.polyfit(np.log10(seed["learning_rate"]),
+                                         np.log10(_clipped_excess(seed)), 1)[0])
+        iv = statistics.mean(np.asarray(slopes)) if len(slopes) > 1 else Interval(
+            np.nan, np.nan, np.nan)
+        rows.append({**dict(zip(keys, key, strict=True)), **iv.as_columns("slope"),
+                     "all_at_floor": bool((frame["stable"]
+                                           & (frame["relative_excess"] < FLOAT_FLOOR)).all()),
+                     "stable_runs": f"{int(frame['stable'].sum())}/{len(frame)}"})
+    return pd.DataFrame(rows)
+
+
+def exact_convergence(slopes: pd.DataFrame) -> pd.DataFrame:
+    """Half 1 per s (linear model, constant lr): L2 all at the floor and L1's slope > 0.5."""
+    linear = slopes[(slopes["model"] == "linear") & (slopes["schedule"] == "constant")]
+    rows = []
+    for noise, frame in linear.groupby("noise_scale", sort=True):
+        at = frame.set_index("loss")
+        l1_grows = bool(at.loc[L1, "slope_low"] > 0.5)
+        rows.append({"noise_scale": noise, "l2_at_floor": bool(at.loc[L2, "all_at_floor"]),
+                     "l1_excess_grows": l1_grows,
+                     "holds": bool(at.loc[L2, "all_at_floor"]) and l1_grows})
+    return pd.DataFrame(rows)
+
+
+def verdict(halves: pd.DataFrame, limits: pd.DataFrame) -> str:
+    """The rule stated in RULE, from exact_convergence and limit_comparison."""
+    exact = halves["holds"].to_numpy(bool)
+    l2_more = (limits["more_stable"] == "l2").to_numpy()
+    if exact.all() and l2_more.all():
         return "supported"
-    if not any(calmer) and (any(l1_calmer) or any(worse_test)):
+    if not exact.any() and not l2_more.any():
         return "refuted"
     return "qualified"
 
 
-RULE = (
-    "Stable = the objective stayed finite and ended below its initial value. Each loss is read "
-    "at its own tuned lr (stable on every seed, lowest validation MSE) and, in a second pass, at "
-    "a matched initial step size (lr·‖∇ℓ(θ₀)‖ equal to L2's). At each residual scale, L2 is "
-    "**calmer** if its rebound ((final − lowest)/lowest objective along the run: 0 for a run "
-    "that settles, > 0 for one that bounces) is lower than L1's at both settings, by the paired "
-    "95% interval of "
-    "L2 − L1 over seeds excluding 0. **supported** if L2 is calmer at every residual scale and "
-    "its test MSE is not worse than L1's at any (paired interval); **refuted** if L2 is calmer "
-    "at no scale and L1 is calmer or more accurate somewhere; **qualified** otherwise. Max "
-    "stable lrs are reported per scale (squared_error is r², curvature 2; huber, pseudo_huber, "
-    "log_cosh are ½r² near 0, so a factor 2 is the convention), not used in the verdict."
+def edge_of_stability(curves: pd.DataFrame) -> pd.DataFrame:
+    """MLP, L2, constant lr: per (s, fraction) the sharpness × lr / 2 at the start and its
+    largest value over training (1: at the edge of stability, Cohen et al. 2021)."""
+    rows = []
+    curves = curves[curves["model"] == "mlp"]
+    for (noise, fraction), frame in curves.groupby(["noise_scale", "fraction"], sort=True):
+        per_seed = frame.assign(ratio=frame["sharpness"] * frame["learning_rate"] / 2)
+        start = per_seed[per_seed["step"] == 0].sort_values("seed")["ratio"].to_numpy()
+        peak = per_seed.groupby("seed")["ratio"].max().to_numpy()
+        rows.append({"noise_scale": noise, "fraction": fraction,
+                     "learning_rate": float(frame["learning_rate"].iloc[0]),
+                     **statistics.mean(start).as_columns("initial_sharpness_lr_over_2"),
+                     **statistics.mean(peak).as_columns("max_sharpness_lr_over_2")})
+    return pd.DataFrame(rows)
+
+
+def _iv(row, prefix: str, spec: str = ".3g") -> str:
+    return Interval.from_columns(row, prefix).format(spec)
+
+
+def _bracket(row) -> str:
+    edge = {"above": " (≥ the bracket's top)", "below": " (≤ the bracket's bottom)"}
+    return (f"{row['max_stable_lr']:.3g} (bisection bracket [{row['max_stable_lr_low']:.3g}, "
+            f"{row['max_stable_lr_high']:.3g}]){edge.get(row['censored'], '')}")
+
+
+def _blow_up(row) -> str:
+    guard = int(row["blow_up_guard_tripped"])
+    note = f", the guard stopped {guard}/{int(row['seeds'])} runs" if guard else ""
+    return f"×{_iv(row, 'blow_up_factor')} its start at lr {row['blow_up_lr']:.3g}{note}"
+
+
+def half1_findings(halves, slopes, floor) -> list[str]:
+    lines = []
+    for row in halves.to_dict("records"):
+        s = row["noise_scale"]
+
+        def at(loss, schedule):
+            return slopes[(slopes["model"] == "linear") & (slopes["loss"] == loss)
+                          & (slopes["schedule"] == schedule) & (slopes["noise_scale"] == s)
+                          ].iloc[0]
+
+        top = floor[(floor["model"] == "linear") & (floor["noise_scale"] == s)
+                    & (floor["fraction"] == floor["fraction"].max())].set_index(
+                        ["loss", "schedule"])
+        lines.append(
+            f"- **Constant step, linear model, s = {s:g}** (half 1 "
+            f"{'holds' if row['holds'] else 'does not hold'}): L2 ends "
+            + ("at its least-squares optimum (relative excess < "
+               f"{FLOAT_FLOOR:g}) on every run" if row["l2_at_floor"] else
+               f"above the float floor on some runs ({at(L2, 'constant')['stable_runs']} stable)")
+            + f"; L1's relative excess over its LP optimum grows with lr, log-log slope "
+            f"{_iv(at(L1, 'constant'), 'slope', '.2f')} (1 = proportional), reaching "
+            f"{_iv(top.loc[(L1, 'constant')], 'relative_excess')} at lr "
+            f"{top.loc[(L1, 'constant'), 'learning_rate']:.3g}; a cosine schedule brings it to "
+            f"{_iv(top.loc[(L1, 'cosine')], 'relative_excess')} (slope "
+            f"{_iv(at(L1, 'cosine'), 'slope', '.2f')}; excesses are clipped at the float "
+            f"floor {FLOAT_FLOOR:g}).")
+    return lines
+
+
+def mlp_floor_findings(slopes: pd.DataFrame) -> list[str]:
+    """The MLP's excess is over the best value any of its runs reached, not an optimum: a
+    falling excess (negative slope) means its runs had not converged, so it cannot test half 1."""
+    mlp = slopes[(slopes["model"] == "mlp") & (slopes["schedule"] == "constant")]
+    if not len(mlp):
+        return []
+    parts = [f"{r['loss']} s = {r['noise_scale']:g}: {_iv(r, 'slope', '.2f')}"
+             for r in mlp.to_dict("records")]
+    return ["- **Constant step, MLP** (excess over the lowest objective any of its runs reached; "
+            "no exact optimum): log-log slopes " + "; ".join(parts) + ". A negative slope means "
+            "a larger step got closer within the step budget: the runs had not converged, so "
+            "the MLP does not enter half 1."]
+
+
+def half2_findings(thresholds, limits) -> list[str]:
+    lines = []
+    words = {"l2": "L2 more stable", "l1": "L1 more stable, even against ½r²",
+             "tie": "no difference beyond the r² vs ½r² factor 2"}
+    for row in limits.to_dict("records"):
+        model, s = row["model"], row["noise_scale"]
+        at = thresholds[(thresholds["model"] == model) & (thresholds["noise_scale"] == s)
+                        ].set_index("loss")
+        l2, l1 = at.loc[L2], at.loc[L1]
+        lines.append(
+            f"- **Max stable lr, {model}, s = {s:g}:** L2 {_bracket(l2)}, predicted 2/sharpness "
+            f"at initialization {_iv(l2, 'predicted_max_lr')} (measured/predicted "
+            f"{_iv(l2, 'measured_over_predicted', '.2f')}); L1 {_bracket(l1)}; L1/L2 "
+            f"{_iv(row, 'l1_over_l2_max_lr', '.2f')} paired over seeds "
+            f"({words[row['more_stable']]}). Above the limit L2's objective reached "
+            f"{_blow_up(l2)}; L1's {_blow_up(l1)}.")
+    return lines
+
+
+def eos_findings(eos: pd.DataFrame) -> list[str]:
+    if not len(eos):
+        return []
+    top = eos[eos["fraction"] == eos["fraction"].max()]
+    parts = [f"s = {r['noise_scale']:g}: lr·sharpness/2 from "
+             f"{_iv(r, 'initial_sharpness_lr_over_2', '.2f')} at the start to at most "
+             f"{_iv(r, 'max_sharpness_lr_over_2', '.2f')}" for r in top.to_dict("records")]
+    return [f"- **Edge of stability (MLP, L2, constant lr = {top['fraction'].iloc[0]:g} × its "
+            f"limit):** " + "; ".join(parts) + ". A value near 1 is the edge (sharpness = "
+            "2/lr), where Cohen et al. (2021) find full-batch gradient descent hovers."]
+
+
+ADAM_NOTE = (
+    "- **Adam is not run here.** Its update is preconditioned, so 2/lr is not its threshold "
+    "(Cohen et al. 2022: the preconditioned sharpness against 38/lr for β1 = 0.9); this claim "
+    "makes no statement about Adam's stability."
 )
 
 
-def _fmt_lr(lr: float, censored: bool) -> str:
-    if not np.isfinite(lr):
-        return "none"
-    return f"≥ {lr:g}" if censored else f"{lr:g}"
+HEADLINE_SCALE = 1.0  # the residual scale (present in every size) the key numbers are read at
 
 
-def _fmt_iv(row, name, column, spec=".3g") -> str:
-    prefix = f"{name}_{column}_l2_minus_l1"
-    return statistics.Interval(row[prefix], row[f"{prefix}_low"], row[f"{prefix}_high"]).format(
-        spec)
+def key_numbers(thresholds, limits, slopes) -> dict[str, Interval]:
+    """Linear model at s = HEADLINE_SCALE: L1/L2 max stable lr, L1's excess slope (constant
+    lr), L2's measured / predicted limit."""
+    def one(table, **where):
+        mask = np.ones(len(table), bool)
+        for column, value in where.items():
+            mask &= (table[column] == value).to_numpy()
+        return table[mask].iloc[0]
+
+    at = {"model": "linear", "noise_scale": HEADLINE_SCALE}
+    return {
+        "l1_over_l2_max_lr": Interval.from_columns(one(limits, **at), "l1_over_l2_max_lr"),
+        "l1_excess_slope": Interval.from_columns(
+            one(slopes, loss=L1, schedule="constant", **at), "slope"),
+        "l2_measured_over_predicted": Interval.from_columns(
+            one(thresholds, loss=L2, **at), "measured_over_predicted"),
+    }
 
 
-def findings(comparison: pd.DataFrame, limits: pd.DataFrame, result: str) -> str:
-    lines = []
-    words = {"l2": "L2 lower", "l1": "L1 lower", "tie": "no difference beyond noise"}
-    for row in comparison.to_dict("records"):
-        noise = row["noise_scale"]
-        line = (
-            f"- **Residual scale s = {noise:g}.** Tuned lr L2 {row['tuned_lr_l2']:g}, L1 "
-            f"{row['tuned_lr_l1']:g}. Rebound L2 {row['tuned_rebound_l2']:.3g} vs L1 "
-            f"{row['tuned_rebound_l1']:.3g}, paired L2 − L1 {_fmt_iv(row, 'tuned', 'rebound')} "
-            f"({words[_better(row, 'tuned', 'rebound')]}); excess over the best any lr reached "
-            f"L2 − L1 {_fmt_iv(row, 'tuned', 'relative_excess')}; tail oscillation L2 − L1 "
-            f"{_fmt_iv(row, 'tuned', 'tail_oscillation')}; **test MSE** L2 "
-            f"{row['tuned_test_mse_l2']:.4g} vs L1 {row['tuned_test_mse_l1']:.4g}, L2 − L1 "
-            f"{_fmt_iv(row, 'tuned', 'test_mse', '.4g')} "
-            f"({words[_better(row, 'tuned', 'test_mse')]})."
-        )
-        if "matched_relative_excess_l2_minus_l1" in row:
-            line += (
-                f" At matched initial step (L1 lr {row['matched_lr_l1']:.3g}): rebound "
-                f"L2 − L1 {_fmt_iv(row, 'matched', 'rebound')} "
-                f"({words[_better(row, 'matched', 'rebound')]}), test MSE L2 − L1 "
-                f"{_fmt_iv(row, 'matched', 'test_mse', '.4g')}"
-                + ("" if row["matched_l1_stable"] else " (L1 unstable there)") + "."
-            )
-        lines.append(line)
-        here = limits[limits["noise_scale"] == noise]
-        lines.append(
-            "  Max stable lr (stable = finite, final < initial): "
-            + ", ".join(f"{r.loss} {_fmt_lr(r.max_stable_lr, r.censored)}"
-                        for r in here.itertuples(index=False)) + "."
-        )
-    for loss in (L2, L1):
-        mine = limits[limits["loss"] == loss].sort_values("noise_scale")
-        lines.append(
-            f"- **{loss}'s max stable lr against the residual scale:** "
-            + ", ".join(f"s = {r.noise_scale:g}: {_fmt_lr(r.max_stable_lr, r.censored)}"
-                        for r in mine.itertuples(index=False)) + "."
-        )
-    lines.append(f"- Verdict: **{result}**.")
-    return "\n".join(lines)
+UNITS = {"l1_over_l2_max_lr": "ratio of max stable learning rates (L1 / L2)",
+         "l1_excess_slope": "log-log slope of excess objective against learning rate",
+         "l2_measured_over_predicted": "ratio of L2's max stable lr to 2/sharpness"}
 
 
-def summary(comparison: pd.DataFrame, limits: pd.DataFrame) -> str:
-    parts = []
-    lim = limits.set_index(["noise_scale", "loss"])
-    for row in comparison.to_dict("records"):
-        s = row["noise_scale"]
-        parts.append(
-            f"s = {s:g}: rebound L2 − L1 {_fmt_iv(row, 'tuned', 'rebound')}, "
-            f"test MSE L2 − L1 {_fmt_iv(row, 'tuned', 'test_mse', '.3g')}, max stable lr L2 "
-            f"{_fmt_lr(lim.loc[(s, L2), 'max_stable_lr'], lim.loc[(s, L2), 'censored'])} vs L1 "
-            f"{_fmt_lr(lim.loc[(s, L1), 'max_stable_lr'], lim.loc[(s, L1), 'censored'])}"
-        )
-    return "; ".join(parts) + "."
+def takeaway(halves, limits, numbers) -> str:
+    """One sentence from the two halves and the key numbers (changes with the verdict)."""
+    exact = bool(halves["holds"].all())
+    more = set(limits["more_stable"])
+    ratio, slope = numbers["l1_over_l2_max_lr"], numbers["l1_excess_slope"]
+    first = ("Squared error's smoothness lets gradient descent at a constant learning rate "
+             "reach the exact optimum, where absolute error stalls in a band whose excess grows "
+             f"as lr^{slope.format('.2f')}" if exact else
+             "Squared error's smoothness did not give exact convergence at a constant learning "
+             f"rate in every setting (absolute error's excess slope {slope.format('.2f')})")
+    if more == {"l2"}:
+        second = (f"and it also tolerates larger steps (L1's max stable lr is "
+                  f"×{ratio.format('.2f')} L2's)")
+    elif "l1" not in more:
+        second = (f"{'but it is not uniformly more stable' if 'l2' in more else 'neither loss'}"
+                  f" tolerated a larger step beyond the factor 2 of the r² vs ½r² convention "
+                  f"(L1's max stable lr ×{ratio.format('.2f')} L2's at s = {HEADLINE_SCALE:g})")
+    else:
+        second = ("but it is not more stable: L2 diverges once the learning rate exceeds "
+                  "2/sharpness (sharpness = the largest curvature of the loss surface), while "
+                  f"absolute error's bounded gradient tolerated a ×{ratio.format('.2f')} larger "
+                  "learning rate (half that against ½r²)")
+    return f"{first}; {second}."
 
 
-def max_stable_plot(limits: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    for k, (loss, part) in enumerate(limits.groupby("loss")):
-        part = part.sort_values("noise_scale")
-        ax.plot(part["noise_scale"], part["max_stable_lr"], "-o", color=f"C{k}", label=loss)
-        cens = part[part["censored"]]
-        ax.plot(cens["noise_scale"], cens["max_stable_lr"], "^", color=f"C{k}", ms=10)
+def guide(halves, limits, numbers) -> list[GuideRow]:
+    ratio, slope = numbers["l1_over_l2_max_lr"], numbers["l1_excess_slope"]
+    rows = []
+    if halves["holds"].all():
+        rows.append(GuideRow(
+            "training with a constant learning rate, exact fit wanted",
+            "squared error (with L1, decay the learning rate, e.g. cosine)",
+            f"claim 1: L2 reaches its optimum to float precision; L1's excess grows as "
+            f"lr^{slope.format('.2f')} (linear model, s = {HEADLINE_SCALE:g})"))
+    if (limits["more_stable"] == "l1").any():
+        rows.append(GuideRow(
+            "large or untuned learning rate (risk of divergence)",
+            "a bounded-gradient loss (L1, Huber), or keep lr below 2/sharpness",
+            f"claim 1: L1's max stable lr is ×{ratio.format('.2f')} L2's (linear model, "
+            f"s = {HEADLINE_SCALE:g}); L2 diverges above 2/sharpness (measured/predicted "
+            f"{numbers['l2_measured_over_predicted'].format('.2f')})"))
+    return rows
+
+
+def _log_axes(ax) -> None:
+    """Log-log axes without minor tick labels (they overlap on a short range)."""
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("residual scale s (noise std)")
-    ax.set_ylabel("max stable lr (▲: top of grid)")
-    ax.legend(fontsize=7)
-    ax.set_title("Stable = finite and final objective < initial")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def excess_plot(floor: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """Relative excess against lr: a row per model, a column per s; solid constant lr, dashed
+    cosine; the float floor dotted."""
+    models = list(dict.fromkeys(floor["model"]))
+    scales = sorted(floor["noise_scale"].unique())
+    fig, axes = plt.subplots(len(models), len(scales), squeeze=False,
+                             figsize=(3.6 * len(scales), 3.0 * len(models)))
+    for i, model in enumerate(models):
+        for j, s in enumerate(scales):
+            ax = axes[i, j]
+            part = floor[(floor["model"] == model) & (floor["noise_scale"] == s)]
+            for k, loss in enumerate((L2, L1)):
+                for schedule, style in (("constant", "-o"), ("cosine", "--s")):
+                    line = part[(part["loss"] == loss) & (part["schedule"] == schedule)]
+                    line = line.sort_values("learning_rate")
+                    ax.plot(line["learning_rate"], line["relative_excess"], style, ms=3,
+                            color=f"C{k}", label=f"{loss}, {schedule}")
+            ax.axhline(FLOAT_FLOOR, color="0.6", ls=":", lw=1)
+            _log_axes(ax)
+            ax.set_ylim(bottom=FLOAT_FLOOR / 2)
+            ax.set_title(f"{model}, s = {s:g}", fontsize=9)
+            ax.set_xlabel("lr")
+        axes[i, 0].set_ylabel("(band − optimum) / optimum")
+    axes[0, -1].legend(fontsize=6)
     fig.tight_layout()
     return plots.save_png(fig, path)
 
 
-def excess_plot(runs: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    noises = sorted(runs["noise_scale"].unique())
-    fig, axes = plt.subplots(1, len(noises), figsize=(4 * len(noises), 3.3), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, noise in zip(axes, noises, strict=True):
-        for k, (loss, part) in enumerate(runs[runs["noise_scale"] == noise].groupby("loss")):
-            mean = part.groupby("learning_rate")["relative_excess"].mean()
-            ax.plot(mean.index, mean.values + 1e-6, "-o", ms=3, color=f"C{k}", label=loss)
-        ax.set_xscale("log")
+def sharpness_plot(curves: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """MLP, L2, constant lr: sharpness over steps (seed mean) against 2/lr (dashed)."""
+    curves = curves[curves["model"] == "mlp"]
+    scales = sorted(curves["noise_scale"].unique())
+    fig, axes = plt.subplots(1, len(scales), squeeze=False, figsize=(4 * len(scales), 3.2))
+    for ax, s in zip(axes[0], scales, strict=True):
+        part = curves[curves["noise_scale"] == s]
+        for k, (lr, line) in enumerate(part.groupby("learning_rate")):
+            mean = line.groupby("step")["sharpness"].mean()
+            ax.plot(mean.index, mean.values, color=f"C{k}", label=f"lr {lr:.3g}")
+            ax.axhline(2 / lr, color=f"C{k}", ls="--", lw=1)
         ax.set_yscale("log")
-        ax.set_xlabel("lr")
-        ax.set_title(f"s = {noise:g}", fontsize=9)
-    axes[0].set_ylabel("(final − best) / best (+1e-6)")
-    axes[-1].legend(fontsize=7)
+        ax.set_xlabel("step")
+        ax.set_title(f"MLP, squared error, s = {s:g} (dashed: 2/lr)", fontsize=9)
+    axes[0, 0].set_ylabel("sharpness (top Hessian eigenvalue)")
+    axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
     return plots.save_png(fig, path)
 
 
-def setup_text(config, matched: pd.DataFrame) -> str:
-    lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
-    scales = ", ".join(f"{s:g}" for s in config.sweep.dataset.noise_scale)
+def limit_plot(thresholds: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
+    """Max stable lr (bracket as error bar) against s, per model and loss; × = 2/sharpness."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), squeeze=False)
+    for ax, (model, part) in zip(axes[0], thresholds.groupby("model", sort=False), strict=False):
+        for k, loss in enumerate((L2, L1)):
+            line = part[part["loss"] == loss].sort_values("noise_scale")
+            mid = line["max_stable_lr"].to_numpy()
+            err = [mid - line["max_stable_lr_low"], line["max_stable_lr_high"] - mid]
+            ax.errorbar(line["noise_scale"], mid, yerr=err, fmt="-o", ms=3, capsize=3,
+                        color=f"C{k}", label=loss)
+            ax.plot(line["noise_scale"], line["predicted_max_lr"], "x", color=f"C{k}", ms=8)
+        _log_axes(ax)
+        ax.set_xlabel("residual scale s")
+        ax.set_title(f"{model} (×: 2/sharpness at init)", fontsize=9)
+    axes[0, 0].set_ylabel("max stable lr")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return plots.save_png(fig, path)
+
+
+def setup_text(setup: pd.DataFrame, floor: pd.DataFrame) -> str:
+    at = setup.set_index("model")
+    scales = ", ".join(f"{s:g}" for s in sorted(floor["noise_scale"].unique()))
+    fractions = "; ".join(
+        f"{model} {{" + ", ".join(f"{f:g}" for f in sorted(part["fraction"].unique())) + "}"
+        for model, part in floor.groupby("model", sort=False))
+    lin, mlp = ({k: (int(v) if float(v).is_integer() else float(v)) for k, v in row.items()}
+                for row in (at.loc["linear"], at.loc["mlp"]))
     return (
-        f"Full-batch gradient descent (plain SGD, no momentum, constant lr, {config.steps} steps) "
-        f"on a tanh MLP {config.dataset.dim} → {config.model.widths[0]} → 1 (a smooth model, so "
-        f"the only non-smoothness is the loss's), {config.dataset.n_train} points from a fixed "
-        f"random teacher ({config.dataset.validation_fraction:.0%} held out for validation) with "
-        f"Gaussian noise of std s ∈ {{{scales}}} "
-        f"(the residual-scale sweep). Losses {', '.join(config.sweep.loss)} (δ = "
-        f"{config.loss_knobs.delta:g}); lr ∈ {{{lrs}}} × {len(config.sweep.seed)} seeds "
-        f"(initialization and noise draw, shared by all losses: comparisons are paired). Matched "
-        f"initial step pass: {len(matched)} (loss, s) settings. Intervals: 95%, paired bootstrap "
-        f"over seeds (experiments.statistics)."
+        f"Full-batch gradient descent (plain SGD, no momentum) with squared error (L2, r²) and "
+        f"absolute error (L1, |r|) on two models: a linear model on a linear teacher "
+        f"({lin['dim']} inputs, {lin['n_train']} points, {lin['steps']} steps) and a tanh MLP "
+        f"{mlp['dim']} → {mlp['width']} → 1 on a nonlinear teacher ({mlp['n_train']} points, "
+        f"{mlp['steps']} steps), Gaussian noise of std s ∈ {{{scales}}}, {lin['seeds']} seeds "
+        f"(initialization and noise draw, shared by both losses: comparisons are paired). Max "
+        f"stable lr: {lin['rounds']} bisection rounds from [{lin['bracket_low']:g}, "
+        f"{lin['bracket_high']:g}] per (model, loss, s, seed), each round one vectorized "
+        f"training of all of them (resolution: each bracket's high/low = "
+        f"{(lin['bracket_high'] / lin['bracket_low']) ** 2.0 ** -lin['rounds']:.3g}, so a ratio "
+        f"of two limits whose seeds share brackets has a zero-width interval); blow-up at "
+        f"{claim_config.BLOW_UP_FACTOR:g}× the bracket's "
+        f"top. Constant-lr floor: lr = ({fractions}) × L2's max stable lr (the lowest bracket "
+        f"end over seeds, per s), constant and cosine schedules. Excess = the objective's mean "
+        f"over the last {TAIL:.0%} of logged steps minus the optimum, relative to it. "
+        f"Intervals: 95%, bootstrap over seeds (experiments.statistics); ratios and excesses "
+        f"as geometric means (log scale)."
     )
 
 
-def run(workdir: pathlib.Path, quick: bool) -> Section:
+def halves_sentence(halves: pd.DataFrame, limits: pd.DataFrame, outcome: str) -> str:
+    cells = len(limits)
+    l2, l1 = (limits["more_stable"] == "l2").sum(), (limits["more_stable"] == "l1").sum()
+    return (
+        f"- Verdict: **{outcome}**. Half 1 (exact convergence at a constant step) holds at "
+        f"{int(halves['holds'].sum())} of {len(halves)} residual scales; half 2 (more stable) "
+        f"holds in {l2} of {cells} (model, s) settings and is "
+        + (f"**refuted** in {l1} (L1 tolerates a larger step: L2's gradient grows with the "
+           "residual and gradient descent diverges above 2/sharpness; L1's is bounded)."
+           if l1 else "refuted in none.")
+    )
+
+
+def summary(numbers: dict[str, Interval]) -> str:
+    return (
+        f"Linear model, s = {HEADLINE_SCALE:g}: L1's excess over its optimum grows with lr "
+        f"(log-log slope {numbers['l1_excess_slope'].format('.2f')}) while L2 reaches its "
+        f"optimum; L1's max stable lr is ×{numbers['l1_over_l2_max_lr'].format('.2f')} L2's, "
+        f"whose limit is {numbers['l2_measured_over_predicted'].format('.2f')} × 2/sharpness."
+    )
+
+
+def limits_text(limits: pd.DataFrame, floor: pd.DataFrame,
+                numbers: dict[str, Interval]) -> str:
+    """Where the claim stops holding, with L1's band at the largest lr under both schedules."""
+    top = floor[(floor["model"] == "linear") & (floor["noise_scale"] == HEADLINE_SCALE)
+                & (floor["loss"] == L1) & (floor["fraction"] == floor["fraction"].max())
+                ].set_index("schedule")
+    band = (f"a cosine schedule takes L1's relative excess at the largest lr from "
+            f"{_iv(top.loc['constant'], 'relative_excess')} to "
+            f"{_iv(top.loc['cosine'], 'relative_excess')}")
+    if (limits["more_stable"] == "l1").any():
+        return (f"the learning rate is large: L1 tolerated a ×"
+                f"{numbers['l1_over_l2_max_lr'].format('.2f')} larger one (linear, s = "
+                f"{HEADLINE_SCALE:g}) while L2 diverges above 2/sharpness, and where it decays: "
+                f"{band}. Adam was not tested.")
+    return f"the learning rate decays: {band}. Adam was not tested."
+
+
+def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
+    """The rule (RULE) on compute's tables; findings, plots, the answer's fields."""
     outdir = pathlib.Path(workdir) / KEY
     outdir.mkdir(parents=True, exist_ok=True)
-    config = claim_config.get_config("quick" if quick else "default")
-    runs = runs_frame(trained_runs.train(config, on_validation=True))
-    runs = add_excess(runs)
-    limits = max_stable_lr(runs)
-    tuned = tuned_lrs(runs)
-    targets = matched_lrs(tuned)
-    # Second pass: L1 at the lr matching L2's initial step, per residual scale.
-    matched_parts = []
-    for noise, part in targets[targets["loss"] == L1].groupby("noise_scale"):
-        c = copy.deepcopy(config)
-        c.sweep.loss = None
-        c.loss = L1
-        c.sweep.dataset.noise_scale = (float(noise),)
-        c.sweep.learning_rate = (float(part["matched_lr"].iloc[0]),)
-        matched_parts.append(runs_frame(trained_runs.train(c, on_validation=True)))
-    matched = add_excess(pd.concat(matched_parts, ignore_index=True), reference=runs)
-    comparison = comparison_table(runs, tuned, matched)
-    outcome = verdict(comparison)
-    logging.info("%s: %s\n%s", KEY, outcome, comparison.to_string())
-    figures = {
-        "max_stable_lr": max_stable_plot(limits, outdir / "max_stable_lr.png"),
-        "relative_excess": excess_plot(runs, outdir / "relative_excess.png"),
-    }
+    bisection_runs, runs = tables["bisection"], tables["floor_runs"]
+    thresholds, limits = threshold_table(bisection_runs), limit_comparison(bisection_runs)
+    floor, slopes = floor_table(runs), slope_table(runs)
+    halves = exact_convergence(slopes)
+    eos = edge_of_stability(tables["sharpness_curves"])
+    outcome = verdict(halves, limits)
+    numbers = key_numbers(thresholds, limits, slopes)
+    findings = [*half1_findings(halves, slopes, floor), *mlp_floor_findings(slopes),
+                *half2_findings(thresholds, limits),
+                *eos_findings(eos), ADAM_NOTE, halves_sentence(halves, limits, outcome)]
+    figures = {"excess_vs_lr": excess_plot(floor, outdir / "excess_vs_lr.png"),
+               "max_stable_lr": limit_plot(thresholds, outdir / "max_stable_lr.png")}
+    if len(tables["sharpness_curves"]):
+        figures["sharpness"] = sharpness_plot(tables["sharpness_curves"],
+                                              outdir / "sharpness.png")
     return Section(
-        key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(config, targets), rule=RULE,
-        verdict=outcome, findings=findings(comparison, limits, outcome),
-        summary=summary(comparison, limits),
-        tables={"comparison": comparison, "max_stable_lr": limits, "tuned_lr": tuned,
-                "matched_step": targets, "runs": runs},
-        plots=figures,
+        key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(tables["setup"], runs), rule=RULE,
+        verdict=outcome, findings="\n".join(findings), summary=summary(numbers),
+        tables={"exact_convergence": halves, "limit_comparison": limits,
+                "threshold": thresholds, "constant_lr_slope": slopes,
+                "constant_lr_floor": floor, "edge_of_stability": eos,
+                "bisection": bisection_runs, "floor_runs": runs},
+        plots=figures, key_numbers=numbers, limits=limits_text(limits, floor, numbers),
+        kind="empirical", part="loss", headline="l1_over_l2_max_lr", units=UNITS,
+        takeaway=takeaway(halves, limits, numbers), guide=guide(halves, limits, numbers),
     )

@@ -119,16 +119,21 @@ class TrainedGroup:
         return np.concatenate([kernel, bias], axis=1)
 
 
-def train(config: config_dict.ConfigDict, on_validation: bool = False) -> list[TrainedGroup]:
+def train(config: config_dict.ConfigDict, on_validation: bool = False,
+          values: dict[str, np.ndarray] | None = None) -> list[TrainedGroup]:
     """Every group of `config`'s grid, trained by the engine (experiments.sweep.execute).
 
     on_validation: evaluate on the validation split instead of test (see the module docstring;
-    needs config.dataset.validation_fraction > 0). The config is resolved first
+    needs config.dataset.validation_fraction > 0). values: numeric fields set per run (one
+    value per run of the grid, run_id order; SweepPlan.with_values), e.g. a bisection's
+    learning rates, which reuse the compiled program. The config is resolved first
     (experiments.plan: a ConfigError, a ValueError, naming the bad field). Compiled programs go
     to JAX's persistent cache as in run_sweep (config.compilation_cache_dir), so a rerun skips
     compilation; mid-run checkpoints (config.checkpoint_every) go to a temporary directory.
     """
     plan = SweepPlan.resolve(config, jax.local_device_count(), part=Part(0, 1))
+    if values:
+        plan = plan.with_values(values)
     tested = plan  # its datasets keep the test split, for TrainedGroup.test_metrics
     if on_validation:  # every compiled program sees the validation split in the held-out slot
         plan = dataclasses.replace(plan, datasets={
