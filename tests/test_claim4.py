@@ -171,3 +171,13 @@ def test_claim4_config_expands_and_rejects_unknown_sizes():
         assert min(claim4_config.BUDGETS[size]) // 2 % claim4_config.get_config(size).log_every == 0
     with pytest.raises(ValueError, match="'huge'"):
         claim4_config.get_config("huge")
+
+
+def test_judge_is_a_function_of_the_tables(tmp_path):
+    """Judging the same CSVs twice gives the same words and tables (the re-render contract)."""
+    runs = _runs({claim4.SQUARE: -3, claim4.HINGE: 1}, churn=5)
+    first, second = _judged(runs, tmp_path / "a"), _judged(runs, tmp_path / "b")
+    assert (first.findings, first.summary, first.takeaway) == (second.findings, second.summary,
+                                                                second.takeaway)
+    for name, table in first.tables.items():
+        pd.testing.assert_frame_equal(table, second.tables[name])
