@@ -114,9 +114,10 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.adam_pair.schedule = "cosine"
     c.adam_pair.steps = 500 if quick else 1500
     # AdamW's decay per step is lr·λ: (lr, λ) are tuned jointly for both modes. Half-decade
-    # grids (10^(k/2)); the lr grid reaches 10^-4 because AdamW's selection sat at the old
-    # floor 10^-3 with the error rising with lr (2026-12-06 review).
-    lr_low, lr_high = (-3.5, -2.0) if quick else (-4.0, -1.5)
+    # grids (10^(k/2)). The old grid's floor 10^-3 held AdamW's selection (2026-12-06 review);
+    # 10^-4 .. 10^-1.5 (2026-12-07) then put Adam + L2's at the top, 10^-1.5, and at 10^-4 both
+    # underfit (AdamW's best λ sat at the grid's bottom: a flat surface), hence 10^-3.5 .. 10^-1.
+    lr_low, lr_high = (-3.5, -2.0) if quick else (-3.5, -1.0)
     c.adam_pair.sweep.learning_rate = _half_decades(lr_low, lr_high)
     c.adam_pair.log_every = 50
     c.adam_pair.sweep.l2_mode = ("coupled", "decoupled")

@@ -404,14 +404,17 @@ def _adam_plot(table: pd.DataFrame, basin: pd.DataFrame, path: pathlib.Path) -> 
         ax.plot([list(grid.columns).index(v) + 0.5 for v in chosen["learning_rate"]],
                 [list(grid.index).index(v) + 0.5 for v in chosen["best_penalty_strength"]],
                 "w*-", ms=8)
-        ax.set(xlabel="lr", ylabel="λ", title=f"{mode}: log10 val loss; ★ best λ per lr")
+        ax.set(xlabel="lr", ylabel="λ")
+        ax.set_title(f"{mode}\nlog10 validation loss; ★ best λ per lr", fontsize=8)
         fig.colorbar(image, ax=ax)
     ax = axes[-1]
     for mode, part in basin.groupby("mode"):
         ax.plot(part["learning_rate"], part["best_penalty_strength"], "o-", label=f"{mode}: λ*")
         ax.plot(part["learning_rate"], part["best_decay_lr_times_lambda"], "s--",
                 label=f"{mode}: lr·λ*")
-    ax.set(xscale="log", yscale="log", xlabel="lr", title="validation-best λ per lr")
+    ax.set(xscale="log", yscale="log", xlabel="lr")
+    ax.set_title("validation-best λ per lr (lr·λ: AdamW's decay per step / schedule)",
+                 fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return plots.save_png(fig, path)
@@ -750,6 +753,12 @@ def _findings_b(sgd, runs, selected, cmp, basin, slopes, checks) -> str:
            f"(not shown inside ±{SLOPE_MARGIN:g}: L&H's axis-aligned basin is not reproduced)")
         + ". " + ("Their claim holds here." if checks["basins_differ"]
                   else "Their claim is not confirmed here."),
+        "- **Best λ per lr** (validation): "
+        + "; ".join(f"{mode} " + ", ".join(
+            f"{r.best_penalty_strength:.3g}{' (grid end)' if r.at_grid_edge else ''} at "
+            f"{r.learning_rate:.3g}" for r in part.itertuples())
+            for mode, part in basin.groupby("mode"))
+        + ". (losslab's λ is PyTorch's and optax's: AdamW decays θ by lr·λ per step.)",
         *[f"- {mode}'s best λ sits at an end of the λ grid at {int(k)} of "
           f"{basin['learning_rate'].nunique()} lrs: those lrs' best λ is censored, so the slope "
           f"is a bound there." for mode, k in edges.items() if k],
