@@ -666,6 +666,10 @@ def rule_b(sgd: pd.DataFrame, cmp: dict, selected: dict, slopes: dict, tol: floa
         "adamw_axis_aligned": bool(-SLOPE_MARGIN <= adamw_normalized.low
                                    and adamw_normalized.high <= SLOPE_MARGIN),
         "adam_l2_moves": slopes[L2_MODE].excludes(0),
+        # Reported, not part of the verdict: the same test in losslab's own (PyTorch / optax)
+        # parametrization, where AdamW's decay per step is lr·λ.
+        "adamw_flat_in_losslab": bool(-SLOPE_MARGIN <= slopes[W_MODE].low
+                                      and slopes[W_MODE].high <= SLOPE_MARGIN),
     }
     checks["basins_differ"] = checks["adamw_axis_aligned"] and checks["adam_l2_moves"]
     if checks["sgd_ok"] and (checks["own_differs"] or checks["basins_differ"]):
@@ -746,13 +750,20 @@ def _findings_b(sgd, runs, selected, cmp, basin, slopes, checks) -> str:
         f"for Adam + L2 {slopes[L2_MODE].format('.2f')} "
         + ("(its best λ moves with lr)" if checks["adam_l2_moves"]
            else "(not shown to move)")
-        + f"; for AdamW {slopes[W_MODE].format('.2f')}, i.e. its normalized decay lr·λ moves "
-        f"with slope {checks['adamw_normalized_slope'].format('.2f')} "
+        + f"; for AdamW {slopes[W_MODE].format('.2f')} in losslab's parametrization (decay "
+        f"lr·λ per step, as in PyTorch and optax"
+        + (f": inside ±{SLOPE_MARGIN:g}, the basin is axis-aligned there)"
+           if checks["adamw_flat_in_losslab"] else ")")
+        + f", so L&H's own normalized decay (their decay is not multiplied by the learning "
+        f"rate: lr·λ here) moves with slope {checks['adamw_normalized_slope'].format('.2f')} "
         + (f"(inside ±{SLOPE_MARGIN:g}: axis-aligned, as L&H claim)"
            if checks["adamw_axis_aligned"] else
-           f"(not shown inside ±{SLOPE_MARGIN:g}: L&H's axis-aligned basin is not reproduced)")
+           f"(not inside ±{SLOPE_MARGIN:g}: L&H's axis-aligned basin is not reproduced in "
+           f"their parametrization)")
         + ". " + ("Their claim holds here." if checks["basins_differ"]
-                  else "Their claim is not confirmed here."),
+                  else "Their claim, as they state it, is not confirmed here"
+                  + ("; AdamW's basin is axis-aligned in the PyTorch / optax parametrization "
+                     "instead." if checks["adamw_flat_in_losslab"] else ".")),
         "- **Best λ per lr** (validation): "
         + "; ".join(f"{mode} " + ", ".join(
             f"{r.best_penalty_strength:.3g}{' (grid end)' if r.at_grid_edge else ''} at "
@@ -789,13 +800,19 @@ def judge_b(tables: dict[str, pd.DataFrame], c, outdir: pathlib.Path) -> Section
            "be tuned separately." if checks["basins_differ"] else ".")
         if verdict == "supported" else
         f"With Adam, an L2 penalty and AdamW's decay differ at the same (lr, λ), but once each "
-        f"is tuned neither is better (AdamW − Adam + L2 test MSE {cmp['own'].format('.3g')})."
+        f"is tuned neither is better (AdamW − Adam + L2 test MSE {cmp['own'].format('.3g')})"
+        + (f"; with AdamW as PyTorch and optax implement it, the best λ did not move with the "
+           f"learning rate (log-log slope {slopes[W_MODE].format('.2f')}), so λ can be tuned "
+           f"once and kept when the learning rate changes." if checks["adamw_flat_in_losslab"]
+           else ".")
         if verdict == "qualified" else
         f"These runs did not separate Adam + L2 from AdamW (tuned test MSE difference "
         f"{cmp['own'].format('.3g')}).")
-    choice = ("AdamW (decoupled decay)" if cmp["own"].high < 0 or
-              (checks["basins_differ"] and not cmp["own"].low > 0)
-              else "Adam + L2" if cmp["own"].low > 0 else "either, tuned jointly")
+    separable = checks["basins_differ"] or checks["adamw_flat_in_losslab"]
+    choice = ("AdamW (decoupled decay)" if cmp["own"].high < 0
+              else "Adam + L2" if cmp["own"].low > 0
+              else "AdamW: as good tuned, and its λ need not be retuned when lr changes"
+              if separable else "either, tuned jointly")
     return Section(
         key="claim3b", title=TITLE_B, claim=CLAIM_B, setup=_setup_b(c, runs),
         rule=_rule_b(tol), verdict=verdict,
@@ -805,13 +822,15 @@ def judge_b(tables: dict[str, pd.DataFrame], c, outdir: pathlib.Path) -> Section
         plots={"adam_vs_adamw": _adam_plot(table, basin, outdir / "adam_vs_adamw.png")},
         key_numbers={"adamw_minus_adam_l2": cmp["own"],
                      "adam_l2_best_lambda_slope": slopes[L2_MODE],
+                     "adamw_best_lambda_slope": slopes[W_MODE],
                      "adamw_best_decay_slope": checks["adamw_normalized_slope"]},
         units={"adamw_minus_adam_l2": "test MSE (AdamW − Adam + L2)",
                "adam_l2_best_lambda_slope": "log-log slope of the best λ on lr",
+               "adamw_best_lambda_slope": "log-log slope of AdamW's best λ (PyTorch/optax "
+                                          "parametrization) on lr",
                "adamw_best_decay_slope": "log-log slope of the best lr·λ on lr"},
         headline="adamw_minus_adam_l2", kind="empirical", part="penalty", takeaway=takeaway,
         guide=[GuideRow("training with Adam and a weight penalty", choice,
                         f"claim 3b: tuned test MSE AdamW − Adam + L2 {cmp['own'].format('.3g')}; "
-                        f"AdamW's best lr·λ slope on lr "
-                        f"{checks['adamw_normalized_slope'].format('.2f')}")],
+                        f"AdamW's best-λ slope on lr {slopes[W_MODE].format('.2f')}")],
     )

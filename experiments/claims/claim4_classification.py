@@ -593,9 +593,10 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     pooled = pooled_gap(runs, best)
     logging.info("%s: %s", KEY, outcome)
     key_numbers = {"square_minus_ce": pooled}  # per cell: the summary and the findings
-    limits = ("" if outcome != "supported" else
-              f"the square loss is within ±{100 * EQUIVALENCE_MARGIN:g} pt in "
-              f"{int((comparison['outcome'] == 'equivalent').sum())} cells")
+    no_worse = int(comparison["outcome"].isin(["equivalent", "square better"]).sum())
+    limits = (f"the square loss is equivalent within ±{100 * EQUIVALENCE_MARGIN:g} accuracy "
+              f"point or better ({no_worse} of {len(comparison)} dataset × model cells)"
+              if no_worse else "")
     return Section(
         key=KEY, title=TITLE, claim=CLAIM,
         setup=setup_text(claim_config.get_config(size), claim_config.BUDGETS[size]),
