@@ -31,7 +31,7 @@ only, on split 0.
 Cost (2026-12-07, a 2-core machine shared with other jobs, about 6× slower than idle): each unit
 of the 1,200-step budget took 214–302 s once compiled, each unit at 600 steps 82–134 s, and a
 retrain of the digits CNN at 2,400 steps 221 s per unit; with the 2,400-step rung the default
-claim would take about 2.2× the 1,200-step phase (≈ 6–7 min idle) against ≈ 4 min without, so
+claim would take ≈ 8 min idle or more (each pending cell adds ≈ 3 min) against ≈ 5 without, so
 the default ladder is one budget: BUDGETS["default"] = (1200, 2400) restores the retrain.
 `--quick` took 208 s against 62 s for the previous design on the same loaded machine.
 """
