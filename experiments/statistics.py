@@ -380,3 +380,62 @@ def clustered_proportion(successes: np.ndarray, trials: np.ndarray,
     cluster_var = ((s - p * t) ** 2).sum() / (m * t.mean()) ** 2
     deff = max(1.0, cluster_var / binomial_var) if binomial_var > 0 else 1.0
     return _wilson(p, total / deff, level)
+
+
+def mcnemar_variance(correct_a: np.ndarray, correct_b: np.ndarray) -> np.ndarray:
+    """Paired variance of acc_a − acc_b measured on the SAME n test examples (McNemar).
+
+    correct_a, correct_b: (..., n) per-example correctness. With b = #(a right, b wrong) and
+    c = #(a wrong, b right), the per-example differences z ∈ {−1, 0, 1} have mean (b − c)/n and
+    Var(mean z) = [(b + c)/n − ((b − c)/n)²]/n: only the discordant examples add noise, so two
+    models that err on the same examples have a much smaller variance than the unpaired sum
+    p_a(1 − p_a)/n + p_b(1 − p_b)/n."""
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    n = a.shape[-1]
+    only_a, only_b = (a & ~b).sum(-1), (~a & b).sum(-1)
+    return ((only_a + only_b) / n - ((only_a - only_b) / n) ** 2) / n
+
+
+def tost_p_value(estimate: float, se: float, df: float, margin: float) -> float:
+    """Two one-sided tests (Schuirmann 1987) of |true difference| < margin on a t statistic:
+    max(P(T > (estimate + margin)/se), P(T < (estimate − margin)/se)); below 1 − LEVEL the
+    difference is shown to lie inside ±margin (equivalence)."""
+    if se <= 0:
+        return 0.0 if abs(estimate) < margin else 1.0
+    return float(max(scipy.stats.t.sf((estimate + margin) / se, df),
+                     scipy.stats.t.cdf((estimate - margin) / se, df)))
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedAccuracyGap:
+    """acc_a − acc_b over units (data splits × seeds), each unit with its own test split."""
+
+    interval: Interval  # 95%, p_value against 0
+    equivalence_p: float  # TOST p-value of |gap| < margin
+    margin: float
+    se: float
+    mcnemar_se: float  # the test-sampling part alone: √(mean McNemar variance / units)
+
+
+def paired_accuracy_gap(correct_a: np.ndarray, correct_b: np.ndarray, margin: float, *,
+                        level: float = LEVEL, resamples: int = RESAMPLES,
+                        seed: int = 0) -> PairedAccuracyGap:
+    """Accuracy gap of two arms evaluated on the same test examples in each of U units.
+
+    correct_a, correct_b: (U, n) per-example correctness, unit k = a data split (train /
+    validation / test redrawn) with its own initialization seed. The units' gaps are resampled
+    together (bootstrap-t, df U − 1). Because every unit has its own test split, the spread
+    between units already contains the test set's sampling noise; McNemar's paired variance
+    (`mcnemar_variance`, known exactly from the per-example correctness) is a floor on the
+    standard error, so a small number of units whose gaps agree by chance cannot make the
+    interval narrower than the test sets alone allow."""
+    a, b = np.asarray(correct_a, np.float64), np.asarray(correct_b, np.float64)
+    gaps = a.mean(-1) - b.mean(-1)
+    est, reps, units = bootstrap_replicates(lambda x: x.mean(-1), gaps, resamples=resamples,
+                                            seed=seed)
+    mcnemar_se = float(np.sqrt(mcnemar_variance(correct_a, correct_b).mean() / units))
+    se = float(max(bootstrap_se(reps, units), mcnemar_se))
+    df = max(units - 1, 1)
+    interval = _t_interval(np.float64(est), np.float64(se), df, level, 0.0)
+    return PairedAccuracyGap(interval, tost_p_value(float(est), se, df, margin), margin, se,
+                             mcnemar_se)

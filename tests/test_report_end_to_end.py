@@ -46,8 +46,10 @@ def test_quick_report_end_to_end(quick_report):
         csvs = sorted((tmp_path / key).glob("*.csv"))
         pngs = sorted((tmp_path / key).glob("*.png"))
         assert csvs and pngs, key
+        manifest = tmp_path / key / "computed.json"  # compute's own tables: not shown inline
+        computed = set(json.loads(manifest.read_text())["tables"]) if manifest.exists() else set()
         for csv in csvs:
-            assert f"{key}/{csv.name}" in md
+            assert csv.stem in computed or f"{key}/{csv.name}" in md
             assert len(pd.read_csv(csv)) > 0
     assert page.count("data:image/png;base64,") == len(list(tmp_path.glob("claim*/*.png")))
     assert "So why L2?" in page
@@ -95,40 +97,38 @@ def _section_of(report: pathlib.Path, key: str, claim: str) -> ReportSection:
 @pytest.mark.slow
 def test_claim4_quick_end_to_end(quick_report):
     section = _section_of(quick_report, "claim4", "Claim 4")
-    runs = section.tables["runs"]
+    runs = section.tables["runs_per_unit"]
     config = claim4_config.get_config("quick")
     assert len(runs) == (len(config.sweep.dataset.name) * len(config.sweep.model.name)
                          * len(claim4_config.LOSSES) * len(config.sweep.learning_rate)
                          * len(config.sweep.seed))
     _finite(runs, ["test_accuracy", "test_loss", "val_accuracy", "test_ece_ts", "test_nll_ts"])
     assert ((runs["test_accuracy"] >= 0) & (runs["test_accuracy"] <= 1)).all()
+    # Units redraw the split: the same lr and loss reaches different test sets' accuracies.
+    assert runs.groupby(["dataset", "loss", "learning_rate"])["test_correct"].nunique().min() > 1
 
-    # The rule, re-applied from the runs table alone: paired over seeds, binomial test noise.
-    from experiments import data as data_lib
-    from experiments import statistics
-
-    intervals, converged_cells = [], []
-    for (dataset, _), cell in runs.groupby(["dataset", "model"]):
-        at_best, converged = {}, []
+    # Re-derived from the runs table alone: selection on validation, the gap per cell from the
+    # per-example correctness, and the rule from the comparison table's columns.
+    comparison = section.tables["comparison"].set_index(["dataset", "model"])
+    for (dataset, model), cell in runs.groupby(["dataset", "model"]):
+        accuracy = {}
         for loss, frame in cell.groupby("loss"):
             mean = frame.groupby("learning_rate")["val_accuracy"].mean()  # selected on val
-            best = frame[frame["learning_rate"] == mean.idxmax()].sort_values("seed")
-            at_best[loss] = best["test_accuracy"].to_numpy()
-            converged.append(abs(best["val_tail_change"].mean()) < claim4.BUDGET_TOLERANCE)
-        n_test = data_lib.load({**config.dataset.to_dict(), "name": dataset}).x_test.shape[0]
-        intervals.append(statistics.with_test_noise(at_best[claim4.SQUARE], at_best[claim4.CE],
-                                                    n_test))
-        converged_cells.append(all(converged))
-    _, reject = statistics.holm([iv.p_value for iv in intervals])  # wins over several cells
-    cells = len(intervals)
-    ce_wins = sum(iv.high < 0 and ok and r
-                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
-    sq_wins = sum(iv.low > 0 and ok and r
-                  for iv, ok, r in zip(intervals, converged_cells, reject, strict=True))
-    expected = ("supported" if 2 * ce_wins > cells
-                else "refuted" if 2 * sq_wins > cells else "qualified")
+            best = frame[frame["learning_rate"] == mean.idxmax()].sort_values("unit")
+            accuracy[loss] = np.array([claim4.decode_correct(t, n).mean() for t, n in
+                                       zip(best["test_correct"], best["n_test"], strict=True)])
+            np.testing.assert_allclose(accuracy[loss], best["test_accuracy"], atol=1e-12)
+        row = comparison.loc[(dataset, model)]
+        np.testing.assert_allclose(row["gap_sq"],
+                                   (accuracy[claim4.SQUARE] - accuracy[claim4.CE]).mean(),
+                                   atol=1e-12)
+        assert row["gap_sq_low"] <= row["gap_sq"] <= row["gap_sq_high"]
+        assert row["outcome"] == claim4.cell_outcome(row.to_dict() | {"dataset": dataset})
+    outcomes = comparison["outcome"]
+    expected = ("supported" if 2 * (outcomes == "CE better").sum() > len(outcomes)
+                else "refuted" if 2 * (outcomes == "square better").sum() > len(outcomes)
+                else "qualified")
     assert section.verdict == expected
-    assert len(section.tables["comparison"]) == cells
     # Every loss stays far above chance (10%) at its best lr on both tasks.
     assert (section.tables["best_lr"]["acc_mean"] > 0.2).all()
 

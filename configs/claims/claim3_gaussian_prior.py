@@ -14,9 +14,13 @@ r"""Claim 3: "An L2 penalty is a Gaussian prior: the trained model is the MAP es
   dataset; ridge over a fine λ grid around λ* = 2σ²/(nτ²), expected test MSE per λ, and the
   marginal likelihood (empirical Bayes) over a fine τ grid with σ known.
 * `adam_pair` (claim 3b): the same MLP task with Adam + coupled L2 vs AdamW (decoupled decay),
-  (lr, λ) swept jointly × seeds, selected on a validation split (25% of the training data).
+  (lr, λ) swept jointly on half-decade grids × seeds, selected on a validation split (25% of the
+  training data). Seed k also redraws the data (design, teacher, noise and validation carve:
+  `dataset.data_seed` = `validation_seed` = k), one program per seed with shared compilations.
 
-About 2 minutes on 2 CPU cores (quick: ~40 s), most of it compiling 5 programs.
+2026-12-07, on a 2-core machine shared with other jobs (about 6× slower than idle): default
+303 s (840 Adam runs of 1,500 steps, 12 programs), quick 86 s against 75 s for the previous
+grid; roughly 1 minute and 15 s idle.
 """
 
 import copy
@@ -26,6 +30,12 @@ from ml_collections import config_dict
 from experiments.config_schema import base_config
 
 SIZES = ("default", "quick")
+
+
+def _half_decades(low: float, high: float, step: float = 0.5) -> tuple[float, ...]:
+    """10^low, 10^(low + step), ..., 10^high (rounded to 3 significant digits)."""
+    exponents = [low + step * k for k in range(round((high - low) / step) + 1)]
+    return tuple(float(f"{10.0**e:.3g}") for e in exponents)
 
 
 def _quiet(config: config_dict.ConfigDict) -> config_dict.ConfigDict:
@@ -105,13 +115,17 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.adam_pair.learning_rate = 3e-3
     c.adam_pair.schedule = "cosine"
     c.adam_pair.steps = 500 if quick else 1500
-    # AdamW's decay per step is lr·λ: (lr, λ) are tuned jointly for both modes.
-    c.adam_pair.sweep.learning_rate = (1e-3, 1e-2) if quick else (1e-3, 3e-3, 1e-2)
+    # AdamW's decay per step is lr·λ: (lr, λ) are tuned jointly for both modes. Half-decade
+    # grids (10^(k/2)). The old grid's floor 10^-3 held AdamW's selection (2026-12-06 review);
+    # 10^-4 .. 10^-1.5 (2026-12-07) then put Adam + L2's at the top, 10^-1.5, and at 10^-4 both
+    # underfit (AdamW's best λ sat at the grid's bottom: a flat surface), hence 10^-3.5 .. 10^-1.
+    lr_low, lr_high = (-3.5, -2.0) if quick else (-3.5, -1.0)
+    c.adam_pair.sweep.learning_rate = _half_decades(lr_low, lr_high)
     c.adam_pair.log_every = 50
     c.adam_pair.sweep.l2_mode = ("coupled", "decoupled")
-    # Wide enough that each mode's best λ is inside the grid (AdamW's lies ~10-100× higher).
-    c.adam_pair.sweep.penalty_strength = (
-        (0.0, 1e-3, 1e-1, 10.0) if quick else (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
-    )
+    # Wide enough that each mode's best λ is inside the grid at every lr (AdamW's lies ~10-100×
+    # higher than Adam + L2's, and moves as 1/lr if L&H's normalized decay lr·λ is what matters).
+    c.adam_pair.sweep.penalty_strength = (0.0, *_half_decades(-4.0, 1.0 if quick else 2.0,
+                                                             step=1.0 if quick else 0.5))
     c.adam_pair.sweep.seed = (0, 1) if quick else (0, 1, 2, 3, 4)
     return c

@@ -3,13 +3,19 @@
 That cross-entropy is the *common* choice is a fact about practice, not something an experiment
 can test; the testable part is whether it is *needed*: does the square loss (Hui & Belkin 2021:
 mean squared error of the raw outputs to the one-hot vector) train classifiers that are worse by
-more than seed noise? Each loss is read at its own best learning rate from a grid, selected on a
-validation split carved from the training data (the test split is read only for reporting), on
-digits and MNIST-1D with an MLP and a small CNN (configs/claims/claim4_classification.py). The
-budget is checked (every loss's validation accuracy must change by < 0.1 point over the last 10%
-of steps); a cell that fails is retrained at the next, longer budget (train_to_budget), and one
-that fails at the last is reported as not converged and not counted; calibration (ECE and
-NLL after temperature scaling fitted on validation) and lr sensitivity are reported columns.
+more than noise, or are the two equivalent within a stated margin? Each loss is read at its own
+best learning rate from a grid, selected on a validation split carved from the training data (the
+test split is read only for reporting), on digits and MNIST-1D with an MLP and a small CNN
+(configs/claims/claim4_classification.py). Units: unit k redraws the data split and seeds the
+initialization with k; the gap's interval is over units, paired, with McNemar's per-example
+variance as a floor (statistics.paired_accuracy_gap); "comparable" is an equivalence test (TOST,
+±1 point). The budget is checked against half of it (each fully annealed): a cell where a loss
+still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget), and one
+that fails at the last is reported as not converged and not counted. Calibration (ECE and NLL
+after temperature scaling fitted on validation) and lr sensitivity are reported columns.
+
+compute(workdir, quick) trains and returns the tables (runs with per-example test correctness,
+the shorter-budget runs); judge(tables, workdir, quick) applies the rule and writes the section.
 """
 
 from __future__ import annotations
@@ -23,10 +29,8 @@ import scipy.optimize
 from absl import logging
 
 from configs.claims import claim4_classification as claim_config
-from experiments import data as data_lib
 from experiments import plots, statistics
-from experiments.claims import trained_runs
-from experiments.claims.section import Section
+from experiments.claims.section import GuideRow, Section
 
 KEY = "claim4"
 TITLE = "Cross-entropy vs the square loss for classification"
@@ -34,9 +38,8 @@ CLAIM = "Cross-entropy, not L2 (squared error), is the common loss for classific
 CE, SQUARE, HINGE = claim_config.LOSSES
 CELL = ["dataset", "model"]
 HUI_BELKIN_GAP = 0.005  # square loss no worse than CE by more than "about half a point"
-STABILITY_COLUMNS = ("val_tail_change",)
-BUDGET_TOLERANCE = 0.001  # validation accuracy may change by < 0.1 point over the last 10%
-TAIL = 0.1
+EQUIVALENCE_MARGIN = 0.01  # "comparable": the gap is shown to lie within ±1 accuracy point
+BUDGET_TOLERANCE = 0.005  # a budget is converged where B/2 -> B gains < 0.5 point (validation)
 ECE_BINS = 15
 
 
@@ -72,14 +75,23 @@ def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, bins: int
     return float(total)
 
 
-def runs_table(groups: list[trained_runs.TrainedGroup]) -> pd.DataFrame:
-    """One row per run: cell, loss, lr, seed, validation accuracy (final and its change over the
-    last 10% of logged steps), test accuracy, and calibration after temperature scaling fitted
-    on validation (test ECE and NLL)."""
+def encode_correct(correct: np.ndarray) -> str:
+    """Per-example correctness as "x" + the hex of its packed bits: one CSV cell per run (the
+    "x" keeps pandas from reading an all-digit string as a number)."""
+    return "x" + np.packbits(np.asarray(correct, bool)).tobytes().hex()
+
+
+def decode_correct(text: str, n: int) -> np.ndarray:
+    """The inverse of encode_correct: (n,) bool."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text[1:]), np.uint8))[:n].astype(bool)
+
+
+def runs_table(groups) -> pd.DataFrame:
+    """One row per run: cell, loss, lr, unit, final validation accuracy, test accuracy and
+    per-example test correctness, and calibration after temperature scaling fitted on
+    validation (test ECE and NLL)."""
     frames = []
     for g in groups:
-        val_curve = np.asarray(g.metrics["val_accuracy"], np.float64)
-        back = max(1, int(np.ceil(TAIL * (val_curve.shape[1] - 1))))
         test = g.test_metrics()
         val_logits = g.outputs(g.dataset.x_val)
         y_val, y_test = np.asarray(g.dataset.y_val), np.asarray(g.dataset.y_test)
@@ -90,212 +102,255 @@ def runs_table(groups: list[trained_runs.TrainedGroup]) -> pd.DataFrame:
             calib.append((temp, nll(t, y_test, temp) if ok else np.nan,
                           expected_calibration_error(t / temp, y_test) if ok else np.nan))
         temp, test_nll_ts, ece = (np.array(c) for c in zip(*calib, strict=True))
+        correct = test["test_logits"].argmax(-1) == y_test
         frames.append(pd.DataFrame({
             "dataset": g.config.dataset.name,
             "model": g.config.model.name,
             "steps": int(g.config.steps),
             "loss": g.config.loss,
             "learning_rate": g.hyper["learning_rate"].astype(float),
-            "seed": g.hyper["seed"].astype(int),
-            "val_accuracy": val_curve[:, -1],
-            "val_tail_change": val_curve[:, -1] - val_curve[:, -1 - back],
+            "unit": g.hyper["seed"].astype(int),
+            "val_accuracy": np.asarray(g.metrics["val_accuracy"], np.float64)[:, -1],
             "test_accuracy": test["test_accuracy"],
             "test_loss": test["test_nll"],
             "temperature": temp,
             "test_nll_ts": test_nll_ts,
             "test_ece_ts": ece,
             "diverged": np.asarray(g.metrics["diverged"], bool),
+            "n_test": y_test.size,
+            "test_correct": [encode_correct(c) for c in correct],
         }))
     out = pd.concat(frames, ignore_index=True)
-    return out.sort_values([*CELL, "loss", "learning_rate", "seed"], ignore_index=True)
+    return out.sort_values([*CELL, "loss", "learning_rate", "unit"], ignore_index=True)
+
+
+def unit_config(config, unit: int):
+    """Unit k's config: data split k (digits' train/test split, MNIST-1D's generated dataset,
+    the validation carve) and initialization / minibatch seed k."""
+    c = config.copy_and_resolve_references()
+    c.dataset.split_seed = unit
+    c.dataset.data_seed = unit
+    c.dataset.validation_seed = unit
+    c.sweep.seed = (unit,)
+    return c
 
 
 def _train_runs(config) -> pd.DataFrame:
-    return runs_table(trained_runs.train(config, on_validation=True))
+    """Every unit of config.sweep.seed on its own split (one program per cell and unit; the
+    units' programs are identical, so the compilation cache serves all but the first)."""
+    from experiments.claims import trained_runs  # the engine: compute only, never judge
+
+    return pd.concat([runs_table(trained_runs.train(unit_config(config, int(u)),
+                                                    on_validation=True))
+                      for u in config.sweep.seed], ignore_index=True)
 
 
-def settled_cells(runs: pd.DataFrame) -> pd.Series:
-    """Per cell: whether every loss's validation accuracy (seed mean, at its best lr, selected on
-    validation) changed by < BUDGET_TOLERANCE over the last TAIL of steps."""
-    best = best_table(runs)
-    return best.groupby(CELL)["val_tail_change"].agg(lambda s: bool(s.abs().max()
-                                                                    < BUDGET_TOLERANCE))
+def _cells_of(frame: pd.DataFrame, cells) -> pd.Series:
+    return frame.set_index(CELL).index.isin(cells)
 
 
-def train_to_budget(config, ladder: tuple[int, ...], train=_train_runs) -> pd.DataFrame:
-    """The runs table, each cell at the first budget of `ladder` (steps) where it settles.
+def train_to_budget(config, ladder: tuple[int, ...], train=_train_runs):
+    """(runs, shorter): the runs table with each cell at the first budget of `ladder` that is
+    converged, and the same cells' runs at the budget before it (half of ladder[0] first).
 
-    Every cell trains at ladder[0] steps; a cell whose validation accuracy still moves
-    (settled_cells) is retrained alone at the next budget, with a cosine schedule over the new
-    length and its lr re-selected there, until it settles or the ladder ends (the last budget's
-    runs are then reported as not converged). The budget, like the lr, is chosen on the
-    validation split only. `train(config)` returns a runs table (runs_table)."""
-    first = config.copy_and_resolve_references()
-    first.steps = ladder[0]
-    runs = train(first)
+    Every cell trains at ladder[0] and ladder[0] // 2 steps (each with its cosine schedule over
+    its own length); a cell where a loss still gains (budget_table) is retrained alone at the
+    next budget, with its lr re-selected there, and the budget it leaves becomes its shorter
+    one, until it converges or the ladder ends (the last budget's runs are then reported as
+    not converged). Budget and lr are chosen on the validation split only. `train(config)`
+    returns a runs table (runs_table)."""
+    def at(steps, cell=None):
+        c = config.copy_and_resolve_references()
+        c.steps = steps
+        if cell is not None:
+            c.sweep.dataset.name, c.sweep.model.name = (cell[0],), (cell[1],)
+        return train(c)
+
+    runs, shorter = at(ladder[0]), at(ladder[0] // 2)
     for steps in ladder[1:]:
-        settled = settled_cells(runs)
-        pending = [cell for cell, ok in settled.items() if not ok]
+        converged = budget_table(runs, shorter).groupby(CELL)["converged"].all()
+        pending = [cell for cell, ok in converged.items() if not ok]
         if not pending:
             break
-        retrained = []
-        for dataset, model in pending:
-            cell = config.copy_and_resolve_references()
-            cell.steps = steps
-            cell.sweep.dataset.name = (dataset,)
-            cell.sweep.model.name = (model,)
-            retrained.append(train(cell))
-        keep = ~runs.set_index(CELL).index.isin(pending)
-        runs = pd.concat([runs[keep], *retrained], ignore_index=True)
-    return runs.sort_values([*CELL, "loss", "learning_rate", "seed"], ignore_index=True)
+        retrained = [at(steps, cell) for cell in pending]
+        shorter = pd.concat([shorter[~_cells_of(shorter, pending)],
+                             runs[_cells_of(runs, pending)]], ignore_index=True)
+        runs = pd.concat([runs[~_cells_of(runs, pending)], *retrained], ignore_index=True)
+    order = [*CELL, "loss", "learning_rate", "unit"]
+    return (runs.sort_values(order, ignore_index=True),
+            shorter.sort_values(order, ignore_index=True))
 
 
 def _where(frame: pd.DataFrame, dataset: str, model: str, loss: str) -> pd.Series:
     return (frame["dataset"] == dataset) & (frame["model"] == model) & (frame["loss"] == loss)
 
 
+def _at_lr(frame: pd.DataFrame, dataset: str, model: str, loss: str, lr: float) -> pd.DataFrame:
+    mine = frame[_where(frame, dataset, model, loss) & (frame["learning_rate"] == lr)]
+    return mine.set_index("unit").sort_index()
+
+
 def lr_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per cell × loss × learning rate: accuracy mean / std over seeds and divergence rate."""
+    """Per cell × loss × learning rate: accuracy mean / std over units and divergence rate."""
     table = runs.groupby([*CELL, "loss", "learning_rate"], sort=True).agg(
-        seeds=("seed", "size"),
+        units=("unit", "size"),
         val_acc_mean=("val_accuracy", "mean"),
         acc_mean=("test_accuracy", "mean"),
         acc_std=("test_accuracy", "std"),
         divergence_rate=("diverged", "mean"),
     ).reset_index()
-    # lr sensitivity: test accuracy at every lr of the grid, with its interval over seeds.
-    ivs = [statistics.mean(part.sort_values("seed")["test_accuracy"].to_numpy())
+    # lr sensitivity: test accuracy at every lr of the grid, with its interval over units.
+    ivs = [statistics.mean(part.sort_values("unit")["test_accuracy"].to_numpy())
            for _, part in runs.groupby([*CELL, "loss", "learning_rate"], sort=True)]
     table["acc_low"] = [iv.low for iv in ivs]
     table["acc_high"] = [iv.high for iv in ivs]
     return table
 
 
-def best_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per cell × loss at its best learning rate (highest mean VALIDATION accuracy over seeds).
+def selected_lrs(runs: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """(dataset, model, loss) -> the lr with the highest mean VALIDATION accuracy over units."""
+    by_lr = lr_table(runs)
+    return {key: float(frame.loc[frame["val_acc_mean"].idxmax(), "learning_rate"])
+            for key, frame in by_lr.groupby([*CELL, "loss"], sort=True)}
 
-    Seed spread (std, min, max) and the stability diagnostics are of the runs at that rate;
-    divergence_rate and max_stable_lr are over the whole grid.
-    """
+
+def budget_table(runs: pd.DataFrame, shorter: pd.DataFrame) -> pd.DataFrame:
+    """Per cell × loss at its selected lr: validation accuracy at the budget and at the shorter
+    one (each fully annealed), and the gain between them, paired over units. converged: the
+    gain is below BUDGET_TOLERANCE (a schedule cannot pass this by itself: both budgets end at
+    lr 0)."""
+    rows = []
+    for (dataset, model, loss), lr in selected_lrs(runs).items():
+        long = _at_lr(runs, dataset, model, loss, lr)
+        short = _at_lr(shorter, dataset, model, loss, lr)
+        units = long.index.intersection(short.index)
+        gain = statistics.paired_difference(long.loc[units, "val_accuracy"].to_numpy(),
+                                            short.loc[units, "val_accuracy"].to_numpy())
+        rows.append({"dataset": dataset, "model": model, "loss": loss, "learning_rate": lr,
+                     "steps": int(long["steps"].max()),
+                     "shorter_steps": int(short["steps"].max()),
+                     **gain.as_columns("val_gain"),
+                     "converged": bool(gain.estimate < BUDGET_TOLERANCE)})
+    return pd.DataFrame(rows)
+
+
+def best_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per cell × loss at its selected learning rate (selected_lrs): test accuracy over units,
+    calibration columns; divergence_rate and max_stable_lr are over the whole grid."""
     by_lr = lr_table(runs)
     rows = []
-    for (dataset, model, loss), frame in by_lr.groupby([*CELL, "loss"], sort=True):
-        best_lr = float(frame.loc[frame["val_acc_mean"].idxmax(), "learning_rate"])
+    for (dataset, model, loss), best_lr in selected_lrs(runs).items():
+        frame = by_lr[_where(by_lr, dataset, model, loss)]
         mine = runs[_where(runs, dataset, model, loss)]
-        at_best = mine[mine["learning_rate"] == best_lr]
+        at_best = _at_lr(runs, dataset, model, loss, best_lr)
         stable = frame.loc[frame["divergence_rate"] == 0, "learning_rate"]
         row = {
-            "dataset": dataset,
-            "model": model,
-            "loss": loss,
-            "best_lr": best_lr,
-            "seeds": len(at_best),
+            "dataset": dataset, "model": model, "loss": loss, "best_lr": best_lr,
+            "units": len(at_best), "steps": int(at_best["steps"].max()),
             "acc_mean": at_best["test_accuracy"].mean(),
             "acc_std": at_best["test_accuracy"].std(ddof=1),
-            "acc_min": at_best["test_accuracy"].min(),
-            "acc_max": at_best["test_accuracy"].max(),
             "divergence_rate": mine["diverged"].mean(),
             "max_stable_lr": float(stable.max()) if len(stable) else np.nan,
             "acc_worst_lr": float(frame["acc_mean"].min()),
+            "lr_at_grid_edge": best_lr in (frame["learning_rate"].min(),
+                                           frame["learning_rate"].max()),
         }
-        if "steps" in at_best:
-            row["steps"] = int(at_best["steps"].max())
         for column in ("test_nll_ts", "test_ece_ts", "temperature"):
-            if column in at_best:
-                iv = statistics.mean(at_best.sort_values("seed")[column].to_numpy())
-                row.update(iv.as_columns(column))
-        for column in STABILITY_COLUMNS:
-            if column in at_best:
-                row[column] = at_best[column].mean()
+            row.update(statistics.mean(at_best[column].to_numpy()).as_columns(column))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def comparison_table(
-    best: pd.DataFrame, runs: pd.DataFrame, n_test: dict[str, int]
-) -> pd.DataFrame:
-    """Per cell: square loss and hinge against cross-entropy, each at its own best lr.
+def _correct_matrix(frame: pd.DataFrame) -> np.ndarray:
+    return np.stack([decode_correct(text, int(n))
+                     for text, n in zip(frame["test_correct"], frame["n_test"], strict=True)])
 
-    gap = acc(loss) − acc(CE) in accuracy (fraction), paired over the seeds the two share
-    (seed = initialization and minibatch order), with the test set's binomial noise
-    (experiments.statistics.with_test_noise; n_test examples per dataset); noise = the 95%
-    interval's half-width, gap_*_low / gap_*_high its ends.
-    """
+
+def comparison_table(best: pd.DataFrame, runs: pd.DataFrame,
+                     budget: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: the square loss and the hinge against cross-entropy, each at its own selected
+    lr, paired over units and over each unit's test examples (statistics.paired_accuracy_gap):
+    gap_* = acc(loss) − acc(CE) (fraction) with its 95% interval and p-value, equiv_p_* the
+    TOST p-value of |gap| < EQUIVALENCE_MARGIN; then the cell's outcome (cell_outcome)."""
     rows = []
+    converged = budget.groupby(CELL)["converged"].all()
     for (dataset, model), frame in best.groupby(CELL, sort=True):
         at = frame.set_index("loss")
-        ce = at.loc[CE]
-
-        def at_best(loss, dataset=dataset, model=model, at=at):
-            mine = runs[_where(runs, dataset, model, loss)]
-            mine = mine[mine["learning_rate"] == at.loc[loss, "best_lr"]]
-            return mine.set_index("seed")["test_accuracy"]
-
-        ce_seeds = at_best(CE)
-        row = {"dataset": dataset, "model": model,
-               "acc_ce": ce["acc_mean"], "std_ce": ce["acc_std"]}
-        if "steps" in frame:
-            row["steps"] = int(frame["steps"].max())
+        ce = _at_lr(runs, dataset, model, CE, at.loc[CE, "best_lr"])
+        row = {"dataset": dataset, "model": model, "steps": int(frame["steps"].max()),
+               "acc_ce": at.loc[CE, "acc_mean"], "std_ce": at.loc[CE, "acc_std"]}
         for loss, name in ((SQUARE, "sq"), (HINGE, "hinge")):
-            other = at.loc[loss]
-            shared = at_best(loss).index.intersection(ce_seeds.index)
-            iv = statistics.with_test_noise(at_best(loss)[shared].to_numpy(),
-                                            ce_seeds[shared].to_numpy(), n_test[dataset])
-            row.update({
-                f"acc_{name}": other["acc_mean"],
-                f"std_{name}": other["acc_std"],
-                f"gap_{name}": iv.estimate,
-                f"gap_{name}_low": iv.low,
-                f"gap_{name}_high": iv.high,
-                f"noise_{name}": iv.half_width,
-                f"p_{name}": iv.p_value,
-            })
-        # The budget: every loss's validation accuracy settled (seed mean) at its best lr.
-        row["max_val_tail_change"] = float(frame["val_tail_change"].abs().max())
-        row["budget_converged"] = bool(row["max_val_tail_change"] < BUDGET_TOLERANCE)
-        # "Better" only where the paired interval excludes zero, at a converged budget.
-        row["ce_beats_sq"] = bool(row["gap_sq_high"] < 0 and row["budget_converged"])
-        row["sq_beats_ce"] = bool(row["gap_sq_low"] > 0 and row["budget_converged"])
+            other = _at_lr(runs, dataset, model, loss, at.loc[loss, "best_lr"])
+            units = other.index.intersection(ce.index)
+            gap = statistics.paired_accuracy_gap(_correct_matrix(other.loc[units]),
+                                                 _correct_matrix(ce.loc[units]),
+                                                 EQUIVALENCE_MARGIN)
+            row.update({f"acc_{name}": at.loc[loss, "acc_mean"],
+                        f"std_{name}": at.loc[loss, "acc_std"],
+                        **gap.interval.as_columns(f"gap_{name}"),
+                        f"p_{name}": gap.interval.p_value,
+                        f"equiv_p_{name}": gap.equivalence_p,
+                        f"mcnemar_se_{name}": gap.mcnemar_se})
+        row["budget_converged"] = bool(converged[(dataset, model)])
         row["sq_within_half_point"] = row["gap_sq"] >= -HUI_BELKIN_GAP
         row["std_sq_le_ce"] = row["std_sq"] <= row["std_ce"]
         row["agrees_hui_belkin"] = row["sq_within_half_point"] and row["std_sq_le_ce"]
         rows.append(row)
     table = pd.DataFrame(rows)
-    # The verdict counts wins over several cells: a win must survive Holm's correction too.
-    table["p_sq_holm"], reject = statistics.holm(table["p_sq"].to_numpy())
-    table["ce_beats_sq"] &= reject
-    table["sq_beats_ce"] &= reject
+    # A difference must survive Holm's correction over the cells the verdict counts.
+    table["p_sq_holm"] = statistics.holm(table["p_sq"].to_numpy())[0]
+    table["outcome"] = [cell_outcome(row) for row in table.to_dict("records")]
     return table
 
 
+OUTCOMES = ("CE better", "square better", "equivalent", "undecided", "not converged")
+
+
+def cell_outcome(row) -> str:
+    """One cell, by the rule: not converged (budget) counts for nothing; "equivalent" when TOST
+    shows |gap| < EQUIVALENCE_MARGIN (even where a smaller difference is significant: it is
+    below the margin that matters); else a winner where the interval excludes 0 after Holm;
+    else "undecided" (too little power to call it either way)."""
+    if not row["budget_converged"]:
+        return "not converged"
+    if row["equiv_p_sq"] < 1 - statistics.LEVEL:
+        return "equivalent"
+    if row["p_sq_holm"] < 1 - statistics.LEVEL:
+        return "CE better" if row["gap_sq"] < 0 else "square better"
+    return "undecided"
+
+
 def verdict(comparison: pd.DataFrame) -> str:
-    """supported: CE beats the square loss by more than noise in a majority of cells;
-    refuted: the square loss beats CE by more than noise in a majority; qualified otherwise."""
+    """supported: CE better in a majority of cells; refuted: the square loss better in a
+    majority; qualified otherwise (equivalent, undecided or split: see findings)."""
+    counts = comparison["outcome"].value_counts()
     cells = len(comparison)
-    if int(comparison["ce_beats_sq"].sum()) * 2 > cells:
+    if counts.get("CE better", 0) * 2 > cells:
         return "supported"
-    if int(comparison["sq_beats_ce"].sum()) * 2 > cells:
+    if counts.get("square better", 0) * 2 > cells:
         return "refuted"
     return "qualified"
 
 
 RULE = (
-    "Each loss is taken at its own best learning rate. In each dataset × model cell the gap "
-    "acc(square) − acc(CE) gets a 95% interval, paired over the shared seeds and including the "
-    "test set's binomial sampling noise; a loss beats the other where that interval excludes 0 "
-    "(and after Holm's correction over the cells) and the budget has converged (every loss's "
-    "validation accuracy at its best lr changed by "
-    f"< {100 * BUDGET_TOLERANCE:g} point over the last {TAIL:.0%} of steps, seed mean; a cell "
-    "that fails is retrained at the next, longer budget, and one that fails at the last budget "
-    "is reported as not converged and counts for neither). lr and budget are selected on the "
-    "validation split. "
-    "**supported** (cross-entropy is needed) if CE beats the square loss "
-    f"in a majority of cells; **refuted** if the square loss beats CE in a majority; "
-    f"**qualified** otherwise (the square loss is within noise, or the "
-    f"cells disagree: cross-entropy is common by convention, not necessity). Hui & Belkin's "
-    f"finding (the square loss comparable to or better than CE) counts as reproduced in a cell "
-    f"when the square loss is at most {100 * HUI_BELKIN_GAP:g} points below CE (gap ≥ "
-    f"−{100 * HUI_BELKIN_GAP:g} pt) and its seed std is no larger than CE's."
+    "Each loss is taken at its own learning rate selected on the validation split. A *unit* "
+    "redraws the data split (train / validation / test) and the initialization seed. In each "
+    "dataset × model cell the gap acc(square) − acc(CE) gets a 95% interval over units, paired "
+    "(both losses on the same test examples of each unit), with McNemar's per-example variance "
+    "as the floor of its standard error. A cell is **equivalent** where two one-sided tests "
+    f"(TOST, 5% each) put the gap inside ±{100 * EQUIVALENCE_MARGIN:g} accuracy point; otherwise "
+    "one loss is **better** where the interval excludes 0 after Holm's correction over the "
+    "cells; otherwise the cell is **undecided** (an interval containing 0 is not evidence of "
+    "equivalence). A cell counts only where its budget B has **converged**: no loss's "
+    f"validation accuracy at its selected lr gains {100 * BUDGET_TOLERANCE:g} point or more "
+    "from B/2 to B (each trained with its own full cosine schedule, so the decay alone cannot "
+    "pass the check); a cell that fails is retrained at the next budget, and one that fails at "
+    "the last is *not converged*. **supported** (cross-entropy is needed) if CE is better in a "
+    "majority of cells; **refuted** if the square loss is better in a majority; **qualified** "
+    "otherwise (equivalent cells: cross-entropy is common by convention, not necessity; "
+    "undecided cells: these runs cannot tell). Hui & Belkin's finding (the square loss "
+    "comparable to or better than CE) counts as reproduced in a cell when the square loss is at "
+    f"most {100 * HUI_BELKIN_GAP:g} points below CE and its spread over units is no larger."
 )
 
 
@@ -303,99 +358,127 @@ def _points(x: float) -> str:
     return f"{100 * x:+.2f}"
 
 
-def findings(best: pd.DataFrame, comparison: pd.DataFrame, result: str) -> str:
+def _cell_words(row: dict, cells: int) -> str:
+    """The outcome of one cell in words; never "within noise" for an interval that excludes 0."""
+    outcome = row["outcome"]
+    if outcome == "not converged":
+        return "budget not converged: not counted"
+    if outcome == "equivalent":
+        return (f"equivalent within ±{100 * EQUIVALENCE_MARGIN:g} pt (TOST p = "
+                f"{row['equiv_p_sq']:.2g})")
+    if outcome != "undecided":
+        return f"{outcome} (Holm-adjusted p = {row['p_sq_holm']:.2g})"
+    if row["gap_sq_low"] > 0 or row["gap_sq_high"] < 0:
+        return (f"undecided: the interval excludes 0 but the difference does not survive "
+                f"Holm's correction over {cells} cells (adjusted p = {row['p_sq_holm']:.2g}), "
+                f"and equivalence within ±{100 * EQUIVALENCE_MARGIN:g} pt is not shown")
+    return (f"undecided: the interval contains 0 but is too wide to show equivalence within "
+            f"±{100 * EQUIVALENCE_MARGIN:g} pt")
+
+
+def _cell_lines(comparison: pd.DataFrame) -> list[str]:
+    return [
+        f"- {row['dataset']} / {row['model']} ({row['steps']} steps): CE "
+        f"{100 * row['acc_ce']:.2f} ± {100 * row['std_ce']:.2f}, square "
+        f"{100 * row['acc_sq']:.2f} ± {100 * row['std_sq']:.2f}, hinge "
+        f"{100 * row['acc_hinge']:.2f} ± {100 * row['std_hinge']:.2f} % (mean ± std over units); "
+        f"square − CE {_points(row['gap_sq'])} pt [{_points(row['gap_sq_low'])}, "
+        f"{_points(row['gap_sq_high'])}] (paired 95% interval; McNemar's test-sample SE alone "
+        f"{100 * row['mcnemar_se_sq']:.2f} pt): {_cell_words(row, len(comparison))}."
+        for row in comparison.to_dict("records")
+    ]
+
+
+def pooled_gap(runs: pd.DataFrame, best: pd.DataFrame, loss: str = SQUARE) -> statistics.Interval:
+    """acc(loss) − acc(CE) averaged over the cells, in accuracy points, with its interval over
+    units (unit k of every cell resampled together)."""
+    gaps = []
+    for (dataset, model), frame in best.groupby(CELL, sort=True):
+        at = frame.set_index("loss")["best_lr"]
+        mine = _at_lr(runs, dataset, model, loss, at[loss])["test_accuracy"]
+        ce = _at_lr(runs, dataset, model, CE, at[CE])["test_accuracy"]
+        gaps.append((mine - ce).sort_index())
+    per_unit = pd.concat(gaps, axis=1).dropna().mean(axis=1).to_numpy()
+    return statistics.mean(100 * per_unit)
+
+def findings(best: pd.DataFrame, comparison: pd.DataFrame, budget: pd.DataFrame,
+             pooled: statistics.Interval, result: str) -> str:
     cells = len(comparison)
-    lines = []
-    for row in comparison.itertuples(index=False):
-        if row.ce_beats_sq:
-            word = "CE better than square by more than noise"
-        elif row.sq_beats_ce:
-            word = "square better than CE by more than noise"
-        else:
-            word = "within noise"
-        lines.append(
-            f"- {row.dataset} / {row.model}: CE {100 * row.acc_ce:.2f} ± {100 * row.std_ce:.2f}, "
-            f"square {100 * row.acc_sq:.2f} ± {100 * row.std_sq:.2f}, "
-            f"hinge {100 * row.acc_hinge:.2f} ± {100 * row.std_hinge:.2f} % "
-            f"(square − CE {_points(row.gap_sq)} pt, paired 95% interval with test noise "
-            f"[{_points(row.gap_sq_low)}, {_points(row.gap_sq_high)}] pt: {word})."
-        )
-    ce_wins, sq_wins = int(comparison["ce_beats_sq"].sum()), int(comparison["sq_beats_ce"].sum())
+    counts = comparison["outcome"].value_counts()
     agree = int(comparison["agrees_hui_belkin"].sum())
-    within = int(comparison["sq_within_half_point"].sum())
-    lower_std = int(comparison["std_sq_le_ce"].sum())
-    hinge_behind = int((comparison["gap_hinge"] < -comparison["noise_hinge"]).sum())
-    lines.append(
-        f"- Over {cells} cells: CE beats the square loss beyond noise in {ce_wins}, the square "
-        f"loss beats CE beyond noise in {sq_wins}; mean gap (square − CE) "
-        f"{_points(comparison['gap_sq'].mean())} pt. Verdict: **{result}**."
-    )
-    lines.append(
-        f"- Hui & Belkin (square at most ~0.5 pt below CE or better, with equal or smaller seed "
-        f"variance): "
-        f"the accuracy part holds in {within}/{cells} cells, the variance part in "
-        f"{lower_std}/{cells}, both in {agree}/{cells}: losslab's numbers "
-        + ("agree." if agree * 2 > cells else "agree only partly." if agree else "do not agree.")
-    )
-    lines.append(
-        f"- The multiclass hinge trails CE beyond noise in {hinge_behind}/{cells} cells "
-        f"(mean gap {_points(comparison['gap_hinge'].mean())} pt)."
-    )
-    top = best["best_lr"] == best["best_lr"].max()
-    if top.any():
+    hinge_behind = int((comparison["gap_hinge_high"] < 0).sum())
+    lines = [
+        *_cell_lines(comparison),
+        f"- Over {cells} cells: "
+        + ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES if counts.get(o, 0))
+        + f"; square − CE averaged over the cells {pooled.format('+.2f')} pt. Verdict: "
+        f"**{result}**.",
+        f"- Hui & Belkin (square at most ~0.5 pt below CE or better, with an equal or smaller "
+        f"spread): {agree}/{cells} cells agree.",
+        f"- The multiclass hinge is behind CE (interval below 0) in {hinge_behind}/{cells} cells "
+        f"(mean gap {_points(comparison['gap_hinge'].mean())} pt).",
+    ]
+    edge = best[best["lr_at_grid_edge"]]
+    if len(edge):
         lines.append(
-            f"- {int(top.sum())}/{len(best)} (cell, loss) pairs have their best lr at the top of "
-            f"the grid ({best['best_lr'].max():g}): a larger lr might do better for those."
-        )
+            f"- {len(edge)}/{len(best)} (cell, loss) selections sit at an edge of the lr grid ("
+            + ", ".join(f"{r.dataset}/{r.model}/{r.loss} at {r.best_lr:g}"
+                        for r in edge.itertuples()) + "): a rate outside it might do better.")
     diverged = best.groupby("loss")["divergence_rate"].mean()
-    lines.append(
-        "- Divergence over the whole lr grid: "
-        + ", ".join(f"{loss} {100 * rate:.0f}%" for loss, rate in diverged.items()) + "."
-    )
-    for row in comparison.to_dict("records"):
+    lines.append("- Divergence over the whole lr grid: "
+                 + ", ".join(f"{loss} {100 * rate:.0f}%" for loss, rate in diverged.items()) + ".")
+    lines += _budget_lines(budget) + _calibration_lines(best)
+    return "\n".join(lines)
+
+
+def _budget_lines(budget: pd.DataFrame) -> list[str]:
+    lines = []
+    for (dataset, model), part in budget.groupby(CELL, sort=True):
+        gains = "; ".join(
+            f"{r['loss']} {statistics.Interval.from_columns(r, 'val_gain').format('+.2f', 100)}"
+            for r in part.to_dict("records"))
+        ok = bool(part["converged"].all())
         lines.append(
-            f"- **Budget, {row['dataset']} / {row['model']}"
-            + (f", {row['steps']} steps" if "steps" in row else "")
-            + ":** largest |change of validation "
-            f"accuracy| over the last {TAIL:.0%} of steps at the best lr "
-            f"{100 * row['max_val_tail_change']:.2f} pt → "
-            + ("converged." if row["budget_converged"]
-               else f"**not converged** (≥ {100 * BUDGET_TOLERANCE:g} pt): this cell's gap is "
-                    "a budget effect as much as a loss effect and is not counted.")
-        )
+            f"- **Budget, {dataset} / {model}, {int(part['steps'].max())} steps:** validation "
+            f"accuracy gained from {int(part['shorter_steps'].max())} steps (pt, paired over "
+            f"units) {gains} → "
+            + ("converged (every gain < " if ok else "**not converged** (a gain ≥ ")
+            + f"{100 * BUDGET_TOLERANCE:g} pt)" + ("." if ok else
+                                                   ": this cell is not counted."))
+    return lines
+
+
+def _calibration_lines(best: pd.DataFrame) -> list[str]:
+    lines = []
     for row in best.to_dict("records"):
-        if "test_ece_ts_low" not in row:
-            continue
-        ece, nll_ts = (statistics.Interval(row[c], row[f"{c}_low"], row[f"{c}_high"])
+        ece, nll_ts = (statistics.Interval.from_columns(row, c)
                        for c in ("test_ece_ts", "test_nll_ts"))
         lines.append(
             f"- {row['dataset']} / {row['model']} / {row['loss']}: lr sensitivity — test "
             f"accuracy {100 * row['acc_mean']:.2f}% at the selected lr {row['best_lr']:g}, "
             f"{100 * row['acc_worst_lr']:.2f}% at the worst lr of the grid; after temperature "
             f"scaling on validation (T = {row['temperature']:.2g}): test ECE "
-            f"{ece.format('.3f')}, NLL {nll_ts.format('.3f')}."
-        )
-    return "\n".join(lines)
+            f"{ece.format('.3f')}, NLL {nll_ts.format('.3f')}.")
+    return lines
 
 
 def accuracy_plot(runs: pd.DataFrame, best: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
-    """Test accuracy per cell and loss at its best lr: mean ± std bars and every seed as a dot."""
+    """Test accuracy per cell and loss at its selected lr: mean ± std bars, every unit a dot."""
     cells = best[CELL].drop_duplicates().values.tolist()
     losses = [CE, SQUARE, HINGE]
     fig, axes = plt.subplots(1, len(cells), figsize=(3.2 * len(cells), 3.2), squeeze=False)
     for ax, (dataset, model) in zip(axes[0], cells, strict=True):
         for i, loss in enumerate(losses):
             row = best[_where(best, dataset, model, loss)].iloc[0]
-            seeds = runs[_where(runs, dataset, model, loss)
-                         & (runs["learning_rate"] == row["best_lr"])]
+            units = _at_lr(runs, dataset, model, loss, row["best_lr"])
             ax.bar(i, 100 * row["acc_mean"], yerr=100 * row["acc_std"], color=f"C{i}", alpha=0.6,
                    capsize=4)
-            ax.plot(np.full(len(seeds), i), 100 * seeds["test_accuracy"], "k.", ms=4)
+            ax.plot(np.full(len(units), i), 100 * units["test_accuracy"], "k.", ms=4)
         values = 100 * best[(best["dataset"] == dataset) & (best["model"] == model)]["acc_mean"]
         ax.set_ylim(max(0.0, values.min() - 8), min(100.0, values.max() + 3))
         ax.set_xticks(range(len(losses)), ["CE", "square", "hinge"])
         ax.set_title(f"{dataset} / {model}", fontsize=9)
-    axes[0][0].set_ylabel("test accuracy (%) at each loss's best lr")
+    axes[0][0].set_ylabel("test accuracy (%) at each loss's selected lr")
     return plots.save_png(fig, path)
 
 
@@ -420,74 +503,112 @@ def lr_plot(by_lr: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 def setup_text(config, budgets: tuple[int, ...]) -> str:
     lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
     return (
-        f"Datasets {', '.join(config.sweep.dataset.name)} (10 classes; fixed train/test splits) × "
-        f"models {', '.join(config.sweep.model.name)} (MLP {tuple(config.model.widths)}, CNN "
-        f"channels {tuple(config.model.channels)} + dense {config.model.dense_width}) × losses "
+        f"Datasets {', '.join(config.sweep.dataset.name)} (10 classes) × models "
+        f"{', '.join(config.sweep.model.name)} (MLP {tuple(config.model.widths)}, CNN channels "
+        f"{tuple(config.model.channels)} + dense {config.model.dense_width}) × losses "
         f"softmax_cross_entropy, one_hot_squared_error (raw outputs, k = M = 1) and "
         f"multi_margin (margin {config.loss_knobs.margin:g}); Adam ({config.schedule} lr "
-        f"schedule), minibatch "
-        f"{config.batch_size}, {_budget_words(budgets)}, no penalty, lr ∈ {{{lrs}}} × "
-        f"{len(config.sweep.seed)} seeds (initialization and minibatch order). Each loss is read "
-        f"at its own best lr, selected by mean accuracy over seeds on a validation split "
-        f"({config.dataset.validation_fraction:.0%} of the training data, stratified, seed "
-        f"{config.dataset.validation_seed}); test accuracy is the final step's. Hui & Belkin "
-        f"report that the square loss may need more epochs than cross-entropy: the budget check "
-        f"below says which budget each cell settled at. Intervals: 95%, paired over seeds, with "
-        f"the test set's binomial noise (experiments.statistics)."
+        f"schedule), minibatch {config.batch_size}, {_budget_words(budgets)}, no penalty, "
+        f"lr ∈ {{{lrs}}} × {len(config.sweep.seed)} units. A unit redraws the data: digits' "
+        f"stratified train/test split, MNIST-1D's generated dataset, then the validation carve "
+        f"({config.dataset.validation_fraction:.0%} of the training data, stratified), all "
+        f"seeded by the unit, which also seeds initialization and minibatch order. Each loss "
+        f"is read at its own lr, selected by mean validation accuracy over units; test "
+        f"accuracy is the final step's. Hui & Belkin report that the square loss may need more "
+        f"epochs than cross-entropy: the budget check says which budget each cell settled at. "
+        f"Intervals: 95%, paired over units, McNemar's per-example variance as a floor "
+        f"(experiments.statistics.paired_accuracy_gap)."
     )
 
 
 def _budget_words(budgets: tuple[int, ...]) -> str:
+    words = f"{budgets[0]} steps, and {budgets[0] // 2} for the budget check"
     if len(budgets) == 1:
-        return f"{budgets[0]} steps"
+        return words
     later = ", then ".join(f"{b}" for b in budgets[1:])
-    return (f"{budgets[0]} steps (then {later} for a cell whose validation accuracy has not "
-            f"settled: that cell alone is retrained and its lr re-selected)")
+    return (f"{words} (then {later} for a cell whose budget has not converged: that cell "
+            f"alone is retrained and its lr re-selected)")
 
 
-def summary(comparison: pd.DataFrame) -> str:
+def summary(comparison: pd.DataFrame, pooled: statistics.Interval) -> str:
     """Square loss minus cross-entropy per cell, for the report's verdict table."""
-    cells = [
-        f"{row['dataset']}/{row['model']} {100 * row['gap_sq']:+.2f} pt "
-        f"[{_points(row['gap_sq_low'])}, {_points(row['gap_sq_high'])}]"
-        for row in comparison.to_dict("records")
-    ]
-    ce_wins = int(comparison["ce_beats_sq"].sum())
-    sq_wins = int(comparison["sq_beats_ce"].sum())
-    return (
-        f"square-loss accuracy minus cross-entropy's at each loss's best lr: {', '.join(cells)}; "
-        f"cross-entropy better beyond noise in {ce_wins} of {len(comparison)} cells, square loss "
-        f"in {sq_wins}."
-    )
+    cells = [f"{row['dataset']}/{row['model']} {_points(row['gap_sq'])} pt "
+             f"[{_points(row['gap_sq_low'])}, {_points(row['gap_sq_high'])}] ({row['outcome']})"
+             for row in comparison.to_dict("records")]
+    return (f"Square-loss accuracy minus cross-entropy's, each at its selected lr: "
+            f"{', '.join(cells)}; averaged over cells {pooled.format('+.2f')} pt.")
 
 
-def run(workdir: pathlib.Path, quick: bool) -> Section:
-    outdir = pathlib.Path(workdir) / KEY
+def takeaway(comparison: pd.DataFrame, pooled: statistics.Interval, result: str) -> str:
+    """One sentence for a practitioner, from the verdict and the pooled gap."""
+    cells = len(comparison)
+    counts = comparison["outcome"].value_counts()
+    gap = f"{pooled.format('+.2f')} accuracy points (square − cross-entropy, 95% interval)"
+    if result == "supported":
+        return (f"Use cross-entropy for classification: the square loss (mean squared error to "
+                f"the one-hot label) was worse beyond noise in {counts.get('CE better', 0)} of "
+                f"{cells} dataset × model cells, {gap}.")
+    if result == "refuted":
+        return (f"The square loss (mean squared error to the one-hot label) classified better "
+                f"than cross-entropy in {counts.get('square better', 0)} of {cells} cells, "
+                f"{gap}: cross-entropy is not needed.")
+    if counts.get("equivalent", 0) * 2 > cells:
+        return (f"Cross-entropy is the convention, not a necessity: the square loss (mean "
+                f"squared error to the one-hot label) matched it within ±"
+                f"{100 * EQUIVALENCE_MARGIN:g} point (an equivalence test) in "
+                f"{counts.get('equivalent', 0)} of {cells} cells, {gap}.")
+    return (f"These runs cannot say whether cross-entropy is needed: the square loss's gap is "
+            f"{gap}, and in {cells - counts.get('CE better', 0) - counts.get('square better', 0)}"
+            f" of {cells} cells it was neither shown different nor shown within ±"
+            f"{100 * EQUIVALENCE_MARGIN:g} point.")
+
+
+def guide(comparison: pd.DataFrame, pooled: statistics.Interval, result: str) -> list[GuideRow]:
+    choice = {"supported": "cross-entropy", "refuted": "the square loss (MSE to one-hot)"}.get(
+        result, "cross-entropy or the square loss (no evidence either is needed)")
+    counts = comparison["outcome"].value_counts()
+    evidence = (f"claim 4: square − CE {pooled.format('+.2f')} accuracy points over "
+                f"{len(comparison)} dataset × model cells ("
+                + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o, 0)) + ")")
+    return [GuideRow("classification (10 classes, small MLP / CNN)", choice, evidence)]
+
+
+def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
+    """Train every cell to its budget: the runs (per-example test correctness included) and the
+    same cells' runs at the shorter budget the check compares with."""
     size = "quick" if quick else "default"
-    config = claim_config.get_config(size)
-    budgets = claim_config.BUDGETS[size]
+    runs, shorter = train_to_budget(claim_config.get_config(size), claim_config.BUDGETS[size])
+    return {"runs_per_unit": runs, "shorter_budget_runs": shorter}
+
+
+def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
+    size = "quick" if quick else "default"
+    outdir = pathlib.Path(workdir) / KEY
     outdir.mkdir(parents=True, exist_ok=True)
-    runs = train_to_budget(config, budgets)
-    by_lr = lr_table(runs)
-    best = best_table(runs)
-    n_test = {name: data_lib.load({**config.dataset.to_dict(), "name": name}).x_test.shape[0]
-              for name in runs["dataset"].unique()}
-    comparison = comparison_table(best, runs, n_test)
+    runs, shorter = tables["runs_per_unit"], tables["shorter_budget_runs"]
+    by_lr, best = lr_table(runs), best_table(runs)
+    budget = budget_table(runs, shorter)
+    comparison = comparison_table(best, runs, budget)
     outcome = verdict(comparison)
-    logging.info("%s: %s\n%s", KEY, outcome, comparison.to_string())
-    figures = {
-        "accuracy": accuracy_plot(runs, best, outdir / "accuracy.png"),
-        "accuracy_vs_lr": lr_plot(by_lr, outdir / "accuracy_vs_lr.png"),
-    }
+    pooled = pooled_gap(runs, best)
+    logging.info("%s: %s", KEY, outcome)
+    key_numbers = {"square_minus_ce": pooled}  # per cell: the summary and the findings
+    no_worse = int(comparison["outcome"].isin(["equivalent", "square better"]).sum())
+    limits = (f"the square loss is equivalent within ±{100 * EQUIVALENCE_MARGIN:g} accuracy "
+              f"point or better ({no_worse} of {len(comparison)} dataset × model cells)"
+              if no_worse else "")
     return Section(
-        key=KEY,
-        title=TITLE,
-        claim=CLAIM,
-        setup=setup_text(config, budgets),
-        rule=RULE,
-        verdict=outcome,
-        findings=findings(best, comparison, outcome),
-        summary=summary(comparison),
-        tables={"comparison": comparison, "best_lr": best, "by_lr": by_lr, "runs": runs},
-        plots=figures,
+        key=KEY, title=TITLE, claim=CLAIM,
+        setup=setup_text(claim_config.get_config(size), claim_config.BUDGETS[size]),
+        rule=RULE, verdict=outcome, findings=findings(best, comparison, budget, pooled, outcome),
+        summary=summary(comparison, pooled),
+        tables={"comparison": comparison, "best_lr": best, "budget_check": budget,
+                "by_lr": by_lr},
+        plots={"accuracy": accuracy_plot(runs, best, outdir / "accuracy.png"),
+               "accuracy_vs_lr": lr_plot(by_lr, outdir / "accuracy_vs_lr.png")},
+        key_numbers=key_numbers, limits=limits, kind="empirical", part="loss",
+        headline="square_minus_ce",
+        units={name: "accuracy points (square − cross-entropy)" for name in key_numbers},
+        takeaway=takeaway(comparison, pooled, outcome),
+        guide=guide(comparison, pooled, outcome),
     )
