@@ -295,6 +295,7 @@ def test_half1_needs_l1_above_the_float_floor_and_fits_slopes_below_01():
 def test_theorem_parts_labelled_and_eos_shows_the_rise(tmp_path, monkeypatch):
     section = _judged(3.0, tmp_path, monkeypatch)
     assert section.findings.count("theorem, checked numerically") >= 2
+    assert "catapult" not in section.findings  # the hand-made MLP sits at its prediction
     assert "one fixed design" in section.setup
     curves = pd.DataFrame([
         {"run_id": seed, "step": step, "sharpness": 2.0 + step / 100, "noise_scale": 1.0,

@@ -549,7 +549,10 @@ def half2_findings(thresholds, limits) -> list[str]:
         at = thresholds[(thresholds["model"] == model) & (thresholds["noise_scale"] == s)
                         ].set_index("loss")
         l2, l1 = at.loc[L2], at.loc[L1]
-        theorem = " — theorem, checked numerically" if model == "linear" else ""
+        theorem = (" — theorem, checked numerically" if model == "linear" else
+                   ": above 1, the catapult regime of Lewkowycz et al. 2020, where a step past "
+                   "2/sharpness lowers the sharpness instead of diverging"
+                   if l2["measured_over_predicted_low"] > 1 else "")
         l1_predicted = ("" if np.isnan(l1["predicted_max_lr"]) else
                         f", predicted 2/(p(0)·λ_max) {_iv(l1, 'predicted_max_lr')} (measured/"
                         f"predicted {_iv(l1, 'measured_over_predicted', '.2f')})")
@@ -773,7 +776,7 @@ def limit_plot(thresholds: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
             ax.plot(line["noise_scale"], line["predicted_max_lr"], "x", color=f"C{k}", ms=8)
         _log_axes(ax)
         ax.set_xlabel("residual scale s")
-        ax.set_title(f"{model} (×: 2/sharpness at init)", fontsize=9)
+        ax.set_title(f"{model} (×: predicted limit)", fontsize=9)
     axes[0, 0].set_ylabel("max stable lr")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
