@@ -14,12 +14,14 @@ Gaussian noise at several residual scales s, seeds shared by both losses (paired
    its log-log slope against lr per seed. A relative excess below FLOAT_FLOOR (1e-5: the float32
    objective's own rounding, about 100 ulps) is "at the optimum" and counted as FLOAT_FLOOR.
 2. **Divergence above a curvature limit.** Gradient descent on a quadratic diverges once
-   lr > 2/λ_max (λ_max: the sharpness, the top Hessian eigenvalue); L1's gradient is bounded, so
-   it cannot blow up geometrically. Measured: the largest stable lr by bisection
-   (experiments.stability.bisect_max_stable_lr, each round one vectorized training of every
-   (model, loss, s, seed) at its own lr), next to 2 / the sharpness at initialization (measured
-   in-program by power iteration; L2 only: L1's Hessian in the predictions is 0 almost
-   everywhere), and the blow-up (largest objective / initial) at BLOW_UP_FACTOR × the bracket.
+   lr > 2/λ_max (λ_max: the sharpness, the top Hessian eigenvalue). L1's gradient is bounded, so
+   it cannot blow up geometrically; on the linear model its full-batch objective averages the
+   sign flips into an effective curvature p(0)·H₂ (p(0) = 1/(s√(2π)), the noise density at zero
+   residual), which predicts a limit 2/(p(0)·λ_max) that grows ∝ s while L2's stays fixed.
+   Measured: the largest stable lr by bisection (experiments.stability.bisect_max_stable_lr,
+   each round one vectorized training of every (model, loss, s, seed) at its own lr), next to
+   the predicted limits (L2's sharpness at initialization, measured in-program by power
+   iteration), and the blow-up (largest objective / initial) at BLOW_UP_FACTOR × the bracket.
 
 **Stable** (stated before the numbers): the objective stayed finite, the engine's divergence
 guard (objective > 1e6 × initial) never tripped, and the final objective is below the initial one.
