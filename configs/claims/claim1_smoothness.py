@@ -57,6 +57,8 @@ def parse(arg: str) -> tuple[str, str]:
     return size, model
 
 
+DIVERGE_THRESHOLD = 1e6  # the engine freezes a run past this × its initial objective
+
 def get_config(arg: str = "default") -> config_dict.ConfigDict:
     size, model = parse(arg)
     quick = size == "quick"
@@ -87,7 +89,7 @@ def get_config(arg: str = "default") -> config_dict.ConfigDict:
     c.sharpness_every = c.steps if linear else 40
     c.sharpness_iters = 20
     c.sharpness_batch = c.dataset.n_train  # the full objective's Hessian, not a subset's
-    c.diverge_threshold = 1e6  # the engine freezes a run past 1e6 × its initial objective
+    c.diverge_threshold = DIVERGE_THRESHOLD
     c.chunk_size = 256
     c.learning_rate = 0.1  # a placeholder: the claim sets each run's lr
 

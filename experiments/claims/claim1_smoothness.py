@@ -14,12 +14,14 @@ Gaussian noise at several residual scales s, seeds shared by both losses (paired
    its log-log slope against lr per seed. A relative excess below FLOAT_FLOOR (1e-5: the float32
    objective's own rounding, about 100 ulps) is "at the optimum" and counted as FLOAT_FLOOR.
 2. **Divergence above a curvature limit.** Gradient descent on a quadratic diverges once
-   lr > 2/λ_max (λ_max: the sharpness, the top Hessian eigenvalue); L1's gradient is bounded, so
-   it cannot blow up geometrically. Measured: the largest stable lr by bisection
-   (experiments.stability.bisect_max_stable_lr, each round one vectorized training of every
-   (model, loss, s, seed) at its own lr), next to 2 / the sharpness at initialization (measured
-   in-program by power iteration; L2 only: L1's Hessian in the predictions is 0 almost
-   everywhere), and the blow-up (largest objective / initial) at BLOW_UP_FACTOR × the bracket.
+   lr > 2/λ_max (λ_max: the sharpness, the top Hessian eigenvalue). L1's gradient is bounded, so
+   it cannot blow up geometrically; on the linear model its full-batch objective averages the
+   sign flips into an effective curvature p(0)·H₂ (p(0) = 1/(s√(2π)), the noise density at zero
+   residual), which predicts a limit 2/(p(0)·λ_max) that grows ∝ s while L2's stays fixed.
+   Measured: the largest stable lr by bisection (experiments.stability.bisect_max_stable_lr,
+   each round one vectorized training of every (model, loss, s, seed) at its own lr), next to
+   the predicted limits (L2's sharpness at initialization, measured in-program by power
+   iteration), and the blow-up (largest objective / initial) at BLOW_UP_FACTOR × the bracket.
 
 **Stable** (stated before the numbers): the objective stayed finite, the engine's divergence
 guard (objective > 1e6 × initial) never tripped, and the final objective is below the initial one.
@@ -53,6 +55,11 @@ CLAIM = (
 L2, L1 = "squared_error", "absolute_error"
 TAIL = 0.1  # the band: the objective's mean over the last 10% of logged steps
 FLOAT_FLOOR = 1e-5  # relative excess below this is float32 rounding: "at the optimum"
+# Half 1 counts an s only where L1's excess at the top lr is clearly above the floor; slopes are
+# fitted only on excesses below SLOPE_MAX_EXCESS, the band regime (past it the band is not small
+# against the optimum and the excess stops growing as a power of lr).
+ABOVE_FLOOR = 10 * FLOAT_FLOOR
+SLOPE_MAX_EXCESS = 0.1
 
 # --- compute: training, closed forms, the LP ---------------------------------------------------
 
@@ -218,17 +225,19 @@ RULE = (
     "constant step** (linear model, whose optimum is exact: least squares for L2, the LP for L1; "
     "constant lr at fractions of L2's max stable lr) holds at a residual scale s if every L2 run "
     f"ends within a relative excess of {FLOAT_FLOOR:g} of its optimum (float32 rounding) and "
-    "L1's excess grows with the step: the 95% interval of its log-log slope against lr (per "
-    "seed, over the lr grid; excess clipped at the same floor) lies above 0.5. **Half 2, more "
-    "stable**: at each (model, s), the paired ratio over seeds of L1's to L2's max stable lr "
-    "(bisection) has a 95% interval below 1 (L2 more stable), above 2 (L1 more stable, even "
-    "against ½r², whose limit is twice that of r², the squared_error used here), or neither "
-    "(no difference beyond the convention). **supported** if half 1 holds at every s and L2 "
-    "is more stable in every (model, s); **refuted** if half 1 holds at no s and L2 is more "
-    "stable in no (model, s); **qualified** otherwise (the findings say which half holds). The "
-    "predicted "
-    "limit 2/sharpness, the blow-up above the limit, the cosine schedule and the MLP's edge of "
-    "stability are reported, not used in the verdict."
+    f"L1's excess grows with the step: its excess at the largest lr exceeds {ABOVE_FLOOR:g} "
+    "(10× the floor) and the 95% interval of its log-log slope against lr (per seed, over the "
+    f"lr grid's excesses below {SLOPE_MAX_EXCESS:g}; clipped at the floor) lies above 0.5. "
+    "**Half 2, more stable**: at each (model, s), the paired ratio over seeds of L1's to L2's "
+    "max stable lr (bisection; the interval widened to the bisection brackets) has a 95% "
+    "interval below 1 (L2 more stable), above 2 (L1 more stable, even against ½r², whose limit "
+    "is twice that of r², the squared_error used here), inside [1, 2] (no difference beyond the "
+    "convention) or across an edge of it (undecided). **supported** if half 1 holds at every s "
+    "and L2 is more stable in every (model, s); **refuted** if half 1 holds at no s and L2 is "
+    "more stable in no (model, s); **qualified** otherwise (the findings say which half holds). "
+    "The predicted limits (2/sharpness for L2; 2/(p(0)·λ_max) for L1 on the linear model), the "
+    "blow-up above the limit, the cosine schedule and the MLP's edge of stability are reported, "
+    "not used in the verdict."
 )
 
 
@@ -242,10 +251,45 @@ def _midpoint(frame: pd.DataFrame) -> np.ndarray:
     return np.sqrt(frame["max_stable_lr_low"] * frame["max_stable_lr_high"]).to_numpy()
 
 
+def _bracketed(mid, low, high) -> Interval:
+    """Geometric mean of per-seed midpoints, its interval widened to the bisection bracket:
+    the low end bootstrapped from the seeds' lower bounds, the high end from their upper ones."""
+    return Interval(_log_mean(mid).estimate, _log_mean(low).low, _log_mean(high).high)
+
+
+# Gaussian noise of std s has density p(0) = 1/(s√(2π)) at zero residual: near its optimum the
+# full-batch L1 objective is, on average over the sign flips, a quadratic of curvature
+# p(0)·H₂ (H₂ = 2/n·ZᵀZ, squared error's Hessian on the linear model).
+SQRT_2PI = float(np.sqrt(2 * np.pi))
+
+
+def _predicted(frame: pd.DataFrame, l2_sharpness: pd.Series) -> np.ndarray | None:
+    """Per seed, the predicted limit: 2/sharpness for L2; for L1 on the linear model,
+    2/(p(0)·λ_max(H₂)) from L2's sharpness at the same (s, seed); else None."""
+    loss, model = frame["loss"].iloc[0], frame["model"].iloc[0]
+    if loss == L2:
+        sharpness = frame["initial_sharpness"].to_numpy()
+        scale = np.ones(len(frame))
+    elif model == "linear":
+        sharpness = l2_sharpness.loc[[(model, s, seed) for s, seed in
+                                      zip(frame["noise_scale"], frame["seed"], strict=True)]]
+        sharpness = sharpness.to_numpy()
+        scale = frame["noise_scale"].to_numpy() * SQRT_2PI  # 1 / p(0)
+    else:
+        return None
+    with np.errstate(divide="ignore"):
+        predicted = 2.0 * scale / sharpness
+    return predicted if np.all(np.isfinite(predicted) & (predicted > 0)) else None
+
+
 def threshold_table(bisection: pd.DataFrame) -> pd.DataFrame:
     """Per (model, loss, s): max stable lr (geometric mean over seeds of the bisection
-    midpoints; _low/_high: the bracket every seed's limit lies in), 2 / initial sharpness
-    (L2; NaN for L1), measured / predicted, and the blow-up above the limit."""
+    midpoints; _low/_high: the bracket every seed's limit lies in), the predicted limit
+    (_predicted; NaN where none applies), measured / predicted (interval widened to the
+    bracket), and the blow-up above the limit."""
+    l2_sharpness = bisection[bisection["loss"] == L2].set_index(
+        ["model", "noise_scale", "seed"])["initial_sharpness"]
+    nan = Interval(np.nan, np.nan, np.nan)
     rows = []
     for (model, loss, noise), frame in bisection.groupby(["model", "loss", "noise_scale"],
                                                          sort=False):
@@ -256,14 +300,16 @@ def threshold_table(bisection: pd.DataFrame) -> pd.DataFrame:
                "max_stable_lr_low": float(frame["max_stable_lr_low"].min()),
                "max_stable_lr_high": float(frame["max_stable_lr_high"].max()),
                "censored": ",".join(sorted(set(frame["censored"]) - {"no"})) or "no"}
-        with np.errstate(divide="ignore"):  # L1 on a linear model: sharpness exactly 0
-            predicted = 2.0 / frame["initial_sharpness"].to_numpy()
-        applies = loss == L2 and np.all(np.isfinite(predicted) & (predicted > 0))
-        nan = Interval(np.nan, np.nan, np.nan)
-        row.update(_log_mean(predicted).as_columns("predicted_max_lr") if applies
-                   else nan.as_columns("predicted_max_lr"))
-        row.update(_log_mean(mid / predicted).as_columns("measured_over_predicted") if applies
-                   else nan.as_columns("measured_over_predicted"))
+        predicted = _predicted(frame, l2_sharpness)
+        if predicted is None:
+            row.update(nan.as_columns("predicted_max_lr"))
+            row.update(nan.as_columns("measured_over_predicted"))
+        else:
+            row.update(_log_mean(predicted).as_columns("predicted_max_lr"))
+            row.update(_bracketed(mid / predicted,
+                                  frame["max_stable_lr_low"].to_numpy() / predicted,
+                                  frame["max_stable_lr_high"].to_numpy() / predicted
+                                  ).as_columns("measured_over_predicted"))
         row["blow_up_lr"] = float(frame["blow_up_lr"].max())
         row.update(_log_mean(frame["blow_up_factor"]).as_columns("blow_up_factor"))
         row["blow_up_guard_tripped"] = int(frame["blow_up_diverged"].sum())
@@ -278,15 +324,20 @@ CONVENTION = 2.0
 
 
 def limit_comparison(bisection: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, s): L1's max stable lr / L2's, paired over seeds (geometric mean, interval
-    on the log scale), and which loss is more stable by the rule: L2 if the interval is below 1,
-    L1 if it is above CONVENTION (L1 beats L2 written as r² and as ½r²), else "tie"."""
+    """Per (model, s): L1's max stable lr / L2's, paired over seeds (geometric mean of the
+    midpoint ratios; the interval widened to the brackets: L1's low / L2's high to L1's high /
+    L2's low), and which loss is more stable by the rule: L2 if the interval is below 1, L1 if
+    it is above CONVENTION (L1 beats L2 written as r² and as ½r²), "tie" if it lies inside
+    [1, CONVENTION] (no difference beyond the convention), else "undecided"."""
     rows = []
     for (model, noise), frame in bisection.groupby(["model", "noise_scale"], sort=False):
         l2 = frame[frame["loss"] == L2].sort_values("seed")
         l1 = frame[frame["loss"] == L1].sort_values("seed")
-        iv = _log_mean(_midpoint(l1) / _midpoint(l2))
-        more = "l2" if iv.high < 1 else "l1" if iv.low > CONVENTION else "tie"
+        iv = _bracketed(_midpoint(l1) / _midpoint(l2),
+                        (l1["max_stable_lr_low"].to_numpy() / l2["max_stable_lr_high"].to_numpy()),
+                        (l1["max_stable_lr_high"].to_numpy() / l2["max_stable_lr_low"].to_numpy()))
+        more = ("l2" if iv.high < 1 else "l1" if iv.low > CONVENTION
+                else "tie" if iv.low >= 1 and iv.high <= CONVENTION else "undecided")
         rows.append({"model": model, "noise_scale": noise,
                      **iv.as_columns("l1_over_l2_max_lr"), "more_stable": more})
     return pd.DataFrame(rows)
@@ -316,19 +367,27 @@ def floor_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def slope_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (model, loss, schedule, s): the log-log slope of the clipped relative excess against
-    lr, fitted per seed over its stable runs (least squares), mean over seeds with interval;
-    and whether every run is at the float floor."""
+    lr, fitted per seed over its stable runs with excess < SLOPE_MAX_EXCESS (least squares),
+    mean over seeds with interval; the excess at the largest lr (geometric mean over seeds,
+    clipped); and whether every run is at the float floor."""
     rows = []
     keys = ["model", "loss", "schedule", "noise_scale"]
     for key, frame in runs.groupby(keys, sort=False):
         slopes = []
-        for _, seed in frame[frame["stable"]].groupby("seed"):
+        stable = frame[frame["stable"]]
+        top = stable[stable["learning_rate"] == stable["learning_rate"].max()]
+        # The band regime's cut applies where the optimum is exact (the linear model); the
+        # MLP's excess is over its best run, large by construction, and never enters half 1.
+        fit = stable if key[0] == "mlp" else stable[stable["relative_excess"] < SLOPE_MAX_EXCESS]
+        for _, seed in fit.groupby("seed"):
             if seed["learning_rate"].nunique() > 1:
                 slopes.append(np.polyfit(np.log10(seed["learning_rate"]),
                                          np.log10(_clipped_excess(seed)), 1)[0])
         iv = statistics.mean(np.asarray(slopes)) if len(slopes) > 1 else Interval(
             np.nan, np.nan, np.nan)
         rows.append({**dict(zip(keys, key, strict=True)), **iv.as_columns("slope"),
+                     "top_relative_excess": (float(np.exp(np.log(_clipped_excess(top)).mean()))
+                                             if len(top) else np.nan),
                      "all_at_floor": bool((frame["stable"]
                                            & (frame["relative_excess"] < FLOAT_FLOOR)).all()),
                      "stable_runs": f"{int(frame['stable'].sum())}/{len(frame)}"})
@@ -336,15 +395,17 @@ def slope_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def exact_convergence(slopes: pd.DataFrame) -> pd.DataFrame:
-    """Half 1 per s (linear model, constant lr): L2 all at the floor and L1's slope > 0.5."""
+    """Half 1 per s (linear model, constant lr): L2 all at the floor, L1's excess at the top lr
+    above ABOVE_FLOOR and its slope > 0.5."""
     linear = slopes[(slopes["model"] == "linear") & (slopes["schedule"] == "constant")]
     rows = []
     for noise, frame in linear.groupby("noise_scale", sort=True):
         at = frame.set_index("loss")
         l1_grows = bool(at.loc[L1, "slope_low"] > 0.5)
+        above = bool(at.loc[L1, "top_relative_excess"] > ABOVE_FLOOR)
         rows.append({"noise_scale": noise, "l2_at_floor": bool(at.loc[L2, "all_at_floor"]),
-                     "l1_excess_grows": l1_grows,
-                     "holds": bool(at.loc[L2, "all_at_floor"]) and l1_grows})
+                     "l1_above_floor": above, "l1_excess_grows": l1_grows,
+                     "holds": bool(at.loc[L2, "all_at_floor"]) and above and l1_grows})
     return pd.DataFrame(rows)
 
 
@@ -386,9 +447,26 @@ def _bracket(row) -> str:
 
 
 def _blow_up(row) -> str:
-    guard = int(row["blow_up_guard_tripped"])
-    note = f", the guard stopped {guard}/{int(row['seeds'])} runs" if guard else ""
-    return f"×{_iv(row, 'blow_up_factor')} its start at lr {row['blow_up_lr']:.3g}{note}"
+    """The largest objective over its start at BLOW_UP_FACTOR × the bracket's top. A run the
+    guard stopped is censored there: all stopped gives a lower bound, not an interval."""
+    guard, seeds = int(row["blow_up_guard_tripped"]), int(row["seeds"])
+    at = f"at lr {row['blow_up_lr']:.3g}"
+    if guard == seeds:
+        return (f"≥ {claim_config.DIVERGE_THRESHOLD:.0e}× its start {at}, where the guard "
+                f"stopped {guard}/{seeds} runs").replace("e+0", "e")
+    note = f", the guard stopped {guard}/{seeds} runs (a lower bound)" if guard else ""
+    return f"×{_iv(row, 'blow_up_factor')} its start {at}{note}"
+
+
+def _stays_finite(row) -> bool:
+    return int(row["blow_up_guard_tripped"]) == 0 and np.isfinite(row["blow_up_factor"])
+
+
+def _above_limit(l2, l1) -> str:
+    """L2's and L1's blow-up above their limits, in words (L1: finite but not training)."""
+    l1_words = (f"stays finite ({_blow_up(l1)}) but does not train (its objective ends no "
+                "lower than it started)" if _stays_finite(l1) else f"reached {_blow_up(l1)}")
+    return f"L2's objective reached {_blow_up(l2)}; L1 {l1_words}"
 
 
 def half1_findings(halves, slopes, floor) -> list[str]:
@@ -404,20 +482,47 @@ def half1_findings(halves, slopes, floor) -> list[str]:
         top = floor[(floor["model"] == "linear") & (floor["noise_scale"] == s)
                     & (floor["fraction"] == floor["fraction"].max())].set_index(
                         ["loss", "schedule"])
+        floor_words = ("" if row["l1_above_floor"] else
+                       f" — within {ABOVE_FLOOR:g} (10× the float floor) at the top lr, too "
+                       "close to the floor to count")
         lines.append(
             f"- **Constant step, linear model, s = {s:g}** (half 1 "
             f"{'holds' if row['holds'] else 'does not hold'}): L2 ends "
             + ("at its least-squares optimum (relative excess < "
-               f"{FLOAT_FLOOR:g}) on every run" if row["l2_at_floor"] else
+               f"{FLOAT_FLOOR:g}) on every run (theorem, checked numerically: gradient descent "
+               "on a strongly convex quadratic below 2/λ_max converges geometrically)"
+               if row["l2_at_floor"] else
                f"above the float floor on some runs ({at(L2, 'constant')['stable_runs']} stable)")
             + f"; L1's relative excess over its LP optimum grows with lr, log-log slope "
-            f"{_iv(at(L1, 'constant'), 'slope', '.2f')} (1 = proportional), reaching "
-            f"{_iv(top.loc[(L1, 'constant')], 'relative_excess')} at lr "
-            f"{top.loc[(L1, 'constant'), 'learning_rate']:.3g}; a cosine schedule brings it to "
-            f"{_iv(top.loc[(L1, 'cosine')], 'relative_excess')} (slope "
+            f"{_iv(at(L1, 'constant'), 'slope', '.2f')} (fitted on excesses < "
+            f"{SLOPE_MAX_EXCESS:g}), reaching {_iv(top.loc[(L1, 'constant')], 'relative_excess')}"
+            f" at lr {top.loc[(L1, 'constant'), 'learning_rate']:.3g}{floor_words}; a cosine "
+            f"schedule brings it to {_iv(top.loc[(L1, 'cosine')], 'relative_excess')} (slope "
             f"{_iv(at(L1, 'cosine'), 'slope', '.2f')}; excesses are clipped at the float "
             f"floor {FLOAT_FLOOR:g}).")
     return lines
+
+
+def slope_trend_findings(slopes, floor, thresholds) -> list[str]:
+    """Why L1's slope is not 1 and changes with s: the lr grid is fractions of L2's limit,
+    which is fixed, while L1's own limit grows with s, so the grid covers less of L1's range."""
+    linear = slopes[(slopes["model"] == "linear") & (slopes["loss"] == L1)
+                    & (slopes["schedule"] == "constant")].sort_values("noise_scale")
+    l1 = thresholds[(thresholds["model"] == "linear") & (thresholds["loss"] == L1)
+                    ].set_index("noise_scale")
+    top = floor[floor["model"] == "linear"].groupby("noise_scale")["learning_rate"].max()
+    if len(linear) < 2:
+        return []
+    parts = [f"s = {r['noise_scale']:g}: slope {_iv(r, 'slope', '.2f')}, top lr "
+             f"{top[r['noise_scale']] / l1.loc[r['noise_scale'], 'max_stable_lr']:.2g} of "
+             f"L1's own limit" for r in linear.to_dict("records")]
+    return ["- **Why L1's slope is not 1 and changes with s:** " + "; ".join(parts) + ". A "
+            "band of fixed width would give 1 (excess ∝ lr). The lr grid is fractions of L2's "
+            "limit, which does not move with s, while L1's limit grows with s (its effective "
+            "curvature p(0)·H falls as 1/s, below): at large s the grid sits far below L1's own "
+            "limit, where L1 behaves like a smooth quadratic and its excess nears the float "
+            "floor (which flattens the fit); at small s it reaches the steep rise toward L1's "
+            "limit."]
 
 
 def mlp_floor_findings(slopes: pd.DataFrame) -> list[str]:
@@ -434,35 +539,79 @@ def mlp_floor_findings(slopes: pd.DataFrame) -> list[str]:
             "the MLP does not enter half 1."]
 
 
+STABILITY_WORDS = {"l2": "L2 more stable", "l1": "L1 more stable, even against ½r²",
+                   "tie": "no difference beyond the r² vs ½r² factor 2",
+                   "undecided": "undecided: the interval spans an edge of the [1, 2] band"}
+
+
 def half2_findings(thresholds, limits) -> list[str]:
     lines = []
-    words = {"l2": "L2 more stable", "l1": "L1 more stable, even against ½r²",
-             "tie": "no difference beyond the r² vs ½r² factor 2"}
     for row in limits.to_dict("records"):
         model, s = row["model"], row["noise_scale"]
         at = thresholds[(thresholds["model"] == model) & (thresholds["noise_scale"] == s)
                         ].set_index("loss")
         l2, l1 = at.loc[L2], at.loc[L1]
+        theorem = (" — theorem, checked numerically" if model == "linear" else
+                   ": above 1, the catapult regime of Lewkowycz et al. 2020, where a step past "
+                   "2/sharpness lowers the sharpness instead of diverging"
+                   if l2["measured_over_predicted_low"] > 1 else "")
+        l1_predicted = ("" if np.isnan(l1["predicted_max_lr"]) else
+                        f", predicted 2/(p(0)·λ_max) {_iv(l1, 'predicted_max_lr')} (measured/"
+                        f"predicted {_iv(l1, 'measured_over_predicted', '.2f')})")
         lines.append(
             f"- **Max stable lr, {model}, s = {s:g}:** L2 {_bracket(l2)}, predicted 2/sharpness "
             f"at initialization {_iv(l2, 'predicted_max_lr')} (measured/predicted "
-            f"{_iv(l2, 'measured_over_predicted', '.2f')}); L1 {_bracket(l1)}; L1/L2 "
-            f"{_iv(row, 'l1_over_l2_max_lr', '.2f')} paired over seeds "
-            f"({words[row['more_stable']]}). Above the limit L2's objective reached "
-            f"{_blow_up(l2)}; L1's {_blow_up(l1)}.")
+            f"{_iv(l2, 'measured_over_predicted', '.2f')}{theorem}); L1 {_bracket(l1)}"
+            f"{l1_predicted}; L1/L2 {_iv(row, 'l1_over_l2_max_lr', '.2f')} paired over seeds, "
+            f"widened to the bisection brackets ({STABILITY_WORDS[row['more_stable']]}). Above "
+            f"its limit {_above_limit(l2, l1)}.")
     return lines
 
 
+def mechanism_findings(thresholds) -> list[str]:
+    """Why the limits differ (linear model): L2's is fixed by the design's curvature, L1's
+    follows its effective curvature p(0)·H, which falls as 1/s."""
+    linear = thresholds[thresholds["model"] == "linear"].sort_values("noise_scale")
+    l2, l1 = (linear[linear["loss"] == loss].set_index("noise_scale") for loss in (L2, L1))
+    if not len(l1) or l1["predicted_max_lr"].isna().all():
+        return []
+    parts = [f"s = {s:g}: L2 {l2.loc[s, 'max_stable_lr']:.3g}, L1 "
+             f"{l1.loc[s, 'max_stable_lr']:.3g} (measured/predicted "
+             f"{_iv(l1.loc[s], 'measured_over_predicted', '.2f')})" for s in l1.index]
+    return ["- **Why the limits differ (linear model):** L2's limit is fixed by the design's "
+            "curvature (2/λ_max of its Hessian 2/n·ZᵀZ, which ignores the targets: the same at "
+            "every s); L1's grows with s because its effective curvature p(0)·H falls as 1/s "
+            "(p(0) = 1/(s√(2π)), the noise's density at zero residual: near the optimum the "
+            "sign flips average into a quadratic), predicting a limit 2/(p(0)·λ_max) = "
+            "s√(2π) × L2's. " + "; ".join(parts) + ". Where measured/predicted is near 1 the "
+            "larger L1 limit is a lower curvature in the same lr units, not a bounded gradient; "
+            "where it is well above 1 (small s: a step moves the residuals by more than s, so "
+            "the objective is not smooth at the step's scale) L1's limit is where its band "
+            "reaches its starting objective."]
+
+
 def eos_findings(eos: pd.DataFrame) -> list[str]:
+    """Edge of stability: at the top fraction lr·sharpness/2 starts near 1 by the choice of lr;
+    the rise (progressive sharpening) shows at the largest fraction that starts below 0.5."""
     if not len(eos):
         return []
     top = eos[eos["fraction"] == eos["fraction"].max()]
-    parts = [f"s = {r['noise_scale']:g}: lr·sharpness/2 from "
-             f"{_iv(r, 'initial_sharpness_lr_over_2', '.2f')} at the start to at most "
-             f"{_iv(r, 'max_sharpness_lr_over_2', '.2f')}" for r in top.to_dict("records")]
-    return [f"- **Edge of stability (MLP, L2, constant lr = {top['fraction'].iloc[0]:g} × its "
-            f"limit):** " + "; ".join(parts) + ". A value near 1 is the edge (sharpness = "
-            "2/lr), where Cohen et al. (2021) find full-batch gradient descent hovers."]
+    parts = [f"s = {r['noise_scale']:g}: from {_iv(r, 'initial_sharpness_lr_over_2', '.2f')} "
+             f"at the start to at most {_iv(r, 'max_sharpness_lr_over_2', '.2f')}"
+             for r in top.to_dict("records")]
+    lines = [f"- **Edge of stability (MLP, L2, constant lr = {top['fraction'].iloc[0]:g} × its "
+             f"limit):** " + "; ".join(parts) + ". A value near 1 is the edge (sharpness = "
+             "2/lr), where Cohen et al. (2021) find full-batch gradient descent hovers; a start "
+             "near 1 is set by the chosen lr, not reached by a rise."]
+    low = eos[eos["initial_sharpness_lr_over_2"] < 0.5]
+    low = low[low["fraction"] == low.groupby("noise_scale")["fraction"].transform("max")]
+    rise = [f"s = {r['noise_scale']:g} (lr = {r['fraction']:g} × its limit): from "
+            f"{_iv(r, 'initial_sharpness_lr_over_2', '.2f')} to at most "
+            f"{_iv(r, 'max_sharpness_lr_over_2', '.2f')}" for r in low.to_dict("records")]
+    if rise:
+        lines.append("- **Progressive sharpening (MLP, L2, the largest constant lr whose "
+                     "lr·sharpness/2 starts below 0.5):** " + "; ".join(rise) + ".")
+    return lines
 
 
 ADAM_NOTE = (
@@ -499,7 +648,12 @@ UNITS = {"l1_over_l2_max_lr": "ratio of max stable learning rates (L1 / L2)",
          "l2_measured_over_predicted": "ratio of L2's max stable lr to 2/sharpness"}
 
 
-def takeaway(halves, limits, numbers) -> str:
+def _headline_row(thresholds, loss):
+    return thresholds[(thresholds["model"] == "linear") & (thresholds["loss"] == loss)
+                      & (thresholds["noise_scale"] == HEADLINE_SCALE)].iloc[0]
+
+
+def takeaway(halves, limits, thresholds, numbers) -> str:
     """One sentence from the two halves and the key numbers (changes with the verdict)."""
     exact = bool(halves["holds"].all())
     more = set(limits["more_stable"])
@@ -517,14 +671,22 @@ def takeaway(halves, limits, numbers) -> str:
                   f" tolerated a larger step beyond the factor 2 of the r² vs ½r² convention "
                   f"(L1's max stable lr ×{ratio.format('.2f')} L2's at s = {HEADLINE_SCALE:g})")
     else:
-        second = ("but it is not more stable: L2 diverges once the learning rate exceeds "
-                  "2/sharpness (sharpness = the largest curvature of the loss surface), while "
-                  f"absolute error's bounded gradient tolerated a ×{ratio.format('.2f')} larger "
-                  "learning rate (half that against ½r²)")
+        l2, l1 = _headline_row(thresholds, L2), _headline_row(thresholds, L1)
+        l1_words = (f"stays finite (×{_iv(l1, 'blow_up_factor', '.2f')} its start) but does "
+                    "not train" if _stays_finite(l1) else f"reached {_blow_up(l1)}")
+        fit = Interval.from_columns(l1, "measured_over_predicted")
+        why = ("as its effective curvature, which falls as the noise grows, predicts" if
+               fit.low <= 1 <= fit.high else "more than its effective curvature (which falls "
+               f"as the noise grows) predicts: ×{fit.format('.2f')} the prediction")
+        second = ("but it is not more stable: above its largest stable learning rate squared "
+                  f"error's objective blew up ({_blow_up(l2)}) while absolute error's "
+                  f"{l1_words}, and absolute error's limit was ×{ratio.format('.2f')} squared "
+                  f"error's, {why}, while squared error's is fixed by the inputs (linear model, "
+                  f"noise std {HEADLINE_SCALE:g})")
     return f"{first}; {second}."
 
 
-def guide(halves, limits, numbers) -> list[GuideRow]:
+def guide(halves, limits, thresholds, numbers) -> list[GuideRow]:
     ratio, slope = numbers["l1_over_l2_max_lr"], numbers["l1_excess_slope"]
     rows = []
     if halves["holds"].all():
@@ -534,12 +696,16 @@ def guide(halves, limits, numbers) -> list[GuideRow]:
             f"claim 1: L2 reaches its optimum to float precision; L1's excess grows as "
             f"lr^{slope.format('.2f')} (linear model, s = {HEADLINE_SCALE:g})"))
     if (limits["more_stable"] == "l1").any():
+        fit = _iv(_headline_row(thresholds, L1), "measured_over_predicted", ".2f")
         rows.append(GuideRow(
             "large or untuned learning rate (risk of divergence)",
             "a bounded-gradient loss (L1, Huber), or keep lr below 2/sharpness",
-            f"claim 1: L1's max stable lr is ×{ratio.format('.2f')} L2's (linear model, "
-            f"s = {HEADLINE_SCALE:g}); L2 diverges above 2/sharpness (measured/predicted "
-            f"{numbers['l2_measured_over_predicted'].format('.2f')})"))
+            f"claim 1: above its limit 2/sharpness (measured/predicted "
+            f"{numbers['l2_measured_over_predicted'].format('.2f')}) L2 blows up "
+            f"({_blow_up(_headline_row(thresholds, L2))}), L1 stays finite but does not "
+            f"train; L1's limit is ×{ratio.format('.2f')} L2's (linear model, "
+            f"s = {HEADLINE_SCALE:g}), ×{fit} the limit its lower effective curvature "
+            "predicts"))
     return rows
 
 
@@ -612,7 +778,7 @@ def limit_plot(thresholds: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
             ax.plot(line["noise_scale"], line["predicted_max_lr"], "x", color=f"C{k}", ms=8)
         _log_axes(ax)
         ax.set_xlabel("residual scale s")
-        ax.set_title(f"{model} (×: 2/sharpness at init)", fontsize=9)
+        ax.set_title(f"{model} (×: predicted limit)", fontsize=9)
     axes[0, 0].set_ylabel("max stable lr")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
@@ -633,12 +799,14 @@ def setup_text(setup: pd.DataFrame, floor: pd.DataFrame) -> str:
         f"({lin['dim']} inputs, {lin['n_train']} points, {lin['steps']} steps) and a tanh MLP "
         f"{mlp['dim']} → {mlp['width']} → 1 on a nonlinear teacher ({mlp['n_train']} points, "
         f"{mlp['steps']} steps), Gaussian noise of std s ∈ {{{scales}}}, {lin['seeds']} seeds "
-        f"(initialization and noise draw, shared by both losses: comparisons are paired). Max "
+        f"(initialization and noise draw, shared by both losses: comparisons are paired) on "
+        f"one fixed design (inputs and teacher drawn once: the intervals speak about this "
+        f"design, not over designs). Max "
         f"stable lr: {lin['rounds']} bisection rounds from [{lin['bracket_low']:g}, "
         f"{lin['bracket_high']:g}] per (model, loss, s, seed), each round one vectorized "
         f"training of all of them (resolution: each bracket's high/low = "
-        f"{(lin['bracket_high'] / lin['bracket_low']) ** 2.0 ** -lin['rounds']:.3g}, so a ratio "
-        f"of two limits whose seeds share brackets has a zero-width interval); blow-up at "
+        f"{(lin['bracket_high'] / lin['bracket_low']) ** 2.0 ** -lin['rounds']:.3g}; intervals "
+        f"on limits and their ratios are widened to the brackets); blow-up at "
         f"{claim_config.BLOW_UP_FACTOR:g}× the bracket's "
         f"top. Constant-lr floor: lr = ({fractions}) × L2's max stable lr (the lowest bracket "
         f"end over seeds, per s), constant and cosine schedules. Excess = the objective's mean "
@@ -655,8 +823,9 @@ def halves_sentence(halves: pd.DataFrame, limits: pd.DataFrame, outcome: str) ->
         f"- Verdict: **{outcome}**. Half 1 (exact convergence at a constant step) holds at "
         f"{int(halves['holds'].sum())} of {len(halves)} residual scales; half 2 (more stable) "
         f"holds in {l2} of {cells} (model, s) settings and is "
-        + (f"**refuted** in {l1} (L1 tolerates a larger step: L2's gradient grows with the "
-           "residual and gradient descent diverges above 2/sharpness; L1's is bounded)."
+        + (f"**refuted** in {l1} (L1's limit is larger: L2's limit is fixed by the design's "
+           "curvature, L1's grows with s as its effective curvature falls; above its limit L2 "
+           "blows up while L1 stays finite but does not train)."
            if l1 else "refuted in none.")
     )
 
@@ -665,7 +834,8 @@ def summary(numbers: dict[str, Interval]) -> str:
     return (
         f"Linear model, s = {HEADLINE_SCALE:g}: L1's excess over its optimum grows with lr "
         f"(log-log slope {numbers['l1_excess_slope'].format('.2f')}) while L2 reaches its "
-        f"optimum; L1's max stable lr is ×{numbers['l1_over_l2_max_lr'].format('.2f')} L2's, "
+        f"optimum; L1's max stable lr (where it stops training) is "
+        f"×{numbers['l1_over_l2_max_lr'].format('.2f')} L2's (where it blows up), "
         f"whose limit is {numbers['l2_measured_over_predicted'].format('.2f')} × 2/sharpness."
     )
 
@@ -680,9 +850,10 @@ def limits_text(limits: pd.DataFrame, floor: pd.DataFrame,
             f"{_iv(top.loc['constant'], 'relative_excess')} to "
             f"{_iv(top.loc['cosine'], 'relative_excess')}")
     if (limits["more_stable"] == "l1").any():
-        return (f"the learning rate is large: L1 tolerated a ×"
-                f"{numbers['l1_over_l2_max_lr'].format('.2f')} larger one (linear, s = "
-                f"{HEADLINE_SCALE:g}) while L2 diverges above 2/sharpness, and where it decays: "
+        return (f"the learning rate is large: L1's max stable lr is ×"
+                f"{numbers['l1_over_l2_max_lr'].format('.2f')} L2's (linear, s = "
+                f"{HEADLINE_SCALE:g}; above it L1 stays finite but does not train, L2 blows up "
+                f"above 2/sharpness). It also stops holding where the learning rate decays: "
                 f"{band}. Adam was not tested.")
     return f"the learning rate decays: {band}. Adam was not tested."
 
@@ -698,8 +869,9 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     eos = edge_of_stability(tables["sharpness_curves"])
     outcome = verdict(halves, limits)
     numbers = key_numbers(thresholds, limits, slopes)
-    findings = [*half1_findings(halves, slopes, floor), *mlp_floor_findings(slopes),
-                *half2_findings(thresholds, limits),
+    findings = [*half1_findings(halves, slopes, floor),
+                *slope_trend_findings(slopes, floor, thresholds), *mlp_floor_findings(slopes),
+                *half2_findings(thresholds, limits), *mechanism_findings(thresholds),
                 *eos_findings(eos), ADAM_NOTE, halves_sentence(halves, limits, outcome)]
     figures = {"excess_vs_lr": excess_plot(floor, outdir / "excess_vs_lr.png"),
                "max_stable_lr": limit_plot(thresholds, outdir / "max_stable_lr.png")}
@@ -715,5 +887,6 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
                 "bisection": bisection_runs, "floor_runs": runs},
         plots=figures, key_numbers=numbers, limits=limits_text(limits, floor, numbers),
         kind="empirical", part="loss", headline="l1_over_l2_max_lr", units=UNITS,
-        takeaway=takeaway(halves, limits, numbers), guide=guide(halves, limits, numbers),
+        takeaway=takeaway(halves, limits, thresholds, numbers),
+        guide=guide(halves, limits, thresholds, numbers),
     )
