@@ -3,8 +3,10 @@ decision-guide rows generated from the numbers (heavy tails -> Huber / L1)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from configs.claims import claim2_gauss_markov as claim_config
 from experiments.claims import claim2_gauss_markov as claim2
 from experiments.statistics import Interval
 
@@ -64,3 +66,42 @@ def test_heavy_tails_reach_the_takeaway_and_the_guide():
     # The verdict changes the sentence.
     failed, guide_failed = claim2.takeaway_and_guide("qualified", numbers)
     assert failed != takeaway and guide_failed == []
+
+
+def _student_t_tables(datasets: int = 21):
+    """Student-t(2)-like errors: L1 has half OLS's coefficient error on every dataset, but one
+    dataset's OLS error is 1000× the rest, so the ratio of mean squared errors is ~1e-3 while
+    the typical dataset's ratio is 0.25."""
+    ols = np.ones(datasets)
+    ols[0] = 1000.0
+    errors = pd.concat([pd.DataFrame({"noise": "student_t", "estimator": key,
+                                      "dataset": np.arange(datasets), "error_norm": norm})
+                        for key, norm in (("ols", ols), ("l1", 0.5 * np.ones(datasets)),
+                                          ("huber", 0.5 * np.ones(datasets)))],
+                       ignore_index=True)
+    mean_ratio = float((0.25 * datasets) / (ols**2).sum())
+    estimators = pd.DataFrame([
+        {"noise": "student_t", "key": key, **Interval(r, r, r).as_columns("variance_vs_ols"),
+         **Interval(r, 0.8 * r, 1.2 * r).as_columns("mse_vs_ols")}
+        for key, r in (("ols", 1.0), ("l1", mean_ratio), ("huber", mean_ratio))])
+    references = pd.DataFrame({"loss": ["absolute_error", "huber"], "max_rel_objective_gap": 0.0,
+                               "median_max_abs_coef_diff": 0.0, "max_abs_coef_diff": 0.0})
+    return {"estimators": estimators, "coefficient_errors": errors, "references": references,
+            "infinite_variance": pd.DataFrame()}, mean_ratio
+
+
+def test_infinite_variance_errors_are_median_paired_ratios():
+    """Under Student-t(2) the ratio of mean errors does not converge (one dataset carries it):
+    the findings quote the median of the per-dataset paired ratios instead."""
+    c = claim_config.get_config("default")
+    tables, mean_ratio = _student_t_tables()
+    line = next(s for s in claim2.limit_findings(c, tables) if "**student_t**" in s)
+    assert "error ×0.25 [0.25, 0.25] (median paired ratio)" in line
+    assert f"error ×{mean_ratio:.2f}" not in line
+
+
+def test_setup_states_the_oracle_huber_scale_and_the_contaminated_std():
+    c = claim_config.get_config("default")
+    text = claim2.setup_text(c, pd.Series({"n": 200, "p": 6}))
+    assert "δ at the true noise scale" in text
+    assert "inlier std 1, total std 3.30" in text

@@ -280,10 +280,18 @@ def mlp_study(c, table) -> pd.DataFrame:
     curves = fit(jnp.asarray(seeds), jnp.asarray(samplers), jnp.asarray(dfs),
                  jnp.asarray([ARMS.index(a) for _, _, a in runs], jnp.int32))
     curves = {k: np.asarray(v, np.float64) for k, v in curves.items()}
+    return selected_rows(curves, runs, int(m.log_every))
+
+
+def selected_rows(curves: dict[str, np.ndarray], runs, log_every: int) -> pd.DataFrame:
+    """One row per run at its validation-selected logged step. `selected_at_first_step` marks
+    a selection at the edge of the step grid: the fit was read before it had settled (or it
+    diverged right after), so that run's α says nothing about the noise."""
     chosen = select_on_validation(curves)
     rows = np.arange(len(runs))
     frame = pd.DataFrame(runs, columns=["noise", "seed", "arm"])
-    frame["selected_step"] = (chosen + 1) * int(m.log_every)
+    frame["selected_step"] = (chosen + 1) * log_every
+    frame["selected_at_first_step"] = chosen == 0
     for name in ("val_own_loss", "test_mse", "test_nll", "alpha", "scale"):
         frame[name] = curves[name][rows, chosen]
     return frame
@@ -311,14 +319,23 @@ def alpha_table(frame: pd.DataFrame, model: str, tolerance: float | None = None)
             converged = part[part["grad_norm"] <= tolerance]
         a = converged["test_mse_adaptive"].to_numpy()
         b = converged["test_mse_squared_error"].to_numpy()
+        edge = part.get("selected_at_first_step", pd.Series(False, index=part.index))
+        steps = part.get("selected_step", pd.Series(np.nan, index=part.index))
         rows.append({
             "model": model, "noise": family, "fits": len(part), "converged": len(converged),
             "converged_share": len(converged) / len(part),
+            "first_step_selections": int(edge.astype(bool).sum()),
+            "selected_step_median": float(steps.median()),
             **alpha_summary(converged["alpha"].to_numpy()),
             # Medians: under Cauchy noise the OLS test MSE has no mean (one dataset reached 1e6).
             **statistics.median_interval(a).as_columns("test_mse_adaptive"),
             **statistics.median_interval(b).as_columns("test_mse_squared_error"),
             **statistics.median_paired_ratio(a, b).as_columns("test_mse_ratio"),
+            # Every fit, converged or not: dropping the unconverged ones must not move the story.
+            "alpha_median_all_fits": float(part["alpha"].median()),
+            **statistics.median_paired_ratio(
+                part["test_mse_adaptive"].to_numpy(),
+                part["test_mse_squared_error"].to_numpy()).as_columns("test_mse_ratio_all_fits"),
         })
     return pd.DataFrame(rows)
 
@@ -328,12 +345,15 @@ def verdict_of(table: pd.DataFrame, heavy_tailed, margin: float,
     """The rule, per model: (A) the Gaussian family's median-α interval lies inside
     [2 − margin, 2 + margin] (equivalence with L2); (B) every heavy-tailed family's lies below
     2 − margin (a loss practically heavier-tailed than L2). A family with fewer than
-    min_converged_share of its fits converged decides nothing: its part fails. Supported: A
+    min_converged_share of its fits converged, or with any run selected on validation at the
+    first logged step (the step grid's edge), decides nothing: its part fails. Supported: A
     and B for every model; refuted: neither for any model; qualified otherwise."""
     parts = {}
     for model, part in table.groupby("model", sort=False):
         rows = part.set_index("noise")
         decided = rows["converged_share"] >= min_converged_share
+        if "first_step_selections" in rows:
+            decided &= rows["first_step_selections"] == 0
         gaussian = rows.loc["gaussian"]
         heavy = [f for f in heavy_tailed if f in rows.index]
         parts[model] = {
@@ -414,8 +434,16 @@ def _ratio_plot(table: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 # --- compute and judge ----------------------------------------------------------------------------
 
 
+# A median-α interval entirely below this is the parameter's bound: α = alpha_max·sigmoid(u)
+# reaches 0 only as u → −∞, so the value there measures how far the optimizer went, not the data.
+ALPHA_AT_BOUND = 0.1
+
+
 def alpha_text(r) -> str:
-    """A row's median learned α with its interval, e.g. '1.99 [1.93, 2.04]'."""
+    """A row's median learned α with its interval, e.g. '1.99 [1.93, 2.04]', or '→ 0 (at the
+    bound ...)' where the interval is pressed against α = 0."""
+    if r["alpha_median_high"] < ALPHA_AT_BOUND:
+        return f"→ 0 (at the bound; {r['alpha_median']:.2f} after the steps run)"
     return f"{r['alpha_median']:.2f} [{r['alpha_median_low']:.2f}, {r['alpha_median_high']:.2f}]"
 
 
@@ -441,7 +469,9 @@ def mlp_pairs(mlp: pd.DataFrame) -> pd.DataFrame:
     keys = ["noise", "seed"]
     if not adaptive[keys].reset_index(drop=True).equals(squared[keys].reset_index(drop=True)):
         raise ValueError("claim6: the MLP's adaptive and squared-error runs are not paired")
-    return adaptive[["noise", "seed", "alpha"]].assign(
+    edge = adaptive.get("selected_at_first_step", pd.Series(False, index=adaptive.index))
+    return adaptive[["noise", "seed", "alpha", "selected_step"]].assign(
+        selected_at_first_step=edge.astype(bool).to_numpy(),
         test_mse_adaptive=adaptive["test_mse"].to_numpy(),
         test_mse_squared_error=squared["test_mse"].to_numpy())
 
@@ -452,46 +482,83 @@ def model_findings(c, alphas: pd.DataFrame, parts) -> list[str]:
     for model, label in (("linear", "Linear model"), ("mlp", "MLP")):
         part = alphas[alphas["model"] == model]
         fams = "; ".join(f"{r['noise']} {alpha_text(r)} (IQR {r['alpha_q1']:.2f}–"
-                         f"{r['alpha_q3']:.2f})" for _, r in part.iterrows())
-        undecided = [f"{r['noise']} ({int(r['converged'])} of {int(r['fits'])} converged)"
-                     for _, r in part.iterrows()
-                     if r["converged_share"] < float(c.min_converged_share)]
+                         f"{r['alpha_q3']:.2f}{family_notes(r, 'alpha')})"
+                         for _, r in part.iterrows())
+        undecided = [f"{r['noise']} ({why})" for _, r in part.iterrows()
+                     if (why := undecided_reason(c, r))]
         missed = [r["noise"] for _, r in part.iterrows() if r["noise"] in c.heavy_tailed
                   and r["alpha_median_high"] >= 2.0 - margin]
         lines.append(
             f"- **{label}: learned α** (median over the converged fits of each family [95% "
             f"percentile interval of the median]): {fams}. Gaussian's interval "
             f"{'lies' if parts[model]['A'] else 'does NOT lie'} within 2 ± {margin:g}; the "
-            f"heavy-tailed families' intervals " + ("all lie below " if parts[model]["B"] else
-                                                    "do NOT all lie below ")
+            f"heavy-tailed families' intervals "
+            + ("all lie below " if parts[model]["B"] else
+               "do NOT all lie below " if missed else "lie below ")
             + f"{2 - margin:g}" + (f" ({', '.join(missed)})" if missed else "")
-            + (f"; undecided (too few converged fits): {', '.join(undecided)}" if undecided
-               else "") + ".")
+            + (f"; undecided: {', '.join(undecided)}" if undecided else "") + ".")
         better = [r["noise"] for _, r in part.iterrows() if r["test_mse_ratio_high"] < 1]
         worse = [r["noise"] for _, r in part.iterrows() if r["test_mse_ratio_low"] > 1]
         lines.append(
             f"- **{label}: test error of the adaptive fit / squared error** (median of the "
             f"paired per-{'dataset' if model == 'linear' else 'seed'} ratios): "
-            + "; ".join(f"{r['noise']} {ratio_text(r)}" for _, r in part.iterrows())
+            + "; ".join(f"{r['noise']} {ratio_text(r)}{family_notes(r, 'ratio')}"
+                        for _, r in part.iterrows())
             + f". Better beyond noise under: {', '.join(better) or 'none'}; worse under: "
             f"{', '.join(worse) or 'none'}.")
     return lines
 
 
+def undecided_reason(c, r) -> str:
+    """Why a family decides nothing under the rule, in words ('' if it decides)."""
+    reasons = []
+    if r["converged_share"] < float(c.min_converged_share):
+        reasons.append(f"{int(r['converged'])} of {int(r['fits'])} converged")
+    if r.get("first_step_selections", 0) > 0:
+        reasons.append(f"{int(r['first_step_selections'])} of {int(r['fits'])} runs selected at "
+                       f"the first logged step, {int(c.mlp.log_every)}: read before the fit "
+                       f"settled")
+    return "; ".join(reasons)
+
+
+def family_notes(r, what: str) -> str:
+    """Beside a family's number: the MLP's validation-selected step, and where unconverged fits
+    were left out, the same number over all fits (leaving them out must not move the story)."""
+    notes = []
+    if what == "alpha" and np.isfinite(r.get("selected_step_median", np.nan)):
+        notes.append(f"selected at step {r['selected_step_median']:.0f} (median)")
+    if r["converged"] < r["fits"]:
+        ratio = statistics.Interval.from_columns(r, "test_mse_ratio_all_fits")
+        all_fits = (f"median α {r['alpha_median_all_fits']:.3f}" if what == "alpha" else
+                    f"×{ratio.format('.3g')}")
+        notes.append(f"all {int(r['fits'])} fits: {all_fits}")
+    return "".join(f"; {n}" for n in notes) if what == "alpha" else (
+        f" ({'; '.join(notes)})" if notes else "")
+
+
 def other_findings(c, alphas, linear, hetero) -> list[str]:
     """Heteroscedastic noise (the limit of a single shape α), the learned variance, fit checks."""
     lines = []
+    iv = lambda row, prefix, spec: statistics.Interval.from_columns(row, prefix).format(spec)
     if "heteroscedastic" in set(alphas["noise"]):
         r = alphas[(alphas["model"] == "linear") & (alphas["noise"] == "heteroscedastic")].iloc[0]
+        remedy = "modelling the variance was not tried here"
+        if hetero is not None:
+            g = hetero.set_index("arm").loc["gaussian_nll"]
+            diff = iv(g, "test_nll_minus_squared_error", ".3f")
+            remedy = (f"the remedy is modelling the variance: it lowered the MLP's test NLL by "
+                      f"{diff} (paired, below)"
+                      if g["test_nll_minus_squared_error_high"] < 0 else
+                      f"modelling the variance did NOT improve the MLP's test NLL here (paired "
+                      f"difference {diff}, below)")
         lines.append(
             f"- **Where 'the data can say so' stops.** Under heteroscedastic Gaussian noise "
             f"(Gaussian given x, a scale mixture marginally) the linear fit picks α = "
             f"{alpha_text(r)}: a single shape α describes the marginal residuals, so it reads "
-            f"unequal variances as heavy tails; the remedy is modelling the variance (below).")
+            f"unequal variances as heavy tails; {remedy}.")
     if hetero is not None:
         h = hetero.set_index("arm")
         g, sq = h.loc["gaussian_nll"], h.loc["squared_error"]
-        iv = lambda row, prefix, spec: statistics.Interval.from_columns(row, prefix).format(spec)
         lines.append(
             f"- **Learned variance (heteroscedastic noise, MLP).** A second head predicting "
             f"log σ²(x), trained on the Gaussian NLL: test NLL {iv(g, 'test_nll', '.3f')} vs "
@@ -525,9 +592,8 @@ def limits_text(c, alphas: pd.DataFrame, parts) -> str:
             misses.append(f"the {label}'s α under Gaussian noise is not within 2 ± {margin:g} "
                           f"({alpha_text(part.loc['gaussian'])})")
         for fam, r in part.iterrows():
-            if r["converged_share"] < float(c.min_converged_share):
-                misses.append(f"too few of the {label}'s {fam} fits converged "
-                              f"({int(r['converged'])} of {int(r['fits'])})")
+            if why := undecided_reason(c, r):
+                misses.append(f"the {label}'s {fam} family decides nothing ({why})")
             elif fam in c.heavy_tailed and r["alpha_median_high"] >= 2.0 - margin:
                 misses.append(f"the {label}'s α under {fam} noise is not below {2 - margin:g} "
                               f"({alpha_text(r)})")
@@ -570,21 +636,24 @@ def rule_text(c) -> str:
         + ", ".join(c.heavy_tailed) + f" — those the model ran) it lies below {2 - margin:g}. "
         f"A linear fit counts only if it converged (final gradient norm ≤ "
         f"{c.converged_grad_norm:g}); a family with fewer than {c.min_converged_share:.0%} of "
-        "its fits converged decides nothing (its part fails). **supported** if A and B hold for "
+        "its fits converged decides nothing (its part fails), and so does an MLP family with any "
+        "adaptive run selected on validation at the first logged step (the α of a fit read "
+        "before it settled). **supported** if A and B hold for "
         "both models; **refuted** if neither A nor B holds for either model; **qualified** "
         "otherwise. Test errors and the heteroscedastic arms are reported, not counted."
     )
 
 
-def takeaway_and_guide(verdict: str, gaussian: statistics.Interval, cauchy: statistics.Interval,
+def takeaway_and_guide(verdict: str, gaussian: statistics.Interval, cauchy,
                        cauchy_ratio: statistics.Interval,
                        margin: float) -> tuple[str, list[GuideRow]]:
-    """The practitioner's sentence and decision-guide rows, from the verdict and numbers. α is
-    Barron's shape: 2 is squared error, 1 a smoothed L1, 0 Cauchy's loss."""
+    """The practitioner's sentence and decision-guide rows, from the verdict and numbers
+    (`cauchy`: the linear model's Cauchy row of the α table). α is Barron's shape: 2 is squared
+    error, 1 a smoothed L1, 0 Cauchy's loss."""
     shape = ("the loss shape α fitted by maximum likelihood (α = 2 is squared error, 0 Cauchy's "
              "loss)")
     numbers = (f"{shape} came out at {gaussian.format('.2f')} under Gaussian noise and "
-               f"{cauchy.format('.2f')} under Cauchy noise (linear model)")
+               f"{alpha_text(cauchy)} under Cauchy noise (linear model)")
     takeaway = {
         "supported": f"Squared error is the right loss when the noise is Gaussian and the data "
                      f"can tell: {numbers}, so fit the shape or use a robust loss when residuals "
@@ -598,10 +667,12 @@ def takeaway_and_guide(verdict: str, gaussian: statistics.Interval, cauchy: stat
     if gaussian.low >= 2 - margin and gaussian.high <= 2 + margin:
         guide.append(GuideRow("Gaussian noise", "squared error (L2)",
                               f"claim 6: learned α {gaussian.format('.2f')} (α = 2 is L2)"))
-    if cauchy.high < 2 - margin:
+    if cauchy["alpha_median_high"] < 2 - margin:
+        # No fixed robust loss was an arm here, and OLS has no finite moments under Cauchy
+        # noise: the numbers show that a robust loss wins, not that the adaptive one does.
         guide.append(GuideRow("heavy-tailed noise of unknown shape",
-                              "Barron's adaptive loss with α learned (or a robust loss)",
-                              f"claim 6: learned α {cauchy.format('.2f')} under Cauchy noise "
+                              "any robust loss; OLS fails by construction under Cauchy noise",
+                              f"claim 6: learned α {alpha_text(cauchy)} under Cauchy noise "
                               f"(linear model); the MLP's adaptive fit has "
                               f"×{cauchy_ratio.format('.3g')} squared error's test MSE (median "
                               f"paired ratio)"))
@@ -625,13 +696,14 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
                                                                   "alpha_median"),
         "alpha_gaussian_MLP": statistics.Interval.from_columns(cell["mlp", "gaussian"],
                                                                "alpha_median"),
-        "alpha_cauchy_linear": statistics.Interval.from_columns(cell["linear", "cauchy"],
-                                                                "alpha_median"),
         "test_MSE_adaptive/L2_cauchy_MLP": statistics.Interval.from_columns(
             cell["mlp", "cauchy"], "test_mse_ratio"),
     }
+    if cell["linear", "cauchy"]["alpha_median_high"] >= ALPHA_AT_BOUND:  # else no interval
+        key_numbers["alpha_cauchy_linear"] = statistics.Interval.from_columns(
+            cell["linear", "cauchy"], "alpha_median")
     takeaway, guide = takeaway_and_guide(
-        verdict, key_numbers["alpha_gaussian_linear"], key_numbers["alpha_cauchy_linear"],
+        verdict, key_numbers["alpha_gaussian_linear"], cell["linear", "cauchy"],
         key_numbers["test_MSE_adaptive/L2_cauchy_MLP"], float(c.equivalence_margin))
     outdir = pathlib.Path(workdir) / KEY
     outdir.mkdir(parents=True, exist_ok=True)
