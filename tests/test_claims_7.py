@@ -202,10 +202,10 @@ def test_section_feeds_the_sparse_truths_answer(tmp_path):
     mlp = tables["mlp_runs"]
     assert (mlp["arm"] == "l1_prox").sum() == 2 * 2  # the proximal arm, per teacher and seed
     assert (mlp.loc[mlp["arm"] != "l1_prox", "exact_zero_rows"] == 0).all()  # Adam's: none
+    # The answer's bottom line carries the takeaway (with its number) and links to the section.
     text = "\n".join(report.answer([section]))
-    line = next(s for s in text.splitlines() if "[Claim 7](#claim7)" in s)
-    assert f"[Claim 7](#claim7) **{report.VERDICT_PHRASE[section.verdict]}**" in line
-    assert iv.format(".3g") in line and section.limits.rstrip(".") in line
+    line = next(s for s in text.splitlines() if "(#claim7)" in s)
+    assert section.takeaway.rstrip(".") in line and iv.format(".2f") in line
     bad = _small()
     bad.linear.sparse_k = 40
     with pytest.raises(ValueError, match=r"linear\.sparse_k"):
