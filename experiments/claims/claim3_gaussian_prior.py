@@ -11,8 +11,9 @@ gives losslab's objective with λ = 2σ²/(nτ²). So the trained model should e
   E[b | y] = ȳ − x̄·E[w | y]. (The posterior is Gaussian, so its mean is its mode, the MAP.)
 
 Then the optimizer subtlety (3b): coupled L2 vs decoupled weight decay at the same λ under SGD
-(same trajectory) and under Adam: tuned test error, and Loshchilov & Hutter's claim that AdamW's
-(lr, λ) basin is axis-aligned (its best lr·λ does not move with lr) while Adam + L2's is not.
+(same trajectory: a theorem, checked numerically) and under Adam: the verdict is the tuned test
+error; Loshchilov & Hutter's claim that AdamW's (lr, λ) basin is axis-aligned (its best lr·λ does
+not move with lr) while Adam + L2's is not is reported, one criterion for both, not judged.
 
 compute(workdir, quick) trains and returns the tables; judge(tables, workdir, quick) returns the
 sections 3a (kind "theorem") and 3b from them without compiling anything.

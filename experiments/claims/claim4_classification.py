@@ -10,9 +10,12 @@ test split is read only for reporting), on digits and MNIST-1D with an MLP and a
 initialization with k; the gap's interval is over units, paired, with McNemar's per-example
 variance as a floor (statistics.paired_accuracy_gap); "comparable" is an equivalence test (TOST,
 ±1 point). The budget is checked against half of it (each fully annealed): a cell where a loss
-still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget), and one
-that fails at the last is reported as not converged and not counted. Calibration (ECE and NLL
-after temperature scaling fitted on validation) and lr sensitivity are reported columns.
+still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget); the judge
+counts a cell only where every loss's gain has a 95% upper end below the 1-point margin
+(shown_converged): the others are reported as not converged and count for nothing (verdict,
+Holm, the average); fewer than half converged makes the verdict "qualified" as not tested.
+Calibration (ECE and NLL after temperature scaling fitted on validation) and lr sensitivity are
+reported columns.
 
 compute(workdir, quick) trains and returns the tables (runs with per-example test correctness,
 the shorter-budget runs); judge(tables, workdir, quick) applies the rule and writes the section.
