@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from configs.claims import claim4_classification as claim4_config
 from experiments import grid, statistics
@@ -104,7 +105,8 @@ def test_an_interval_that_excludes_zero_is_never_called_within_noise():
     row = {"dataset": "mnist1d", "model": "mlp", "steps": 300, "acc_ce": 0.60, "std_ce": 0.02,
            "acc_sq": 0.5342, "std_sq": 0.03, "acc_hinge": 0.58, "std_hinge": 0.02,
            "gap_sq": -0.0658, "gap_sq_low": -0.1294, "gap_sq_high": -0.0023, "p_sq_holm": 0.09,
-           "equiv_p_sq": 0.9, "mcnemar_se_sq": 0.01, "budget_converged": True}
+           "equiv_p_sq": 0.9, "mcnemar_se_sq": 0.01, "smallest_margin_sq": 0.05,
+           "budget_converged": True}
     row["outcome"] = claim4.cell_outcome(row)
     assert row["outcome"] == "undecided"
     (line,) = claim4._cell_lines(pd.DataFrame([row, {**row, "dataset": "digits"}]))[:1]
@@ -148,12 +150,85 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
     assert not budget.all()[("mnist1d", "mlp")] and budget.all()[("mnist1d", "cnn")]
 
 
+def _still_gaining(runs: pd.DataFrame, cells) -> pd.DataFrame:
+    """The shorter-budget runs: 2 points lower on validation in `cells` (still gaining)."""
+    gaining = runs.set_index(claim4.CELL).index.isin(list(cells))
+    return runs.assign(steps=runs["steps"] // 2,
+                       val_accuracy=runs["val_accuracy"] - 0.02 * gaining)
+
+
 def test_not_converged_cells_count_for_nothing(tmp_path):
+    """No cell converged: the verdict is qualified only as "not tested" (the old takeaway said
+    "cannot say ... in 1 of 1 cells it was neither shown different nor ..." and the headline
+    averaged the uncounted cell)."""
     runs = _runs({claim4.SQUARE: -6, claim4.HINGE: 0})
-    shorter = runs.assign(steps=50, val_accuracy=runs["val_accuracy"] - 0.02)  # still gaining
-    section = _judged(runs, tmp_path, shorter)
+    section = _judged(runs, tmp_path, _still_gaining(runs, [("digits", "mlp")]))
     assert section.tables["comparison"]["outcome"].tolist() == ["not converged"]
     assert section.verdict == "qualified" and "not converged" in section.findings
+    assert "not tested: budget not reached in 1 of 1 cells" in section.takeaway
+    assert np.isnan(section.key_numbers["square_minus_ce"].estimate)
+
+
+def _two_cells(square_gained: dict[str, int], churn: int = 2) -> pd.DataFrame:
+    frames = [_runs({claim4.SQUARE: square_gained[cell], claim4.HINGE: 0}, churn=churn,
+                    cells=[(cell, "mlp")]) for cell in ("digits", "mnist1d")]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_verdict_holm_and_headline_count_converged_cells_only(tmp_path):
+    """digits: CE better by 1.5 pt, converged; mnist1d: square better by 3 pt, still gaining.
+    Over the counted cell CE is better (supported); the old rule took the majority over both
+    cells (1 of 2: qualified) and averaged the uncounted cell into the headline (+0.75)."""
+    runs = _two_cells({"digits": -6, "mnist1d": 12})
+    section = _judged(runs, tmp_path, _still_gaining(runs, [("mnist1d", "mlp")]))
+    comparison = section.tables["comparison"].set_index("dataset")
+    assert comparison["outcome"].to_dict() == {"digits": "CE better",
+                                               "mnist1d": "not converged"}
+    assert section.verdict == "supported"
+    np.testing.assert_allclose(section.key_numbers["square_minus_ce"].estimate, -1.5)
+    assert comparison.loc["digits", "p_sq_holm"] == comparison.loc["digits", "p_sq"]
+    assert "averaged over the 1 converged cells −1.50" in section.findings.replace("-", "−")
+    assert "budget not reached in 1 of 2 cells" in section.takeaway
+
+
+def test_the_undecided_count_leaves_out_unconverged_cells(tmp_path):
+    runs = _two_cells({"digits": 0, "mnist1d": 0}, churn=30)
+    section = _judged(runs, tmp_path, _still_gaining(runs, [("mnist1d", "mlp")]))
+    assert section.tables["comparison"]["outcome"].tolist() == ["undecided", "not converged"]
+    assert "in 1 of 2 cells it was neither shown different" in section.takeaway
+    assert "budget not reached in 1 of 2 cells" in section.takeaway
+
+
+def test_convergence_needs_the_gain_interval_below_the_margin(tmp_path):
+    """The gain B/2 -> B averages +0.1 pt (below the old 0.5-pt point gate) but its interval
+    reaches past 1 pt: not shown converged, so the cell is not counted."""
+    runs = _runs({claim4.SQUARE: -6, claim4.HINGE: 0})
+    wobble = runs["unit"].map(dict(enumerate([0.0, 0.03, -0.025, 0.01, -0.01])))
+    shorter = runs.assign(steps=runs["steps"] // 2, val_accuracy=runs["val_accuracy"] - wobble)
+    section = _judged(runs, tmp_path, shorter)
+    budget = section.tables["budget_check"]
+    assert (budget["val_gain"] < claim4.BUDGET_TOLERANCE).all()
+    assert (budget["val_gain_high"] >= claim4.EQUIVALENCE_MARGIN).all()
+    assert not budget["converged"].any()
+    assert section.tables["comparison"]["outcome"].tolist() == ["not converged"]
+
+
+def test_each_cell_prints_the_smallest_margin_it_can_show(tmp_path):
+    section = _judged(_runs({claim4.SQUARE: 0, claim4.HINGE: 0}, churn=3), tmp_path)
+    row = section.tables["comparison"].iloc[0]
+    units = 5
+    se = (row["gap_sq_high"] - row["gap_sq_low"]) / 2 / scipy.stats.t.ppf(0.975, units - 1)
+    np.testing.assert_allclose(row["smallest_margin_sq"], scipy.stats.t.ppf(0.95, units - 1)
+                               * se, rtol=1e-9)
+    assert f"smallest equivalence margin it can show ±{100 * row['smallest_margin_sq']:.2f}" \
+        in section.findings
+
+
+def test_ece_intervals_stay_non_negative(tmp_path):
+    runs = _runs({claim4.SQUARE: 0, claim4.HINGE: 0})
+    runs["test_ece_ts"] = runs["unit"].map(dict(enumerate([0.001, 0.0, 0.06, 0.0, 0.002])))
+    best = _judged(runs, tmp_path).tables["best_lr"]
+    assert (best["test_ece_ts_low"] >= 0).all() and (best["temperature_low"] >= 0).all()
 
 
 def test_selected_lrs_ignore_the_test_numbers():

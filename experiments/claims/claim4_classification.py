@@ -10,9 +10,12 @@ test split is read only for reporting), on digits and MNIST-1D with an MLP and a
 initialization with k; the gap's interval is over units, paired, with McNemar's per-example
 variance as a floor (statistics.paired_accuracy_gap); "comparable" is an equivalence test (TOST,
 ±1 point). The budget is checked against half of it (each fully annealed): a cell where a loss
-still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget), and one
-that fails at the last is reported as not converged and not counted. Calibration (ECE and NLL
-after temperature scaling fitted on validation) and lr sensitivity are reported columns.
+still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget); the judge
+counts a cell only where every loss's gain has a 95% upper end below the 1-point margin
+(shown_converged): the others are reported as not converged and count for nothing (verdict,
+Holm, the average); fewer than half converged makes the verdict "qualified" as not tested.
+Calibration (ECE and NLL after temperature scaling fitted on validation) and lr sensitivity are
+reported columns.
 
 compute(workdir, quick) trains and returns the tables (runs with per-example test correctness,
 the shorter-budget runs); judge(tables, workdir, quick) applies the rule and writes the section.
@@ -26,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scipy.optimize
+import scipy.stats
 from absl import logging
 
 from configs.claims import claim4_classification as claim_config
@@ -234,6 +238,15 @@ def budget_table(runs: pd.DataFrame, shorter: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def shown_converged(budget: pd.DataFrame) -> pd.DataFrame:
+    """The judge's convergence gate: a cell × loss converged where the 95% interval's upper end
+    of its B/2 -> B validation gain is below EQUIVALENCE_MARGIN (a gain smaller than the margin
+    cannot flip an "equivalent" call). budget_table's point-estimate gate (`converged_point`)
+    only steers compute's retraining ladder."""
+    return budget.assign(converged_point=budget["converged"],
+                         converged=budget["val_gain_high"] < EQUIVALENCE_MARGIN)
+
+
 def best_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per cell × loss at its selected learning rate (selected_lrs): test accuracy over units,
     calibration columns; divergence_rate and max_stable_lr are over the whole grid."""
@@ -255,8 +268,11 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
             "lr_at_grid_edge": best_lr in (frame["learning_rate"].min(),
                                            frame["learning_rate"].max()),
         }
-        for column in ("test_nll_ts", "test_ece_ts", "temperature"):
-            row.update(statistics.mean(at_best[column].to_numpy()).as_columns(column))
+        row.update(statistics.mean(at_best["test_nll_ts"].to_numpy()).as_columns("test_nll_ts"))
+        # ECE and T are ≥ 0 and skewed near 0: percentile intervals stay in their range.
+        for column in ("test_ece_ts", "temperature"):
+            row.update(statistics.percentile_interval(
+                lambda x: x.mean(-1), at_best[column].to_numpy()).as_columns(column))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -290,7 +306,11 @@ def comparison_table(best: pd.DataFrame, runs: pd.DataFrame,
                         **gap.interval.as_columns(f"gap_{name}"),
                         f"p_{name}": gap.interval.p_value,
                         f"equiv_p_{name}": gap.equivalence_p,
-                        f"mcnemar_se_{name}": gap.mcnemar_se})
+                        f"mcnemar_se_{name}": gap.mcnemar_se,
+                        # TOST at gap 0 shows ±m only for m > t₀.₉₅ × SE: this cell's power.
+                        f"smallest_margin_{name}": float(
+                            scipy.stats.t.ppf(statistics.LEVEL, max(len(units) - 1, 1))
+                            * gap.se)})
         row["budget_converged"] = bool(converged[(dataset, model)])
         row["sq_within_half_point"] = row["gap_sq"] >= -HUI_BELKIN_GAP
         row["std_sq_le_ce"] = row["std_sq"] <= row["std_ce"]
@@ -298,7 +318,10 @@ def comparison_table(best: pd.DataFrame, runs: pd.DataFrame,
         rows.append(row)
     table = pd.DataFrame(rows)
     # A difference must survive Holm's correction over the cells the verdict counts.
-    table["p_sq_holm"] = statistics.holm(table["p_sq"].to_numpy())[0]
+    counted = table["budget_converged"].to_numpy(bool)
+    table["p_sq_holm"] = np.nan
+    if counted.any():
+        table.loc[counted, "p_sq_holm"] = statistics.holm(table.loc[counted, "p_sq"].to_numpy())[0]
     table["outcome"] = [cell_outcome(row) for row in table.to_dict("records")]
     return table
 
@@ -321,10 +344,13 @@ def cell_outcome(row) -> str:
 
 
 def verdict(comparison: pd.DataFrame) -> str:
-    """supported: CE better in a majority of cells; refuted: the square loss better in a
-    majority; qualified otherwise (equivalent, undecided or split: see findings)."""
+    """Over the converged cells: supported: CE better in a majority; refuted: the square loss
+    better in a majority; qualified otherwise (equivalent, undecided or split: see findings),
+    and qualified as "not tested" where fewer than half of all cells converged."""
     counts = comparison["outcome"].value_counts()
-    cells = len(comparison)
+    cells = len(comparison) - counts.get("not converged", 0)
+    if cells * 2 < len(comparison):
+        return "qualified"
     if counts.get("CE better", 0) * 2 > cells:
         return "supported"
     if counts.get("square better", 0) * 2 > cells:
@@ -341,14 +367,16 @@ RULE = (
     f"(TOST, 5% each) put the gap inside ±{100 * EQUIVALENCE_MARGIN:g} accuracy point; otherwise "
     "one loss is **better** where the interval excludes 0 after Holm's correction over the "
     "cells; otherwise the cell is **undecided** (an interval containing 0 is not evidence of "
-    "equivalence). A cell counts only where its budget B has **converged**: no loss's "
-    f"validation accuracy at its selected lr gains {100 * BUDGET_TOLERANCE:g} point or more "
-    "from B/2 to B (each trained with its own full cosine schedule, so the decay alone cannot "
-    "pass the check); a cell that fails is retrained at the next budget, and one that fails at "
-    "the last is *not converged*. **supported** (cross-entropy is needed) if CE is better in a "
-    "majority of cells; **refuted** if the square loss is better in a majority; **qualified** "
-    "otherwise (equivalent cells: cross-entropy is common by convention, not necessity; "
-    "undecided cells: these runs cannot tell). Hui & Belkin's finding (the square loss "
+    "equivalence). A cell counts only where its budget B has **converged**: for every loss at "
+    "its selected lr, the upper end of the 95% interval of the validation accuracy gained from "
+    f"B/2 to B is below {100 * EQUIVALENCE_MARGIN:g} point (each budget trained with its own "
+    "full cosine schedule, so the decay alone cannot pass the check); otherwise the cell is "
+    "*not converged* and counts for nothing (Holm, the average and every count are over the "
+    "converged cells). **supported** (cross-entropy is needed) if CE is better in a majority "
+    "of the converged cells; **refuted** if the square loss is better in a majority; "
+    "**qualified** otherwise (equivalent cells: cross-entropy is common by convention, not "
+    "necessity; undecided cells: these runs cannot tell), and qualified as *not tested* where "
+    "fewer than half of the cells converged. Hui & Belkin's finding (the square loss "
     "comparable to or better than CE) counts as reproduced in a cell when the square loss is at "
     f"most {100 * HUI_BELKIN_GAP:g} points below CE and its spread over units is no larger."
 )
@@ -356,6 +384,12 @@ RULE = (
 
 def _points(x: float) -> str:
     return f"{100 * x:+.2f}"
+
+
+def _pooled_words(pooled: statistics.Interval, unit: str = "pt") -> str:
+    """The average over the converged cells with its unit, or why there is none."""
+    return ("n/a (no converged cell)" if np.isnan(pooled.estimate)
+            else f"{pooled.format('+.2f')} {unit}")
 
 
 def _cell_words(row: dict, cells: int) -> str:
@@ -384,7 +418,9 @@ def _cell_lines(comparison: pd.DataFrame) -> list[str]:
         f"{100 * row['acc_hinge']:.2f} ± {100 * row['std_hinge']:.2f} % (mean ± std over units); "
         f"square − CE {_points(row['gap_sq'])} pt [{_points(row['gap_sq_low'])}, "
         f"{_points(row['gap_sq_high'])}] (paired 95% interval; McNemar's test-sample SE alone "
-        f"{100 * row['mcnemar_se_sq']:.2f} pt): {_cell_words(row, len(comparison))}."
+        f"{100 * row['mcnemar_se_sq']:.2f} pt; smallest equivalence margin it can show "
+        f"±{100 * row['smallest_margin_sq']:.2f} pt): "
+        f"{_cell_words(row, int(comparison['budget_converged'].sum()))}."
         for row in comparison.to_dict("records")
     ]
 
@@ -398,25 +434,37 @@ def pooled_gap(runs: pd.DataFrame, best: pd.DataFrame, loss: str = SQUARE) -> st
         mine = _at_lr(runs, dataset, model, loss, at[loss])["test_accuracy"]
         ce = _at_lr(runs, dataset, model, CE, at[CE])["test_accuracy"]
         gaps.append((mine - ce).sort_index())
+    if not gaps:  # no cell to average (none converged)
+        return statistics.Interval(np.nan, np.nan, np.nan)
     per_unit = pd.concat(gaps, axis=1).dropna().mean(axis=1).to_numpy()
     return statistics.mean(100 * per_unit)
+
+
+def converged_cells(best: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `best` (cell × loss) whose cell converged: what the headline averages."""
+    ok = comparison.set_index(CELL)["budget_converged"]
+    return best[[bool(ok[cell]) for cell in zip(best["dataset"], best["model"], strict=True)]]
 
 def findings(best: pd.DataFrame, comparison: pd.DataFrame, budget: pd.DataFrame,
              pooled: statistics.Interval, result: str) -> str:
     cells = len(comparison)
     counts = comparison["outcome"].value_counts()
-    agree = int(comparison["agrees_hui_belkin"].sum())
-    hinge_behind = int((comparison["gap_hinge_high"] < 0).sum())
+    counted = comparison[comparison["budget_converged"]]
+    agree = int(counted["agrees_hui_belkin"].sum())
+    hinge_behind = int((counted["gap_hinge_high"] < 0).sum())
     lines = [
         *_cell_lines(comparison),
         f"- Over {cells} cells: "
         + ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES if counts.get(o, 0))
-        + f"; square − CE averaged over the cells {pooled.format('+.2f')} pt. Verdict: "
-        f"**{result}**.",
+        + f"; square − CE averaged over the {len(counted)} converged cells "
+        f"{_pooled_words(pooled)}. Verdict: **{result}**"
+        + (" (not tested: fewer than half of the cells converged)."
+           if len(counted) * 2 < cells else "."),
         f"- Hui & Belkin (square at most ~0.5 pt below CE or better, with an equal or smaller "
-        f"spread): {agree}/{cells} cells agree.",
-        f"- The multiclass hinge is behind CE (interval below 0) in {hinge_behind}/{cells} cells "
-        f"(mean gap {_points(comparison['gap_hinge'].mean())} pt).",
+        f"spread): {agree}/{len(counted)} converged cells agree.",
+        f"- The multiclass hinge is behind CE (interval below 0) in {hinge_behind}/"
+        f"{len(counted)} converged cells (mean gap "
+        f"{_points(counted['gap_hinge'].mean()) if len(counted) else 'n/a'} pt).",
     ]
     edge = best[best["lr_at_grid_edge"]]
     if len(edge):
@@ -442,9 +490,10 @@ def _budget_lines(budget: pd.DataFrame) -> list[str]:
             f"- **Budget, {dataset} / {model}, {int(part['steps'].max())} steps:** validation "
             f"accuracy gained from {int(part['shorter_steps'].max())} steps (pt, paired over "
             f"units) {gains} → "
-            + ("converged (every gain < " if ok else "**not converged** (a gain ≥ ")
-            + f"{100 * BUDGET_TOLERANCE:g} pt)" + ("." if ok else
-                                                   ": this cell is not counted."))
+            + ("converged (every gain's upper end < " if ok
+               else "**not shown converged** (a gain's upper end ≥ ")
+            + f"{100 * EQUIVALENCE_MARGIN:g} pt)" + ("." if ok else
+                                                     ": this cell is not counted."))
     return lines
 
 
@@ -536,14 +585,27 @@ def summary(comparison: pd.DataFrame, pooled: statistics.Interval) -> str:
              f"[{_points(row['gap_sq_low'])}, {_points(row['gap_sq_high'])}] ({row['outcome']})"
              for row in comparison.to_dict("records")]
     return (f"Square-loss accuracy minus cross-entropy's, each at its selected lr: "
-            f"{', '.join(cells)}; averaged over cells {pooled.format('+.2f')} pt.")
+            f"{', '.join(cells)}; averaged over the converged cells {_pooled_words(pooled)}.")
 
 
 def takeaway(comparison: pd.DataFrame, pooled: statistics.Interval, result: str) -> str:
-    """One sentence for a practitioner, from the verdict and the pooled gap."""
+    """One sentence for a practitioner, from the verdict and the pooled gap over the converged
+    cells; cells whose budget was not reached are counted separately."""
     cells = len(comparison)
     counts = comparison["outcome"].value_counts()
-    gap = f"{pooled.format('+.2f')} accuracy points (square − cross-entropy, 95% interval)"
+    missing = int(counts.get("not converged", 0))
+    not_reached = f"budget not reached in {missing} of {cells} cells"
+    if (cells - missing) * 2 < cells:
+        return (f"Whether cross-entropy is needed was not tested: {not_reached} (validation "
+                f"accuracy not shown to have stopped rising from half the training steps to "
+                f"all of them), so these runs cannot compare the losses.")
+    gap = (f"{pooled.format('+.2f')} accuracy points (square − cross-entropy, 95% interval, "
+           f"over the converged cells)")
+    tail = f" ({not_reached}: not counted)" if missing else ""
+    return _counted_takeaway(counts, cells, gap, result)[:-1] + tail + "."
+
+
+def _counted_takeaway(counts: pd.Series, cells: int, gap: str, result: str) -> str:
     if result == "supported":
         return (f"Use cross-entropy for classification: the square loss (mean squared error to "
                 f"the one-hot label) was worse beyond noise in {counts.get('CE better', 0)} of "
@@ -558,17 +620,18 @@ def takeaway(comparison: pd.DataFrame, pooled: statistics.Interval, result: str)
                 f"{100 * EQUIVALENCE_MARGIN:g} point (an equivalence test) in "
                 f"{counts.get('equivalent', 0)} of {cells} cells, {gap}.")
     return (f"These runs cannot say whether cross-entropy is needed: the square loss's gap is "
-            f"{gap}, and in {cells - counts.get('CE better', 0) - counts.get('square better', 0)}"
-            f" of {cells} cells it was neither shown different nor shown within ±"
-            f"{100 * EQUIVALENCE_MARGIN:g} point.")
+            f"{gap}, and in {counts.get('undecided', 0)} of {cells} cells it was neither shown "
+            f"different nor shown within ±{100 * EQUIVALENCE_MARGIN:g} point.")
 
 
 def guide(comparison: pd.DataFrame, pooled: statistics.Interval, result: str) -> list[GuideRow]:
-    choice = {"supported": "cross-entropy", "refuted": "the square loss (MSE to one-hot)"}.get(
-        result, "cross-entropy or the square loss (no evidence either is needed)")
     counts = comparison["outcome"].value_counts()
-    evidence = (f"claim 4: square − CE {pooled.format('+.2f')} accuracy points over "
-                f"{len(comparison)} dataset × model cells ("
+    untested = (len(comparison) - counts.get("not converged", 0)) * 2 < len(comparison)
+    choice = {"supported": "cross-entropy", "refuted": "the square loss (MSE to one-hot)"}.get(
+        result, "cross-entropy (the convention; not tested here: budget not reached)"
+        if untested else "cross-entropy or the square loss (no evidence either is needed)")
+    evidence = (f"claim 4: square − CE {_pooled_words(pooled, 'accuracy points')} over the "
+                f"converged of {len(comparison)} dataset × model cells ("
                 + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o, 0)) + ")")
     return [GuideRow("classification (10 classes, small MLP / CNN)", choice, evidence)]
 
@@ -587,15 +650,16 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     outdir.mkdir(parents=True, exist_ok=True)
     runs, shorter = tables["runs_per_unit"], tables["shorter_budget_runs"]
     by_lr, best = lr_table(runs), best_table(runs)
-    budget = budget_table(runs, shorter)
+    budget = shown_converged(budget_table(runs, shorter))
     comparison = comparison_table(best, runs, budget)
     outcome = verdict(comparison)
-    pooled = pooled_gap(runs, best)
+    pooled = pooled_gap(runs, converged_cells(best, comparison))
     logging.info("%s: %s", KEY, outcome)
     key_numbers = {"square_minus_ce": pooled}  # per cell: the summary and the findings
     no_worse = int(comparison["outcome"].isin(["equivalent", "square better"]).sum())
+    counted = int(comparison["budget_converged"].sum())
     limits = (f"the square loss is equivalent within ±{100 * EQUIVALENCE_MARGIN:g} accuracy "
-              f"point or better ({no_worse} of {len(comparison)} dataset × model cells)"
+              f"point or better ({no_worse} of {counted} converged dataset × model cells)"
               if no_worse else "")
     return Section(
         key=KEY, title=TITLE, claim=CLAIM,
