@@ -419,6 +419,22 @@ def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
             f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
             f"config.log_every={log_every} that divides config.steps={steps}{where}"
         )
+    spectrum_every = int(c.spectrum_every)
+    if spectrum_every < 0 or (
+        spectrum_every and (spectrum_every % log_every or steps % spectrum_every)
+    ):
+        raise ConfigError(
+            f"config.spectrum_every={spectrum_every} must be 0 (off) or a multiple of "
+            f"config.log_every={log_every} that divides config.steps={steps}{where}"
+        )
+    for name in ("spectrum_k", "lanczos_steps", "hutchinson_probes"):
+        if int(c[name]) < 1:
+            raise ConfigError(f"config.{name}={c[name]} must be at least 1{where}")
+    if int(c.spectrum_k) > int(c.lanczos_steps):
+        raise ConfigError(
+            f"config.spectrum_k={c.spectrum_k} must not exceed "
+            f"config.lanczos_steps={c.lanczos_steps}{where}"
+        )
     if sharpness_every and not c.diagnostics:
         raise ConfigError(
             f"config.sharpness_every={sharpness_every} needs config.diagnostics=True{where}"
