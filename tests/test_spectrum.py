@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments import spectrum, sweep
+from experiments import plots, spectrum, sweep
 from tests.test_stability import _design, _linear_config
 
 
@@ -130,3 +131,23 @@ def test_adam_preconditioned_sharpness_inside_a_sweep(tmp_path):
     assert run["adam_threshold"] == pytest.approx(38.0 / 0.01)
     assert run["preconditioned_sharpness_max"] == pytest.approx(np.nanmax(pre), rel=1e-6)
     assert run["preconditioned_stability_ratio"] == pytest.approx(np.nanmax(pre) / 3800.0)
+    # The sharpness plot draws Adam's threshold and no 2/lr (which applies to GD/SGD only).
+    _, figure = plots.sweep_figures(result.runs, result.curves)["sharpness"]
+    (ax,) = figure.axes
+    edges = [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert edges == pytest.approx([3800.0])
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {
+        "squared_error", "squared_error, P^-1/2 H P^-1/2"
+    }
+
+
+def test_sharpness_plot_draws_two_over_lr_for_sgd_only():
+    runs = pd.DataFrame({
+        "optimizer": ["sgd", "sgd", "adam", "momentum"], "learning_rate": [0.1, 0.5, 0.01, 0.1],
+        "adam_threshold": [np.nan, np.nan, 3800.0, np.nan], "momentum": [0.0, 0.0, 0.0, 0.9],
+    })
+    values, labels = zip(*plots._stability_thresholds(runs), strict=True)
+    assert values == pytest.approx((3800.0, 38.0, 20.0, 4.0))
+    assert labels == (
+        "Adam (2+2β1)/((1−β1)lr) (0.01)", "(2+2β)/lr (0.1, β=0.9)", "2/lr (0.1)", "2/lr (0.5)"
+    )
