@@ -17,6 +17,8 @@ uses), inside the compiled, vmapped program.
                        preconditioner P = diag(√v̂ + ε) is stable on a quadratic only while it is
                        below adam_threshold(lr, β1) = (2 + 2β1)/((1 − β1)·lr), 38/lr for β1 = 0.9).
   adam_preconditioner  P's diagonal from optax's scale_by_adam state.
+  gradient_noise_scale B_simple = tr(Σ)/|G|² (McCandlish et al. 2018) from the per-example
+                       gradients of the evaluation batch.
 """
 
 from __future__ import annotations
@@ -105,6 +107,18 @@ def preconditioned_top_eigenvalue(f: Callable, params, precondition, v0, steps: 
     return jnp.linalg.eigvalsh(tridiagonal)[-1]
 
 
+def gradient_noise_scale(per_example: Callable, params, x: jax.Array, y: jax.Array):
+    """B_simple = tr(Σ)/|G|² (McCandlish et al. 2018, "An empirical model of large-batch
+    training", eq. 2.8) from the per-example gradients gᵢ = ∇ per_example(params, xᵢ, yᵢ) of a
+    batch: tr(Σ̂) = Σ_coords sample variance (ddof 1), G ≈ the mean gradient. The plug-in |Ḡ|²
+    overestimates |G|² by tr(Σ)/B, so this reads low by the factor 1/(1 + B_simple/B)."""
+    grads = jax.vmap(jax.grad(per_example), in_axes=(None, 0, 0))(params, x, y)
+    flat = jax.vmap(lambda g: ravel_pytree(g)[0])(grads)
+    mean = jnp.mean(flat, axis=0)
+    trace = jnp.sum(jnp.var(flat, axis=0, ddof=1))
+    return trace / jnp.maximum(jnp.vdot(mean, mean), 1e-30)
+
+
 def adam_preconditioner(opt_state, b2: float, eps: float):
     """diag(√v̂ + ε) of optax.scale_by_adam's state in opt_state, v̂ = ν/(1 − β2ᵗ) (what divides
     the update; optax's eps_root = 0); NaN before the first step (t = 0: v̂ undefined)."""
@@ -132,13 +146,18 @@ def is_adaptive(config) -> bool:
     return config.optimizer in ("adam", "adamw")
 
 
-def measure(f: Callable, params, opt_state, v0, key: jax.Array, config) -> dict[str, jax.Array]:
-    """The curves of one measurement: hessian_eig_1..k, hessian_trace and, for adam/adamw,
-    preconditioned_sharpness. v0: the run's fixed Lanczos start (a pytree like params)."""
+def measure(
+    f: Callable, per_example: Callable, batch, params, opt_state, v0, key: jax.Array, config
+) -> dict[str, jax.Array]:
+    """The curves of one measurement: hessian_eig_1..k, hessian_trace, gradient_noise_scale
+    and, for adam/adamw, preconditioned_sharpness. f: the objective on the evaluation batch;
+    per_example(params, x, y): its term for one example of batch = (x, y) (penalty included);
+    v0: the run's fixed Lanczos start (a pytree like params)."""
     steps = int(config.lanczos_steps)
     top = top_eigenvalues(f, params, v0, int(config.spectrum_k), steps)
     out = dict(zip(eigenvalue_names(config), top, strict=True))
     out["hessian_trace"] = hutchinson_trace(f, params, key, int(config.hutchinson_probes))
+    out["gradient_noise_scale"] = gradient_noise_scale(per_example, params, *batch)
     if is_adaptive(config):
         precondition = adam_preconditioner(opt_state, float(config.b2), float(config.eps))
         out["preconditioned_sharpness"] = preconditioned_top_eigenvalue(
@@ -149,19 +168,21 @@ def measure(f: Callable, params, opt_state, v0, key: jax.Array, config) -> dict[
 
 def not_measured(config) -> dict[str, jax.Array]:
     """NaN for every curve of `measure` (the blocks between measurements)."""
-    names = [*eigenvalue_names(config), "hessian_trace"]
+    names = [*eigenvalue_names(config), "hessian_trace", "gradient_noise_scale"]
     names += ["preconditioned_sharpness"] * is_adaptive(config)
     return {name: jnp.float32(jnp.nan) for name in names}
 
 
 def run_summary(metrics: dict[str, jax.Array], config, hyper) -> dict[str, jax.Array]:
-    """Per-run columns: hessian_eig_1_max, hessian_trace_max and, for adam/adamw,
+    """Per-run columns: hessian_eig_1_max, hessian_trace_max, gradient_noise_scale_final (at
+    the last measurement) and, for adam/adamw,
     preconditioned_sharpness_max, adam_threshold (Cohen et al. 2022, at the peak lr) and
     preconditioned_stability_ratio = preconditioned_sharpness_max / adam_threshold (> 1: past
     the edge)."""
     out = {
         "hessian_eig_1_max": jnp.nanmax(metrics["hessian_eig_1"]),
         "hessian_trace_max": jnp.nanmax(metrics["hessian_trace"]),
+        "gradient_noise_scale_final": _last_measured(metrics["gradient_noise_scale"]),
     }
     if is_adaptive(config):
         out["preconditioned_sharpness_max"] = jnp.nanmax(metrics["preconditioned_sharpness"])
@@ -170,3 +191,7 @@ def run_summary(metrics: dict[str, jax.Array], config, hyper) -> dict[str, jax.A
             out["preconditioned_sharpness_max"] / out["adam_threshold"]
         )
     return out
+
+
+def _last_measured(curve: jax.Array) -> jax.Array:
+    return curve[jnp.max(jnp.where(jnp.isnan(curve), -1, jnp.arange(curve.shape[0])))]

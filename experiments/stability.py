@@ -153,7 +153,7 @@ MEAN_COLUMNS = (
 _RUN_COLUMNS = {
     *MEAN_COLUMNS, "diverged", "diverge_step", "initial_loss", "steps_to_target",
     "grad_norm_final", "sharpness_final", "update_norm_final", "param_norm_final",
-    "minibatch_grad_norm_final", "adam_threshold",
+    "minibatch_grad_norm_final", "adam_threshold", "gradient_noise_scale_final",
 }
 
 

@@ -420,10 +420,14 @@ def make_program(
             p = jax.lax.stop_gradient(p)
         return data_loss(ctx, params, x, y) + hyper["penalty_strength"] * p
 
+    def penalized(ctx: Context, hyper, params, x, y):
+        """data loss + λ·penalty, the penalty differentiated in both L2 modes."""
+        return data_loss(ctx, params, x, y) + hyper["penalty_strength"] * ctx.penalty(params)
+
     def full_objective(ctx: Context, hyper, data, params):
         """The objective whose curvature `sharpness` measures: L2 term included."""
-        d = data_loss(ctx, params, data["x_train"][:eval_size], ctx.y_train[:eval_size])
-        return d + hyper["penalty_strength"] * ctx.penalty(params)
+        x, y = data["x_train"][:eval_size], ctx.y_train[:eval_size]
+        return penalized(ctx, hyper, params, x, y)
 
     def evaluate(ctx: Context, hyper, data, params, diag: DiagnosticsState) -> Metrics:
         """The curves at a logged step (the last applied step's norms from `diag`)."""
@@ -555,8 +559,11 @@ def make_program(
                 metrics.update(jax.lax.cond(
                     block_index % blocks_per_spectrum == 0,
                     lambda s: spectrum.measure(
-                        lambda p: full_objective(ctx, hyper, data, p), s.params, s.opt_state,
-                        draws.power_vector, jax.random.fold_in(run_keys(hyper)[0], 2), config,
+                        lambda p: full_objective(ctx, hyper, data, p),
+                        lambda p, x, y: penalized(ctx, hyper, p, x[None], y[None]),
+                        (data["x_train"][:eval_size], ctx.y_train[:eval_size]),
+                        s.params, s.opt_state, draws.power_vector,
+                        jax.random.fold_in(run_keys(hyper)[0], 2), config,
                     ),
                     lambda s: spectrum.not_measured(config),
                     state,

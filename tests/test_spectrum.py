@@ -115,6 +115,9 @@ def test_spectrum_inside_a_sweep(tmp_path):
     np.testing.assert_allclose(curves["hessian_trace"], np.trace(h), rtol=0.02)
     assert "preconditioned_sharpness" not in result.curves  # SGD: no preconditioner
     assert result.runs["hessian_eig_1_max"].iloc[0] == pytest.approx(top[0, 0], rel=1e-6)
+    noise = curves["gradient_noise_scale"].to_numpy()
+    assert (np.isfinite(noise) & (noise > 0)).all()
+    assert result.runs["gradient_noise_scale_final"].iloc[0] == pytest.approx(noise[-1])
 
 
 def test_adam_preconditioned_sharpness_inside_a_sweep(tmp_path):
@@ -151,3 +154,22 @@ def test_sharpness_plot_draws_two_over_lr_for_sgd_only():
     assert labels == (
         "Adam (2+2β1)/((1−β1)lr) (0.01)", "(2+2β)/lr (0.1, β=0.9)", "2/lr (0.1)", "2/lr (0.5)"
     )
+
+
+def test_gradient_noise_scale_closed_form():
+    """Per-example gradients of (zᵢθ − yᵢ)² + λ·½‖θ‖² are 2rᵢzᵢ + λθ: B_simple = tr(Σ̂)/|Ḡ|²
+    with Σ̂ their sample covariance (ddof 1) and Ḡ their mean (McCandlish et al. 2018)."""
+    config = _linear_config(dataset__dim=8, dataset__n_train=256)
+    dataset, z = _design(config)
+    x, y = jnp.asarray(dataset.x_train), jnp.asarray(dataset.y_train)
+    lam = 0.3
+    theta = np.asarray(jax.random.normal(jax.random.key(1), (z.shape[1],)), np.float64)
+
+    def per_example(t, xi, yi):
+        return (xi @ t[:-1] + t[-1] - yi) ** 2 + lam * 0.5 * jnp.sum(t**2)
+
+    value = spectrum.gradient_noise_scale(per_example, jnp.asarray(theta, jnp.float32), x, y)
+    g = 2 * (z @ theta - np.asarray(dataset.y_train, np.float64))[:, None] * z + lam * theta
+    mean = g.mean(0)
+    expected = np.sum(g.var(0, ddof=1)) / np.sum(mean**2)
+    np.testing.assert_allclose(value, expected, rtol=1e-4)
