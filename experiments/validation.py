@@ -407,26 +407,19 @@ def _where(swept: list[tuple[str, Any]]) -> str:
 
 
 def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
-    """steps, log_every, sharpness_every and checkpoint_every fit into each other."""
+    """steps, log_every, sharpness_every, spectrum_every (and its knobs) and checkpoint_every
+    fit into each other."""
     steps, log_every = int(c.steps), int(c.log_every)
     if steps % log_every:
         raise ConfigError(f"config.log_every={log_every} must divide config.steps={steps}{where}")
+    for name in ("sharpness_every", "spectrum_every"):
+        every = int(c[name])
+        if every < 0 or (every and (every % log_every or steps % every)):
+            raise ConfigError(
+                f"config.{name}={every} must be 0 (off) or a multiple of "
+                f"config.log_every={log_every} that divides config.steps={steps}{where}"
+            )
     sharpness_every = int(c.sharpness_every)
-    if sharpness_every < 0 or (
-        sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
-    ):
-        raise ConfigError(
-            f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
-            f"config.log_every={log_every} that divides config.steps={steps}{where}"
-        )
-    spectrum_every = int(c.spectrum_every)
-    if spectrum_every < 0 or (
-        spectrum_every and (spectrum_every % log_every or steps % spectrum_every)
-    ):
-        raise ConfigError(
-            f"config.spectrum_every={spectrum_every} must be 0 (off) or a multiple of "
-            f"config.log_every={log_every} that divides config.steps={steps}{where}"
-        )
     for name in ("spectrum_k", "lanczos_steps", "hutchinson_probes"):
         if int(c[name]) < 1:
             raise ConfigError(f"config.{name}={c[name]} must be at least 1{where}")
