@@ -80,13 +80,48 @@ def lanczos_tridiagonal(matvec: Callable, v0: jax.Array, steps: int) -> jax.Arra
     return jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
 
 
+def tridiagonal_eigenvalues(tridiagonal: jax.Array, indices: jax.Array) -> jax.Array:
+    """Eigenvalues number `indices` (ascending, 0-based) of a symmetric tridiagonal matrix by
+    bisection on Sturm counts (Golub & Van Loan §8.4.1), in plain jnp: LAPACK's eigvalsh is a
+    custom call that deadlocked XLA:CPU when two host devices ran chunks at once."""
+    diagonal = jnp.diag(tridiagonal)
+    off = jnp.concatenate([jnp.zeros((1,), diagonal.dtype), jnp.diag(tridiagonal, 1)])
+    radius = jnp.abs(off) + jnp.abs(jnp.concatenate([off[1:], jnp.zeros((1,), off.dtype)]))
+    lo0, hi0 = jnp.min(diagonal - radius), jnp.max(diagonal + radius)  # Gershgorin
+    tiny = jnp.finfo(diagonal.dtype).tiny
+
+    def count_below(x):
+        def step(d, ab):
+            a, b2 = ab
+            d = a - x - b2 / d
+            d = jnp.where(jnp.abs(d) < tiny, -tiny, d)
+            return d, d < 0
+
+        _, negative = jax.lax.scan(step, jnp.ones((), diagonal.dtype), (diagonal, off**2))
+        return jnp.sum(negative)
+
+    def bisect(index):
+        def halve(_, bounds):
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = count_below(mid) >= index + 1
+            return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
+
+        lo, hi = jax.lax.fori_loop(0, 64, halve, (lo0, hi0))
+        return 0.5 * (lo + hi)
+
+    finite = jnp.all(jnp.isfinite(tridiagonal))  # NaN in (Adam before its first step): NaN out
+    return jnp.where(finite, jax.vmap(bisect)(indices), jnp.nan)
+
+
 def top_eigenvalues(f: Callable, params, v0, k: int, steps: int) -> jax.Array:
     """The k largest Hessian eigenvalues of f at params, descending, by `steps` Lanczos steps
     (capped at dim(θ)) from the pytree v0; NaN for those past dim(θ)."""
     matvec, flat = _flat_hvp(f, params)
     start = ravel_pytree(v0)[0]
     steps = min(steps, flat.shape[0])
-    ritz = jnp.linalg.eigvalsh(lanczos_tridiagonal(matvec, start, steps))[::-1][:k]
+    top = jnp.arange(steps - 1, max(steps - k, 0) - 1, -1)
+    ritz = tridiagonal_eigenvalues(lanczos_tridiagonal(matvec, start, steps), top)
     return jnp.pad(ritz, (0, k - ritz.shape[0]), constant_values=jnp.nan)  # NaN past dim(θ)
 
 
@@ -104,7 +139,7 @@ def preconditioned_top_eigenvalue(f: Callable, params, precondition, v0, steps: 
     start = ravel_pytree(v0)[0]
     steps = min(steps, flat.shape[0])
     tridiagonal = lanczos_tridiagonal(lambda v: scale * matvec(scale * v), start, steps)
-    return jnp.linalg.eigvalsh(tridiagonal)[-1]
+    return tridiagonal_eigenvalues(tridiagonal, jnp.array([steps - 1]))[0]
 
 
 def gradient_noise_scale(per_example: Callable, params, x: jax.Array, y: jax.Array):
