@@ -173,3 +173,19 @@ def test_gradient_noise_scale_closed_form():
     mean = g.mean(0)
     expected = np.sum(g.var(0, ddof=1)) / np.sum(mean**2)
     np.testing.assert_allclose(value, expected, rtol=1e-4)
+
+
+def test_measurement_has_no_custom_calls():
+    """LAPACK's eigvalsh (a custom call) inside the scan hung XLA:CPU with two host devices
+    running chunks at once; the spectrum is plain HLO (the check does see eigvalsh's call)."""
+    f = lambda t: 0.5 * jnp.sum(jnp.arange(1.0, 7.0) * t**2)
+    v0 = jnp.ones(6)
+
+    def everything(t):
+        return (
+            spectrum.top_eigenvalues(f, t, v0, 3, 6),
+            spectrum.preconditioned_top_eigenvalue(f, t, jnp.ones(6), v0, 6),
+        )
+
+    assert "custom_call" not in jax.jit(everything).lower(jnp.zeros(6)).as_text()
+    assert "custom_call" in jax.jit(jnp.linalg.eigvalsh).lower(jnp.eye(3)).as_text()
