@@ -14,8 +14,10 @@ sweep_plots writes:
                            the objective rose
   test_metric_curves.png   the test metric over steps per loss, median and min–max band over seeds
   grad_norm_curves.png     full-batch (evaluation batch) gradient norm per loss, log scale
-  sharpness_curves.png     top Hessian eigenvalue over steps per loss against 2/lr, one panel per
-                           lr (when config.sharpness_every > 0)
+  sharpness_curves.png     top Hessian eigenvalue over steps per loss (and Adam's preconditioned
+                           sharpness) against the edges of stability that apply: 2/lr for SGD,
+                           (2+2β)/lr for momentum, 38/lr for Adam's preconditioned sharpness at
+                           β1 = 0.9; one panel per lr (config.sharpness_every or spectrum_every)
   max_stable_lr.png        largest lr with no diverged seed, per loss (when lr is swept)
 Curves are drawn at the smallest λ in the sweep (usually λ = 0).
 """
@@ -183,19 +185,50 @@ def curves_figure(runs: pd.DataFrame, curves: pd.DataFrame, column: str, log: bo
     return fig
 
 
+def _curvature_series(curves: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, label suffix) of the curvature curves present: the power iteration's sharpness
+    (else Lanczos's top eigenvalue) and Adam's preconditioned sharpness."""
+    top = "sharpness" if "sharpness" in curves else "hessian_eig_1"
+    out = [(top, "")]
+    if "preconditioned_sharpness" in curves and curves["preconditioned_sharpness"].notna().any():
+        out.append(("preconditioned_sharpness", ", P^-1/2 H P^-1/2"))
+    return out
+
+
+def _stability_thresholds(frame: pd.DataFrame) -> list[tuple[float, str]]:
+    """(value, label) of each edge of stability that applies to the panel's runs: 2/lr for SGD
+    (Cohen et al. 2021), (2+2β)/lr for heavy-ball momentum when β is in the table, Adam's
+    preconditioned threshold (2+2β1)/((1−β1)·lr) (Cohen et al. 2022; 38/lr at β1 = 0.9)."""
+    out = []
+    for (optimizer, lr), members in frame.groupby(["optimizer", "learning_rate"], sort=True):
+        if optimizer == "sgd":
+            out.append((2.0 / lr, f"2/lr ({lr:g})"))
+        elif optimizer == "momentum" and "momentum" in members:
+            for beta in sorted(members["momentum"].unique()):
+                out.append(((2.0 + 2.0 * beta) / lr, f"(2+2β)/lr ({lr:g}, β={beta:g})"))
+        elif "adam_threshold" in members:
+            for value in sorted(members["adam_threshold"].dropna().unique()):
+                out.append((value, f"Adam (2+2β1)/((1−β1)lr) ({lr:g})"))
+    return out
+
+
 def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure:
-    """Sharpness over steps per loss (median over seeds) against the 2/lr edge of stability,
-    one panel per combination of the other swept axes (lr among them)."""
+    """Top Hessian eigenvalue (and, for Adam, the preconditioned sharpness, dotted-thin) over
+    steps per loss (median over seeds) against each edge of stability that applies (no 2/lr for
+    adaptive optimizers), one panel per combination of the other swept axes (lr among them)."""
     lam, chosen, facets = _at_smallest_strength(runs)
+    series = _curvature_series(curves)
     fig = Figure(figsize=(4.8 * len(facets), 3.6), layout="constrained")
     axes = fig.subplots(1, len(facets), squeeze=False)[0]
     for ax, (facet, frame) in zip(axes, facets, strict=True):
         for i, (loss, members) in enumerate(frame.groupby("loss", sort=True)):
-            c = curves[curves["run_id"].isin(members["run_id"])].dropna(subset=["sharpness"])
-            median = c.groupby("step")["sharpness"].median()
-            ax.plot(median.index, median.to_numpy(), label=loss, **_style(i))
-        for lr in sorted(frame["learning_rate"].unique()):
-            ax.axhline(2.0 / lr, color="k", ls="--", lw=1, label=f"2/lr ({lr:g})")
+            mine = curves[curves["run_id"].isin(members["run_id"])]
+            for j, (column, suffix) in enumerate(series):
+                median = mine.dropna(subset=[column]).groupby("step")[column].median()
+                ax.plot(median.index, median.to_numpy(), label=loss + suffix,
+                        **_style(i), lw=1.5 / (1 + j))
+        for value, label in _stability_thresholds(frame):
+            ax.axhline(value, color="k", ls="--", lw=1, label=label)
         ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_xlabel("step")
         ax.set_ylabel("top Hessian eigenvalue (L2 term included)")
@@ -249,7 +282,7 @@ def sweep_figures(runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame
                         curves_figure(runs, curves, metric, log=metric != "test_accuracy")),
         "grad_norm": ("grad_norm_curves.png", curves_figure(runs, curves, "grad_norm", log=True)),
     }
-    if "sharpness" in curves and curves["sharpness"].notna().any():
+    if any(c in curves and curves[c].notna().any() for c in ("sharpness", "hessian_eig_1")):
         out["sharpness"] = ("sharpness_curves.png", sharpness_curves(runs, curves))
     if groups is not None and runs["learning_rate"].nunique() > 1:
         out["max_stable_lr"] = ("max_stable_lr.png", max_stable_lr_bars(groups))

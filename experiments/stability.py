@@ -149,13 +149,14 @@ GROUP_EXCLUDE = ("seed",)
 
 MEAN_COLUMNS = (
     "frac_increase", "tail_rel_std", "tv_ratio", "n_spikes", "grad_norm_ratio", "grad_cos_mean",
-    "sharpness_max", "stability_ratio", "param_error_to_oracle",
+    "sharpness_max", "stability_ratio", "param_error_to_oracle", "hessian_eig_1_max",
+    "hessian_trace_max", "preconditioned_sharpness_max", "preconditioned_stability_ratio",
 )
 # Per-run results (never group keys): MEAN_COLUMNS and the other per-run columns.
 _RUN_COLUMNS = {
     *MEAN_COLUMNS, "diverged", "diverge_step", "initial_loss", "steps_to_target",
     "grad_norm_final", "sharpness_final", "update_norm_final", "param_norm_final",
-    "minibatch_grad_norm_final",
+    "minibatch_grad_norm_final", "adam_threshold", "gradient_noise_scale_final",
 }
 
 

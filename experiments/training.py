@@ -37,7 +37,7 @@ from ml_collections import config_dict
 
 import losses
 from experiments import data as data_lib
-from experiments import grid, models, oracles, stability
+from experiments import grid, models, oracles, spectrum, stability
 from experiments.config_schema import NUMERIC_FIELDS
 
 Hyper = dict[str, jax.Array]
@@ -378,6 +378,7 @@ def make_program(
     threshold = float(config.diverge_threshold)
     sharpness_every = int(config.sharpness_every)
     blocks_per_sharpness = sharpness_every // log_every
+    blocks_per_spectrum = int(config.spectrum_every) // log_every  # 0: off
     diagnostics = bool(config.diagnostics)
     n_blocks = steps // log_every + 1
     eval_size = min(int(config.sharpness_batch), n_train)
@@ -419,10 +420,14 @@ def make_program(
             p = jax.lax.stop_gradient(p)
         return data_loss(ctx, params, x, y) + hyper["penalty_strength"] * p
 
+    def penalized(ctx: Context, hyper, params, x, y):
+        """data loss + λ·penalty, the penalty differentiated in both L2 modes."""
+        return data_loss(ctx, params, x, y) + hyper["penalty_strength"] * ctx.penalty(params)
+
     def full_objective(ctx: Context, hyper, data, params):
         """The objective whose curvature `sharpness` measures: L2 term included."""
-        d = data_loss(ctx, params, data["x_train"][:eval_size], ctx.y_train[:eval_size])
-        return d + hyper["penalty_strength"] * ctx.penalty(params)
+        x, y = data["x_train"][:eval_size], ctx.y_train[:eval_size]
+        return penalized(ctx, hyper, params, x, y)
 
     def evaluate(ctx: Context, hyper, data, params, diag: DiagnosticsState) -> Metrics:
         """The curves at a logged step (the last applied step's norms from `diag`)."""
@@ -472,7 +477,7 @@ def make_program(
         k_init, k_batch = run_keys(hyper)[:2]
         y_train, y_test, _ = targets(config, hyper, data, noises)
         params = model.init(k_init, data["x_train"][:1])
-        if sharpness_every:
+        if sharpness_every or blocks_per_spectrum:  # also the Lanczos start vector
             keys = _split_like(jax.random.fold_in(k_init, 1), params)
             power_vector = jax.tree.map(
                 lambda p, k: jax.random.normal(k, p.shape, p.dtype), params, keys
@@ -550,6 +555,19 @@ def make_program(
                     lambda d: (d, jnp.float32(jnp.nan)),
                     diag,
                 )
+            if blocks_per_spectrum:
+                metrics.update(jax.lax.cond(
+                    block_index % blocks_per_spectrum == 0,
+                    lambda s: spectrum.measure(
+                        lambda p: full_objective(ctx, hyper, data, p),
+                        lambda p, x, y: penalized(ctx, hyper, p, x[None], y[None]),
+                        (data["x_train"][:eval_size], ctx.y_train[:eval_size]),
+                        s.params, s.opt_state, draws.power_vector,
+                        jax.random.fold_in(run_keys(hyper)[0], 2), config,
+                    ),
+                    lambda s: spectrum.not_measured(config),
+                    state,
+                ))
             return Carry(state, diag, init_objective), metrics
 
         return jax.lax.scan(block, carry, first_block + jnp.arange(n, dtype=jnp.int32))
@@ -557,6 +575,8 @@ def make_program(
     def finish(carry: Carry, hyper: Hyper, data, draws: Draws, metrics: Metrics) -> Metrics:
         state, diag = carry.state, carry.diagnostics
         summary = stability.run_summary(metrics, steps_logged, config, hyper)
+        if blocks_per_spectrum:
+            summary.update(spectrum.run_summary(metrics, config, hyper))
         summary.update(
             diverged=state.diverged,
             diverge_step=state.diverge_step,

@@ -417,17 +417,26 @@ def _where(swept: list[tuple[str, Any]]) -> str:
 
 
 def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
-    """steps, log_every, sharpness_every and checkpoint_every fit into each other."""
+    """steps, log_every, sharpness_every, spectrum_every (and its knobs) and checkpoint_every
+    fit into each other."""
     steps, log_every = int(c.steps), int(c.log_every)
     if steps % log_every:
         raise ConfigError(f"config.log_every={log_every} must divide config.steps={steps}{where}")
+    for name in ("sharpness_every", "spectrum_every"):
+        every = int(c[name])
+        if every < 0 or (every and (every % log_every or steps % every)):
+            raise ConfigError(
+                f"config.{name}={every} must be 0 (off) or a multiple of "
+                f"config.log_every={log_every} that divides config.steps={steps}{where}"
+            )
     sharpness_every = int(c.sharpness_every)
-    if sharpness_every < 0 or (
-        sharpness_every and (sharpness_every % log_every or steps % sharpness_every)
-    ):
+    for name in ("spectrum_k", "lanczos_steps", "hutchinson_probes"):
+        if int(c[name]) < 1:
+            raise ConfigError(f"config.{name}={c[name]} must be at least 1{where}")
+    if int(c.spectrum_k) > int(c.lanczos_steps):
         raise ConfigError(
-            f"config.sharpness_every={sharpness_every} must be 0 (off) or a multiple of "
-            f"config.log_every={log_every} that divides config.steps={steps}{where}"
+            f"config.spectrum_k={c.spectrum_k} must not exceed "
+            f"config.lanczos_steps={c.lanczos_steps}{where}"
         )
     if sharpness_every and not c.diagnostics:
         raise ConfigError(

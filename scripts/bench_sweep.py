@@ -8,7 +8,8 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --noanchor --profile [--config=configs/default.py]
                                                  # compile / execute / host per group
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
-  python scripts/bench_sweep.py --diagnostics    # + the default sweep with diagnostics on vs off
+  python scripts/bench_sweep.py --diagnostics    # + the anchor's Hessian spectrum vs power
+                                                 #   iteration; default sweep diagnostics on/off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
   python scripts/bench_sweep.py --noanchor --opt_levels   # compile / execute by XLA opt level
   python scripts/bench_sweep.py --noanchor --devices=4     # whole chunks per device vs split
@@ -39,8 +40,8 @@ agreement check compares that subset. Preparing the subset's targets, initial pa
 index arrays is not timed. The alternatives run interleaved, `--repeats` times; medians are
 reported. Every section ends with one machine-readable line (`bench_sweep: ...`,
 `bench_sweep_scaling: ...`, `bench_sweep_flops: ...`, `bench_sweep_chunking: ...`,
-`bench_sweep_profile: ...`, `bench_sweep_diagnostics: ...`, `bench_sweep_device: ...`,
-`bench_sweep_opt_level: ...`).
+`bench_sweep_profile: ...`, `bench_sweep_spectrum: ...`, `bench_sweep_diagnostics: ...`,
+`bench_sweep_device: ...`, `bench_sweep_opt_level: ...`).
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ _WARM_CACHE = flags.DEFINE_bool(
 )
 _DIAGNOSTICS = flags.DEFINE_bool(
     "diagnostics", False,
-    "Also time the default sweep (configs/default.py) with every diagnostic on (sharpness every "
-    "100 steps, 20 power iterations) against diagnostics off.",
+    "Also time the anchor sweep with the Hessian spectrum every 100 steps against the power "
+    "iteration, and the default sweep (configs/default.py) with every diagnostic on (sharpness "
+    "every 100 steps, 20 power iterations) against diagnostics off.",
 )
 _DEVICE = flags.DEFINE_bool(
     "device", False,
@@ -912,6 +914,48 @@ def device_section(base_config) -> None:
           f"vs_sequential={ratio:.3g} max_rel_diff={diff:.2g} warm_cache={_WARM_CACHE.value}")
 
 
+SPECTRUM_VARIANTS = {
+    # name -> (sharpness_every, spectrum_every): today's power iteration (20 iterations), the
+    # spectrum (top-5 by 20 Lanczos steps, 64 Hutchinson probes, Adam's preconditioned
+    # sharpness) instead of it, and both; every 100 steps, as configs/default.py's sharpness.
+    "power": (100, 0),
+    "spectrum": (0, 100),
+    "both": (100, 100),
+}
+
+
+def spectrum_section(steps: int) -> None:
+    """The anchor sweep with the power iteration vs the Hessian spectrum (experiments.spectrum)
+    at the default knobs, interleaved in this process; the target is ≤ 2× the power iteration."""
+
+    def variant(name: str):
+        config = anchor_config(steps)
+        config.sharpness_every, config.spectrum_every = SPECTRUM_VARIANTS[name]
+        return config
+
+    walls = {name: [] for name in SPECTRUM_VARIANTS}
+    execs = {name: [] for name in SPECTRUM_VARIANTS}
+    for _ in range(1 if _QUICK.value else _REPEATS.value):
+        for name in SPECTRUM_VARIANTS:
+            timing, _ = losslab_sweep(variant(name))
+            walls[name].append(timing.wall)
+            execs[name].append(timing.wall - timing.compile)
+    wall = {name: median(v) for name, v in walls.items()}
+    execute = {name: median(v) for name, v in execs.items()}
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nanchor sweep (96 runs, {variant('power').steps} steps), curvature every 100 steps "
+          f"(load average {load}):")
+    for name in SPECTRUM_VARIANTS:
+        print(f"  {name:8s} {wall[name]:6.1f} s wall ({wall[name] / wall['power']:.2f}× power), "
+              f"{execute[name]:6.1f} s besides compiling "
+              f"({execute[name] / execute['power']:.2f}×)  (target ≤ 2×)")
+    print(f"bench_sweep_spectrum: runs=96 power_s={wall['power']:.3g} "
+          f"spectrum_s={wall['spectrum']:.3g} both_s={wall['both']:.3g} "
+          f"spectrum_ratio={wall['spectrum'] / wall['power']:.3g} "
+          f"both_ratio={wall['both'] / wall['power']:.3g} "
+          f"spectrum_exec_ratio={execute['spectrum'] / execute['power']:.3g}")
+
+
 def diagnostics_section() -> None:
     """configs/default.py with diagnostics off vs all on (sharpness every 100 steps, 20 iters)."""
     from configs import default
@@ -1021,6 +1065,7 @@ def main(argv):
     if _SCALING.value:
         scaling_section(config)
     if _DIAGNOSTICS.value:
+        spectrum_section(steps)
         diagnostics_section()
     if _DEVICE.value:
         device_section(config)

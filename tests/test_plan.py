@@ -59,6 +59,16 @@ LATE_CHECKS = {
     "sharpness without diagnostics": (
         {"sharpness_every": 10, "diagnostics": False}, r"config\.sharpness_every=10 needs"
     ),
+    "spectrum_every not a multiple of log_every": (
+        {"spectrum_every": 7}, r"config\.spectrum_every=7 must be 0 \(off\) or a multiple"
+    ),
+    "more eigenvalues than Lanczos steps": (
+        {"spectrum_k": 6, "lanczos_steps": 5},
+        r"config\.spectrum_k=6 must not exceed config\.lanczos_steps=5",
+    ),
+    "no Hutchinson probes": (
+        {"hutchinson_probes": 0}, r"config\.hutchinson_probes=0 must be at least 1"
+    ),
     "checkpoint_every not a multiple of log_every": (
         {"checkpoint_every": 15},
         r"config\.checkpoint_every=15 must be a multiple of config\.log_every=10",
