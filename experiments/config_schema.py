@@ -21,19 +21,50 @@ program; every other axis changes the program's structure and forms a group of i
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pathlib
+import sys
+from collections.abc import Sequence
+
 from ml_collections import config_dict
 
 import losses
 
-# Fields whose values enter the compiled run as traced arrays (one program for all values):
-# among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
-# different formula, so it changes the program).
-NUMERIC_FIELDS = (
-    "seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio",
-    *sorted({f"loss_knobs.{knob}" for name in losses.names()
-             for knob, default in losses.knobs(name).items() if isinstance(default, float)}),
+_BASE_NUMERIC_FIELDS = ("seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio")
+_DATASET_NUMERIC_FIELDS = (
     "dataset.noise_scale", "dataset.df", "dataset.contamination", "dataset.outlier_scale",
 )
+
+
+class _NumericFields(Sequence):
+    """The fields whose values enter the compiled run as traced arrays (one program for all values):
+    among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
+    different formula, so it changes the program). Read from the loss registry on each use, so
+    the knobs of a loss registered later (`losses.register`) are swept like the built-ins'."""
+
+    def _fields(self) -> tuple[str, ...]:
+        knobs = {f"loss_knobs.{knob}" for name in losses.names()
+                 for knob, default in losses.knobs(name).items() if isinstance(default, float)}
+        return (*_BASE_NUMERIC_FIELDS, *sorted(knobs), *_DATASET_NUMERIC_FIELDS)
+
+    def __getitem__(self, index):
+        return self._fields()[index]
+
+    def __len__(self) -> int:
+        return len(self._fields())
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._fields()
+
+    def __iter__(self):
+        return iter(self._fields())
+
+    def __repr__(self) -> str:
+        return repr(self._fields())
+
+
+NUMERIC_FIELDS = _NumericFields()
 
 # Execution fields that never change a run's numbers: a workdir may be resumed with other values.
 # Not checkpoint_every: its segments are separate XLA programs, which may round a reduction
@@ -48,14 +79,44 @@ RESULT_NEUTRAL_FIELDS = (
 # they can't be sweep axes and don't enter a run's identity (chunking, fusing and numerics
 # flags do decide which files hold which runs, or the last bits of the numbers).
 EXECUTION_FIELDS = (
-    *RESULT_NEUTRAL_FIELDS, "sweep", "chunk_size", "checkpoint_every", "fuse_losses", "fuse_noise",
+    *RESULT_NEUTRAL_FIELDS, "imports", "sweep", "chunk_size", "checkpoint_every", "fuse_losses",
+    "fuse_noise",
     "matmul_precision", "xla_gpu_deterministic_ops", "xla_optimization_level",
 )
 
 
-def base_config() -> config_dict.ConfigDict:
-    """All fields with defaults (a small synthetic regression with an MLP and Adam)."""
+def import_modules(imports: Sequence[str]) -> None:
+    """Import each module (dotted name, or path of a .py file) of `config.imports`.
+
+    They register losses of one's own (`losses.register`); ValueError naming the module when one
+    can't be imported.
+    """
+    for name in imports:
+        try:
+            if str(name).endswith(".py"):
+                path = pathlib.Path(name).expanduser()
+                spec = importlib.util.spec_from_file_location(f"losslab_imports.{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(name)
+        except Exception as e:  # any failure inside the user's module: name it, in one line
+            text = " ".join(str(e).split())
+            raise ValueError(f"config.imports: cannot import {name!r} ({type(e).__name__}: "
+                             f"{text})") from None
+
+
+def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
+    """All fields with defaults (a small synthetic regression with an MLP and Adam).
+
+    `imports`: modules (dotted names, or .py paths) that register losses of one's own, imported
+    first so their knobs are fields (`config.loss_knobs.<knob>`, sweepable) of this config;
+    recorded in config.json as `config.imports`, so `reproduce` and `merge` import them again.
+    """
+    import_modules(imports)
     c = config_dict.ConfigDict()
+    c.imports = tuple(imports)  # modules registering losses of one's own (losses.register)
     c.seed = 0
 
     c.dataset = config_dict.ConfigDict()
@@ -182,3 +243,4 @@ def _sweep_placeholders(c: config_dict.ConfigDict) -> config_dict.ConfigDict:
         else:
             sweep[key] = config_dict.placeholder(tuple)
     return sweep
+

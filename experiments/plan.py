@@ -153,6 +153,7 @@ def config_from_record(record: dict[str, Any]) -> config_dict.ConfigDict:
     """The sweep's ConfigDict from config.json's "config": base_config() with every field set."""
     if "config" not in record:
         raise ValueError("config.json has no 'config' key (the resolved config)")
-    config = base_config()
+    # The modules that registered its losses first: their knobs are fields of the config.
+    config = base_config(imports=_as_tuples(record["config"].get("imports", [])))
     _assign(config, record["config"], "")
     return config

@@ -258,6 +258,10 @@ def _check_type(name: str, value: Any, default: Any) -> None:
 
 def _check_field(name: str, path: str, value: Any, default: Any) -> None:
     """Type, name and range of one value of one field; `name` is how the message refers to it."""
+    if path == "imports":  # module names (config_schema.import_modules imported them already)
+        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}={value!r} must be a tuple of module names")
+        return
     _check_type(name, value, default)
     if path in NAMED_FIELDS:
         valid = NAMED_FIELDS[path]()
