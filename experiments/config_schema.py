@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import pathlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -117,34 +119,34 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     import_modules(imports)
     c = config_dict.ConfigDict()
     c.imports = tuple(imports)  # modules registering losses of one's own (losses.register)
-    c.seed = 0
+    c.seed = 0  # parameter init, minibatch order and (synthetic) noise draw
 
     c.dataset = config_dict.ConfigDict()
     c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d
     c.dataset.teacher = "nonlinear"  # synthetic: linear | nonlinear
-    c.dataset.n_train = 2048
-    c.dataset.n_test = 1024
-    c.dataset.dim = 16
+    c.dataset.n_train = 2048  # synthetic: training examples
+    c.dataset.n_test = 1024  # synthetic: test examples
+    c.dataset.dim = 16  # synthetic: input dimension
     c.dataset.data_seed = 0  # synthetic: fixed design x and teacher; mnist1d: generator seed
     c.dataset.noise = "gaussian"  # gaussian | laplace | student_t | contaminated | heteroscedastic
     c.dataset.noise_scale = 0.5  # std of the noise (student_t: multiplies a standard t_ν draw)
     c.dataset.df = 3.0  # student_t degrees of freedom ν
     c.dataset.contamination = 0.1  # contaminated: fraction ε of outliers
     c.dataset.outlier_scale = 10.0  # contaminated: outlier std / noise_scale
-    c.dataset.test_fraction = 0.25  # diabetes, digits
-    c.dataset.split_seed = 0  # diabetes, digits
+    c.dataset.test_fraction = 0.25  # diabetes, digits: fraction held out for test
+    c.dataset.split_seed = 0  # diabetes, digits: seed of the train/test split
     c.dataset.num_samples = 4000  # mnist1d (80/20 split)
     c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
     # Fraction of the training split held out for selection (lr, λ, budget), seeded; 0 = none.
     c.dataset.validation_fraction = 0.0
-    c.dataset.validation_seed = 0
+    c.dataset.validation_seed = 0  # seed of the validation hold-out
 
     c.model = config_dict.ConfigDict()
     c.model.name = "mlp"  # linear | mlp | cnn
-    c.model.widths = (64,)
-    c.model.activation = "relu"
-    c.model.channels = (16, 32)  # cnn
-    c.model.dense_width = 64  # cnn
+    c.model.widths = (64,)  # mlp: hidden layer widths
+    c.model.activation = "relu"  # hidden activation (flax.linen name)
+    c.model.channels = (16, 32)  # cnn: conv channels per layer
+    c.model.dense_width = 64  # cnn: width of the dense layer
 
     c.loss = "squared_error"  # any name in losses.names()
     # Knobs of every loss with the library's defaults (losses.knobs(name): one definition; the
@@ -154,21 +156,21 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     )
 
     c.penalty = "l2"  # l2 (½‖θ‖²) | l1 (‖θ‖₁) | elastic_net | none
-    c.penalty_strength = 0.0  # λ
+    c.penalty_strength = 0.0  # λ: weight of the penalty in the objective
     c.l1_ratio = 0.5  # elastic_net mixing
     c.penalty_mask = "kernels"  # kernels (ndim >= 2; biases exempt) | all
     c.l2_mode = "coupled"  # coupled (λ·penalty in the loss) | decoupled (weight decay)
 
     c.optimizer = "adam"  # sgd | momentum | adam | adamw (= adam, decoupled decay)
-    c.learning_rate = 1e-3
+    c.learning_rate = 1e-3  # peak step size (schedules scale it)
     c.momentum = 0.9  # momentum (heavy ball β)
-    c.b1 = 0.9  # adam
-    c.b2 = 0.999  # adam
-    c.eps = 1e-8  # adam
+    c.b1 = 0.9  # adam: first-moment decay β1
+    c.b2 = 0.999  # adam: second-moment decay β2
+    c.eps = 1e-8  # adam: ε added to the root second moment
     c.schedule = "constant"  # constant | cosine | inverse_sqrt (config.warmup_steps: linear warmup)
-    c.warmup_steps = 0
+    c.warmup_steps = 0  # linear warmup steps (0: none)
 
-    c.steps = 1000
+    c.steps = 1000  # optimizer steps per run
     c.batch_size = 256  # 0: full batch
     c.log_every = 20  # metrics every this many steps (and at step 0)
     c.diverge_threshold = 1e3  # diverged: objective not finite or > this × its initial value
@@ -191,11 +193,11 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     # Likewise one program for every noise family (the run's family is a traced index; the noise
     # is drawn once per run, so computing every family's draw and selecting one costs little).
     c.fuse_noise = True
-    c.tensorboard = True
-    c.plots = True
-    c.progress = True
+    c.tensorboard = True  # write TensorBoard event files
+    c.plots = True  # write the plots at the end
+    c.progress = True  # progress bar on the console
     c.shard = 0  # run the shard-th of num_shards parts of the grid (Slurm arrays)
-    c.num_shards = 1
+    c.num_shards = 1  # parts the grid is split into (one per Slurm array task)
     c.distributed = False  # jax.distributed.initialize() and split the grid over processes
     c.coordinator_address = ""  # host:port, or "" to let JAX detect the cluster
     c.num_processes = 0  # 0: detected
@@ -244,3 +246,52 @@ def _sweep_placeholders(c: config_dict.ConfigDict) -> config_dict.ConfigDict:
             sweep[key] = config_dict.placeholder(tuple)
     return sweep
 
+
+_FIELD_LINE = re.compile(r"^\s*c\.([\w.]+)\s*=\s*(.*?)(?:\s+#\s*(.*))?$")
+
+
+def _field_comments() -> dict[str, str]:
+    """Dotted path -> the comment base_config() gives the field: its own trailing comment, else
+    the first sentence of the comment block above it (the source is the one definition)."""
+    comments: dict[str, str] = {}
+    block: list[str] = []
+    for line in inspect.getsource(base_config).splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            block.append(text.lstrip("# "))
+            continue
+        match = _FIELD_LINE.match(line)
+        if match:
+            above = re.split(r"(?<=[.:])\s", " ".join(block), maxsplit=1)[0].rstrip(".:")
+            comments[match.group(1)] = match.group(3) or above
+        block = []
+    return comments
+
+
+def describe_fields() -> list[tuple[str, object, str]]:
+    """(dotted path, default, one line of meaning) for every field but the sweep axes."""
+    config = base_config()
+    comments = _field_comments()
+    takers: dict[str, list[str]] = {}
+    for name in losses.names():
+        for knob in losses.knobs(name):
+            takers.setdefault(knob, []).append(name)
+    rows = []
+    for path, default in _leaves(config):
+        if path.startswith("sweep."):
+            continue
+        if path.startswith("loss_knobs."):
+            knob = path.split(".", 1)[1]
+            meaning = f"knob of {', '.join(takers.get(knob, ['no loss']))} (see its docstring)"
+        else:
+            meaning = comments.get(path, "")
+        rows.append((path, default, meaning))
+    return rows
+
+
+def _leaves(node: config_dict.ConfigDict, prefix: str = ""):
+    for key, value in node.items():
+        if isinstance(value, config_dict.ConfigDict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

@@ -194,21 +194,27 @@ def _amount(value: float, *units) -> str:
     return f"{value / sizes[i]:.3g} {names[i]}"
 
 
+def estimate(config: config_dict.ConfigDict, runs: int) -> str:
+    """The size of a grid's tables and its training time, e.g. "an estimated 16.4 GB of ..."."""
+    logged = int(config.steps) // max(1, int(config.log_every)) + 1
+    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
+    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
+    return (f"an estimated {_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
+            f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step "
+            "on 2 CPU cores")
+
+
 def check_budget(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
     """Refuse a grid of more than config.max_runs runs, counted from the axes (never expanded)."""
     runs = math.prod(len(v) for v in axes.values())
     limit = int(config.max_runs)
     if runs <= limit:
         return
-    logged = int(config.steps) // max(1, int(config.log_every)) + 1
-    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
-    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
     shape = " x ".join(f"{path} {len(v)}" for path, v in axes.items())
     raise ConfigError(
-        f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: an estimated "
-        f"{_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
-        f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step on 2 "
-        "CPU cores; shrink an axis, or raise --config.max_runs for a deliberate huge sweep"
+        f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: "
+        f"{estimate(config, runs)}; shrink an axis, or raise --config.max_runs for a deliberate "
+        "huge sweep"
     )
 
 
@@ -511,14 +517,44 @@ def _refuse_flags(message: str) -> NoReturn:
     sys.exit(2)
 
 
+# absl's help flags, which exit with status 1 after absl's usage text.
+_HELP_FLAGS = ("-h", "-?", "-help", "--help", "-helpshort", "--helpshort", "-helpfull",
+               "--helpfull")
+_FIELDS_HELP = """\
+Config fields: every field of experiments/config_schema.py is set with
+--config.<field>=<value> (e.g. --config.learning_rate=3e-3); --config.sweep.<field>='(a,b)'
+(or a,b) makes it a sweep axis. --config_fields lists every field with its default and meaning;
+--dry_run prints the plan (groups, chunks, runs, estimated time) without training or writing."""
+
+
+def print_help_and_exit(argv0: str) -> NoReturn:
+    """The main module's usage, its flags and where the config fields are; exit status 0."""
+    main = sys.modules.get("__main__")
+    # The module's USAGE, else its docstring's first paragraph (the rest is for developers).
+    usage = getattr(main, "USAGE", None) or (getattr(main, "__doc__", None) or "").split("\n\n")[0]
+    print(usage.strip() or f"usage: {argv0} [flags]")
+    if "config" in flags.FLAGS:
+        print(f"\n{_FIELDS_HELP}")
+    own = flags.FLAGS.flags_by_module_dict().get(sys.argv[0], [])  # absl: __main__'s flags
+    if own:
+        print("\nFlags:")
+        for flag in own:
+            print(f"  --{flag.name}: {' '.join(str(flag.help).split())}")
+    sys.exit(0)
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's parser; a bad `--config` file or `--config.<field>` override exits 2 with one line.
+
+    `--help` prints the usage and where the config fields are, and exits 0 (absl's exits 1).
 
     The config flag is defined without a default (experiments.sweep): ml_collections would parse
     a default, with the command line's overrides, when the module is imported, where a typo is
     a traceback. Without `--config`, `--config=DEFAULT_CONFIG_FILE` is put first here, so the
     default is loaded like any other file, inside this parser's error handling.
     """
+    if any(arg in _HELP_FLAGS for arg in argv[1:]):
+        print_help_and_exit(argv[0])
     config_file = _config_file(argv)
     if "config" in flags.FLAGS and config_file is None:
         config_file = DEFAULT_CONFIG_FILE

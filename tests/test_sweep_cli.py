@@ -1,0 +1,56 @@
+"""The sweep's command line as a new user meets it: --help, fields, --dry_run, axis syntax."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+from experiments import config_schema, grid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _sweep(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "experiments.sweep", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_help_exits_0_and_points_to_the_fields():
+    proc = _sweep("--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--config_fields" in proc.stdout and "--config.<field>=<value>" in proc.stdout
+    assert "--dry_run" in proc.stdout and "jit(vmap" not in proc.stdout
+
+
+def test_every_field_has_a_meaning_and_config_fields_prints_them():
+    described = {path: (default, meaning) for path, default, meaning in
+                 config_schema.describe_fields()}
+    fields = {p: v for p, v in grid.flatten(config_schema.base_config()).items()
+              if not p.startswith("sweep.")}
+    assert set(described) == set(fields)
+    assert all(described[p][0] == v for p, v in fields.items())
+    assert all(meaning for _, meaning in described.values()), [
+        p for p, (_, m) in described.items() if not m]
+    assert described["dataset.df"][1] == "student_t degrees of freedom ν"
+    assert "δ" not in described["penalty_strength"][1] and "λ" in described["penalty_strength"][1]
+    assert "huber" in described["loss_knobs.delta"][1]
+
+    proc = _sweep("--config_fields")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    (line,) = [ln for ln in lines if ln.split()[:1] == ["learning_rate"]]
+    assert "0.001" in line
+    assert len([ln for ln in lines if ln and not ln.startswith(" ")]) >= len(fields)
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    workdir = tmp_path / "w"
+    proc = _sweep("--config=configs/tiny.py", f"--workdir={workdir}", "--dry_run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # tiny: 2 losses × 2 λ × 2 seeds, losses fused into one program; chunks of 4
+    assert "8 runs in 1 group" in proc.stdout, proc.stdout
+    assert "chunks: 2" in proc.stdout.splitlines()
+    assert "estimated" in proc.stdout
+    assert not workdir.exists()
+
