@@ -25,6 +25,7 @@ which absl reports with exit status 1) exits with status 2 and one line.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import math
@@ -222,7 +223,9 @@ def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
     try:
         axes = dict(grid.sweep_axes(config))
     except ValueError as e:
-        raise ConfigError(f"config.{e}" if str(e).startswith("sweep.") else str(e)) from None
+        if str(e).startswith("sweep."):
+            raise ConfigError(f"config.{e} ({axis_syntax(str(e).split()[0][6:])})") from None
+        raise ConfigError(str(e)) from None
     for path in axes:
         if path.split(".")[0] in EXECUTION_FIELDS:
             raise ConfigError(
@@ -273,7 +276,8 @@ def _check_field(name: str, path: str, value: Any, default: Any) -> None:
         valid = NAMED_FIELDS[path]()
         if value not in valid:
             kind = _KINDS.get(path, path.split(".")[-1])
-            raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}")
+            syntax = f" ({axis_syntax(path)})" if name.startswith("config.sweep.") else ""
+            raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}{syntax}")
         return
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return
@@ -543,6 +547,47 @@ def print_help_and_exit(argv0: str) -> NoReturn:
     sys.exit(0)
 
 
+def axis_syntax(path: str) -> str:
+    """How an axis is written on the command line (shown in the errors about one)."""
+    return (f"an axis is written --config.sweep.{path}='(a,b)', a,b or \"('a','b')\"; "
+            "numbers as (0.1,1.0)")
+
+
+_AXIS_FLAG = re.compile(r"^(--?config\.sweep\.[\w.]+)=(.*)$", re.DOTALL)
+
+
+def _axis_literal(text: str) -> str:
+    """An axis value as the Python literal ml_collections parses: "(huber,cauchy)" and
+    "huber,cauchy" become "('huber', 'cauchy')", "huber" a one-value axis; a value that is
+    already a literal ("('huber','cauchy')", "(0.1,1.0)", "None") is kept as it is."""
+    try:
+        ast.literal_eval(text)
+        return text
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    inner = text.strip()
+    if inner[:1] in "([" and inner[-1:] in ")]":
+        inner = inner[1:-1]
+    values = []
+    for item in (item.strip() for item in inner.split(",")):
+        if not item:
+            continue
+        try:
+            values.append(ast.literal_eval(item))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            values.append(item.strip("'\""))  # a bare name
+    return repr(tuple(values))
+
+
+def _with_axis_literals(argv: list[str]) -> list[str]:
+    """`argv` with each `--config.sweep.<path>=<value>` written as a Python literal."""
+    out = []
+    for arg in argv:
+        match = _AXIS_FLAG.match(arg)
+        out.append(f"{match.group(1)}={_axis_literal(match.group(2))}" if match else arg)
+    return out
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's parser; a bad `--config` file or `--config.<field>` override exits 2 with one line.
 
@@ -555,6 +600,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     """
     if any(arg in _HELP_FLAGS for arg in argv[1:]):
         print_help_and_exit(argv[0])
+    argv = [argv[0], *_with_axis_literals(argv[1:])]  # (huber,cauchy) and huber,cauchy too
     config_file = _config_file(argv)
     if "config" in flags.FLAGS and config_file is None:
         config_file = DEFAULT_CONFIG_FILE

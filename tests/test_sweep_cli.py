@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import subprocess
 import sys
 
-from experiments import config_schema, grid
+from experiments import config_schema, grid, validation
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -54,3 +55,24 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert "estimated" in proc.stdout
     assert not workdir.exists()
 
+
+def test_axis_of_names_accepts_unquoted_tuples_and_comma_lists(tmp_path):
+    for value in ("(huber,cauchy)", "huber,cauchy", "('huber', 'cauchy')"):
+        proc = _sweep("--config=configs/tiny.py", "--dry_run", f"--config.sweep.loss={value}")
+        assert proc.returncode == 0, (value, proc.stderr[-2000:])
+        assert "8 runs in 1 group" in proc.stdout
+    proc = _sweep("--config=configs/tiny.py", "--dry_run", "--config.sweep.loss=(hubr,cauchy)")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "config.sweep.loss: unknown loss 'hubr'" in line, line
+    assert "--config.sweep.loss='(a,b)', a,b" in line, line
+
+
+def test_axis_literal_forms():
+    forms = {"(huber,cauchy)": ("huber", "cauchy"), "huber,cauchy": ("huber", "cauchy"),
+             "[huber, cauchy]": ("huber", "cauchy"), "huber": ("huber",),
+             "('huber','cauchy')": ("huber", "cauchy"), "(0.1,1e-2)": (0.1, 1e-2),
+             "0.1,1": (0.1, 1), "((16,),(8,8))": ((16,), (8, 8)), "None": None,
+             "(relu,'gelu')": ("relu", "gelu")}
+    for text, value in forms.items():
+        assert ast.literal_eval(validation._axis_literal(text)) == value, text
