@@ -31,8 +31,6 @@ from collections.abc import Sequence
 
 from ml_collections import config_dict
 
-import losses
-
 _BASE_NUMERIC_FIELDS = ("seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio")
 _DATASET_NUMERIC_FIELDS = (
     "dataset.noise_scale", "dataset.df", "dataset.contamination", "dataset.outlier_scale",
@@ -46,6 +44,8 @@ class _NumericFields(Sequence):
     the knobs of a loss registered later (`losses.register`) are swept like the built-ins'."""
 
     def _fields(self) -> tuple[str, ...]:
+        import losses  # here: the field lists above are read without importing JAX
+
         knobs = {f"loss_knobs.{knob}" for name in losses.names()
                  for knob, default in losses.knobs(name).items() if isinstance(default, float)}
         return (*_BASE_NUMERIC_FIELDS, *sorted(knobs), *_DATASET_NUMERIC_FIELDS)
@@ -116,6 +116,8 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     first so their knobs are fields (`config.loss_knobs.<knob>`, sweepable) of this config;
     recorded in config.json as `config.imports`, so `reproduce` and `merge` import them again.
     """
+    import losses  # here, not at the top: experiments.analysis reads the field lists without JAX
+
     import_modules(imports)
     c = config_dict.ConfigDict()
     c.imports = tuple(imports)  # modules registering losses of one's own (losses.register)
@@ -270,6 +272,8 @@ def _field_comments() -> dict[str, str]:
 
 def describe_fields() -> list[tuple[str, object, str]]:
     """(dotted path, default, one line of meaning) for every field but the sweep axes."""
+    import losses
+
     config = base_config()
     comments = _field_comments()
     takers: dict[str, list[str]] = {}
