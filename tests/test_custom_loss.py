@@ -135,3 +135,4 @@ def test_custom_loss_with_a_swept_knob_sweeps_and_reproduces_exactly(tmp_path):
     proc = _run(["experiments.reproduce", f"--workdir={workdir}"], tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "REPRODUCED: " in proc.stdout and " 0 close, 0 mismatched" in proc.stdout
+    assert "device_count" not in proc.stdout  # rerun on the recorded CPU devices (item 5)
