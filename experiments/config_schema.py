@@ -273,6 +273,7 @@ def _field_comments() -> dict[str, str]:
 def describe_fields() -> list[tuple[str, object, str]]:
     """(dotted path, default, one line of meaning) for every field but the sweep axes."""
     import losses
+    from experiments import grid  # grid imports this module: here, once both are loaded
 
     config = base_config()
     comments = _field_comments()
@@ -281,7 +282,7 @@ def describe_fields() -> list[tuple[str, object, str]]:
         for knob in losses.knobs(name):
             takers.setdefault(knob, []).append(name)
     rows = []
-    for path, default in _leaves(config):
+    for path, default in grid.flatten(config).items():
         if path.startswith("sweep."):
             continue
         if path.startswith("loss_knobs."):
@@ -292,10 +293,3 @@ def describe_fields() -> list[tuple[str, object, str]]:
         rows.append((path, default, meaning))
     return rows
 
-
-def _leaves(node: config_dict.ConfigDict, prefix: str = ""):
-    for key, value in node.items():
-        if isinstance(value, config_dict.ConfigDict):
-            yield from _leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
