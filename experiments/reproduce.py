@@ -37,6 +37,9 @@ from experiments import console, devices, provenance, result_files, sweep, valid
 from experiments import plan as plan_lib
 from experiments import workdir as workdir_lib
 
+# --help shows the docstring's summary and command line (validation.print_help_and_exit).
+USAGE = "\n\n".join(__doc__.split("\n\n")[:2])
+
 # --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
 _INTO = flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
 _RTOL = flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")

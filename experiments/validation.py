@@ -537,9 +537,9 @@ def print_help_and_exit(argv0: str) -> NoReturn:
     # The module's USAGE, else its docstring's first paragraph (the rest is for developers).
     usage = getattr(main, "USAGE", None) or (getattr(main, "__doc__", None) or "").split("\n\n")[0]
     print(usage.strip() or f"usage: {argv0} [flags]")
-    if "config" in flags.FLAGS:
-        print(f"\n{_FIELDS_HELP}")
     own = flags.FLAGS.flags_by_module_dict().get(sys.argv[0], [])  # absl: __main__'s flags
+    if any(flag.name == "config" for flag in own):  # the sweep's, not reproduce's
+        print(f"\n{_FIELDS_HELP}")
     if own:
         print("\nFlags:")
         for flag in own:

@@ -76,3 +76,11 @@ def test_axis_literal_forms():
              "(relu,'gelu')": ("relu", "gelu")}
     for text, value in forms.items():
         assert ast.literal_eval(validation._axis_literal(text)) == value, text
+
+
+def test_reproduce_help_exits_0_with_its_command_line():
+    proc = subprocess.run([sys.executable, "-m", "experiments.reproduce", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "python -m experiments.reproduce --workdir=" in proc.stdout and "--rtol" in proc.stdout
+    assert "--config_fields" not in proc.stdout  # the sweep's, not reproduce's
