@@ -3,7 +3,8 @@ r"""A tiny sweep for smoke tests and for trying flags: seconds on 2 CPU cores.
   python -m experiments.sweep --config=configs/tiny.py --workdir=runs/tiny
 
 A linear teacher in 8 dimensions with Student-t noise, an MLP 8 -> 16 -> 1, Adam, 100 steps;
-losses {squared_error, huber} × λ ∈ {0, 1e-2} × seeds {0, 1} = 8 runs in 2 compiled programs.
+losses {squared_error, huber} × λ ∈ {0, 1e-2} × seeds {0, 1} = 8 runs in 1 compiled program (the
+losses of a task share one: config.fuse_losses), in 2 chunks of 4.
 """
 
 from experiments.config_schema import base_config

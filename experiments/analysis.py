@@ -8,21 +8,24 @@
 
 Figures are built with matplotlib's object API (`matplotlib.figure.Figure`, no pyplot state) so
 importing this module selects no backend and a notebook's inline display keeps working; saving
-is the caller's job (`fig.savefig(path)`).
+is the caller's job (`fig.savefig(path)`). Importing it is cheap: it imports neither JAX nor
+matplotlib (the figure functions import matplotlib when called), so reading tables takes pandas.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from experiments import result_files
 from experiments import workdir as workdir_lib
 from experiments.config_schema import EXECUTION_FIELDS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ID_COLUMNS = ("run_id", "group_id", "run_name")
 SEED = "seed"
@@ -157,6 +160,8 @@ def curves_by_loss(sweep: Sweep, metric: str = "test_mse", *, log: bool = False)
         have = sorted(sweep.curves["metric"].unique())
         raise ValueError(f"metric {metric!r} not in the curves; have {have}")
     keys = _other_axes(sweep) or ["loss"]
+    from matplotlib.figure import Figure  # here: importing this module stays cheap
+
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for values, line in frame.groupby(keys, sort=True):
@@ -179,6 +184,8 @@ def metric_vs_strength(sweep: Sweep, metric: str = "final_test_mse") -> Figure:
     if STRENGTH not in sweep.runs or metric not in sweep.runs:
         raise ValueError(f"need columns {STRENGTH!r} and {metric!r} in the runs table")
     keys = _other_axes(sweep, STRENGTH) or ["loss"]
+    from matplotlib.figure import Figure  # here: importing this module stays cheap
+
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for values, line in sweep.runs.groupby(keys, sort=True):

@@ -21,19 +21,52 @@ program; every other axis changes the program's structure and forms a group of i
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
+import pathlib
+import re
+import sys
+from collections.abc import Sequence
+
 from ml_collections import config_dict
 
-import losses
-
-# Fields whose values enter the compiled run as traced arrays (one program for all values):
-# among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
-# different formula, so it changes the program).
-NUMERIC_FIELDS = (
-    "seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio",
-    *sorted({f"loss_knobs.{knob}" for name in losses.names()
-             for knob, default in losses.knobs(name).items() if isinstance(default, float)}),
+_BASE_NUMERIC_FIELDS = ("seed", "learning_rate", "momentum", "penalty_strength", "l1_ratio")
+_DATASET_NUMERIC_FIELDS = (
     "dataset.noise_scale", "dataset.df", "dataset.contamination", "dataset.outlier_scale",
 )
+
+
+class _NumericFields(Sequence):
+    """The fields whose values enter the compiled run as traced arrays (one program for all values):
+    among the loss knobs, every real-valued one (an int knob, multi_margin's exponent p, picks a
+    different formula, so it changes the program). Read from the loss registry on each use, so
+    the knobs of a loss registered later (`losses.register`) are swept like the built-ins'."""
+
+    def _fields(self) -> tuple[str, ...]:
+        import losses  # here: the field lists above are read without importing JAX
+
+        knobs = {f"loss_knobs.{knob}" for name in losses.names()
+                 for knob, default in losses.knobs(name).items() if isinstance(default, float)}
+        return (*_BASE_NUMERIC_FIELDS, *sorted(knobs), *_DATASET_NUMERIC_FIELDS)
+
+    def __getitem__(self, index):
+        return self._fields()[index]
+
+    def __len__(self) -> int:
+        return len(self._fields())
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._fields()
+
+    def __iter__(self):
+        return iter(self._fields())
+
+    def __repr__(self) -> str:
+        return repr(self._fields())
+
+
+NUMERIC_FIELDS = _NumericFields()
 
 # Execution fields that never change a run's numbers: a workdir may be resumed with other values.
 # Not checkpoint_every: its segments are separate XLA programs, which may round a reduction
@@ -48,42 +81,74 @@ RESULT_NEUTRAL_FIELDS = (
 # they can't be sweep axes and don't enter a run's identity (chunking, fusing and numerics
 # flags do decide which files hold which runs, or the last bits of the numbers).
 EXECUTION_FIELDS = (
-    *RESULT_NEUTRAL_FIELDS, "sweep", "chunk_size", "checkpoint_every", "fuse_losses", "fuse_noise",
+    *RESULT_NEUTRAL_FIELDS, "imports", "sweep", "chunk_size", "checkpoint_every", "fuse_losses",
+    "fuse_noise",
     "matmul_precision", "xla_gpu_deterministic_ops", "xla_optimization_level",
 )
 
 
-def base_config() -> config_dict.ConfigDict:
-    """All fields with defaults (a small synthetic regression with an MLP and Adam)."""
+def import_modules(imports: Sequence[str]) -> None:
+    """Import each module (dotted name, or path of a .py file) of `config.imports`.
+
+    They register losses of one's own (`losses.register`); ValueError naming the module when one
+    can't be imported.
+    """
+    for name in imports:
+        try:
+            if str(name).endswith(".py"):
+                path = pathlib.Path(name).expanduser()
+                spec = importlib.util.spec_from_file_location(f"losslab_imports.{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(name)
+        except Exception as e:  # any failure inside the user's module: name it, in one line
+            text = " ".join(str(e).split())
+            raise ValueError(f"config.imports: cannot import {name!r} ({type(e).__name__}: "
+                             f"{text})") from None
+
+
+def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
+    """All fields with defaults (a small synthetic regression with an MLP and Adam).
+
+    `imports`: modules (dotted names, or .py paths) that register losses of one's own, imported
+    first so their knobs are fields (`config.loss_knobs.<knob>`, sweepable) of this config;
+    recorded in config.json as `config.imports`, so `reproduce` and `merge` import them again.
+    """
+    import losses  # here, not at the top: experiments.analysis reads the field lists without JAX
+
+    import_modules(imports)
     c = config_dict.ConfigDict()
-    c.seed = 0
+    c.imports = tuple(imports)  # modules registering losses of one's own (losses.register)
+    c.seed = 0  # parameter init, minibatch order and (synthetic) noise draw
 
     c.dataset = config_dict.ConfigDict()
     c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d
     c.dataset.teacher = "nonlinear"  # synthetic: linear | nonlinear
-    c.dataset.n_train = 2048
-    c.dataset.n_test = 1024
-    c.dataset.dim = 16
+    c.dataset.n_train = 2048  # synthetic: training examples
+    c.dataset.n_test = 1024  # synthetic: test examples
+    c.dataset.dim = 16  # synthetic: input dimension
     c.dataset.data_seed = 0  # synthetic: fixed design x and teacher; mnist1d: generator seed
     c.dataset.noise = "gaussian"  # gaussian | laplace | student_t | contaminated | heteroscedastic
     c.dataset.noise_scale = 0.5  # std of the noise (student_t: multiplies a standard t_ν draw)
     c.dataset.df = 3.0  # student_t degrees of freedom ν
     c.dataset.contamination = 0.1  # contaminated: fraction ε of outliers
     c.dataset.outlier_scale = 10.0  # contaminated: outlier std / noise_scale
-    c.dataset.test_fraction = 0.25  # diabetes, digits
-    c.dataset.split_seed = 0  # diabetes, digits
+    c.dataset.test_fraction = 0.25  # diabetes, digits: fraction held out for test
+    c.dataset.split_seed = 0  # diabetes, digits: seed of the train/test split
     c.dataset.num_samples = 4000  # mnist1d (80/20 split)
     c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
     # Fraction of the training split held out for selection (lr, λ, budget), seeded; 0 = none.
     c.dataset.validation_fraction = 0.0
-    c.dataset.validation_seed = 0
+    c.dataset.validation_seed = 0  # seed of the validation hold-out
 
     c.model = config_dict.ConfigDict()
     c.model.name = "mlp"  # linear | mlp | cnn
-    c.model.widths = (64,)
-    c.model.activation = "relu"
-    c.model.channels = (16, 32)  # cnn
-    c.model.dense_width = 64  # cnn
+    c.model.widths = (64,)  # mlp: hidden layer widths
+    c.model.activation = "relu"  # hidden activation (flax.linen name)
+    c.model.channels = (16, 32)  # cnn: conv channels per layer
+    c.model.dense_width = 64  # cnn: width of the dense layer
 
     c.loss = "squared_error"  # any name in losses.names()
     # Knobs of every loss with the library's defaults (losses.knobs(name): one definition; the
@@ -93,21 +158,21 @@ def base_config() -> config_dict.ConfigDict:
     )
 
     c.penalty = "l2"  # l2 (½‖θ‖²) | l1 (‖θ‖₁) | elastic_net | none
-    c.penalty_strength = 0.0  # λ
+    c.penalty_strength = 0.0  # λ: weight of the penalty in the objective
     c.l1_ratio = 0.5  # elastic_net mixing
     c.penalty_mask = "kernels"  # kernels (ndim >= 2; biases exempt) | all
     c.l2_mode = "coupled"  # coupled (λ·penalty in the loss) | decoupled (weight decay)
 
     c.optimizer = "adam"  # sgd | momentum | adam | adamw (= adam, decoupled decay)
-    c.learning_rate = 1e-3
+    c.learning_rate = 1e-3  # peak step size (schedules scale it)
     c.momentum = 0.9  # momentum (heavy ball β)
-    c.b1 = 0.9  # adam
-    c.b2 = 0.999  # adam
-    c.eps = 1e-8  # adam
+    c.b1 = 0.9  # adam: first-moment decay β1
+    c.b2 = 0.999  # adam: second-moment decay β2
+    c.eps = 1e-8  # adam: ε added to the root second moment
     c.schedule = "constant"  # constant | cosine | inverse_sqrt (config.warmup_steps: linear warmup)
-    c.warmup_steps = 0
+    c.warmup_steps = 0  # linear warmup steps (0: none)
 
-    c.steps = 1000
+    c.steps = 1000  # optimizer steps per run
     c.batch_size = 256  # 0: full batch
     c.log_every = 20  # metrics every this many steps (and at step 0)
     c.diverge_threshold = 1e3  # diverged: objective not finite or > this × its initial value
@@ -138,11 +203,11 @@ def base_config() -> config_dict.ConfigDict:
     # Likewise one program for every noise family (the run's family is a traced index; the noise
     # is drawn once per run, so computing every family's draw and selecting one costs little).
     c.fuse_noise = True
-    c.tensorboard = True
-    c.plots = True
-    c.progress = True
+    c.tensorboard = True  # write TensorBoard event files
+    c.plots = True  # write the plots at the end
+    c.progress = True  # progress bar on the console
     c.shard = 0  # run the shard-th of num_shards parts of the grid (Slurm arrays)
-    c.num_shards = 1
+    c.num_shards = 1  # parts the grid is split into (one per Slurm array task)
     c.distributed = False  # jax.distributed.initialize() and split the grid over processes
     c.coordinator_address = ""  # host:port, or "" to let JAX detect the cluster
     c.num_processes = 0  # 0: detected
@@ -190,3 +255,49 @@ def _sweep_placeholders(c: config_dict.ConfigDict) -> config_dict.ConfigDict:
         else:
             sweep[key] = config_dict.placeholder(tuple)
     return sweep
+
+
+_FIELD_LINE = re.compile(r"^\s*c\.([\w.]+)\s*=\s*(.*?)(?:\s+#\s*(.*))?$")
+
+
+def _field_comments() -> dict[str, str]:
+    """Dotted path -> the comment base_config() gives the field: its own trailing comment, else
+    the first sentence of the comment block above it (the source is the one definition)."""
+    comments: dict[str, str] = {}
+    block: list[str] = []
+    for line in inspect.getsource(base_config).splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            block.append(text.lstrip("# "))
+            continue
+        match = _FIELD_LINE.match(line)
+        if match:
+            above = re.split(r"(?<=[.:])\s", " ".join(block), maxsplit=1)[0].rstrip(".:")
+            comments[match.group(1)] = match.group(3) or above
+        block = []
+    return comments
+
+
+def describe_fields() -> list[tuple[str, object, str]]:
+    """(dotted path, default, one line of meaning) for every field but the sweep axes."""
+    import losses
+    from experiments import grid  # grid imports this module: here, once both are loaded
+
+    config = base_config()
+    comments = _field_comments()
+    takers: dict[str, list[str]] = {}
+    for name in losses.names():
+        for knob in losses.knobs(name):
+            takers.setdefault(knob, []).append(name)
+    rows = []
+    for path, default in grid.flatten(config).items():
+        if path.startswith("sweep."):
+            continue
+        if path.startswith("loss_knobs."):
+            knob = path.split(".", 1)[1]
+            meaning = f"knob of {', '.join(takers.get(knob, ['no loss']))} (see its docstring)"
+        else:
+            meaning = comments.get(path, "")
+        rows.append((path, default, meaning))
+    return rows
+

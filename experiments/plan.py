@@ -133,6 +133,27 @@ class SweepPlan:
         split = blocks(len(self.chunks), self.part.count)
         return [self.chunks[i].key for p in self.part.job_parts for i in split[p]]
 
+    def summary(self) -> str:
+        """The plan in words (the sweep's --dry_run): runs, groups, chunks, this part's share,
+        the estimated cost, one line per group, and a last line `chunks: N` (for scripts)."""
+        runs = sum(len(p.runs) for p in self.programs)
+        owned_runs = sum(len(c.runs) for c in self.owned)
+        lines = [
+            f"{runs} runs in {len(self.programs)} group{'s' * (len(self.programs) != 1)} (one "
+            f"compiled program each), {len(self.chunks)} chunks of up to {self.chunk_size} runs, "
+            f"one chunk per device on {self.n_devices} device(s)",
+            f"this part ({self.part.name}): {len(self.owned)} chunks, {owned_runs} runs; "
+            f"{validation.estimate(self.config, owned_runs)} (compiling not counted)",
+        ]
+        for program in self.programs:
+            chunks = sum(c.group_id == program.group_id for c in self.chunks)
+            swept = ", ".join(f"{k}={v}" for k, v in program.structure
+                              if k in dict(program.runs[0].swept) or k == "loss_task")
+            lines.append(f"  group {program.group_id}: {len(program.runs)} runs, {chunks} "
+                         f"chunks{'; ' + swept if swept else ''}")
+        lines.append(f"chunks: {len(self.chunks)}")
+        return "\n".join(lines)
+
     def grid_record(self) -> dict[str, Any]:
         """The grid as config.json records it."""
         return {
@@ -178,6 +199,7 @@ def config_from_record(record: dict[str, Any]) -> config_dict.ConfigDict:
     """The sweep's ConfigDict from config.json's "config": base_config() with every field set."""
     if "config" not in record:
         raise ValueError("config.json has no 'config' key (the resolved config)")
-    config = base_config()
+    # The modules that registered its losses first: their knobs are fields of the config.
+    config = base_config(imports=_as_tuples(record["config"].get("imports", [])))
     _assign(config, record["config"], "")
     return config

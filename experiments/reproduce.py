@@ -18,6 +18,8 @@ recorded in config.json, since any of them can change the numbers. Exit code 0 w
 is exact or close, 1 otherwise (2 for a workdir that can't be read).
 
 On CPU, with the recorded versions, commit and platform, every column is expected to be exact.
+Before JAX starts, the recorded config's XLA flags are set, with the recorded number of CPU
+devices for a sweep run on the CPU (`use_recorded_devices`), as the sweep's command line did.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ import numpy as np
 import pandas as pd
 from absl import app, flags, logging
 
-from experiments import console, provenance, result_files, sweep, validation
+from experiments import console, devices, provenance, result_files, sweep, validation
 from experiments import plan as plan_lib
 from experiments import workdir as workdir_lib
+
+# --help shows the docstring's summary and command line (validation.print_help_and_exit).
+USAGE = "\n\n".join(__doc__.split("\n\n")[:2])
 
 # --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
 _INTO = flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
@@ -138,6 +143,18 @@ def compare_tables(table: str, recorded: pd.DataFrame, rerun: pd.DataFrame, rtol
     return reports
 
 
+def use_recorded_devices(record: dict[str, Any]) -> None:
+    """Ask XLA for the recorded run's settings: its config's XLA flags (optimization level, GPU
+    determinism) and, for a sweep run on the CPU, its device count (CPU devices are XLA's
+    partition of the cores, available on any machine). Call it before JAX initializes its
+    backend; a flag XLA_FLAGS already carries is kept (devices.apply_xla_flags)."""
+    config = plan_lib.config_from_record(record)
+    machine = record.get("machine", {})
+    if machine.get("jax_backend") == "cpu" and int(machine.get("device_count", 0)) > 0:
+        config.cpu_devices = int(machine["device_count"])
+    devices.apply_xla_flags(config)
+
+
 def reproduce(workdir: str | pathlib.Path, into: str | pathlib.Path | None = None, *,
               rtol: float = 1e-4, atol: float = 1e-6, overwrite: bool = False) -> Report:
     """Rerun the sweep recorded in `workdir` into a fresh `into` and compare every table column.
@@ -209,6 +226,7 @@ def main(argv):
         raise app.UsageError("--workdir is required (a finished sweep's directory)")
     console.quiet_jax()
     try:
+        use_recorded_devices(workdir_lib.read_record(flags.FLAGS.workdir))
         report = reproduce(flags.FLAGS.workdir, _INTO.value, rtol=_RTOL.value, atol=_ATOL.value,
                            overwrite=flags.FLAGS.overwrite)
     except (OSError, ValueError, workdir_lib.WorkdirError) as e:

@@ -33,6 +33,7 @@ from ml_collections import config_dict, config_flags
 
 from experiments import (
     checkpoints,
+    config_schema,
     console,
     devices,
     distribution,
@@ -50,6 +51,13 @@ from experiments import (
 from experiments import workdir as workdir_lib
 from experiments.plan import Chunk, Program, SweepPlan
 
+USAGE = """Run a sweep of training runs and write its tables, plots and TensorBoard curves.
+
+  python -m experiments.sweep --config=configs/default.py --workdir=runs/default \\
+      [--config.<field>=<value> ...] [--config.sweep.<field>='(a,b)' ...] [--dry_run]
+
+Rerunning the same command resumes: finished chunks are kept."""
+
 # No default here: validation.parse_flags supplies the shipped configs/default.py (found through
 # the installed `configs` package, so it works from any directory) inside its error handling.
 _CONFIG = config_flags.DEFINE_config_file(
@@ -58,6 +66,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for tables, plots and TensorBoard.")
+_CONFIG_FIELDS = flags.DEFINE_bool(
+    "config_fields", False, "Print every config field with its default and meaning, and exit."
+)
+_DRY_RUN = flags.DEFINE_bool(
+    "dry_run", False, "Check the config and print the plan (groups, chunks, runs, estimated "
+    "time; a last line `chunks: N`) without training or writing anything; --workdir not needed."
+)
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "If --workdir holds a different sweep, move it aside to "
     "<workdir>.old-<timestamp> and start fresh (without it, such a workdir is refused)."
@@ -590,6 +605,15 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
 
 
+def format_fields() -> str:
+    """Every config field, its default and one line of meaning (config_schema.describe_fields)."""
+    rows = config_schema.describe_fields()
+    width = max(len(path) for path, _, _ in rows)
+    lines = [f"{path:<{width}}  {default!r:<22} {meaning}" for path, default, meaning in rows]
+    return "\n".join([*lines, "", "sweep.<field>: a tuple of values makes <field> a sweep axis "
+                       "(None: not swept)"])
+
+
 # Errors the command line reports in one line: exit status 2 (a bad config, workdir or chunk:
 # the message says what to change, or that rerunning recomputes it), 1 for a disk that can't be
 # written (results kept; fix the disk and rerun).
@@ -605,7 +629,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     matplotlib.use("Agg")  # a command line draws to files; importing the modules never does this
-    if _WORKDIR.value is None:
+    if _CONFIG_FIELDS.value:
+        print(format_fields())
+        return
+    if _WORKDIR.value is None and not _DRY_RUN.value:
         raise app.UsageError("--workdir is required (e.g. --workdir=runs/default)")
     config = _CONFIG.value
     console.quiet_jax()
@@ -614,6 +641,10 @@ def main(argv):
         devices.apply_xla_flags(config)
         devices.initialize(config)
         overridden = config_flags.get_override_values(flags.FLAGS["config"])
+        if _DRY_RUN.value:
+            plan = SweepPlan.resolve(config, jax.local_device_count(), overridden=overridden)
+            print(plan.summary())
+            return
         run_sweep(config, _WORKDIR.value, overwrite=_OVERWRITE.value, overridden=overridden)
     except ONE_LINE_ERRORS as e:
         logging.error("%s", e)  # one line, no traceback: the message says what to fix

@@ -5,7 +5,8 @@
 Layout:
   tb/<run name>/events.out.tfevents.*   one directory per run, named by its swept values
                                         ('loss=huber/penalty_strength=0.001/seed=0'); holds
-                                        the curves (train/*, test/*, optim/*), the run's final
+                                        the curves (train/*, test/*, val/*, optim/*: the
+                                        curves table's, sharpness at its measured steps), the final
                                         metrics as `results/<runs-table column>` at the last
                                         step, and the hparams plugin's summaries
   tb/.written/g<G>-c<C>                 that chunk's runs are complete in tb/
@@ -64,10 +65,17 @@ CURVE_TAGS = {
     "test_loss": "test/loss",
     "test_mse": "test/mse",
     "test_accuracy": "test/accuracy",
+    "val_mse": "val/mse",
+    "val_accuracy": "val/accuracy",
     "grad_norm": "optim/grad_norm",
+    "minibatch_grad_norm": "optim/minibatch_grad_norm",
     "update_norm": "optim/update_norm",
     "param_norm": "optim/param_norm",
+    "sharpness": "optim/sharpness",
 }
+# Curves measured at some logged steps only (NaN at the others): a NaN there is no value, so it
+# is left out rather than drawn as a gap between every two points.
+SPARSE_CURVES = ("sharpness",)
 
 _NOT_METRICS = {"run_id", "group_id", "run_name", *table_rows.IDENTITY_FIELDS}
 # An hparam's kind -> (its HParamInfo type, the SessionStartInfo field holding a run's value).
@@ -135,10 +143,14 @@ class Writer:
             summaries = [(experiment, None), (self._session_start(row), None)]
             # One event per logged step holding every curve's value (as a merged summary does):
             # a seventh of the events to frame and checksum, which was most of the host's time.
-            tags = [tag for column, tag in CURVE_TAGS.items() if column in frame]
-            table = frame[[c for c in CURVE_TAGS if c in frame]].to_numpy(dtype=np.float64)
+            columns = [c for c in CURVE_TAGS if c in frame]
+            tags = [CURVE_TAGS[c] for c in columns]
+            sparse = [c in SPARSE_CURVES for c in columns]
+            table = frame[columns].to_numpy(dtype=np.float64)
             for step, values in zip(frame["step"].tolist(), table.tolist(), strict=True):
-                summaries.append((_scalars(zip(tags, values, strict=True)), step))
+                pairs = [(tag, v) for tag, v, skip_nan in zip(tags, values, sparse, strict=True)
+                         if not (skip_nan and math.isnan(v))]
+                summaries.append((_scalars(pairs), step))
             if metrics:
                 results = [(RESULTS_PREFIX + c, float(row[c])) for c in metrics]
                 summaries.append((_scalars(results), last))

@@ -25,6 +25,7 @@ which absl reports with exit status 1) exits with status 2 and one line.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import math
@@ -194,21 +195,27 @@ def _amount(value: float, *units) -> str:
     return f"{value / sizes[i]:.3g} {names[i]}"
 
 
+def estimate(config: config_dict.ConfigDict, runs: int) -> str:
+    """The size of a grid's tables and its training time, e.g. "an estimated 16.4 GB of ..."."""
+    logged = int(config.steps) // max(1, int(config.log_every)) + 1
+    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
+    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
+    return (f"an estimated {_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
+            f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step "
+            "on 2 CPU cores")
+
+
 def check_budget(config: config_dict.ConfigDict, axes: dict[str, tuple]) -> None:
     """Refuse a grid of more than config.max_runs runs, counted from the axes (never expanded)."""
     runs = math.prod(len(v) for v in axes.values())
     limit = int(config.max_runs)
     if runs <= limit:
         return
-    logged = int(config.steps) // max(1, int(config.log_every)) + 1
-    size = runs * (logged * _CURVE_ROW_BYTES + _RUN_BYTES)
-    seconds = runs * int(config.steps) * _SECONDS_PER_RUN_STEP
     shape = " x ".join(f"{path} {len(v)}" for path, v in axes.items())
     raise ConfigError(
-        f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: an estimated "
-        f"{_amount(size, 1e6, 'MB', 1e9, 'GB')} of tables and "
-        f"{_amount(seconds, 1, 's', 60, 'min', 3600, 'h')} of training at ~6 us per run-step on 2 "
-        "CPU cores; shrink an axis, or raise --config.max_runs for a deliberate huge sweep"
+        f"the grid has {runs:,} runs ({shape}), more than config.max_runs={limit:,}: "
+        f"{estimate(config, runs)}; shrink an axis, or raise --config.max_runs for a deliberate "
+        "huge sweep"
     )
 
 
@@ -216,7 +223,9 @@ def _sweep_axes(config: config_dict.ConfigDict) -> dict[str, tuple]:
     try:
         axes = dict(grid.sweep_axes(config))
     except ValueError as e:
-        raise ConfigError(f"config.{e}" if str(e).startswith("sweep.") else str(e)) from None
+        if str(e).startswith("sweep."):
+            raise ConfigError(f"config.{e} ({axis_syntax(str(e).split()[0][6:])})") from None
+        raise ConfigError(str(e)) from None
     for path in axes:
         if path.split(".")[0] in EXECUTION_FIELDS:
             raise ConfigError(
@@ -258,12 +267,17 @@ def _check_type(name: str, value: Any, default: Any) -> None:
 
 def _check_field(name: str, path: str, value: Any, default: Any) -> None:
     """Type, name and range of one value of one field; `name` is how the message refers to it."""
+    if path == "imports":  # module names (config_schema.import_modules imported them already)
+        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}={value!r} must be a tuple of module names")
+        return
     _check_type(name, value, default)
     if path in NAMED_FIELDS:
         valid = NAMED_FIELDS[path]()
         if value not in valid:
             kind = _KINDS.get(path, path.split(".")[-1])
-            raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}")
+            syntax = f" ({axis_syntax(path)})" if name.startswith("config.sweep.") else ""
+            raise ConfigError(f"{name}: unknown {kind} {value!r}{_closest(value, valid)}{syntax}")
         return
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return
@@ -516,14 +530,86 @@ def _refuse_flags(message: str) -> NoReturn:
     sys.exit(2)
 
 
+# absl's help flags, which exit with status 1 after absl's usage text.
+_HELP_FLAGS = ("-h", "-?", "-help", "--help", "-helpshort", "--helpshort", "-helpfull",
+               "--helpfull")
+_FIELDS_HELP = """\
+Config fields: every field of experiments/config_schema.py is set with
+--config.<field>=<value> (e.g. --config.learning_rate=3e-3); --config.sweep.<field>='(a,b)'
+(or a,b) makes it a sweep axis. --config_fields lists every field with its default and meaning;
+--dry_run prints the plan (groups, chunks, runs, estimated time) without training or writing."""
+
+
+def print_help_and_exit(argv0: str) -> NoReturn:
+    """The main module's usage, its flags and where the config fields are; exit status 0."""
+    main = sys.modules.get("__main__")
+    # The module's USAGE, else its docstring's first paragraph (the rest is for developers).
+    usage = getattr(main, "USAGE", None) or (getattr(main, "__doc__", None) or "").split("\n\n")[0]
+    print(usage.strip() or f"usage: {argv0} [flags]")
+    own = flags.FLAGS.flags_by_module_dict().get(sys.argv[0], [])  # absl: __main__'s flags
+    if any(flag.name == "config" for flag in own):  # the sweep's, not reproduce's
+        print(f"\n{_FIELDS_HELP}")
+    if own:
+        print("\nFlags:")
+        for flag in own:
+            print(f"  --{flag.name}: {' '.join(str(flag.help).split())}")
+    sys.exit(0)
+
+
+def axis_syntax(path: str) -> str:
+    """How an axis is written on the command line (shown in the errors about one)."""
+    return (f"an axis is written --config.sweep.{path}='(a,b)', a,b or \"('a','b')\"; "
+            "numbers as (0.1,1.0)")
+
+
+_AXIS_FLAG = re.compile(r"^(--?config\.sweep\.[\w.]+)=(.*)$", re.DOTALL)
+
+
+def _axis_literal(text: str) -> str:
+    """An axis value as the Python literal ml_collections parses: "(huber,cauchy)" and
+    "huber,cauchy" become "('huber', 'cauchy')", "huber" a one-value axis; a value that is
+    already a literal ("('huber','cauchy')", "(0.1,1.0)", "None") is kept as it is."""
+    try:
+        ast.literal_eval(text)
+        return text
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    inner = text.strip()
+    if inner[:1] in "([" and inner[-1:] in ")]":
+        inner = inner[1:-1]
+    values = []
+    for item in (item.strip() for item in inner.split(",")):
+        if not item:
+            continue
+        try:
+            values.append(ast.literal_eval(item))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            values.append(item.strip("'\""))  # a bare name
+    return repr(tuple(values))
+
+
+def _with_axis_literals(argv: list[str]) -> list[str]:
+    """`argv` with each `--config.sweep.<path>=<value>` written as a Python literal."""
+    out = []
+    for arg in argv:
+        match = _AXIS_FLAG.match(arg)
+        out.append(f"{match.group(1)}={_axis_literal(match.group(2))}" if match else arg)
+    return out
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's parser; a bad `--config` file or `--config.<field>` override exits 2 with one line.
+
+    `--help` prints the usage and where the config fields are, and exits 0 (absl's exits 1).
 
     The config flag is defined without a default (experiments.sweep): ml_collections would parse
     a default, with the command line's overrides, when the module is imported, where a typo is
     a traceback. Without `--config`, `--config=DEFAULT_CONFIG_FILE` is put first here, so the
     default is loaded like any other file, inside this parser's error handling.
     """
+    if any(arg in _HELP_FLAGS for arg in argv[1:]):
+        print_help_and_exit(argv[0])
+    argv = [argv[0], *_with_axis_literals(argv[1:])]  # (huber,cauchy) and huber,cauchy too
     config_file = _config_file(argv)
     if "config" in flags.FLAGS and config_file is None:
         config_file = DEFAULT_CONFIG_FILE

@@ -40,6 +40,7 @@ from losses.registry import canonical
 from losses.registry import get
 from losses.registry import knobs
 from losses.registry import names
+from losses.registry import register
 from losses.registry import task
 from losses.regression import absolute_error
 from losses.regression import cosine_distance
@@ -99,6 +100,7 @@ __all__ = [
     "pseudo_huber",
     "quantile",
     "reduce",
+    "register",
     "robust_nll",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal",

@@ -88,6 +88,9 @@ _REGISTRY: dict[str, _Entry] = {
     "triplet_margin": _Entry(representation.triplet_margin, "representation", {"margin": 1.0}),
 }
 
+# The losses shipped here (`register` refuses to replace them).
+_BUILTINS = frozenset(_REGISTRY)
+
 # Other libraries' names -> canonical name. Conventions differ under some of them: `l2` here is
 # squared_error, r² (optax's l2_loss is ½r²); `nll` is torch's NLLLoss on log_softmax, i.e.
 # cross-entropy on logits.
@@ -148,6 +151,39 @@ ALIASES: dict[str, str] = {
     "triplet_margin_loss": "triplet_margin",
     "triplet": "triplet_margin",
 }
+
+
+_TASKS = ("regression", "classification")
+
+
+def register(name: str, fn: Callable[..., jax.Array], *, task: str,
+             knobs: dict[str, Any] | None = None) -> None:
+    """Add a loss of one's own: `fn(predictions, targets, **knobs)` -> elementwise values.
+
+    `task` is "regression" or "classification"; `knobs` maps each numeric keyword argument a sweep
+    may vary to its default (a float knob becomes a traced sweep axis, `config.loss_knobs.<knob>`).
+    Register before `experiments.config_schema.base_config()` builds a config (name the module
+    in `base_config(imports=...)`, which records it for `reproduce` and `merge`). Registering a
+    name of one's own again replaces it; a built-in name or alias is refused, and so is a knob
+    another loss has with a different default (knobs share one namespace, config.loss_knobs).
+    """
+    knobs = dict(knobs or {})
+    if name in ALIASES:
+        raise ValueError(f"loss name {name!r} is an alias of {ALIASES[name]!r}; choose another")
+    if name in _BUILTINS:
+        raise ValueError(f"loss name {name!r} is a built-in loss; choose another")
+    if task not in _TASKS:
+        raise ValueError(f"task={task!r} for loss {name!r}: expected one of {', '.join(_TASKS)}")
+    if not callable(fn):
+        raise ValueError(f"loss {name!r}: fn must be callable, got {type(fn).__name__}")
+    for other, entry in _REGISTRY.items():
+        for knob in set(knobs) & set(entry.knobs) if other != name else ():
+            if knobs[knob] != entry.knobs[knob] or type(knobs[knob]) is not type(entry.knobs[knob]):
+                raise ValueError(
+                    f"knob {knob!r} of loss {name!r} (default {knobs[knob]!r}) is also loss "
+                    f"{other!r}'s knob, with default {entry.knobs[knob]!r}: knobs share "
+                    "config.loss_knobs, so give it another name or the same default")
+    _REGISTRY[name] = _Entry(fn, task, knobs)
 
 
 def canonical(name: str) -> str:

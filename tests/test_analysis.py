@@ -87,3 +87,28 @@ def test_plots_return_figures(workdirs):
     assert len(fig.axes[0].get_legend().get_texts()) == 2  # one line per loss
     with pytest.raises(ValueError, match="nope"):
         analysis.curves_by_loss(loaded, "nope")
+
+
+def test_importing_analysis_is_cheap_it_imports_no_jax():
+    # Reading tables needs pandas only; JAX (~1-9 s to import) comes with the engine.
+    import subprocess
+    import sys
+
+    code = ("import sys, experiments.analysis; "
+            "print(sorted(m for m in ('jax', 'flax', 'optax', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=pathlib.Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_tiny_docstring_counts_its_runs_and_programs():
+    import re
+
+    from experiments import plan
+
+    described = re.search(r"= (\d+) runs in (\d+) compiled program", tiny.__doc__)
+    resolved = plan.SweepPlan.resolve(tiny.get_config())
+    assert described, tiny.__doc__
+    assert int(described.group(1)) == sum(len(p.runs) for p in resolved.programs)
+    assert int(described.group(2)) == len(resolved.programs)

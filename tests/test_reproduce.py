@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -103,3 +104,22 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
                  if (c.table, c.column) == (result_files.RUNS_TABLE, "final_test_loss")]
     assert column.status == "close"
     np.testing.assert_allclose(column.max_rel, 1e-6, rtol=1e-3)
+
+
+def test_reproduce_asks_for_the_recorded_cpu_device_count(monkeypatch):
+    # Item 5 of issue 33: a sweep recorded on 2 CPU devices was rerun on 1 (XLA's default).
+    config = tiny.get_config()
+    record = json.loads(json.dumps({"config": config.to_dict(), "machine": {
+        "jax_backend": "cpu", "device_count": 3, "xla_flags": ""}}, default=list))
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    reproduce.use_recorded_devices(record)
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_cpu_enable_fast_math=false"  # the user's flags are kept
+    assert "--xla_force_host_platform_device_count=3" in flags
+    assert "--xla_gpu_deterministic_ops=true" in flags  # and the config's own XLA flags
+    # a count already in XLA_FLAGS is kept; a GPU sweep's count says nothing about CPU devices
+    reproduce.use_recorded_devices(dict(record, machine={"jax_backend": "cpu", "device_count": 5}))
+    assert "count=3" in os.environ["XLA_FLAGS"] and "count=5" not in os.environ["XLA_FLAGS"]
+    monkeypatch.setenv("XLA_FLAGS", "")
+    reproduce.use_recorded_devices(dict(record, machine={"jax_backend": "gpu", "device_count": 8}))
+    assert "device_count=8" not in os.environ["XLA_FLAGS"]

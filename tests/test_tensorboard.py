@@ -199,3 +199,22 @@ def test_a_read_only_tb_directory_is_one_error_naming_it(tmp_path, monkeypatch):
                        match=r"can't write .*w/tb\S*: Permission denied") as info:
         writer.write_chunk((0, 0), runs, curves)
     assert "\n" not in str(info.value)
+
+
+def test_validation_and_sharpness_curves_are_in_tensorboard(tmp_path):
+    # Issue 33 item 7: the tables had them, TensorBoard did not. tiny holds out a validation split.
+    result = sweep.run_sweep(_config(sharpness_every=20, sharpness_iters=5), tmp_path / "w")
+    row = result.runs.iloc[0]
+    run = read_run(tmp_path / "w" / tensorboard_events.TB_DIR / row["run_name"])
+    mine = result.curves[result.curves["run_id"] == row["run_id"]]
+    assert run["scalars"]["val/mse"] == [
+        (s, pytest.approx(v, rel=1e-6)) for s, v in zip(mine["step"], mine["val_mse"], strict=True)
+    ]
+    # sharpness is measured at steps 0 and 20 only: NaN in between is left out, not plotted
+    measured = mine[mine["sharpness"].notna()]
+    assert list(measured["step"]) == [0, 20]
+    assert run["scalars"]["optim/sharpness"] == [
+        (s, pytest.approx(v, rel=1e-6))
+        for s, v in zip(measured["step"], measured["sharpness"], strict=True)
+    ]
+    assert "optim/minibatch_grad_norm" in run["scalars"]
