@@ -27,37 +27,50 @@ def _fail(name: str, value: object, requirement: str) -> None:
     raise ValueError(f"{name} must be {requirement}, got {name}={value!r}")
 
 
+def number(name: str, value: object) -> np.ndarray | None:
+    """A concrete knob as a numeric numpy array, None when it is a tracer; TypeError naming the
+    knob when it is not a number or an array of numbers (a string, None, a dict), where numpy's
+    own comparison error would name neither."""
+    try:
+        v = concrete(value)
+    except (TypeError, ValueError):  # a ragged list
+        v = np.asarray(None)
+    if v is not None and v.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a number or an array of numbers, got {name}={value!r}")
+    return v
+
+
 def positive(name: str, value: object) -> None:
     """Raises ValueError unless every element of a concrete `value` is > 0."""
-    v = concrete(value)
+    v = number(name, value)
     if v is not None and not np.all(v > 0):
         _fail(name, value, "> 0")
 
 
 def nonnegative(name: str, value: object) -> None:
     """Raises ValueError unless every element of a concrete `value` is >= 0."""
-    v = concrete(value)
+    v = number(name, value)
     if v is not None and not np.all(v >= 0):
         _fail(name, value, ">= 0")
 
 
 def open_unit(name: str, value: object) -> None:
     """Raises ValueError unless every element of a concrete `value` is in (0, 1)."""
-    v = concrete(value)
+    v = number(name, value)
     if v is not None and not np.all((v > 0) & (v < 1)):
         _fail(name, value, "in the open interval (0, 1)")
 
 
 def closed_unit(name: str, value: object) -> None:
     """Raises ValueError unless every element of a concrete `value` is in [0, 1]."""
-    v = concrete(value)
+    v = number(name, value)
     if v is not None and not np.all((v >= 0) & (v <= 1)):
         _fail(name, value, "in the closed interval [0, 1]")
 
 
 def not_nan(name: str, value: object) -> None:
     """Raises ValueError if a concrete `value` has a NaN (infinities are allowed)."""
-    v = concrete(value)
+    v = number(name, value)
     if v is not None and np.any(np.isnan(v)):
         _fail(name, value, "a number (not NaN)")
 
@@ -107,6 +120,49 @@ def residual_in_compute_dtype(
     return r, predictions.dtype
 
 
+def halved_residual(
+    predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None
+) -> tuple[jax.Array, jax.Array | None, jnp.dtype]:
+    """(x, halved, output dtype): the residual r = predictions - targets in the compute dtype as
+    r = x where `halved` is False and r = 2x where it is True, which is where p - t overflows
+    though p and t are finite (then x = p/2 - t/2, whose halvings are exact at that size).
+
+    For losses whose value stays representable beyond an overflowing residual (logarithmic or
+    fractional-power tails, slopes below 1): a loss of x/c takes x/`halve_where`(c, halved), a
+    loss linear in r doubles its value (`double_where`). `halved` is None without targets."""
+    r, out_dtype = residual_in_compute_dtype(predictions, targets)
+    if targets is None:
+        return r, None, out_dtype
+    dtype = r.dtype
+    half = 0.5 * jnp.asarray(predictions).astype(dtype) - 0.5 * jnp.asarray(targets).astype(dtype)
+    halved = jnp.isinf(r) & jnp.isfinite(half)
+    return jnp.where(halved, half, r), halved, out_dtype
+
+
+def halve_where(c: jax.Array, halved: jax.Array | None) -> jax.Array:
+    """c/2 where `halved` (see `halved_residual`), else c: x/(c/2) is r/c."""
+    return c if halved is None else jnp.where(halved, 0.5 * c, c)
+
+
+def double_where(value: jax.Array, halved: jax.Array | None) -> jax.Array:
+    """2·value where `halved` (see `halved_residual`), else value."""
+    return value if halved is None else jnp.where(halved, 2 * value, value)
+
+
+def spread(name: str, value: jax.typing.ArrayLike, r: jax.Array) -> jax.Array:
+    """A likelihood's spread (variance, scale, ν) in r's dtype; ValueError naming it unless its
+    shape broadcasts against the residual's."""
+    value = jnp.asarray(value, r.dtype)
+    try:
+        jnp.broadcast_shapes(value.shape, r.shape)
+    except ValueError:
+        raise ValueError(
+            f"{name} of shape {value.shape} does not broadcast against the residual of shape "
+            f"{r.shape}"
+        ) from None
+    return value
+
+
 def operands(
     predictions: jax.typing.ArrayLike, targets: jax.typing.ArrayLike | None
 ) -> tuple[jax.Array, jax.Array]:
@@ -146,6 +202,18 @@ def split(x: jax.Array, small: jax.Array, fill: float = 1.0) -> tuple[jax.Array,
     return jnp.where(small, x, 0), jnp.where(small, fill, x)
 
 
+def ratio(x: jax.Array, c: jax.Array, reciprocal: bool = False) -> jax.Array:
+    """x/c (x·(1/c) with `reciprocal`, which rounds as XLA's rewrite of a division by a
+    constant), computed as (x·k)/(c·k) with k a power of two that brings c·k into [½, 1): the
+    same value bit for bit (barring over- and underflow), but autodiff's derivative in c,
+    -(x·k)·k/(c·k)², forms no c², which overflows for a tiny c (1e-20 in float32: an inf, then
+    NaN) though x/c and its derivative are finite."""
+    _, exponent = jnp.frexp(jax.lax.stop_gradient(c))
+    k = jnp.ldexp(jnp.ones_like(c), -exponent)
+    xk, ck = x * k, c * k
+    return xk * (1 / ck) if reciprocal else xk / ck
+
+
 def log1p_square(x: jax.Array, c: jax.Array, b: jax.Array) -> jax.Array:
     """log(1 + (x/c)²/b) for every finite x (and c, b > 0), with its exact gradient.
 
@@ -153,7 +221,7 @@ def log1p_square(x: jax.Array, c: jax.Array, b: jax.Array) -> jax.Array:
     log1p(b(c/x)²), which also never forms x/c (finite even where x/c overflows)."""
     small = jnp.abs(x) < big(x.dtype) * c * jnp.sqrt(b)
     xs, xl = split(x, small)
-    ws = xs / c
+    ws = ratio(xs, c)
     large = 2 * (jnp.log(jnp.abs(xl)) - jnp.log(c)) - jnp.log(b) + jnp.log1p(b * jnp.square(c / xl))
     return jnp.where(small, jnp.log1p(jnp.square(ws) / b), large)
 
@@ -163,7 +231,7 @@ def ratio_over_sqrt1p(x: jax.Array, c: jax.Array, one: float = 0.0) -> jax.Array
     (one = 0: w/√(1 + w²) ∈ (-1, 1); one = 1: pseudo-Huber's (√(1 + w²) - 1)/w)."""
     small = jnp.abs(x) < big(x.dtype) * c
     xs, xl = split(x, small)
-    ws = xs / c
+    ws = ratio(xs, c)
     inv = c / xl  # 1/w, tiny
     large = jnp.sign(xl) / (one * jnp.abs(inv) + jnp.sqrt(1 + jnp.square(inv)))
     return jnp.where(small, ws / (one + jnp.sqrt(1 + jnp.square(ws))), large)

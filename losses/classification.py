@@ -12,8 +12,11 @@ class axis. Options shared by the multiclass losses:
     `softmax_cross_entropy` also takes a class mask with the logits' shape (see there).
   * `ignore_index`: integer labels equal to it give 0 with a zero gradient (torch's convention for
     padding; torch's mean then divides by the kept examples: `reduce(values, where=labels != i)`).
-  * integer labels outside [0, C): concrete labels raise ValueError naming the value; traced
-    labels (inside jit) give NaN for that example, never a silent wrap-around to another class.
+  * integer labels outside [0, C): concrete labels raise ValueError naming the value, checked
+    before jax converts them (an int64 beyond int32 would wrap to a valid class); traced labels
+    (inside jit) give NaN for that example, never a silent wrap-around to another class (without
+    x64, jax converts int64 labels passed into jit to int32 before any loss sees them: check
+    such labels outside the trace).
   * `weight` (where offered): a per-class weight of shape [C], torch's `weight`: the term of
     class j is multiplied by weight[j] (for integer labels: weight[y]); torch's mean reduction
     divides by Σ weight[y], i.e. `reduce(values, weights=weight[labels])` of the unweighted values.
@@ -67,7 +70,11 @@ class _Batch:
         return loss.astype(self.out_dtype)
 
 
-def _check_label_range(labels: jax.Array, num_classes: int, ignore_index: int | None) -> None:
+def _check_label_range(
+    labels: jax.typing.ArrayLike, num_classes: int, ignore_index: int | None
+) -> None:
+    """ValueError naming the first concrete label outside [0, C) (not ignore_index); called on
+    the labels as given, before jnp.asarray turns an int64 beyond int32 into another class."""
     value = _checks.concrete(labels)
     if value is None:
         return
@@ -81,6 +88,18 @@ def _check_label_range(labels: jax.Array, num_classes: int, ignore_index: int | 
             + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
             + f", got labels={first}"
         )
+
+
+def _index_labels(
+    labels: jax.typing.ArrayLike, num_classes: int, index_shape: tuple, ignore_index: int | None
+) -> jax.Array:
+    """The labels as a jax array, concrete integer class indices checked first: jnp.asarray
+    wraps an int64 beyond int32 (without x64) to another, valid class, or refuses a Python int
+    with an OverflowError that names no argument."""
+    value = _checks.concrete(labels)
+    if value is not None and value.dtype.kind in "iu" and value.shape == index_shape:
+        _check_label_range(value, num_classes, ignore_index)
+    return jnp.asarray(labels)
 
 
 _Axis = int | tuple[int, ...]  # one class axis, or several flattened into one
@@ -115,7 +134,6 @@ def _prepare(
 ) -> tuple[_Batch, jax.Array | None]:
     """The batch, and a class mask (`where` with the logits' ndim, only if `class_mask_ok`)."""
     logits = _checks.floating("logits", logits)
-    labels = jnp.asarray(labels)
     if logits.ndim == 0:
         raise ValueError("logits must have a class axis, got a scalar")
     axes = _class_axes(axis, logits.ndim)
@@ -123,6 +141,7 @@ def _prepare(
     z = _class_last(logits, axes).astype(dtype)
     num_classes = z.shape[-1]
     index_shape = z.shape[:-1]
+    labels = _index_labels(labels, num_classes, index_shape, ignore_index)
     if labels.shape == index_shape:
         if not jnp.issubdtype(labels.dtype, jnp.integer):
             raise ValueError(
@@ -152,7 +171,6 @@ def _prepare(
                 + f", got {where.shape}"
             )
     if is_index:
-        _check_label_range(labels, num_classes, ignore_index)
         in_range = (labels >= 0) & (labels < num_classes)
         if ignore_index is not None:
             ignored = labels == ignore_index
@@ -210,9 +228,18 @@ def _log_softmax(z: jax.Array, valid: jax.Array | None = None) -> tuple[jax.Arra
     return shifted - lse, row_ok
 
 
+def _zero_mass_safe(targets: jax.Array, scores: jax.Array) -> jax.Array:
+    """The scores (log p or s), with 0 where a class has no target mass and a -inf score, so
+    that t·score is 0 there (0·log 0 = 0) with no NaN in either gradient, while the derivative
+    in t_j stays score_j at every other class, zero mass included (optax's; distillation and
+    learned labels differentiate through the targets). At a -inf score with no mass the
+    derivative, +inf, is returned as 0."""
+    return jnp.where((targets == 0) & (scores == -jnp.inf), 0, scores)
+
+
 def _xlogy_sum(targets: jax.Array, log_p: jax.Array) -> jax.Array:
-    """-Σ_j t_j log p_j with 0·log 0 = 0 (double where: no NaN in either gradient)."""
-    return -jnp.sum(targets * jnp.where(targets != 0, log_p, 0), axis=-1)
+    """-Σ_j t_j log p_j with 0·log 0 = 0; its derivative in t_j is -log p_j."""
+    return -jnp.sum(targets * _zero_mass_safe(targets, log_p), axis=-1)
 
 
 def softmax_cross_entropy(
@@ -238,7 +265,9 @@ def softmax_cross_entropy(
 
     Computed from shifted logits s = z - max(z), so that huge logits lose no precision (no
     lse - z_y cancellation). Gradient softmax(z) - t (times the weights): bounded, never
-    saturating for a wrong prediction; the loss grows linearly in the logit gap.
+    saturating for a wrong prediction; the loss grows linearly in the logit gap. The derivative
+    in probability labels is -log p_j at every class, zero-mass ones included (optax's; 0 at a
+    -inf logit without mass, whose true derivative is +inf).
 
     Reference: optax.losses.softmax_cross_entropy / softmax_cross_entropy_with_integer_labels /
     safe_softmax_cross_entropy (same values), torch.nn.functional.cross_entropy (label_smoothing,
@@ -347,10 +376,9 @@ def smooth_labels(
     Reference: optax.smooth_labels (same formula); Szegedy et al. (2016).
     """
     _checks.closed_unit("alpha", alpha)
-    labels = jnp.asarray(labels)
     if num_classes is not None:
         _check_label_range(labels, num_classes, None)
-        labels = jax.nn.one_hot(labels, num_classes)
+        labels = jax.nn.one_hot(jnp.asarray(labels), num_classes)
     labels = _checks.floating("labels", labels)
     alpha = _checks.knob(alpha, labels.dtype)
     return (1 - alpha) * labels + alpha / labels.shape[-1]
@@ -363,6 +391,20 @@ def _binary_inputs(logits, labels, name="labels"):
         raise ValueError(f"{name} must have the logits' shape {logits.shape}, got {labels.shape}")
     dtype = _checks.compute_dtype(logits.dtype)
     return logits.astype(dtype), labels.astype(dtype), logits.dtype
+
+
+def _check_unit_labels(labels: jax.typing.ArrayLike) -> None:
+    """ValueError naming the first concrete label outside [0, 1] (NaN included): outside, the
+    binary losses' formulas give values below their minimum (negative cross-entropy). Traced
+    labels are not checked (inside jit they give the formula's value)."""
+    value = _checks.concrete(labels)
+    if value is None:
+        return
+    bad = ~((value >= 0) & (value <= 1))
+    if np.any(bad):
+        raise ValueError(
+            f"labels must be in [0, 1] (probabilities), got labels={float(value[bad].flat[0]):g}"
+        )
 
 
 def sigmoid_binary_cross_entropy(
@@ -379,15 +421,16 @@ def sigmoid_binary_cross_entropy(
     2.06e-9, where softplus(20) - 20 rounds to 0 in float32). Finite for every finite z;
     gradient exactly σ(z) - y, including at z = 0 where a zero-initialised output layer starts
     (|z| is a select with slope ±1 on each side). Bounded gradient; for a confidently wrong
-    logit the loss grows linearly in |z|. Labels y ∈ [0, 1] (hard or soft) have the logits'
-    shape; `pos_weight` (torch's, broadcastable, e.g. per class) weighs the positive term:
-    n_neg/n_pos balances classes.
+    logit the loss grows linearly in |z|. Labels y ∈ [0, 1] (hard or soft; concrete labels
+    outside raise ValueError) have the logits' shape; `pos_weight` (torch's, broadcastable,
+    e.g. per class) weighs the positive term: n_neg/n_pos balances classes.
 
     Reference: optax.losses.sigmoid_binary_cross_entropy, torch.nn.functional.
     binary_cross_entropy_with_logits (pos_weight), keras.losses.BinaryCrossentropy(
     from_logits=True) (same values).
     """
     z, y, out_dtype = _binary_inputs(logits, labels)
+    _check_unit_labels(labels)
     if pos_weight is None:
         return _sigmoid_parts(z, y)[-1].astype(out_dtype)
     _checks.nonnegative("pos_weight", pos_weight)
@@ -432,6 +475,7 @@ def sigmoid_focal(
     """
     _checks.nonnegative("gamma", gamma)
     z, y, out_dtype = _binary_inputs(logits, labels)
+    _check_unit_labels(labels)
     gamma = _checks.knob(gamma, z.dtype)
     a, e, log1p_e, near, ce = _sigmoid_parts(z, y)
     # 1 - p_t = y·σ(-z) + (1 - y)·σ(z) = q/(1 + e), q = near + (1 - near)·e, logged without
@@ -486,9 +530,16 @@ def focal(
     log_p, row_ok = _log_softmax(z)
     classes = jnp.arange(batch.num_classes)
     is_top = classes == jnp.argmax(z, axis=-1)[..., None]
-    # log(1 - p_top) = log Σ_{k≠top} exp(s_k) - log Σ exp(s), with log p = s - log Σ exp(s).
-    others = jnp.sum(jnp.where(is_top, 0, jnp.exp(log_p)), axis=-1, keepdims=True)
-    log_others = jnp.where(others > 0, jnp.log(jnp.where(others > 0, others, 1)), -jnp.inf)
+    # log(1 - p_top) = log Σ_{k≠top} p_k, as a logsumexp of log p shifted by its largest term:
+    # the sum is then ≥ 1, so the log's derivatives (1/Σ, 1/Σ²) stay finite where Σ p_k is tiny
+    # (its square underflowed to 0 at a logit gap of 50 in float32: a NaN Hessian for γ < 1).
+    rest = jnp.where(is_top, -jnp.inf, log_p)
+    peak = jax.lax.stop_gradient(jnp.max(rest, axis=-1, keepdims=True))
+    shifted_sum = jnp.sum(jnp.exp(rest - jnp.where(jnp.isfinite(peak), peak, 0)), -1, keepdims=True)
+    has_rest = shifted_sum > 0
+    log_others = jnp.where(
+        has_rest, peak + jnp.log(jnp.where(has_rest, shifted_sum, 1)), -jnp.inf
+    )
     log_1m_p = jnp.where(is_top, log_others, jnp.log1p(-jnp.where(is_top, 0, jnp.exp(log_p))))
     modulated = _power_of_log(log_1m_p, gamma)
     if batch.is_index:
@@ -506,7 +557,7 @@ def _true_score(batch: _Batch) -> jax.Array:
     if batch.is_index:
         return batch.take(s)[..., None]
     t = batch.labels
-    return jnp.sum(t * jnp.where(t != 0, s, 0), axis=-1, keepdims=True)
+    return jnp.sum(t * _zero_mass_safe(t, s), axis=-1, keepdims=True)
 
 
 def multi_margin(
@@ -546,7 +597,9 @@ def multi_margin(
     if p == 2:
         hinge = hinge * hinge
     targets = batch.dense()
-    loss = jnp.sum((1 - targets) * hinge, axis=-1) / batch.num_classes
+    # Divided by C before the sum: the sum of C terms near the dtype's max overflows where
+    # their mean does not (issue 36, item 19: logits of ±3e37 in float32).
+    loss = jnp.sum((1 - targets) * (hinge / batch.num_classes), axis=-1)
     if weight is not None:
         loss = loss * (weight[batch.labels] if batch.is_index else targets @ weight)
     return batch.finish(loss)
@@ -624,7 +677,9 @@ def one_hot_squared_error(
     k = _checks.knob(k, f.dtype)[..., None]
     m = _checks.knob(m, f.dtype)[..., None]
     weights = 1 + (k - 1) * targets
-    return batch.finish(jnp.mean(weights * jnp.square(f - m * targets), axis=-1))
+    # The mean as a sum of terms divided by C first (a sum near the max would overflow).
+    terms = weights * jnp.square(f - m * targets) / batch.num_classes
+    return batch.finish(jnp.sum(terms, axis=-1))
 
 
 def _signed_labels(logits, labels):

@@ -32,7 +32,8 @@ def gaussian_nll(
     only: the gradient with respect to σ² is the unclamped formula's (torch clamps under
     no_grad), so a variance driven below ε still receives a gradient. Its shape follows torch:
     the residual's, or the residual's less the last axis (one variance per example: [N] for
-    [N, D]), or anything that broadcasts against the residual (a scalar, [N, 1]).
+    [N, D]), or anything that broadcasts against the residual (a scalar, [N, 1]); another shape
+    raises ValueError naming `variance`.
     ∂/∂pred = r/σ²; ∂/∂σ² = (1 - r²/σ²)/(2σ²), zero at σ² = r²: jointly minimising over σ² gives
     ½ log r² (the loss is unbounded below as r -> 0 with σ² free, hence ε). With σ² = 1 it is
     ½·squared_error (+ constant).
@@ -46,8 +47,10 @@ def gaussian_nll(
     var = jnp.asarray(variance, r.dtype)
     if var.ndim and var.shape != r.shape and var.shape == r.shape[:-1]:
         var = var[..., None]  # torch: one fewer dimension is one variance per example
+    var = _checks.spread("variance", var, r)
     var = var + jax.lax.stop_gradient(jnp.maximum(var, eps) - var)
-    loss = 0.5 * (jnp.log(var) + jnp.square(r) / var)
+    # (r/σ)², not r²/σ²: r² overflows (r = σ² = 1e30 in float32) where the quotient does not.
+    loss = 0.5 * (jnp.log(var) + jnp.square(r / jnp.sqrt(var)))
     if full:
         loss = loss + _HALF_LOG_2PI
     return loss.astype(out_dtype)
@@ -69,9 +72,9 @@ def laplace_nll(
     uncertainty" of Kendall & Gal (2017).
     """
     _checks.positive("scale", scale)
-    r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
-    b = jnp.asarray(scale, r.dtype)
-    loss = jnp.log(b) + jnp.abs(r) / b
+    r, halved, out_dtype = _checks.halved_residual(predictions, targets)
+    b = _checks.spread("scale", scale, r)
+    loss = jnp.log(b) + jnp.abs(r) / _checks.halve_where(b, halved)
     if full:
         loss = loss + math.log(2.0)
     return loss.astype(out_dtype)
@@ -99,14 +102,15 @@ def student_t_nll(
     """
     _checks.positive("scale", scale)
     _checks.positive("nu", nu)
-    r, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
-    sigma = jnp.asarray(scale, r.dtype)
-    nu = jnp.asarray(nu, r.dtype)
+    r, halved, out_dtype = _checks.halved_residual(predictions, targets)
+    sigma = _checks.spread("scale", scale, r)
+    nu = _checks.spread("nu", nu, r)
     log_norm = (
         jnp.log(sigma) + 0.5 * jnp.log(nu * math.pi)
         + jax.scipy.special.gammaln(0.5 * nu) - jax.scipy.special.gammaln(0.5 * (nu + 1))
     )
-    loss = log_norm + 0.5 * (nu + 1) * _checks.log1p_square(r, sigma, nu)
+    log_term = _checks.log1p_square(r, _checks.halve_where(sigma, halved), nu)
+    loss = log_norm + 0.5 * (nu + 1) * log_term
     return loss.astype(out_dtype)
 
 

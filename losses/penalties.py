@@ -45,6 +45,12 @@ def _total(terms: list[jax.Array]) -> jax.Array:
     return sum(terms[1:], terms[0])
 
 
+def _abs_sum(leaf: jax.Array) -> jax.Array:
+    """Σ|θ| as Σθ·sign(θ): the same value, with derivative sign(θ), 0 at θ = 0 (jnp.abs's is 1
+    there, which pushes a zero-initialised parameter away from 0)."""
+    return jnp.sum(leaf * jnp.sign(leaf))
+
+
 def l2_penalty(params: Any, mask: Mask = None) -> jax.Array:
     """½Σθ² over the masked leaves of a pytree (the ½ convention: its gradient is θ).
 
@@ -62,17 +68,18 @@ def l1_penalty(params: Any, mask: Mask = None) -> jax.Array:
     Gradient sign(θ) (0 at θ = 0, where it is not differentiable): a constant pull towards 0 that
     produces exact zeros only with a proximal step, not with plain (sub)gradient descent.
     """
-    return _total([jnp.sum(jnp.abs(leaf)) for leaf in _masked_leaves(params, mask)])
+    return _total([_abs_sum(leaf) for leaf in _masked_leaves(params, mask)])
 
 
 def elastic_net(params: Any, l1_ratio: jax.typing.ArrayLike, mask: Mask = None) -> jax.Array:
     """l1_ratio·l1_penalty + (1 - l1_ratio)·l2_penalty, l1_ratio ∈ [0, 1].
 
     The mixing of scikit-learn's ElasticNet (Zou & Hastie, 2005), with the ½ on the L2 part.
+    Gradient l1_ratio·sign(θ) + (1 - l1_ratio)·θ: 0 at θ = 0 (see `l1_penalty`).
     """
     _checks.closed_unit("l1_ratio", l1_ratio)
     leaves = _masked_leaves(params, mask)
-    l1 = _total([jnp.sum(jnp.abs(leaf)) for leaf in leaves])
+    l1 = _total([_abs_sum(leaf) for leaf in leaves])
     l2 = _total([0.5 * jnp.sum(jnp.square(leaf)) for leaf in leaves])
     return l1_ratio * l1 + (1 - l1_ratio) * l2
 

@@ -42,4 +42,9 @@ def reduce(
     if reduction == "sum":
         return total.astype(out_dtype)
     weight = jnp.sum(jnp.broadcast_to(w, weighted.shape))
-    return (total / jnp.where(weight == 0, 1, weight)).astype(out_dtype)
+    weight = jnp.where(weight == 0, 1, weight)
+    # Σw·v overflows where the mean does not (values near the dtype's max): there the mean is
+    # Σ(w/Σw)·v; elsewhere Σw·v/Σw, whose rounding training results were computed with.
+    shares = jnp.broadcast_to(w / weight, weighted.shape)
+    mean = jnp.where(jnp.isinf(total), jnp.sum(shares * v), total / weight)
+    return mean.astype(out_dtype)

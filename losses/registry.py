@@ -16,7 +16,7 @@ from typing import Any
 
 import jax
 
-from losses import classification, likelihood, regression, representation, robust
+from losses import _checks, classification, likelihood, regression, representation, robust
 
 # `losses.fenchel_young` is also the function's name in the package: import from the module.
 from losses.fenchel_young import sparsemax_loss
@@ -223,12 +223,15 @@ def get(name: str, **knob_values: Any) -> Callable[[jax.Array, jax.Array], jax.A
     """The loss `name` (canonical or alias) with its knobs bound: (predictions, targets) -> values.
 
     Knobs not given take their defaults (`knobs(name)`); knob values may be tracers (a knob
-    swept with vmap inside one compiled program). A concrete invalid value raises ValueError
-    when the loss is called; an unknown knob raises here.
+    swept with vmap inside one compiled program). A concrete value out of range raises
+    ValueError when the loss is called; an unknown knob, or a value that is not a number
+    (a string, None), raises here (TypeError, naming the knob).
     """
     entry = _entry(name)
     unknown = sorted(set(knob_values) - set(entry.knobs))
     if unknown:
         valid = ", ".join(entry.knobs) or "none"
         raise ValueError(f"unknown knob(s) {', '.join(unknown)} for loss {name!r} (valid: {valid})")
+    for knob, value in knob_values.items():
+        _checks.number(knob, value)
     return functools.partial(entry.fn, **{**entry.knobs, **knob_values})

@@ -50,7 +50,7 @@ def _w_clamped(x: jax.Array, c: jax.Array, top: float) -> jax.Array:
     # the division), so that jitted (traced scale) and eager calls round alike. At α = +∞ the
     # one-ulp difference in w is amplified w²-fold by the exponential: 1.5e-5 relative at
     # |x/c| = 11 against robust_loss_jax's float32 truth, whose tests allow 1e-5.
-    return _checks.clamp_magnitude(x * (1 / c), math.sqrt(top))
+    return _checks.clamp_magnitude(_checks.ratio(x, c, reciprocal=True), math.sqrt(top))
 
 
 def _rho_two(x, c, top):  # ½(x/c)²
@@ -66,7 +66,8 @@ def _rho_neg_inf(x, c, top):  # 1 - exp(-½(x/c)²)
 
 
 def _rho_one(x, c, top):  # √((x/c)² + 1) - 1 = w·q, q = w/(1 + √(1 + w²))
-    return _checks.clamp_magnitude(x / c, top) * _checks.ratio_over_sqrt1p(x, c, one=1.0)
+    w = _checks.clamp_magnitude(_checks.ratio(x, c), top)
+    return w * _checks.ratio_over_sqrt1p(x, c, one=1.0)
 
 
 def _rho_zero(x, c, top):  # log(½(x/c)² + 1)
@@ -146,12 +147,14 @@ def _robust_rho(
     alpha: jax.typing.ArrayLike,
     scale: jax.typing.ArrayLike,
 ) -> tuple[jax.Array, jnp.dtype]:
-    """(ρ(predictions - targets) in the compute dtype, the output dtype)."""
-    x, out_dtype = _checks.residual_in_compute_dtype(predictions, targets)
+    """(ρ(predictions - targets) in the compute dtype, the output dtype); ρ is a function of
+    r/c, so a residual that overflows is taken at half its size against half the scale."""
+    x, halved, out_dtype = _checks.halved_residual(predictions, targets)
     top = float(jnp.finfo(out_dtype).max)
     fixed = _fixed_alpha(alpha)
     a = fixed if fixed is not None else _checks.knob(alpha, x.dtype)
-    return _rho(x, a, _checks.knob(scale, x.dtype), top), out_dtype
+    c = _checks.halve_where(_checks.knob(scale, x.dtype), halved)
+    return _rho(x, a, c, top), out_dtype
 
 
 def general_robust(

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -172,10 +172,21 @@ def test_classification_losses_finite_over_the_whole_range(name, knobs, domain, 
 
         @SETTINGS
         @given(x=_batches(dtype, domain))
+        @example(x=_true_class_far_below(labels, _bound(dtype, domain)))
         def check(x):
             _assert_finite(fn, _cast(_with_extremes(x, dtype, domain), dtype).reshape(6, 4))
 
         check()
+
+
+def _true_class_far_below(labels, bound):
+    """Logits near ±bound, each example's class at -0.9·bound and the others at +0.9·bound (as
+    float64; multi_margin, p = 1, summed three gaps of 1.8·bound before dividing by C: inf in
+    float32, hypothesis's draw of ±3e37-8e37 in issue 36, item 19)."""
+    classes = np.asarray(labels).reshape(6, -1).argmax(-1) if np.ndim(labels) == 2 else labels
+    x = np.full((6, 4), 0.9 * bound)
+    x[np.arange(6), np.asarray(classes) % 4] = -0.9 * bound
+    return x.reshape(N)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
