@@ -304,3 +304,20 @@ def test_theorem_parts_labelled_and_eos_shows_the_rise(tmp_path, monkeypatch):
         for step in (0, 100, 200)])
     text = "\n".join(claim1.eos_findings(claim1.edge_of_stability(curves)))
     assert "0.25 × its limit" in text and "0.20 [" in text and "0.40 [" in text
+
+
+def test_takeaway_does_not_blame_l2_for_an_unmeasured_l1_band(tmp_path, monkeypatch):
+    """L2 exact at every s, L1's band measured at all but the largest s (within 10× the float
+    floor there): the takeaway says L2 reaches the exact optimum and names the unmeasured s,
+    not "did not give exact convergence in every setting" (the default run's wording)."""
+    for plot in ("excess_plot", "limit_plot", "sharpness_plot"):
+        monkeypatch.setattr(claim1, plot, lambda *args: args[-1])
+    tables = _tables(3.0, 1e-8, 1.0, tmp_path)
+    floor = tables["floor_runs"]
+    at_top_scale = (floor["loss"] == claim1.L1) & (floor["noise_scale"] == max(SCALES))
+    floor.loc[at_top_scale, "relative_excess"] *= 1e-2
+    section = claim1.judge(tables, tmp_path, True)
+    assert "reach the exact optimum" in section.takeaway
+    assert f"at s = {max(SCALES):g} that band was too close to float precision" in (
+        section.takeaway)
+    assert "did not give exact convergence" not in section.takeaway

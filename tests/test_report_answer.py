@@ -162,3 +162,18 @@ def test_who_won_names_the_winner_in_words():
     assert said.startswith("CE wins: its accuracy is higher than square's by 0.02 [0.01, 0.03]")
     assert answer.who_won(Interval(0.01, -0.02, 0.04), "A", "B", "MSE") == (
         "neither A nor B wins beyond noise (A − B MSE 0.01 [-0.02, 0.04])")
+
+
+def test_headline_in_words_uses_its_unit_and_says_n_a_for_a_missing_number():
+    """The verdict table's key number reads '4.1 [3.45, 4.86] ratio of ...' (its unit), not the
+    column name 'l1 over l2 max lr 4.1 ...'; a NaN estimate (nothing to compute it from, e.g. no
+    converged cell) reads 'n/a', never 'nan [nan, nan]'."""
+    section = Section(key="claim1", title="t", claim="c", setup="s", rule="r",
+                      verdict="qualified", findings="f", headline="l1_over_l2_max_lr",
+                      key_numbers={"l1_over_l2_max_lr": Interval(4.1, 3.45, 4.86)},
+                      units={"l1_over_l2_max_lr": "ratio of max stable learning rates"})
+    assert answer.headline_text(section) == "4.1 [3.45, 4.86] ratio of max stable learning rates"
+    nan = Interval(float("nan"), float("nan"), float("nan"))
+    section.key_numbers["l1_over_l2_max_lr"] = nan
+    assert answer.headline_text(section) == "n/a ratio of max stable learning rates"
+    assert "nan" not in answer.verdict_table([section])["in_numbers"].iloc[0]

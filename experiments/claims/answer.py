@@ -18,6 +18,7 @@ its sentence is built from its verdict, its first key number (or `summary`) and 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -68,11 +69,15 @@ def headline_of(section: Section) -> tuple[str, object, str]:
 
 
 def headline_text(section: Section) -> str:
-    """'ridge vs ols 0.52 [0.48, 0.55] ratio to OLS', or the summary where there is no number."""
+    """'0.52 [0.48, 0.55] ratio to OLS' (its unit), 'ridge vs ols 0.52 [0.48, 0.55]' where it has
+    no unit, 'n/a ...' for a NaN estimate, or the summary where there is no number."""
     name, interval, unit = headline_of(section)
     if interval is None:
         return section.summary.strip().rstrip(".")
-    return f"{name.replace('_', ' ')} {interval.format('.3g')}" + (f" {unit}" if unit else "")
+    # A NaN estimate: the claim had nothing to compute it from (e.g. no converged cell).
+    number = interval.format(".3g") if math.isfinite(interval.estimate) else "n/a"
+    # The unit says what the number is in words; the column name only where there is none.
+    return f"{number} {unit}" if unit else f"{name.replace('_', ' ')} {number}"
 
 
 def _with_link(sentence: str, key: str) -> str:
