@@ -21,8 +21,8 @@ report.html and verdicts.csv; report.md is byte-identical to the run's (its foot
 provenance.json). A module with only the legacy `run(workdir, quick)` cannot be re-rendered and is
 listed as not run. The terminal shows one line per claim and its verdict; the claims' own INFO
 lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
-it): 251 s for all claims with a cold compilation cache on an idle 2-core machine (2026-12-03;
-README's report section has the per-claim times).
+it): 157 s for all claims with a cold compilation cache on an idle 2-core machine, the default
+sizes 650 s (2026-12-07; README's report section has the per-claim times).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def define_flags() -> None:
     if "workdir" not in FLAGS:
         flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
     flags.DEFINE_bool("quick", False,
-                      "Small sizes: a smoke test of every claim (~1.5 min on 2 cores).")
+                      "Small sizes: a smoke test of every claim (~3 min on 2 cores).")
     flags.DEFINE_list(
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
     )
