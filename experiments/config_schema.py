@@ -186,10 +186,10 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     # spectrum_k eigenvalues by lanczos_steps Lanczos steps (capped at the parameter count), the
     # Hutchinson trace over hutchinson_probes Rademacher probes and, for adam/adamw, the
     # preconditioned sharpness (Lanczos on P^{-1/2} H P^{-1/2}, P = diag(√v̂ + ε)).
-    c.spectrum_every = 0
-    c.spectrum_k = 5
-    c.lanczos_steps = 20
-    c.hutchinson_probes = 64
+    c.spectrum_every = 0  # Hessian spectrum every this many steps (0: off)
+    c.spectrum_k = 5  # top Hessian eigenvalues reported (Lanczos)
+    c.lanczos_steps = 20  # Lanczos steps per estimate (capped at the parameter count)
+    c.hutchinson_probes = 64  # Rademacher probes for the Hutchinson trace
     c.spike_tolerance = 0.1  # a spike: objective > (1 + τ) × its running EMA
     c.spike_ema = 0.9  # decay of that EMA (per logged step)
     c.target_loss = -1.0  # steps_to_target: first logged step with objective <= target (< 0: off)

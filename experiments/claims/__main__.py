@@ -27,10 +27,13 @@ sizes 650 s (2026-12-07; README's report section has the per-claim times).
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import importlib
 import json
 import logging as std_logging
+import multiprocessing
+import os
 import pathlib
 import re
 import sys
@@ -222,6 +225,26 @@ def _saved_inputs(keys: list[str], workdir: pathlib.Path, record: dict) -> dict:
     return inputs
 
 
+def _judge_saved(key: str, module_name: str, workdir: pathlib.Path, quick: bool):
+    """One claim's judge on its saved tables (in a worker process): `_timed`'s outcome."""
+    module = importlib.import_module(module_name)
+    tables = claim_tables.load(workdir / key)
+    return _timed(key, lambda: module.judge(tables, workdir, quick), ": judging its saved tables")
+
+
+def _judge_in_parallel(modules: dict[str, str], workdir: pathlib.Path, quick: bool) -> dict:
+    """key -> `_timed` outcome, the judges run side by side in forked processes (one per core):
+    each writes only its own plots, and most of a re-render is matplotlib drawing them."""
+    if len(modules) < 2 or (os.cpu_count() or 1) < 2:
+        return {k: _judge_saved(k, name, workdir, quick) for k, name in modules.items()}
+    workers = min(len(modules), os.cpu_count() or 1)
+    context = multiprocessing.get_context("fork")  # the claims registry and sys.path as here
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {k: pool.submit(_judge_saved, k, name, workdir, quick)
+                   for k, name in modules.items()}
+        return {k: future.result() for k, future in futures.items()}
+
+
 def rerender_claims(
     workdir: str | pathlib.Path, only: list[str] | tuple[str, ...] = ()
 ) -> tuple[list[Section], dict[str, pathlib.Path], dict[str, str]]:
@@ -235,13 +258,11 @@ def rerender_claims(
     quick = bool(record.get("quick"))
     sections: list[Section] = []
     not_run: dict[str, str] = {}
-    for key, saved in _saved_inputs(keys, workdir, record).items():
-        if isinstance(saved, str):
-            not_run[key] = saved
-            continue
-        module, tables = saved
-        outcome = _timed(key, lambda m=module, t=tables: m.judge(t, workdir, quick),
-                         ": judging its saved tables")
+    inputs = _saved_inputs(keys, workdir, record)
+    judged = _judge_in_parallel({k: v[0].__name__ for k, v in inputs.items()
+                                 if not isinstance(v, str)}, workdir, quick)
+    for key, saved in inputs.items():
+        outcome = saved if isinstance(saved, str) else judged[key]
         if isinstance(outcome, str):
             not_run[key] = outcome
         else:

@@ -371,7 +371,7 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
         "wls_wrong_exact_trace_ratio": float(np.trace(exact_wls) / np.trace(exact_ols)),
         "wls_wrong_min_eigenvalue_gap": float(np.linalg.eigvalsh(exact_wls - exact_ols).min()),
     }])
-    return {
+    tables = {
         "ols_vs_lstsq": identity,
         "gauss_markov": _gauss_markov_table(c, per_family["gaussian"], truth, exact_ols,
                                             exact_wls),
@@ -379,12 +379,14 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
         "linear_unbiased_family": variance_gaps(
             z, linear_unbiased_family(z, int(c.family_members), 1), sigma**2),
         "references": _references(c, z, robust),
-        # Empty (no columns) where no Student-t(2) family ran (quick sizes).
-        "infinite_variance": _instability(per_family, truth, int(c.instability_parts)),
         "coefficient_errors": errors,
         "gaussian_coefficients": coefficients,
         "setup": setup,
     }
+    instability = _instability(per_family, truth, int(c.instability_parts))
+    if len(instability):  # no Student-t(2) family at quick sizes: no table (an empty CSV)
+        tables["infinite_variance"] = instability
+    return tables
 
 
 # --- plots (from compute's tables) ---------------------------------------------------------------
@@ -525,7 +527,7 @@ def limit_findings(c, t) -> list[str]:
         f"{', '.join(better) or 'none'}; not under: {', '.join(not_better) or 'none'}. For Laplace "
         f"and contaminated noise the assumptions hold and OLS is still BLUE; the gain is from "
         f"nonlinearity, not a violated assumption.")
-    instability = t["infinite_variance"]
+    instability = t.get("infinite_variance", pd.DataFrame())
     if len(instability):
         worst = instability.groupby("noise")["ols_top_dataset_share"].max()
         spread = instability.groupby("noise")["l1_variance_vs_ols"].agg(["min", "max"])
@@ -678,7 +680,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
         rule=rule_text(c), verdict=verdict, findings="\n".join(lines), summary=summary,
         tables={name: tables[name] for name in (
             "ols_vs_lstsq", "gauss_markov", "estimators", "linear_unbiased_family", "references",
-            "infinite_variance") if len(tables[name])},
+            "infinite_variance") if len(tables.get(name, ()))},
         plots=figures, key_numbers=numbers,
         limits=(f"the noise has heavy tails or outliers ({', '.join(better)}): nonlinear L1 and "
                 f"Huber fits, outside the theorem's linear class, beat least squares"
