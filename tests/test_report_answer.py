@@ -49,8 +49,14 @@ def _nine(**flips):
     return [_section(key, verdicts.get(key, "supported"), kind=kind, part=part,
                      estimate=0.1 * (n + 1),
                      guide=[GuideRow(f"situation of {key}", f"choice of {key}",
-                                     f"{key}: ratio {0.1 * (n + 1):.1f} (evidence)")])
+                                     f"{key}: ratio {0.1 * (n + 1):.1f} (evidence)",
+                                     NINE_FAVOURS[key])])
             for n, (key, (kind, part)) in enumerate(spec.items())]
+
+
+# Which side each of _nine's guide rows takes: L2, something else, or none.
+NINE_FAVOURS = {"claim1": "other", "claim2": "l2", "claim3a": "l2", "claim3b": "",
+                "claim4": "", "claim5": "l2", "claim6": "l2", "claim7": "other", "claim8": "l2"}
 
 
 def _answer_part(md: str) -> list[str]:
@@ -58,22 +64,60 @@ def _answer_part(md: str) -> list[str]:
     return md[md.index("## So why L2?"):md.index('<a id="claim1">')].splitlines()
 
 
-def test_bottom_line_has_at_most_six_sentences_theorems_apart(tmp_path):
-    sections = _nine()
+def _bottom(sections) -> list[str]:
     lines = report.answer(sections)
     bottom = lines[lines.index("**Bottom line.**") + 1:lines.index("### Decision guide")]
-    bullets = [b[2:] for b in bottom if b.startswith("- ")]
+    return [b[2:] for b in bottom if b.startswith("- ")]
+
+
+def test_bottom_line_answers_why_and_when_not_in_six_sentences():
+    bullets = _bottom(_nine())
     assert len(bullets) == 6 and all(len(_sentences([b])) == 1 for b in bullets), bullets
-    # Theorems are not counted as empirical support, and are said to be theorems.
+    # Scope: theorems are not counted as empirical support, and are said to be theorems.
     assert bullets[0].startswith("This run tested 6 empirical claims (decided by data and "
                                  "training), 3 about the L2 loss (squared error")
-    assert "3 hold, 2 hold only in part, 1 does not hold" in bullets[0]
-    assert bullets[1].startswith("Claims 2, 3a and 8 are theorems (")
-    # Decisive verdicts first (claims 3b, 4, 5), shown loss first; the others are named.
-    assert [b.split(",")[0] for b in bullets[2:5]] == ["For claim4", "For claim3b", "For claim5"]
-    assert bullets[5] == ("For claim 1 (holds only in part), claim 6 (holds only in part) and "
-                          "claim 7 (does not hold), see the decision guide and the verdict table "
-                          "below.")
+    assert "3 hold, 2 hold only in part, 1 does not hold; claims 2, 3a and 8 are theorems" in (
+        bullets[0]) and bullets[0].endswith("and all hold.")
+    why_loss, not_loss, why_penalty, not_penalty, unsettled = bullets[1:]
+    # Why L2: the rows that favour it, per part, each with its claim (a theorem marked).
+    assert why_loss == ("**Why the L2 loss is the default: the evidence favours squared error "
+                        "for** situation of claim2 ([Claim 2](#claim2), a theorem); situation of "
+                        "claim6 ([Claim 6](#claim6)).")
+    # When not: the rows that favour another choice, with what to use; loss and penalty apart.
+    assert not_loss == ("**When the L2 loss is the wrong choice, use instead:** situation of "
+                        "claim1: choice of claim1 ([Claim 1](#claim1)).")
+    assert "claim7" not in why_penalty and "claim8 ([Claim 8](#claim8), a theorem)" in why_penalty
+    assert not_penalty.endswith("situation of claim7: choice of claim7 ([Claim 7](#claim7)).")
+    assert unsettled == ("**Not settled by these runs:** situation of claim4: choice of claim4 "
+                         "([Claim 4](#claim4)); situation of claim3b: choice of claim3b "
+                         "([Claim 3b](#claim3b)).")
+    # No number in the bottom line: the numbers live in the guide and the verdict table.
+    assert not any("(evidence)" in b for b in bullets)
+
+
+def test_bottom_line_merges_a_situation_two_claims_support_and_follows_a_flip():
+    sections = _nine()
+    sections[6].guide.append(GuideRow("situation of claim2", "choice of claim2", "e", "l2"))
+    why_loss = _bottom(sections)[1]
+    assert "situation of claim2 ([Claim 2](#claim2), a theorem; [Claim 6](#claim6))" in why_loss
+    # A row that changes side with the numbers moves between the sentences.
+    sections = _nine()
+    sections[0].guide[0] = GuideRow("situation of claim1", "choice of claim1", "e", "l2")
+    bullets = _bottom(sections)
+    assert "situation of claim1 ([Claim 1](#claim1))" in bullets[1]
+    assert not any(b.startswith("**When the L2 loss") for b in bullets)
+
+
+def test_claims_without_guide_rows_speak_for_themselves_or_are_named():
+    sections = _nine()
+    for s in sections[5:]:
+        s.guide.clear()  # claims 5, 6, 7, 8 give no advice
+    bullets = _bottom(sections)
+    assert len(bullets) <= answer.MAX_BOTTOM_LINE
+    # Only empirical claims without rows are listed (loss first, as in the report); claim 8 (a
+    # theorem) is in the scope sentence.
+    assert bullets[-1] == ("For claim 6 (holds only in part), claim 5 (holds) and claim 7 (does "
+                           "not hold), see the verdict table below.")
 
 
 def test_flipping_a_verdict_changes_its_sentences():
@@ -82,8 +126,9 @@ def test_flipping_a_verdict_changes_its_sentences():
         after = "\n".join(report.answer(_nine(**{flipped_key: "refuted"})))
         assert after != before
     after = report.answer(_nine(claim8="refuted"))
-    assert any("[Claim 8](#claim8) **does not hold**" in line for line in after)
-    assert "[Claim 8](#claim8) **holds**" in before
+    assert any("[Claim 8](#claim8): does not hold (theorem)" in line for line in after)
+    assert "claim 2 holds; claim 3a holds; claim 8 does not hold." in "\n".join(after)
+    assert "[Claim 8](#claim8): holds (theorem)" in before
 
 
 def test_no_sentence_repeated_in_the_whole_answer(tmp_path):
@@ -111,7 +156,9 @@ def test_loss_and_penalty_apart_claim8_not_under_wrong_choice(tmp_path):
     text = "\n".join(lines)
     loss, penalty = text.index("#### When to use the L2 loss"), text.index(
         "#### When to use the L2 penalty")
-    assert "wrong choice" not in text.lower()
+    # Claim 8 (a penalty theorem that supports L2) is not under the loss's "wrong choice".
+    wrong_loss = next(line for line in lines if "When the L2 loss is the wrong choice" in line)
+    assert "claim8" not in wrong_loss and "claim1" in wrong_loss
     assert penalty < text.index("| situation of claim8 |")
     assert loss < text.index("| situation of claim4 |") < penalty
     assert "[Claim 8](#claim8): holds (theorem)" in text

@@ -2,11 +2,14 @@
 
 Three parts, in this order (report.py renders them as markdown and HTML):
 
-1. **Bottom line**: at most six sentences. The scope (how many empirical claims about the L2 loss
-   and the L2 penalty held), one sentence for the *theorems* (mathematical facts the report checks
-   numerically: they explain the default but cannot count as evidence from data), then each
-   empirical claim's `takeaway` (loss first, then penalty); when they do not all fit, the decisive
-   ones (supported or refuted) go first and the last sentence names the ones left to the tables.
+1. **Bottom line**: at most six sentences, the answer itself. The scope (how many empirical
+   claims about the L2 loss and the L2 penalty held; which claims are *theorems*, mathematical
+   facts checked numerically that explain the default but cannot count as evidence from data);
+   then, per part, the situations where the evidence favours the L2 choice ("why L2") and those
+   where it favours another, with what to use ("when it is the wrong choice"), from the
+   decision-guide rows' `favours`; then the rows that take no side (not settled by the run). A
+   claim with no guide row gets its own sentence (its `takeaway`) while there is room, and is
+   otherwise named. The numbers live in the guide and the verdict table, not here.
 2. **Decision guide**: one table per part (loss, penalty) of the sections' `GuideRow`s: situation
    -> what to use -> the evidence, with the claim, its verdict and whether it is a theorem.
 3. **Verdict table**: one row per claim (`verdict_table`), loss claims first; verdicts.csv holds
@@ -24,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from experiments.claims.section import PARTS, Section
+from experiments.claims.section import PARTS, GuideRow, Section
 from experiments.statistics import Interval
 
 MAX_BOTTOM_LINE = 6
@@ -138,16 +141,60 @@ def scope_sentence(sections: Sequence[Section], not_run: Mapping[str, str]) -> s
     return sentence + "."
 
 
-def theorem_sentence(theorems: Sequence[Section]) -> str:
-    """One sentence for the sections whose verdict checks a mathematical fact."""
-    checks = "; ".join(f"{claim_link(s.key)} **{VERDICT_PHRASE[s.verdict]}**"
-                       + (f" ({headline_text(s)})" if headline_text(s) else "")
-                       for s in theorems)
-    what = ("is a theorem (a mathematical fact checked here numerically, so it explains the "
+def _theorem_clause(theorems: Sequence[Section]) -> str:
+    """'; claims 2 and 3a are theorems (...) and both hold' for the scope sentence."""
+    if not theorems:
+        return ""
+    verdicts = {VERDICT_PHRASE[s.verdict] for s in theorems}
+    held = (f"it {VERDICT_PHRASE[theorems[0].verdict]}" if len(theorems) == 1 else
+            ("both " if len(theorems) == 2 else "all ") + PLURAL_PHRASE[theorems[0].verdict]
+            if len(verdicts) == 1 else "; ".join(
+                f"claim {claim_number(s.key)} {VERDICT_PHRASE[s.verdict]}" for s in theorems))
+    what = ("is a theorem (a mathematical fact checked here numerically: it explains the "
             "default but is not evidence from data)" if len(theorems) == 1 else
-            "are theorems (mathematical facts checked here numerically, so they explain the "
-            "default but are not evidence from data)")
-    return f"{_names([s.key for s in theorems]).capitalize()} {what}: {checks}."
+            "are theorems (mathematical facts checked here numerically: they explain the default "
+            "but are not evidence from data)")
+    return f"; {_names([s.key for s in theorems])} {what}, and {held}"
+
+
+# The bottom line's advice sentences: (side, heading) per part, in this order; "" is no side.
+ADVICE = {
+    "l2": {"loss": "Why the L2 loss is the default: the evidence favours squared error for",
+           "penalty": "Why the L2 penalty: the evidence favours an L2 penalty for"},
+    "other": {"loss": "When the L2 loss is the wrong choice, use instead:",
+              "penalty": "When the L2 penalty is the wrong choice, use instead:"},
+}
+UNSETTLED = "Not settled by these runs:"
+
+
+def _guide_items(rows: Sequence[tuple[GuideRow, Section]], with_choice: bool) -> str:
+    """'situation: choice ([Claim 1](#claim1); [Claim 6](#claim6)); ...': rows with one
+    situation and choice merged, their claims listed (a theorem marked as one)."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for row, section in rows:
+        link = claim_link(section.key) + (", a theorem" if section.kind == "theorem" else "")
+        merged.setdefault((row.situation, row.choice), []).append(link)
+    return "; ".join(situation + (f": {choice}" if with_choice else "")
+                     + f" ({'; '.join(dict.fromkeys(links))})"
+                     for (situation, choice), links in merged.items())
+
+
+def advice_sentences(sections: Sequence[Section]) -> list[str]:
+    """The answer itself, from the decision-guide rows: per part, the situations where the
+    evidence favours the L2 choice and those where it favours another (with what to use), then
+    the rows that take no side (a convention, "either", or not settled by the run)."""
+    ordered = _in_report_order(sections)
+    out = []
+    for part in PARTS:
+        for side, heading in ADVICE.items():
+            rows = [(row, s) for s in ordered if s.part == part for row in s.guide
+                    if row.favours == side]
+            if rows:
+                out.append(f"**{heading[part]}** {_guide_items(rows, side != 'l2')}.")
+    rows = [(row, s) for s in ordered for row in s.guide if not row.favours]
+    if rows:
+        out.append(f"**{UNSETTLED}** {_guide_items(rows, True)}.")
+    return out
 
 
 def _in_report_order(sections: Sequence[Section]) -> list[Section]:
@@ -158,22 +205,22 @@ def bottom_line(sections: Sequence[Section], not_run: Mapping[str, str] | None =
     """At most MAX_BOTTOM_LINE sentences (see the module docstring)."""
     if not sections:
         return ["No claim produced a verdict in this run."]
-    sentences = [scope_sentence(sections, not_run or {})]
     theorems = _in_report_order([s for s in sections if s.kind == "theorem"])
-    if theorems:
-        sentences.append(theorem_sentence(theorems))
-    empirical = _in_report_order([s for s in sections if s.kind == "empirical"])
+    sentences = [scope_sentence(sections, not_run or {})[:-1] + _theorem_clause(theorems) + "."]
+    sentences += advice_sentences(sections)
+    # A claim with no decision-guide row (legacy, or nothing to advise) speaks for itself.
+    silent = [s for s in _in_report_order(sections) if not s.guide and s.kind == "empirical"]
     room = MAX_BOTTOM_LINE - len(sentences)
-    if len(empirical) <= room:
-        return sentences + [claim_sentence(s) for s in empirical]
-    # Decisive verdicts first (claim order among equals); the rest are named in one sentence.
-    ranked = sorted(empirical, key=lambda s: (s.verdict == "qualified", sort_key(s.key)))
-    shown = {s.key for s in ranked[:room - 1]}
-    left = [s for s in empirical if s.key not in shown]
-    sentences += [claim_sentence(s) for s in empirical if s.key in shown]
-    named = [f"claim {claim_number(s.key)} ({VERDICT_PHRASE[s.verdict]})" for s in left]
+    if len(silent) <= room:
+        return sentences + [claim_sentence(s) for s in silent]
+    shown = silent[:room - 1] if room >= 2 else []
+    sentences += [claim_sentence(s) for s in shown]
+    named = [f"claim {claim_number(s.key)} ({VERDICT_PHRASE[s.verdict]})"
+             for s in silent[len(shown):]]
     listing = named[0] if len(named) == 1 else ", ".join(named[:-1]) + f" and {named[-1]}"
-    sentences.append(f"For {listing}, see the decision guide and the verdict table below.")
+    if room >= 1:
+        return [*sentences, f"For {listing}, see the verdict table below."]
+    sentences[0] = sentences[0][:-1] + f"; for {listing}, see the verdict table below."
     return sentences
 
 

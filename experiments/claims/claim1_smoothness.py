@@ -703,7 +703,7 @@ def guide(halves, limits, thresholds, numbers) -> list[GuideRow]:
             "training with a constant learning rate, exact fit wanted",
             "squared error (with L1, decay the learning rate, e.g. cosine)",
             f"claim 1: L2 reaches its optimum to float precision; L1's excess grows as "
-            f"lr^{slope.format('.2f')} (linear model, s = {HEADLINE_SCALE:g})"))
+            f"lr^{slope.format('.2f')} (linear model, s = {HEADLINE_SCALE:g})", favours="l2"))
     if (limits["more_stable"] == "l1").any():
         fit = _iv(_headline_row(thresholds, L1), "measured_over_predicted", ".2f")
         rows.append(GuideRow(
@@ -714,7 +714,7 @@ def guide(halves, limits, thresholds, numbers) -> list[GuideRow]:
             f"({_blow_up(_headline_row(thresholds, L2))}), L1 stays finite but does not "
             f"train; L1's limit is ×{ratio.format('.2f')} L2's (linear model, "
             f"s = {HEADLINE_SCALE:g}), ×{fit} the limit its lower effective curvature "
-            "predicts"))
+            "predicts", favours="other"))
     return rows
 
 

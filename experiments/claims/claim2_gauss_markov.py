@@ -637,17 +637,17 @@ def takeaway_and_guide(verdict: str, numbers: dict[str, Interval]) -> tuple[str,
     guide = [GuideRow("linear model, noise with equal finite variance, unbiased estimate wanted",
                       "squared error (least squares)",
                       f"claim 2 (theorem, checked): WLS with wrong weights has "
-                      f"×{wls.format('.2f')} least squares' variance")]
+                      f"×{wls.format('.2f')} least squares' variance", favours="l2")]
     if huber:
         guide.append(GuideRow("noise with heavy tails / outliers", "Huber or L1 loss",
                               f"claim 2: Huber's parameter error is {huber_text} least "
-                              f"squares' (δ at the true noise scale)"))
+                              f"squares' (δ at the true noise scale)", favours="other"))
     hetero = numbers.get("variance_WLS_true/OLS_heteroscedastic")
     if hetero is not None and hetero.high < 1:
         guide.append(GuideRow("noise variance that changes with the input (heteroscedastic)",
                               "weighted least squares, weights 1/σ²(x)",
                               f"claim 2: true-weight WLS has ×{hetero.format('.2f')} least "
-                              f"squares' variance"))
+                              f"squares' variance", favours="other"))
     return takeaway, guide
 
 

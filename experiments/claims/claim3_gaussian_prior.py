@@ -641,10 +641,11 @@ def judge_a(tables: dict[str, pd.DataFrame], c, outdir: pathlib.Path) -> Section
         headline="best_lambda_over_prescribed", kind="theorem", part="penalty",
         takeaway=takeaway,
         guide=[GuideRow("you know the noise level σ and a prior scale τ for the weights "
-                        "(when the weights are a priori Gaussian with scale τ; a theorem)",
+                        "(when the weights are a priori Gaussian with scale τ)",
                         "L2 penalty with λ = 2σ²/(nτ²)",
                         f"claim 3a: the best λ was ×{ratio.format('.2g')} λ* over "
-                        f"{study['datasets']} simulated datasets")] if verdict == "supported"
+                        f"{study['datasets']} simulated datasets", favours="l2")]
+        if verdict == "supported"
         else [],
     )
 
@@ -884,7 +885,7 @@ def judge_b(tables: dict[str, pd.DataFrame], c, outdir: pathlib.Path) -> Section
               else "Adam + L2" if cmp["own"].low > 0
               else "AdamW: as good tuned, and its λ need not be retuned when lr changes"
               if checks["separable"] else
-              "either, tuned jointly; neither best λ moved with lr here"
+              "either, tuned jointly (neither best λ moved with lr here)"
               if checks["neither_moves"] else "either, tuned jointly")
     return Section(
         key="claim3b", title=TITLE_B, claim=CLAIM_B, setup=_setup_b(c, runs),
@@ -903,5 +904,8 @@ def judge_b(tables: dict[str, pd.DataFrame], c, outdir: pathlib.Path) -> Section
         headline="adamw_minus_adam_l2", kind="empirical", part="penalty", takeaway=takeaway,
         guide=[GuideRow("training with Adam and a weight penalty", choice,
                         f"claim 3b: tuned test MSE AdamW − Adam + L2 {cmp['own'].format('.3g')}; "
-                        f"AdamW's best-λ slope on lr {slopes[W_MODE].format('.2f')}")],
+                        f"AdamW's best-λ slope on lr {slopes[W_MODE].format('.2f')}",
+                        # Adam + L2 is the L2 penalty; AdamW's decoupled decay is the other arm.
+                        favours="other" if cmp["own"].high < 0 or checks["separable"]
+                        else "l2" if cmp["own"].low > 0 else "")],
     )

@@ -633,7 +633,9 @@ def guide(comparison: pd.DataFrame, pooled: statistics.Interval, result: str) ->
     evidence = (f"claim 4: square − CE {_pooled_words(pooled, 'accuracy points')} over the "
                 f"converged of {len(comparison)} dataset × model cells ("
                 + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o, 0)) + ")")
-    return [GuideRow("classification (10 classes, small MLP / CNN)", choice, evidence)]
+    # The L2 loss is the square loss: CE needed -> "other"; the square loss better -> "l2".
+    favours = {"supported": "other", "refuted": "l2"}.get(result, "")
+    return [GuideRow("classification (10 classes, small MLP / CNN)", choice, evidence, favours)]
 
 
 def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:

@@ -590,7 +590,7 @@ def guide_rows(effect: pd.DataFrame, contrast: pd.DataFrame) -> list[GuideRow]:
             f"×{_iv(ce, 'growth_at_0', '.3f')} over the second half of training (×"
             f"{_iv(r, 'ce_vs_square_growth_at_0', '.3f')} the square loss's growth); at λ* = "
             f"{_lam(ce['usable_lambda'])}: norm ×{_iv(ce, 'shrinkage', '.3f')} of λ = 0's, "
-            f"growth ×{_iv(ce, 'growth_at_usable', '.3f')}"))
+            f"growth ×{_iv(ce, 'growth_at_usable', '.3f')}", favours="l2"))
     onsets = effect[effect["collapse_onset"].notna()]
     # Only where the losses on one dataset collapse from different λ is "re-tune λ" shown.
     if (onsets.groupby("dataset")["collapse_onset"].nunique() > 1).any():
@@ -598,7 +598,7 @@ def guide_rows(effect: pd.DataFrame, contrast: pd.DataFrame) -> list[GuideRow]:
             "changing the loss under an L2 penalty", "re-tune λ for the new loss",
             "claim 5: collapse starts at λ = " + ", ".join(
                 f"{_lam(r.collapse_onset)} ({r.dataset}/{LOSS_NAMES.get(r.loss, r.loss)})"
-                for r in onsets.itertuples()) + _strength_example(effect)))
+                for r in onsets.itertuples()) + _strength_example(effect), favours="l2"))
     return rows
 
 

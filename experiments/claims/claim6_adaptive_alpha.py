@@ -666,16 +666,17 @@ def takeaway_and_guide(verdict: str, gaussian: statistics.Interval, cauchy,
     guide = []
     if gaussian.low >= 2 - margin and gaussian.high <= 2 + margin:
         guide.append(GuideRow("Gaussian noise", "squared error (L2)",
-                              f"claim 6: learned α {gaussian.format('.2f')} (α = 2 is L2)"))
+                              f"claim 6: learned α {gaussian.format('.2f')} (α = 2 is L2)",
+                              favours="l2"))
     if cauchy["alpha_median_high"] < 2 - margin:
         # No fixed robust loss was an arm here, and OLS has no finite moments under Cauchy
         # noise: the numbers show that a robust loss wins, not that the adaptive one does.
         guide.append(GuideRow("heavy-tailed noise of unknown shape",
-                              "any robust loss; OLS fails by construction under Cauchy noise",
+                              "any robust loss (OLS fails by construction under Cauchy noise)",
                               f"claim 6: learned α {alpha_text(cauchy)} under Cauchy noise "
                               f"(linear model); the MLP's adaptive fit has "
                               f"×{cauchy_ratio.format('.3g')} squared error's test MSE (median "
-                              f"paired ratio)"))
+                              f"paired ratio)", favours="other"))
     return takeaway, guide
 
 

@@ -755,11 +755,11 @@ def takeaway_and_guide(verdict: str, sparse: statistics.Interval,
     if sparse.high < 1:
         guide.append(GuideRow("few inputs matter (a sparse truth)", "L1 penalty (lasso)",
                               f"claim 7: L1's test MSE is ×{sparse.format('.2f')} L2's "
-                              f"(linear model, sparse teacher)"))
+                              f"(linear model, sparse teacher)", favours="other"))
     if dense.low > 1:
         guide.append(GuideRow("every input matters (a dense truth)", "L2 penalty (ridge)",
                               f"claim 7: L1's test MSE is ×{dense.format('.2f')} L2's "
-                              f"(linear model, dense teacher)"))
+                              f"(linear model, dense teacher)", favours="l2"))
     return takeaway, guide
 
 

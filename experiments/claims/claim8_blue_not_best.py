@@ -487,14 +487,17 @@ def guide_rows(verdict: str, headline: pd.DataFrame, losses: str) -> list[GuideR
                             f"coefficient MSE ({kind} design, headline SNR)" for kind in DESIGNS))
     if verdict == "refuted":
         return [GuideRow("linear regression, coefficients wanted", "ordinary least squares "
-                         "(shrinkage with a data-chosen λ did not help)", evidence)]
+                         "(shrinkage with a data-chosen λ did not help)", evidence,
+                         favours="other")]
     rows = [GuideRow("linear regression with noisy responses (low SNR), coefficients wanted",
-                     "ridge (L2 penalty), λ chosen by GCV or cross-validation", evidence)]
+                     "ridge (L2 penalty), λ chosen by GCV or cross-validation", evidence,
+                     favours="l2")]
     if losses:
         rows.append(GuideRow("linear regression with strong signal (high SNR), coefficients "
                              "wanted", "OLS, or ridge with λ chosen for coefficient error "
                              "(GCV's λ targets prediction)",
-                             f"claim 8: ridge with λ by GCV is worse than OLS at {losses}"))
+                             f"claim 8: ridge with λ by GCV is worse than OLS at {losses}",
+                             favours="other"))
     return rows
 
 

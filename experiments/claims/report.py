@@ -250,6 +250,7 @@ def _section_blocks(section: Section) -> list:
     blocks = [
         Heading(2, f"Claim {claim_number(section.key)}: {section.title}", section.key),
         Quote(section.claim), Badge(section.verdict),
+        *([Prose(f"**In one sentence:** {section.takeaway}")] if section.takeaway else []),
         Prose(f"*About {answer_lib.PART_NAME[section.part]}; "
               + ("a theorem checked numerically" if section.kind == "theorem"
                  else "an empirical claim") + ".*"),

@@ -16,16 +16,26 @@ VERDICTS = ("supported", "qualified", "refuted")
 KINDS = ("empirical", "theorem")
 # Which half of the question a claim answers: the L2 *loss* (squared error) or the L2 *penalty*.
 PARTS = ("loss", "penalty")
+# Which side a decision-guide row takes on its part's question: "l2" (the L2 choice: squared error
+# for a loss claim, an L2 penalty for a penalty claim), "other" (use something else), or ""
+# (no side: a convention, "either", or not settled by the run). The bottom line groups rows by it.
+FAVOURS = ("l2", "other", "")
 
 
 @dataclasses.dataclass(frozen=True)
 class GuideRow:
     """One row of the report's decision guide: in this situation, use this, because of this
-    evidence (a generated sentence naming the claim and carrying its number with interval)."""
+    evidence (a generated sentence naming the claim and carrying its number with interval);
+    `favours` (one of FAVOURS) says whether the choice is the L2 one, computed like the choice."""
 
     situation: str
     choice: str
     evidence: str
+    favours: str = ""
+
+    def __post_init__(self):
+        if self.favours not in FAVOURS:
+            raise ValueError(f"favours {self.favours!r} is not one of {FAVOURS}")
 
 
 @dataclasses.dataclass
