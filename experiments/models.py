@@ -2,6 +2,17 @@
 
 Kept to plain `flax.linen` modules with no mutable state (no batch norm, no dropout), so a whole
 training run is a pure function of (params, data) and can be `vmap`-ed across a sweep.
+
+Why Linen, not NNX (Flax's recommended API): the engine needs exactly a pure `apply(params, x)`
+over a parameter pytree, since a run is a `lax.scan` and a sweep `vmap`s over stacked
+parameters; a Linen module is that and nothing more. An NNX module is a stateful object; its way
+into the same sweep is `nnx.split` -> (graphdef, state), stack the states, and call
+`nnx.merge(graphdef, state)(x)` inside the vmapped step. scripts/bench_nnx.py measured both on
+the anchor sweep's model (BENCHMARKS.md, 2026-12-07): the optimized XLA programs are identical
+instruction for instruction (same final objectives bit for bit), and trace + lower, XLA compile
+and step times agree within the load noise (NNX / Linen 0.87-1.17 across runs on a loaded
+2-core machine). No speed reason either way, so NNX would only add split/merge plumbing (and
+graphdef bookkeeping in checkpoints) to every function that touches a model: Linen stays.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ sweep_plots writes:
   test_metric_heatmap.png  loss × λ, median over seeds of the final test metric (test MSE for
                            regression, test accuracy for classification), one panel per
                            combination of the other swept axes (noise, lr, ...), one colour scale
-  divergence_heatmap.png   loss × λ, fraction of seeds that diverged (0…1 scale)
+  divergence_heatmap.png   loss × λ, fraction of seeds that diverged (0…1 scale); only when a
+                           run diverged (all zeros says nothing: the summary says 0 of N)
   frac_increase_heatmap.png  loss × λ, median over seeds of the fraction of logged steps where
                            the objective rose
   test_metric_curves.png   the test metric over steps per loss, median and min–max band over seeds
@@ -18,7 +19,8 @@ sweep_plots writes:
                            sharpness) against the edges of stability that apply: 2/lr for SGD,
                            (2+2β)/lr for momentum, 38/lr for Adam's preconditioned sharpness at
                            β1 = 0.9; one panel per lr (config.sharpness_every or spectrum_every)
-  max_stable_lr.png        largest lr with no diverged seed, per loss (when lr is swept)
+  max_stable_lr.png        largest lr with no diverged seed, per loss (when lr is swept); a bar
+                           at the largest lr swept, or with no stable lr, is censored: hatched
 Curves are drawn at the smallest λ in the sweep (usually λ = 0).
 """
 
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from experiments import result_files, stability
 
@@ -238,29 +241,55 @@ def sharpness_curves(runs: pd.DataFrame, curves: pd.DataFrame) -> Figure:
     return fig
 
 
+# Hatches of a censored max-stable-lr bar and their legend entries: the true limit lies outside
+# the swept lr range, so the bar is a bound, not a measurement.
+CENSORED_ABOVE = ("//", "at the edge of the swept range (limit ≥ the bar)")
+CENSORED_BELOW = ("xx", "every lr diverged (limit < the smallest lr swept)")
+
+
+def _censoring(values: np.ndarray, lrs: np.ndarray) -> tuple[np.ndarray, list]:
+    """(bar heights, hatch per bar): a limit at the largest lr swept is censored above; NaN (no
+    stable lr) is drawn to the smallest lr swept, censored below."""
+    heights = np.where(np.isnan(values), lrs.min(), values)
+    hatches = [CENSORED_BELOW[0] if np.isnan(v) else CENSORED_ABOVE[0] if v >= lrs.max()
+               else None for v in values]
+    return heights, hatches
+
+
 def max_stable_lr_bars(groups: pd.DataFrame) -> Figure:
     """Largest lr in the grid at which no seed diverged, per loss at the smallest λ, one bar per
-    combination of the other swept axes (groups.csv's max_stable_lr)."""
+    combination of the other swept axes (groups.csv's max_stable_lr). A bar at the largest lr
+    swept (the limit is at least that) or with no stable lr (below the smallest) is censored:
+    hatched, with a legend entry saying which."""
     lam = groups[STRENGTH].min()
+    lrs = groups["learning_rate"].to_numpy(dtype=float)
     frame = groups[groups[STRENGTH] == lam].drop(columns="learning_rate", errors="ignore")
     keys = groups.columns[: groups.columns.get_loc("runs")]  # group_table puts its keys first
     other = [k for k in keys if k not in ("loss", STRENGTH, "learning_rate")
              and frame[k].nunique(dropna=False) > 1]
     table = frame.drop_duplicates(["loss", *other]).pivot_table(
-        index="loss", columns=other or None, values="max_stable_lr", aggfunc="first"
-    ) if other else frame.groupby("loss", sort=True)[["max_stable_lr"]].first()
+        index="loss", columns=other or None, values="max_stable_lr", aggfunc="first",
+        dropna=False) if other else frame.groupby("loss", sort=True)[["max_stable_lr"]].first()
     fig = Figure(figsize=(1.2 * len(table) * max(1, table.shape[1]) ** 0.5 + 2, 3.6),
                  layout="constrained")
     ax = fig.subplots()
     width = 0.8 / table.shape[1]
+    used = set()
     for j, name in enumerate(table.columns):
-        ax.bar(np.arange(len(table)) + j * width, table[name].to_numpy(dtype=float), width,
-               label=str(name) if other else None)
+        heights, hatches = _censoring(table[name].to_numpy(dtype=float), lrs)
+        bars = ax.bar(np.arange(len(table)) + j * width, heights, width,
+                      label=str(name) if other else None)
+        for bar, hatch in zip(bars, hatches, strict=True):
+            bar.set_hatch(hatch)
+        used |= set(hatches)
     ax.set_xticks(np.arange(len(table)) + 0.4 - width / 2, table.index, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("max stable learning rate")
-    if other:
-        ax.legend(title=", ".join(other), fontsize=7)
+    handles = ax.get_legend_handles_labels()[0] if other else []
+    handles += [Patch(facecolor="none", edgecolor="k", hatch=hatch, label=label)
+                for hatch, label in (CENSORED_ABOVE, CENSORED_BELOW) if hatch in used]
+    if handles:
+        ax.legend(handles=handles, title=", ".join(other) or None, fontsize=7)
     ax.set_title(f"max stable lr per loss (λ={lam:g}; no seed diverged)", fontsize=9)
     return fig
 
@@ -269,12 +298,13 @@ def sweep_figures(runs: pd.DataFrame, curves: pd.DataFrame, groups: pd.DataFrame
                   ) -> dict[str, tuple[str, Figure]]:
     """Every figure that applies to this sweep: name -> (PNG filename, Figure)."""
     metric = test_metric(runs)
-    out = {
-        "heatmap": ("test_metric_heatmap.png", heatmap(runs)),
-        "divergence_heatmap": ("divergence_heatmap.png", heatmap(
+    out = {"heatmap": ("test_metric_heatmap.png", heatmap(runs))}
+    if runs["diverged"].astype(bool).any():  # all zeros says nothing; the summary says 0
+        out["divergence_heatmap"] = ("divergence_heatmap.png", heatmap(
             runs.assign(diverged=runs["diverged"].astype(float)), "diverged",
             "fraction diverged", higher_is_better=False, bounds=(0.0, 1.0), how="mean",
-        )),
+        ))
+    out |= {
         "frac_increase_heatmap": ("frac_increase_heatmap.png", heatmap(
             runs, "frac_increase", "frac_increase (2nd half)", higher_is_better=False,
         )),
@@ -362,8 +392,9 @@ def end_of_run_summary(runs: pd.DataFrame, workdir, paths: dict, max_lines: int 
             at = "  ".join(f"{'λ' if k == STRENGTH else 'lr'}={row[k]:g}" for k in tuned)
             lines.append(f"  {where}: {at}  {select[6:]} {row['val']:.4g}  {test} "
                          f"{row['test']:.4g} [{row['test_min']:.4g}, {row['test_max']:.4g}]")
-    lines.append(f"divergences: {n_div} of {len(runs)} runs"
-                 + (" (per cell: groups.csv divergence_rate)" if n_div else ""))
+    lines.append(f"divergences: {n_div} of {len(runs)} runs" + (
+        " (per cell: groups.csv divergence_rate)" if n_div
+        else " (no divergence heatmap: nothing diverged)"))
     plots = [pathlib.Path(p) for n, p in paths.items() if n.startswith("plot:")]
     lines.append("outputs:")
     lines += [f"  {name}: {path}" for name, path in paths.items() if not name.startswith("plot:")]

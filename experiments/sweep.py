@@ -651,5 +651,10 @@ def main(argv):
         sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `losslab-sweep` command (pyproject.toml): `python -m experiments.sweep` installed."""
     app.run(main, flags_parser=validation.parse_flags)
+
+
+if __name__ == "__main__":
+    cli()

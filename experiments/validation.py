@@ -29,7 +29,6 @@ import ast
 import contextlib
 import difflib
 import math
-import pathlib
 import re
 import sys
 from collections.abc import Callable, Collection
@@ -41,9 +40,8 @@ import numpy as np
 from absl import flags
 from ml_collections import config_dict
 
-import configs
 from experiments import data as data_lib
-from experiments import grid, models, training
+from experiments import grid, models, shipped_configs, training
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS, base_config
 
 
@@ -521,7 +519,7 @@ def _one_line(e: BaseException) -> str:
 
 
 # The config file `python -m experiments.sweep` runs without --config.
-DEFAULT_CONFIG_FILE = str(pathlib.Path(configs.__file__).with_name("default.py"))
+DEFAULT_CONFIG_FILE = str(shipped_configs.path("default.py"))
 _CONFIG_FLAG = re.compile(r"^--?config(=|$)")
 
 

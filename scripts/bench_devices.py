@@ -51,11 +51,10 @@ def main(argv):
     import jax
     import numpy as np
 
-    from configs import anchor
-    from experiments import sweep, training
+    from experiments import shipped_configs, sweep, training
     from experiments.plan import SweepPlan
 
-    config = anchor.get_config()
+    config = shipped_configs.load("anchor").get_config()
     config.chunk_size = _CHUNK.value
     repeats = 3 if _QUICK.value else _REPEATS.value
     if _QUICK.value:

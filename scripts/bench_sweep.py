@@ -71,7 +71,6 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import losses
-from configs import anchor
 from experiments import data as data_lib
 from experiments import (
     devices,
@@ -79,6 +78,7 @@ from experiments import (
     models,
     plots,
     result_files,
+    shipped_configs,
     stability,
     sweep,
     table_rows,
@@ -86,6 +86,8 @@ from experiments import (
     training,
 )
 from experiments.plan import Part, SweepPlan
+
+anchor = shipped_configs.load("anchor")  # a wheel or an editable install has no `configs`
 
 _QUICK = flags.DEFINE_bool("quick", False, "200 steps and one repetition: a fast check.")
 _STEPS = flags.DEFINE_integer("steps", 0, "Override the steps per run (0: the anchor's 1,000).")
@@ -958,7 +960,7 @@ def spectrum_section(steps: int) -> None:
 
 def diagnostics_section() -> None:
     """configs/default.py with diagnostics off vs all on (sharpness every 100 steps, 20 iters)."""
-    from configs import default
+    default = shipped_configs.load("default")
 
     def variant(on: bool):
         config = quiet(default.get_config())
@@ -988,7 +990,7 @@ def opt_levels_section(steps: int) -> None:
     --xla_backend_optimization_level sets for a whole process): XLA compile (the program is
     traced and lowered once, outside the timing) and execute medians, and the largest relative
     difference of the final metrics from level 3."""
-    from configs.claims import claim4_classification
+    claim4_classification = shipped_configs.load("claims.claim4_classification")
 
     claim4 = claim4_classification.get_config("quick")
     claim4.sweep.dataset.name = ("digits",)

@@ -86,31 +86,76 @@ def test_every_imported_third_party_package_is_declared():
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
 
 
+def test_shipped_configs_in_a_checkout_are_the_configs_package():
+    """In a clone the claims read the repository's configs/ as the `configs` package, so a test
+    that imports `configs.claims.X` and the claim share one module."""
+    from configs.claims import claim4_classification
+    from experiments import shipped_configs
+    from experiments.claims import claim4_classification as claim4
+
+    assert shipped_configs.DIRECTORY == ROOT / "configs"
+    assert claim4.claim_config is claim4_classification
+    assert shipped_configs.path("default.py").read_text().startswith('r"""')
+
+
+def _user_project(root: pathlib.Path) -> pathlib.Path:
+    """A researcher's own project: top-level `configs` and `experiments` packages of its own
+    (the commonest names), each importable and each failing loudly if losslab ever runs it."""
+    for package in ("configs", "experiments"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text(f"OWNER = 'user'  # the user's {package}\n")
+    (root / "configs" / "default.py").write_text("raise RuntimeError('the user\\'s config')\n")
+    (root / "experiments" / "sweep.py").write_text("raise RuntimeError('the user\\'s sweep')\n")
+    return root
+
+
 @pytest.mark.slow
-def test_built_wheel_ships_configs_and_runs_from_root(tmp_path):
-    """A non-editable install runs the default config from `/` (no repo on the path)."""
+def test_built_wheel_installs_no_configs_package_and_runs_beside_a_users_own(tmp_path):
+    """The wheel ships the configs as data of `experiments` (no top-level `configs` package), so
+    a user's own `configs/` and `experiments/` neither break the installed CLI nor are shadowed
+    by it; the shipped default and claim configs still load, from any directory."""
+    # Built from a copy of the tracked sources: an in-tree build reuses build/lib, where a
+    # stale file (a package that no longer ships) would still reach the wheel.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "pyproject.toml", "README.md", "losses",
+                              "experiments", "configs"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for name in tracked:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
+                    "--no-build-isolation", "-w", str(wheels), str(source)], check=True)
     (wheel,) = wheels.glob("losslab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"configs/default.py", "configs/tiny.py", "configs/claims/claim1_smoothness.py",
-            "losses/__init__.py", "experiments/sweep.py"} <= names
+    assert not any(name.startswith("configs/") for name in names), sorted(names)
+    assert {"experiments/_configs/default.py", "experiments/_configs/tiny.py",
+            "experiments/_configs/claims/claim1_smoothness.py", "losses/__init__.py",
+            "experiments/sweep.py"} <= names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                     str(target), str(wheel)], check=True)
-    # The installed copy comes first on the path; the editable finder of the dev install comes last.
-    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
+    user = _user_project(tmp_path / "project")
+    # The installed copy and then the user's project on the path; the dev install's editable
+    # finder comes last, so the repository itself is never imported.
+    env = {"PYTHONPATH": f"{target}:{user}", "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
     where = subprocess.run(
-        [sys.executable, "-c",
-         "import experiments, configs; print(experiments.__file__, configs.__file__)"],
-        cwd="/", env=env, capture_output=True, text=True, check=True).stdout
-    assert str(ROOT) not in where and where.count(str(target)) == 2, where
-    workdir = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.sweep", f"--workdir={workdir}", "--config.steps=20",
-         "--config.log_every=10", "--config.sharpness_every=0", "--config.sweep.seed=(0,)",
-         "--config.tensorboard=False"],
-        cwd="/", env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (workdir / "runs.csv").exists()
+        [sys.executable, "-c", "import configs, experiments.claims.claim1_smoothness as c, "
+         "experiments.shipped_configs as s; print(configs.OWNER, c.__file__, s.DIRECTORY)"],
+        cwd=user / "configs", env=env, capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr[-3000:]
+    owner, claim, directory = where.stdout.split()
+    assert owner == "user" and str(ROOT) not in claim + directory, where.stdout
+    assert directory == str(target / "experiments" / "_configs")
+    # From the user's project root, where `python -m` would put its own `experiments` first,
+    # the console script (it does not put the working directory on the path); `python -m` from
+    # a directory holding only its own `configs/` (the case that failed: 'Failed loading config
+    # file config_config').
+    configs_only = tmp_path / "configs_only"
+    shutil.copytree(user / "configs", configs_only / "configs")
+    for command, cwd in (([str(target / "bin" / "losslab-sweep"), "--dry_run"], user),
+                         ([sys.executable, "-m", "experiments.sweep", "--dry_run"], configs_only)):
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, (command, proc.stderr[-3000:])
+        assert "240 runs" in proc.stdout, proc.stdout  # the shipped default config's plan

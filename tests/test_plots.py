@@ -61,8 +61,14 @@ def test_heatmap_panels_share_one_scale_and_titles_say_what_is_pooled(lr_sweep):
     assert not any(b.overlaps(colorbars[0].get_window_extent(renderer)) for b in boxes)
 
 
-def test_all_zero_divergence_gets_a_zero_to_one_colour_bar(lr_sweep):
-    runs = lr_sweep.runs.assign(diverged=0.0)
+def test_divergence_heatmap_only_when_a_run_diverged(lr_sweep):
+    """All zeros says nothing: no heatmap, and the summary says why; one diverged seed draws
+    it on the rate's 0…1 scale."""
+    runs = lr_sweep.runs.assign(diverged=False)
+    assert "divergence_heatmap" not in plots.sweep_figures(runs, lr_sweep.curves, lr_sweep.groups)
+    lines = plots.end_of_run_summary(runs, lr_sweep.workdir, {})
+    assert "divergences: 0 of 16 runs (no divergence heatmap: nothing diverged)" in lines
+    runs.loc[runs.index[0], "diverged"] = True
     figures = plots.sweep_figures(runs, lr_sweep.curves, lr_sweep.groups)
     _, fig = figures["divergence_heatmap"]
     (colorbar,) = [ax for ax in fig.axes if not ax.images]
@@ -70,6 +76,47 @@ def test_all_zero_divergence_gets_a_zero_to_one_colour_bar(lr_sweep):
     assert fig.get_suptitle() == "fraction diverged: mean over 2 seeds"
     assert plots.colour_limits(np.zeros(4)) == (0.0, 1.0)
     assert plots.colour_limits(np.full(3, 2.5)) == (2.5, 3.5)
+
+
+def _groups(max_stable: dict, noise: tuple = (None,)) -> pd.DataFrame:
+    """groups.csv's shape (keys, runs, then max_stable_lr) over the lr grid 1e-3, 1e-2, 1e-1."""
+    rows = [dict(loss=loss, penalty_strength=0.0, noise=n, learning_rate=lr, runs=2,
+                 max_stable_lr=max_stable[loss] if n is None else max_stable[loss, n])
+            for loss in sorted({k if isinstance(k, str) else k[0] for k in max_stable})
+            for n in noise for lr in (1e-3, 1e-2, 1e-1)]
+    return pd.DataFrame(rows)
+
+
+def _bars(fig):
+    (ax,) = fig.axes
+    return ax, [(round(bar.get_height(), 9), bar.get_hatch()) for bar in ax.patches]
+
+
+def test_max_stable_lr_bars_mark_the_edges_of_the_swept_range():
+    """A loss stable at the largest lr swept is censored above (its limit is at least that):
+    hatched, with a legend entry; one that diverged at every lr is censored below (drawn to the
+    smallest lr, hatched the other way); an interior limit is a plain bar."""
+    fig = plots.max_stable_lr_bars(_groups({"a": 1e-1, "b": 1e-2, "c": np.nan}))
+    ax, bars = _bars(fig)
+    assert bars == [(1e-1, "//"), (1e-2, None), (1e-3, "xx")]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["at the edge of the swept range (limit ≥ the bar)",
+                      "every lr diverged (limit < the smallest lr swept)"]
+    # No censored bar: no legend entry for it.
+    ax, bars = _bars(plots.max_stable_lr_bars(_groups({"a": 1e-2, "b": 1e-3})))
+    assert [hatch for _, hatch in bars] == [None, None] and ax.get_legend() is None
+
+
+def test_max_stable_lr_bars_mark_censoring_per_panel_bar():
+    fig = plots.max_stable_lr_bars(_groups(
+        {("a", "gaussian"): 1e-1, ("a", "student_t"): 1e-2,
+         ("b", "gaussian"): 1e-2, ("b", "student_t"): np.nan}, noise=("gaussian", "student_t")))
+    ax, bars = _bars(fig)
+    # Bars go by column (noise), then by loss.
+    assert bars == [(1e-1, "//"), (1e-2, None), (1e-2, None), (1e-3, "xx")]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels[:2] == ["gaussian", "student_t"] and len(labels) == 4
+    assert ax.get_legend().get_title().get_text() == "noise"
 
 
 def test_curves_per_loss_have_distinct_styles(lr_sweep):

@@ -350,6 +350,11 @@ def main(argv):
         raise SystemExit(f"claims failed: {', '.join(failed)}")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `losslab-claims` command (pyproject.toml): `python -m experiments.claims` installed."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -41,11 +41,12 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from configs.claims import claim1_smoothness as claim_config
-from experiments import plots, statistics
+from experiments import plots, shipped_configs, statistics
 from experiments.claims.section import GuideRow, Section
 from experiments.statistics import Interval
 
+# configs/claims/claim1_smoothness.py, by file path (a wheel ships no `configs` package)
+claim_config = shipped_configs.load("claims.claim1_smoothness")
 KEY = "claim1"
 TITLE = "Smoothness of L2: exact convergence at a constant step, and a curvature limit"
 CLAIM = (

@@ -35,13 +35,14 @@ import scipy.optimize
 import scipy.stats
 from absl import logging
 
-from configs.claims import claim2_gauss_markov as claim_config
 from experiments import data as data_lib
-from experiments import plots, statistics
+from experiments import plots, shipped_configs, statistics
 from experiments.claims import trained_runs
 from experiments.claims.section import GuideRow, Section
 from experiments.statistics import Interval
 
+# configs/claims/claim2_gauss_markov.py, by file path (a wheel ships no `configs` package)
+claim_config = shipped_configs.load("claims.claim2_gauss_markov")
 KEY = "claim2"
 TITLE = "MSE is least squares, the best linear unbiased estimator"
 CLAIM = (

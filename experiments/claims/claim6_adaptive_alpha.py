@@ -37,11 +37,12 @@ import pandas as pd
 from absl import logging
 
 import losses
-from configs.claims import claim6_adaptive_alpha as claim_config
 from experiments import data as data_lib
-from experiments import models, plots, statistics
+from experiments import models, plots, shipped_configs, statistics
 from experiments.claims.section import GuideRow, Section
 
+# configs/claims/claim6_adaptive_alpha.py, by file path (a wheel ships no `configs` package)
+claim_config = shipped_configs.load("claims.claim6_adaptive_alpha")
 KEY = "claim6"
 TITLE = "L2 is the Gaussian maximum-likelihood loss, and the data can say so"
 CLAIM = (

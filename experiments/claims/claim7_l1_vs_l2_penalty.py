@@ -56,11 +56,12 @@ import pandas as pd
 from absl import logging
 
 import losses
-from configs.claims import claim7_l1_vs_l2_penalty as claim_config
 from experiments import data as data_lib
-from experiments import models, plots, statistics
+from experiments import models, plots, shipped_configs, statistics
 from experiments.claims.section import GuideRow, Section
 
+# configs/claims/claim7_l1_vs_l2_penalty.py, by file path (a wheel ships no `configs` package)
+claim_config = shipped_configs.load("claims.claim7_l1_vs_l2_penalty")
 KEY = "claim7"
 TITLE = "L1 vs L2 penalty: sparsity vs shrinkage"
 CLAIM = (
