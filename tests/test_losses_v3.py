@@ -441,6 +441,49 @@ def test_triplet_margin_finite_and_saturating():
         losses.triplet_margin(a, p, n, norm_degree=0.5)
 
 
+
+def _triplet_reference(a, p, n, q, eps, margin=1.0):
+    """Value and gradients (anchors, positives, negatives) in float64; a zero distance (ε = 0)
+    has gradient 0 (torch's subgradient of the norm at 0)."""
+    a, p, n = (np.asarray(x, np.float64) for x in (a, p, n))
+
+    def dist_and_grad(x):  # d = (Σ|x|^q + ε)^(1/q), ∂d/∂x = sign(x)(|x|/d)^(q-1)
+        top = np.max(np.abs(x), -1, keepdims=True)
+        scale = np.where(top > 0, top, 1)
+        d = scale[:, 0] * ((np.abs(x / scale) ** q).sum(-1) + eps / scale[:, 0] ** q) ** (1 / q)
+        safe = np.where(d > 0, d, 1)[:, None]
+        return d, np.where(d[:, None] > 0, np.sign(x) * (np.abs(x) / safe) ** (q - 1), 0)
+
+    (d_pos, g_pos), (d_neg, g_neg) = dist_and_grad(a - p), dist_and_grad(a - n)
+    slack = d_pos - d_neg + margin
+    active = (slack > 0)[:, None].astype(np.float64)
+    return np.maximum(slack, 0), [active * (g_pos - g_neg), -active * g_pos, active * g_neg]
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_triplet_margin_overflow_and_zero_distance_gradients(q):
+    # rows: a = p with ε = 0 (the norm's kink), Σ(a-p)² overflowing float32 (the distance does
+    # not), |a-p|³ overflowing (q = 3) but not its square, distances above 2^126 (1/d is
+    # subnormal, flushed to 0 by XLA:CPU), an ordinary row
+    a = np.array([[1.0, 2.0], [3e19, -3e19], [5e12, 1.0], [1e38, 0.0], [0.5, -0.25]], np.float32)
+    p = np.array([[1.0, 2.0], [-3e19, 3e19], [-5e12, 0.0], [-1e38, 0.0], [0.0, 1.0]], np.float32)
+    n = np.array([[3.0, 3.0], [0.0, 0.0], [0.0, 0.0], [1e38, 1e38], [1.0, 0.0]], np.float32)
+    want, want_grads = _triplet_reference(a, p, n, q, eps=0.0, margin=5.0)
+    value, grads = jax.value_and_grad(
+        lambda *x: losses.triplet_margin(*x, margin=5.0, eps=0.0, norm_degree=q).sum(),
+        argnums=(0, 1, 2))(a, p, n)
+    np.testing.assert_allclose(losses.triplet_margin(a, p, n, margin=5.0, eps=0.0,
+                                                     norm_degree=q), want, rtol=1e-6)
+    np.testing.assert_allclose(value, want.sum(), rtol=1e-6)
+    for got, expected in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # the default ε = 1e-6 on the same rows: the kink is smoothed, the overflow rows unchanged
+    want, want_grads = _triplet_reference(a, p, n, q, eps=1e-6, margin=5.0)
+    grads = jax.grad(lambda *x: losses.triplet_margin(*x, margin=5.0, norm_degree=q).sum(),
+                     argnums=(0, 1, 2))(a, p, n)
+    for got, expected in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
 # --- registry entries, dtypes, finiteness, NaN ---------------------------------------------------
 
 def test_registry_entries_of_issue_32():
