@@ -4,9 +4,12 @@ targets).
 
 Sources of the expected values: optax 0.2.8 `_fenchel_young_test.py`, `_classification_test.py`
 (poly loss, sparsemax, generalized KL), `_self_supervised_test.py`, `_segmentation_test.py`;
-google/bi-tempered-loss `jax/loss_test.py` (the implementation init2winit calls); Keras 3
+google/bi-tempered-loss `jax/loss_test.py` and `tensorflow/loss_test.py` (the implementation
+init2winit calls; ported to numpy below), init2winit `model_lib/test_losses.py`; Keras 3
 `losses_test.py` (Dice, MSLE, MAPE); torch's documented formulas (nll_loss, triplet_margin_loss).
 """
+
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -245,6 +248,138 @@ def test_bi_tempered_limits_shift_and_gradient():
     with pytest.raises(ValueError, match="t2"):
         losses.bi_tempered_logistic(ACTS, labels, t2=0.8)
 
+
+
+# A numpy port of google/bi-tempered-loss (tensorflow/loss.py, jax/loss.py; Amid et al. 2019),
+# written afresh: the fixed point (t2 > 1) and the bisection (t2 < 1) for the normalisation,
+# both run for num_iters steps as there, the loss of the probabilities, and the reference's
+# custom gradient. float64 throughout.
+
+def _exp_t(u, t):
+    return np.exp(u) if t == 1 else np.maximum(1 + (1 - t) * u, 0) ** (1 / (1 - t))
+
+
+def _log_t(u, t):
+    return np.log(u) if t == 1 else (u ** (1 - t) - 1) / (1 - t)
+
+
+def _reference_normalization(a, t, num_iters):
+    mu = a.max(-1, keepdims=True)
+    s0 = a - mu
+    if t == 1:
+        return np.log(np.exp(s0).sum(-1, keepdims=True)) + mu
+    if t > 1:  # fixed point
+        s = s0
+        for _ in range(num_iters):
+            s = s0 * _exp_t(s, t).sum(-1, keepdims=True) ** (1 - t)
+        return -_log_t(1 / _exp_t(s, t).sum(-1, keepdims=True), t) + mu
+    effective = (s0 > -1 / (1 - t)).sum(-1, keepdims=True).astype(np.float64)
+    lower, upper = np.zeros_like(effective), -_log_t(1 / effective, t)
+    for _ in range(num_iters):  # bisection on Σ exp_t(s0 - λ) = 1
+        mid = (upper + lower) / 2
+        below = _exp_t(s0 - mid, t).sum(-1, keepdims=True) < 1
+        lower, upper = np.where(below, lower, mid), np.where(below, mid, upper)
+    return (upper + lower) / 2 + mu
+
+
+def _reference_softmax(a, t, num_iters=5):
+    a = np.asarray(a, np.float64)
+    return _exp_t(a - _reference_normalization(a, t, num_iters), t)
+
+
+def _reference_bi_tempered(a, y, t1, t2, label_smoothing=0.0, num_iters=5):
+    """(per-example loss, the reference's gradient with respect to a)."""
+    y = np.asarray(y, np.float64)
+    c = y.shape[-1]
+    if label_smoothing > 0:
+        y = (1 - c / (c - 1) * label_smoothing) * y + label_smoothing / (c - 1)
+    p = _reference_softmax(a, t2, num_iters)
+    if t1 == t2 == 1:  # jax/loss.py: KL(y ‖ p) (tensorflow/loss.py: the cross-entropy -Σ y log p)
+        loss = (y * (np.log(y + 1e-15) - np.log(p))).sum(-1)
+    else:
+        loss = (y * (_log_t(y + 1e-10, t1) - _log_t(p, t1))
+                - (y ** (2 - t1) - p ** (2 - t1)) / (2 - t1)).sum(-1)
+    forget = (p - y) * p ** (t2 - t1)
+    escort = p**t2 / (p**t2).sum(-1, keepdims=True)
+    return loss, forget - escort * forget.sum(-1, keepdims=True)
+
+
+ACTS_SOFT = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.2, 0.8, 0.0]])
+
+
+def test_bi_tempered_numpy_port_reproduces_the_reference_tests():
+    """The port against the values in google/bi-tempered-loss's loss_test.py (both versions)."""
+    loss = _reference_bi_tempered
+    np.testing.assert_allclose(loss(ACTS, ACTS_SOFT, 0.5, 1.5)[0],
+                               [0.02301914, 0.18972909, 0.93874922], atol=1e-6)
+    np.testing.assert_allclose(loss(ACTS, ACTS_SOFT, 0.5, 0.8, num_iters=20)[0],
+                               [0.21646356, 0.41836615, 1.33997854], atol=1e-6)
+    np.testing.assert_allclose(loss(ACTS, np.eye(3), 0.5, 1.5, label_smoothing=0.1)[0],
+                               [0.76652711, 0.08627685, 1.35443510], atol=1e-5)  # theirs
+    y = np.array([[0.2, 0.5, 0.3]])
+    for t1, t2, want in [(1.0, 1.0, 0.628705), (0.9, 1.1, 0.45677936), (0.8, 1.2, 0.34298314),
+                         (0.7, 1.3, 0.26295574)]:
+        np.testing.assert_allclose(loss(ACTS[:1], y, t1, t2)[0], [want], atol=1e-6)
+    # tensorflow/loss.py's t1 = t2 = 1 value is the cross-entropy: KL + the labels' entropy
+    entropy = -(y * np.log(y)).sum()
+    np.testing.assert_allclose(loss(ACTS[:1], y, 1.0, 1.0)[0] + entropy, [1.6583576], atol=1e-6)
+    np.testing.assert_allclose(
+        _reference_softmax(ACTS, 4.0),
+        [[0.3205458, 0.32714278, 0.3523402], [0.3430056, 0.36491093, 0.29220778],
+         [0.41369352, 0.30534995, 0.28299212]], atol=1e-6)
+    two_class = np.stack([np.zeros(3), [0.0, 3.0, 6.0]], -1)  # tempered sigmoid: logits [0, z]
+    np.testing.assert_allclose(_reference_softmax(two_class, 4.0)[:, 1],
+                               [0.5, 0.58516014, 0.6421035], atol=1e-6)
+    np.testing.assert_allclose(loss(np.zeros((2, 2)), np.eye(2), 1.0, 1.0)[0], [np.log(2)] * 2)
+
+
+def test_bi_tempered_matches_the_numpy_port():
+    """Values and gradients against the port at the reference's 5 iterations (float32 against
+    float64: values within 1e-6 absolute, 1e-5 relative; gradients, the reference's custom
+    gradient at the truncated fixed point's p, within 1e-6), and at 30 in float64 (1e-9). The
+    knobs are traced: one compiled program per label kind for all cases."""
+    def total(a, y, t1, t2, smoothing, num_iters=5):
+        values = losses.bi_tempered_logistic(a, y, t1=t1, t2=t2, label_smoothing=smoothing,
+                                             num_iters=num_iters)
+        return values.sum(), values
+
+    value_and_grad = jax.jit(jax.value_and_grad(total, has_aux=True))
+    grad_30 = jax.jit(jax.grad(lambda *args: total(*args, num_iters=30)[0]))
+    cases = [(0.8, 1.2, 0.0), (0.5, 1.5, 0.1), (0.2, 4.0, 0.0), (1.0, 1.5, 0.0), (0.5, 1.0, 0.2),
+             (1.0, 1.0, 0.0)]
+    label_kinds = [(P, P), (Y, np.eye(5)[Y])]
+    for (t1, t2, smoothing), (labels, dense) in itertools.product(cases, label_kinds):
+        want, want_grad = _reference_bi_tempered(Z, dense, t1, t2, smoothing)
+        (_, values), grad = value_and_grad(Z, labels, t1, t2, smoothing)
+        np.testing.assert_allclose(values, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6)
+        with jax.enable_x64(True):
+            grad = grad_30(jnp.asarray(Z, jnp.float64), dense, t1, t2, smoothing)
+        np.testing.assert_allclose(
+            grad, _reference_bi_tempered(Z, dense, t1, t2, smoothing, num_iters=30)[1], atol=1e-9)
+
+
+def test_bi_tempered_init2winit_cases():
+    """init2winit's model_lib/test_losses.py: bi_tempered_cross_entropy (t1 = 0.9, t2 = 2.0) is
+    Σ w·loss / Σ w over one-hot targets; its sigmoid variant is the two-class loss on logits
+    [0, z] and labels [1 - y, y], summed over the outputs of an example."""
+    logits = np.array([[[5, 3, 4, -3, 7], [2, 5, -5, 5, 6], [-6, -5, 8, -6, 4],
+                        [15, 8, -6, 4, 2], [-7, 5, -6, 9, 0]],
+                       [[4, 2, 0, -4, 5], [14, 2, -5, 10, 12], [20, -3, 7, -9, 6],
+                        [5, 7, -1, 2, -8], [4, -7, 9, 0, 2]]], np.float32)
+    labels = np.array([[0, 2, 3, 4, 1], [1, 3, 0, 4, 2]])
+    weights = [np.ones(5), np.array([2.0, 7, 0, 3, 0])]
+    bi_tempered = jax.jit(lambda z, y: losses.bi_tempered_logistic(z, y, t1=0.9, t2=2.0))
+    for z, y, w, want in zip(logits, labels, weights, [1.9120569, 1.7393580], strict=True):
+        values = bi_tempered(z, y)
+        np.testing.assert_allclose(losses.reduce(values, weights=w), want, rtol=1e-5)
+    z = np.array([[4, -5, 8, -10], [-5, 7, 4, 11], [12, 5, 5, -9], [7, -11, -4, 8]], np.float32)
+    y = np.array([[0.05, 0.02, 0.96, 0.02], [0.05, 0.001, 0.5, 0.4], [0.68, 0.92, 0.12, 0.22],
+                  [0.34, 0.44, 0.29, 0.2]], np.float32)
+    values = bi_tempered(np.stack([np.zeros_like(z), z], -1), np.stack([1 - y, y], -1))
+    np.testing.assert_allclose(values.sum(-1).mean(), 1.9910424, rtol=1e-5)
+    w = np.array([0.0, 4, 0, 2])  # per example, normalised by Σw
+    np.testing.assert_allclose((values.sum(-1) * w).sum() / w.sum(), 2.6654808, rtol=1e-5)
 
 def _tempered_softmax(a, t):
     """p_j = [1 + (1-t)(a_j - λ)]^(1/(1-t)) with λ by bisection on Σp = 1 (float64)."""
