@@ -10,6 +10,8 @@ init2winit calls; ported to numpy below), init2winit `model_lib/test_losses.py`;
 """
 
 import itertools
+import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -635,6 +637,64 @@ def test_registry_entries_of_issue_32():
     np.testing.assert_array_equal(losses.get("infonce")(e, np.array([0, 0, 1, 1])),
                                   losses.ntxent(e, np.array([0, 0, 1, 1])))
 
+
+
+# torch.nn.functional's losses (torch 2.x docs, nn.functional.rst "Loss functions", plus
+# gaussian_nll_loss and huber_loss) and torchvision.ops' sigmoid_focal_loss; Keras 3's
+# keras.losses (keras/src/losses/__init__.py and CategoricalGeneralizedCrossEntropy): neither
+# is installed here, so their names were read from the sources (2026-12-07).
+TORCH_LOSSES = frozenset("""
+    binary_cross_entropy binary_cross_entropy_with_logits poisson_nll_loss cosine_embedding_loss
+    cross_entropy ctc_loss gaussian_nll_loss hinge_embedding_loss kl_div l1_loss mse_loss
+    margin_ranking_loss multilabel_margin_loss multilabel_soft_margin_loss multi_margin_loss
+    nll_loss huber_loss smooth_l1_loss soft_margin_loss triplet_margin_loss
+    triplet_margin_with_distance_loss sigmoid_focal_loss""".split())
+KERAS_LOSSES = frozenset("""
+    KLDivergence Poisson BinaryCrossentropy BinaryFocalCrossentropy CategoricalCrossentropy
+    CategoricalFocalCrossentropy SparseCategoricalCrossentropy MeanSquaredError
+    MeanAbsoluteError MeanAbsolutePercentageError MeanSquaredLogarithmicError CosineSimilarity
+    LogCosh Huber Hinge SquaredHinge CategoricalHinge Dice IoU Tversky Circle CTC
+    CategoricalGeneralizedCrossEntropy""".split())
+
+
+def _catalogue_rows():
+    """README's catalogue table as (losslab names, optax, torch, Keras names) per row; a name
+    written `a[_b]` is both a and a_b."""
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("### Catalogue", 1)[1].split("\n###", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = re.split(r"(?<!\\)\|", line)[1:-1]  # an escaped \| is inside a formula
+        peers = [{base + tail for base, suffix in re.findall(r"`(\w+)(?:\[(\w+)\])?", cell)
+                  for tail in {"", suffix}} for cell in cells[3:6]]
+        rows.append((re.findall(r"`(\w+)`", cells[0]), *peers))
+    return rows
+
+
+def test_readme_catalogue_rows_are_the_registered_losses():
+    rows = _catalogue_rows()
+    listed = [name for names, *_ in rows for name in names]
+    assert len(listed) == len(set(listed)), "a loss in two rows"
+    assert set(listed) == set(losses.names()), (
+        f"registered without a row: {sorted(set(losses.names()) - set(listed))}; rows naming no "
+        f"registered loss: {sorted(set(listed) - set(losses.names()))}")
+    assert "ctc" not in {n.lower() for n in losses.names()}  # stated as out of scope
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    assert "CTC (`optax.ctc_loss`, torch's `ctc_loss`) is out of scope" in text
+
+
+def test_readme_catalogue_peer_names_exist():
+    for names, optax_names, torch_names, keras_names in _catalogue_rows():
+        assert all(hasattr(optax.losses, n) for n in optax_names), (names, optax_names)
+        assert torch_names <= TORCH_LOSSES, (names, torch_names - TORCH_LOSSES)
+        assert keras_names <= KERAS_LOSSES, (names, keras_names - KERAS_LOSSES)
+    # the peers' own names of the same function resolve to the row's loss
+    for alias, name in [("mse_loss", "squared_error"), ("l1_loss", "absolute_error"),
+                        ("binary_cross_entropy_with_logits", "sigmoid_binary_cross_entropy"),
+                        ("softmax_cross_entropy_with_integer_labels", "softmax_cross_entropy")]:
+        assert losses.canonical(alias) == name
 
 def _extreme_rows(dtype, bound):
     tiny = float(jnp.finfo(dtype).tiny)
