@@ -428,6 +428,14 @@ def test_dice_matches_optax_and_keras():
     y_pred = np.array([[0.0, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]]).reshape(2, 2, 2, 1)
     np.testing.assert_allclose(losses.dice(y_pred, y_true, smooth=0.0, from_logits=False),
                                [0.5, 0.75757575], atol=1e-6)
+    # Keras' tversky, as its source writes it: α on Σt(1-p) (its "fp"), β on Σp(1-t)
+    for a, b in [(0.5, 0.5), (0.3, 0.7), (0.9, 0.1)]:
+        inter = (seg_true * seg_pred).sum()
+        keras_tversky = 1 - inter / (inter + a * ((1 - seg_pred) * seg_true).sum()
+                                     + b * (seg_pred * (1 - seg_true)).sum() + 1e-7)
+        np.testing.assert_allclose(
+            losses.dice(seg_pred.reshape(1, 16, 1), seg_true.reshape(1, 16, 1), smooth=0.0,
+                        from_logits=False, alpha=b, beta=a), [keras_tversky], atol=1e-6)
     # nothing predicted and nothing there, no smoothing: 0, with a finite gradient
     zero = np.zeros((1, 4, 1), np.float32)
     g = jax.grad(lambda p: losses.dice(p, zero, smooth=0.0, from_logits=False).sum())(zero)
