@@ -126,7 +126,7 @@ def _p_distance(x: jax.Array, eps: jax.Array, norm_degree: float) -> jax.Array:
 def _p_distance_jvp(norm_degree, primals, tangents):
     x, eps = primals
     x_dot, eps_dot = tangents
-    d = _p_distance_value(x, eps, norm_degree)
+    d = _p_distance(x, eps, norm_degree)  # itself: a second derivative uses the rule again
     positive = d > 0
     safe = jnp.where(positive, d, 1)
     # XLA:CPU divides by multiplying with the reciprocal, flushed to 0 for d above 1/tiny:

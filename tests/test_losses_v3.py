@@ -622,6 +622,10 @@ def test_triplet_margin_overflow_and_zero_distance_gradients(q):
     np.testing.assert_allclose(value, want.sum(), rtol=1e-6)
     for got, expected in zip(grads, want_grads, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # second derivatives use the rule too: finite on the overflow rows
+    hessian = jax.hessian(lambda x: losses.triplet_margin(x, p[1:4], n[1:4], margin=5.0,
+                                                          norm_degree=q).sum())(a[1:4])
+    assert np.all(np.isfinite(hessian))
     # the default ε = 1e-6 on the same rows: the kink is smoothed, the overflow rows unchanged
     want, want_grads = _triplet_reference(a, p, n, q, eps=1e-6, margin=5.0)
     grads = jax.grad(lambda *x: losses.triplet_margin(*x, margin=5.0, norm_degree=q).sum(),
