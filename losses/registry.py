@@ -150,6 +150,11 @@ ALIASES: dict[str, str] = {
     "info_nce": "ntxent",
     "triplet_margin_loss": "triplet_margin",
     "triplet": "triplet_margin",
+    # torch.nn.functional's and optax's own names, same values (README's catalogue)
+    "mse_loss": "squared_error",
+    "l1_loss": "absolute_error",
+    "binary_cross_entropy_with_logits": "sigmoid_binary_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels": "softmax_cross_entropy",
 }
 
 

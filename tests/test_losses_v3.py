@@ -4,9 +4,14 @@ targets).
 
 Sources of the expected values: optax 0.2.8 `_fenchel_young_test.py`, `_classification_test.py`
 (poly loss, sparsemax, generalized KL), `_self_supervised_test.py`, `_segmentation_test.py`;
-google/bi-tempered-loss `jax/loss_test.py` (the implementation init2winit calls); Keras 3
+google/bi-tempered-loss `jax/loss_test.py` and `tensorflow/loss_test.py` (the implementation
+init2winit calls; ported to numpy below), init2winit `model_lib/test_losses.py`; Keras 3
 `losses_test.py` (Dice, MSLE, MAPE); torch's documented formulas (nll_loss, triplet_margin_loss).
 """
+
+import itertools
+import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -246,6 +251,138 @@ def test_bi_tempered_limits_shift_and_gradient():
         losses.bi_tempered_logistic(ACTS, labels, t2=0.8)
 
 
+
+# A numpy port of google/bi-tempered-loss (tensorflow/loss.py, jax/loss.py; Amid et al. 2019),
+# written afresh: the fixed point (t2 > 1) and the bisection (t2 < 1) for the normalisation,
+# both run for num_iters steps as there, the loss of the probabilities, and the reference's
+# custom gradient. float64 throughout.
+
+def _exp_t(u, t):
+    return np.exp(u) if t == 1 else np.maximum(1 + (1 - t) * u, 0) ** (1 / (1 - t))
+
+
+def _log_t(u, t):
+    return np.log(u) if t == 1 else (u ** (1 - t) - 1) / (1 - t)
+
+
+def _reference_normalization(a, t, num_iters):
+    mu = a.max(-1, keepdims=True)
+    s0 = a - mu
+    if t == 1:
+        return np.log(np.exp(s0).sum(-1, keepdims=True)) + mu
+    if t > 1:  # fixed point
+        s = s0
+        for _ in range(num_iters):
+            s = s0 * _exp_t(s, t).sum(-1, keepdims=True) ** (1 - t)
+        return -_log_t(1 / _exp_t(s, t).sum(-1, keepdims=True), t) + mu
+    effective = (s0 > -1 / (1 - t)).sum(-1, keepdims=True).astype(np.float64)
+    lower, upper = np.zeros_like(effective), -_log_t(1 / effective, t)
+    for _ in range(num_iters):  # bisection on Σ exp_t(s0 - λ) = 1
+        mid = (upper + lower) / 2
+        below = _exp_t(s0 - mid, t).sum(-1, keepdims=True) < 1
+        lower, upper = np.where(below, lower, mid), np.where(below, mid, upper)
+    return (upper + lower) / 2 + mu
+
+
+def _reference_softmax(a, t, num_iters=5):
+    a = np.asarray(a, np.float64)
+    return _exp_t(a - _reference_normalization(a, t, num_iters), t)
+
+
+def _reference_bi_tempered(a, y, t1, t2, label_smoothing=0.0, num_iters=5):
+    """(per-example loss, the reference's gradient with respect to a)."""
+    y = np.asarray(y, np.float64)
+    c = y.shape[-1]
+    if label_smoothing > 0:
+        y = (1 - c / (c - 1) * label_smoothing) * y + label_smoothing / (c - 1)
+    p = _reference_softmax(a, t2, num_iters)
+    if t1 == t2 == 1:  # jax/loss.py: KL(y ‖ p) (tensorflow/loss.py: the cross-entropy -Σ y log p)
+        loss = (y * (np.log(y + 1e-15) - np.log(p))).sum(-1)
+    else:
+        loss = (y * (_log_t(y + 1e-10, t1) - _log_t(p, t1))
+                - (y ** (2 - t1) - p ** (2 - t1)) / (2 - t1)).sum(-1)
+    forget = (p - y) * p ** (t2 - t1)
+    escort = p**t2 / (p**t2).sum(-1, keepdims=True)
+    return loss, forget - escort * forget.sum(-1, keepdims=True)
+
+
+ACTS_SOFT = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.2, 0.8, 0.0]])
+
+
+def test_bi_tempered_numpy_port_reproduces_the_reference_tests():
+    """The port against the values in google/bi-tempered-loss's loss_test.py (both versions)."""
+    loss = _reference_bi_tempered
+    np.testing.assert_allclose(loss(ACTS, ACTS_SOFT, 0.5, 1.5)[0],
+                               [0.02301914, 0.18972909, 0.93874922], atol=1e-6)
+    np.testing.assert_allclose(loss(ACTS, ACTS_SOFT, 0.5, 0.8, num_iters=20)[0],
+                               [0.21646356, 0.41836615, 1.33997854], atol=1e-6)
+    np.testing.assert_allclose(loss(ACTS, np.eye(3), 0.5, 1.5, label_smoothing=0.1)[0],
+                               [0.76652711, 0.08627685, 1.35443510], atol=1e-5)  # theirs
+    y = np.array([[0.2, 0.5, 0.3]])
+    for t1, t2, want in [(1.0, 1.0, 0.628705), (0.9, 1.1, 0.45677936), (0.8, 1.2, 0.34298314),
+                         (0.7, 1.3, 0.26295574)]:
+        np.testing.assert_allclose(loss(ACTS[:1], y, t1, t2)[0], [want], atol=1e-6)
+    # tensorflow/loss.py's t1 = t2 = 1 value is the cross-entropy: KL + the labels' entropy
+    entropy = -(y * np.log(y)).sum()
+    np.testing.assert_allclose(loss(ACTS[:1], y, 1.0, 1.0)[0] + entropy, [1.6583576], atol=1e-6)
+    np.testing.assert_allclose(
+        _reference_softmax(ACTS, 4.0),
+        [[0.3205458, 0.32714278, 0.3523402], [0.3430056, 0.36491093, 0.29220778],
+         [0.41369352, 0.30534995, 0.28299212]], atol=1e-6)
+    two_class = np.stack([np.zeros(3), [0.0, 3.0, 6.0]], -1)  # tempered sigmoid: logits [0, z]
+    np.testing.assert_allclose(_reference_softmax(two_class, 4.0)[:, 1],
+                               [0.5, 0.58516014, 0.6421035], atol=1e-6)
+    np.testing.assert_allclose(loss(np.zeros((2, 2)), np.eye(2), 1.0, 1.0)[0], [np.log(2)] * 2)
+
+
+def test_bi_tempered_matches_the_numpy_port():
+    """Values and gradients against the port at the reference's 5 iterations (float32 against
+    float64: values within 1e-6 absolute, 1e-5 relative; gradients, the reference's custom
+    gradient at the truncated fixed point's p, within 1e-6), and at 30 in float64 (1e-9). The
+    knobs are traced: one compiled program per label kind for all cases."""
+    def total(a, y, t1, t2, smoothing, num_iters=5):
+        values = losses.bi_tempered_logistic(a, y, t1=t1, t2=t2, label_smoothing=smoothing,
+                                             num_iters=num_iters)
+        return values.sum(), values
+
+    value_and_grad = jax.jit(jax.value_and_grad(total, has_aux=True))
+    grad_30 = jax.jit(jax.grad(lambda *args: total(*args, num_iters=30)[0]))
+    cases = [(0.8, 1.2, 0.0), (0.5, 1.5, 0.1), (0.2, 4.0, 0.0), (1.0, 1.5, 0.0), (0.5, 1.0, 0.2),
+             (1.0, 1.0, 0.0)]
+    label_kinds = [(P, P), (Y, np.eye(5)[Y])]
+    for (t1, t2, smoothing), (labels, dense) in itertools.product(cases, label_kinds):
+        want, want_grad = _reference_bi_tempered(Z, dense, t1, t2, smoothing)
+        (_, values), grad = value_and_grad(Z, labels, t1, t2, smoothing)
+        np.testing.assert_allclose(values, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grad, want_grad, atol=1e-6)
+        with jax.enable_x64(True):
+            grad = grad_30(jnp.asarray(Z, jnp.float64), dense, t1, t2, smoothing)
+        np.testing.assert_allclose(
+            grad, _reference_bi_tempered(Z, dense, t1, t2, smoothing, num_iters=30)[1], atol=1e-9)
+
+
+def test_bi_tempered_init2winit_cases():
+    """init2winit's model_lib/test_losses.py: bi_tempered_cross_entropy (t1 = 0.9, t2 = 2.0) is
+    Σ w·loss / Σ w over one-hot targets; its sigmoid variant is the two-class loss on logits
+    [0, z] and labels [1 - y, y], summed over the outputs of an example."""
+    logits = np.array([[[5, 3, 4, -3, 7], [2, 5, -5, 5, 6], [-6, -5, 8, -6, 4],
+                        [15, 8, -6, 4, 2], [-7, 5, -6, 9, 0]],
+                       [[4, 2, 0, -4, 5], [14, 2, -5, 10, 12], [20, -3, 7, -9, 6],
+                        [5, 7, -1, 2, -8], [4, -7, 9, 0, 2]]], np.float32)
+    labels = np.array([[0, 2, 3, 4, 1], [1, 3, 0, 4, 2]])
+    weights = [np.ones(5), np.array([2.0, 7, 0, 3, 0])]
+    bi_tempered = jax.jit(lambda z, y: losses.bi_tempered_logistic(z, y, t1=0.9, t2=2.0))
+    for z, y, w, want in zip(logits, labels, weights, [1.9120569, 1.7393580], strict=True):
+        values = bi_tempered(z, y)
+        np.testing.assert_allclose(losses.reduce(values, weights=w), want, rtol=1e-5)
+    z = np.array([[4, -5, 8, -10], [-5, 7, 4, 11], [12, 5, 5, -9], [7, -11, -4, 8]], np.float32)
+    y = np.array([[0.05, 0.02, 0.96, 0.02], [0.05, 0.001, 0.5, 0.4], [0.68, 0.92, 0.12, 0.22],
+                  [0.34, 0.44, 0.29, 0.2]], np.float32)
+    values = bi_tempered(np.stack([np.zeros_like(z), z], -1), np.stack([1 - y, y], -1))
+    np.testing.assert_allclose(values.sum(-1).mean(), 1.9910424, rtol=1e-5)
+    w = np.array([0.0, 4, 0, 2])  # per example, normalised by Σw
+    np.testing.assert_allclose((values.sum(-1) * w).sum() / w.sum(), 2.6654808, rtol=1e-5)
+
 def _tempered_softmax(a, t):
     """p_j = [1 + (1-t)(a_j - λ)]^(1/(1-t)) with λ by bisection on Σp = 1 (float64)."""
     out = []
@@ -291,6 +428,14 @@ def test_dice_matches_optax_and_keras():
     y_pred = np.array([[0.0, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]]).reshape(2, 2, 2, 1)
     np.testing.assert_allclose(losses.dice(y_pred, y_true, smooth=0.0, from_logits=False),
                                [0.5, 0.75757575], atol=1e-6)
+    # Keras' tversky, as its source writes it: α on Σt(1-p) (its "fp"), β on Σp(1-t)
+    for a, b in [(0.5, 0.5), (0.3, 0.7), (0.9, 0.1)]:
+        inter = (seg_true * seg_pred).sum()
+        keras_tversky = 1 - inter / (inter + a * ((1 - seg_pred) * seg_true).sum()
+                                     + b * (seg_pred * (1 - seg_true)).sum() + 1e-7)
+        np.testing.assert_allclose(
+            losses.dice(seg_pred.reshape(1, 16, 1), seg_true.reshape(1, 16, 1), smooth=0.0,
+                        from_logits=False, alpha=b, beta=a), [keras_tversky], atol=1e-6)
     # nothing predicted and nothing there, no smoothing: 0, with a finite gradient
     zero = np.zeros((1, 4, 1), np.float32)
     g = jax.grad(lambda p: losses.dice(p, zero, smooth=0.0, from_logits=False).sum())(zero)
@@ -441,6 +586,53 @@ def test_triplet_margin_finite_and_saturating():
         losses.triplet_margin(a, p, n, norm_degree=0.5)
 
 
+
+def _triplet_reference(a, p, n, q, eps, margin=1.0):
+    """Value and gradients (anchors, positives, negatives) in float64; a zero distance (ε = 0)
+    has gradient 0 (torch's subgradient of the norm at 0)."""
+    a, p, n = (np.asarray(x, np.float64) for x in (a, p, n))
+
+    def dist_and_grad(x):  # d = (Σ|x|^q + ε)^(1/q), ∂d/∂x = sign(x)(|x|/d)^(q-1)
+        top = np.max(np.abs(x), -1, keepdims=True)
+        scale = np.where(top > 0, top, 1)
+        d = scale[:, 0] * ((np.abs(x / scale) ** q).sum(-1) + eps / scale[:, 0] ** q) ** (1 / q)
+        safe = np.where(d > 0, d, 1)[:, None]
+        return d, np.where(d[:, None] > 0, np.sign(x) * (np.abs(x) / safe) ** (q - 1), 0)
+
+    (d_pos, g_pos), (d_neg, g_neg) = dist_and_grad(a - p), dist_and_grad(a - n)
+    slack = d_pos - d_neg + margin
+    active = (slack > 0)[:, None].astype(np.float64)
+    return np.maximum(slack, 0), [active * (g_pos - g_neg), -active * g_pos, active * g_neg]
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_triplet_margin_overflow_and_zero_distance_gradients(q):
+    # rows: a = p with ε = 0 (the norm's kink), Σ(a-p)² overflowing float32 (the distance does
+    # not), |a-p|³ overflowing (q = 3) but not its square, distances above 2^126 (1/d is
+    # subnormal, flushed to 0 by XLA:CPU), an ordinary row
+    a = np.array([[1.0, 2.0], [3e19, -3e19], [5e12, 1.0], [1e38, 0.0], [0.5, -0.25]], np.float32)
+    p = np.array([[1.0, 2.0], [-3e19, 3e19], [-5e12, 0.0], [-1e38, 0.0], [0.0, 1.0]], np.float32)
+    n = np.array([[3.0, 3.0], [0.0, 0.0], [0.0, 0.0], [1e38, 1e38], [1.0, 0.0]], np.float32)
+    want, want_grads = _triplet_reference(a, p, n, q, eps=0.0, margin=5.0)
+    value, grads = jax.value_and_grad(
+        lambda *x: losses.triplet_margin(*x, margin=5.0, eps=0.0, norm_degree=q).sum(),
+        argnums=(0, 1, 2))(a, p, n)
+    np.testing.assert_allclose(losses.triplet_margin(a, p, n, margin=5.0, eps=0.0,
+                                                     norm_degree=q), want, rtol=1e-6)
+    np.testing.assert_allclose(value, want.sum(), rtol=1e-6)
+    for got, expected in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # second derivatives use the rule too: finite on the overflow rows
+    hessian = jax.hessian(lambda x: losses.triplet_margin(x, p[1:4], n[1:4], margin=5.0,
+                                                          norm_degree=q).sum())(a[1:4])
+    assert np.all(np.isfinite(hessian))
+    # the default ε = 1e-6 on the same rows: the kink is smoothed, the overflow rows unchanged
+    want, want_grads = _triplet_reference(a, p, n, q, eps=1e-6, margin=5.0)
+    grads = jax.grad(lambda *x: losses.triplet_margin(*x, margin=5.0, norm_degree=q).sum(),
+                     argnums=(0, 1, 2))(a, p, n)
+    for got, expected in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
 # --- registry entries, dtypes, finiteness, NaN ---------------------------------------------------
 
 def test_registry_entries_of_issue_32():
@@ -457,6 +649,64 @@ def test_registry_entries_of_issue_32():
     np.testing.assert_array_equal(losses.get("infonce")(e, np.array([0, 0, 1, 1])),
                                   losses.ntxent(e, np.array([0, 0, 1, 1])))
 
+
+
+# torch.nn.functional's losses (torch 2.x docs, nn.functional.rst "Loss functions", plus
+# gaussian_nll_loss and huber_loss) and torchvision.ops' sigmoid_focal_loss; Keras 3's
+# keras.losses (keras/src/losses/__init__.py and CategoricalGeneralizedCrossEntropy): neither
+# is installed here, so their names were read from the sources (2026-12-07).
+TORCH_LOSSES = frozenset("""
+    binary_cross_entropy binary_cross_entropy_with_logits poisson_nll_loss cosine_embedding_loss
+    cross_entropy ctc_loss gaussian_nll_loss hinge_embedding_loss kl_div l1_loss mse_loss
+    margin_ranking_loss multilabel_margin_loss multilabel_soft_margin_loss multi_margin_loss
+    nll_loss huber_loss smooth_l1_loss soft_margin_loss triplet_margin_loss
+    triplet_margin_with_distance_loss sigmoid_focal_loss""".split())
+KERAS_LOSSES = frozenset("""
+    KLDivergence Poisson BinaryCrossentropy BinaryFocalCrossentropy CategoricalCrossentropy
+    CategoricalFocalCrossentropy SparseCategoricalCrossentropy MeanSquaredError
+    MeanAbsoluteError MeanAbsolutePercentageError MeanSquaredLogarithmicError CosineSimilarity
+    LogCosh Huber Hinge SquaredHinge CategoricalHinge Dice IoU Tversky Circle CTC
+    CategoricalGeneralizedCrossEntropy""".split())
+
+
+def _catalogue_rows():
+    """README's catalogue table as (losslab names, optax, torch, Keras names) per row; a name
+    written `a[_b]` is both a and a_b."""
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("### Catalogue", 1)[1].split("\n###", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = re.split(r"(?<!\\)\|", line)[1:-1]  # an escaped \| is inside a formula
+        peers = [{base + tail for base, suffix in re.findall(r"`(\w+)(?:\[(\w+)\])?", cell)
+                  for tail in {"", suffix}} for cell in cells[3:6]]
+        rows.append((re.findall(r"`(\w+)`", cells[0]), *peers))
+    return rows
+
+
+def test_readme_catalogue_rows_are_the_registered_losses():
+    rows = _catalogue_rows()
+    listed = [name for names, *_ in rows for name in names]
+    assert len(listed) == len(set(listed)), "a loss in two rows"
+    assert set(listed) == set(losses.names()), (
+        f"registered without a row: {sorted(set(losses.names()) - set(listed))}; rows naming no "
+        f"registered loss: {sorted(set(listed) - set(losses.names()))}")
+    assert "ctc" not in {n.lower() for n in losses.names()}  # stated as out of scope
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    assert "CTC (`optax.ctc_loss`, torch's `ctc_loss`) is out of scope" in text
+
+
+def test_readme_catalogue_peer_names_exist():
+    for names, optax_names, torch_names, keras_names in _catalogue_rows():
+        assert all(hasattr(optax.losses, n) for n in optax_names), (names, optax_names)
+        assert torch_names <= TORCH_LOSSES, (names, torch_names - TORCH_LOSSES)
+        assert keras_names <= KERAS_LOSSES, (names, keras_names - KERAS_LOSSES)
+    # the peers' own names of the same function resolve to the row's loss
+    for alias, name in [("mse_loss", "squared_error"), ("l1_loss", "absolute_error"),
+                        ("binary_cross_entropy_with_logits", "sigmoid_binary_cross_entropy"),
+                        ("softmax_cross_entropy_with_integer_labels", "softmax_cross_entropy")]:
+        assert losses.canonical(alias) == name
 
 def _extreme_rows(dtype, bound):
     tiny = float(jnp.finfo(dtype).tiny)
