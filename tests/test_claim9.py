@@ -162,3 +162,12 @@ def test_quick_compute_then_judge_end_to_end(tmp_path):
     assert np.isfinite(runs[[f"rmse_{t}" for t in claim9.TARGETS]].to_numpy()).all()
     section = claim9.judge(claim_tables.round_trip(tables, tmp_path / "claim9"), tmp_path, True)
     assert section.verdict in ("supported", "qualified")
+
+
+def test_a_flat_validation_optimum_at_the_grid_end_is_not_an_edge(tmp_path):
+    runs = _runs()
+    runs["val_loss"] = 1.0 + 1e-6 * (runs["learning_rate"] == 0.03)  # 0.01 wins a near-tie
+    section = _judge(tmp_path, runs)
+    selection = section.tables["selection"]
+    assert (selection["learning_rate"] == 0.01).all() and not selection["grid_edge"].any()
+    assert "No learning rate was selected at a grid edge" in section.findings

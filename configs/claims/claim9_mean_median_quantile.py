@@ -70,7 +70,7 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.tau_high = 0.9
     # The learning-rate grid, the same for every loss (equal tuning budget), per model.
     linear_rates = (0.03, 0.1) if quick else (0.01, 0.03, 0.1)
-    mlp_rates = (0.001, 0.003) if quick else (0.0003, 0.001, 0.003)
+    mlp_rates = (0.0003, 0.001) if quick else (0.0001, 0.0003, 0.001)
     # Gaussian control: L1's and L2's distances to the mean (= median) agree within this many
     # noise stds (a third of the exponential's mean-median gap, 1 − ln 2 ≈ 0.31).
     c.equivalence_margin = 0.1

@@ -247,22 +247,27 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
 
 RATIO_UNIT = "ratio of RMSEs to the target (same seeds)"
 HEADLINE_FAMILY = "exponential"
+PLATEAU = 1e-4  # validation losses within this (relative) of the best: a tie, not an edge
 
 
 def select_rates(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per (model, family, loss): the learning rate with the lowest mean validation loss (each
-    loss judged by itself, what a practitioner can see), flagged when at the grid's edge.
-    Returns (the selection table, the selected runs)."""
+    loss judged by itself, what a practitioner can see). `grid_edge` flags a choice at the
+    grid's end that beats its inner neighbour by more than PLATEAU (relative): a wider grid
+    might choose otherwise. Within PLATEAU it is a flat optimum (a convex fit reaching the same
+    minimizer at every rate), not flagged. Returns (the selection table, the selected runs)."""
     keys = ["model", "family", "loss"]
     means = runs.groupby([*keys, "learning_rate"], sort=True)["val_loss"].mean().reset_index()
     rows = []
     for key, part in means.groupby(keys, sort=False):
-        grid = np.sort(part["learning_rate"].to_numpy())
-        best = part.loc[part["val_loss"].idxmin()]
-        rate = float(best["learning_rate"])
-        edge = len(grid) > 1 and rate in (grid[0], grid[-1])
-        rows.append({**dict(zip(keys, key, strict=True)), "learning_rate": rate,
-                     "val_loss": float(best["val_loss"]), "grid_edge": bool(edge)})
+        part = part.sort_values("learning_rate").reset_index(drop=True)
+        best = int(part["val_loss"].idxmin())
+        inner = {0: 1, len(part) - 1: len(part) - 2}.get(best) if len(part) > 1 else None
+        edge = inner is not None and (part["val_loss"][inner] - part["val_loss"][best]
+                                      > PLATEAU * abs(part["val_loss"][best]))
+        rows.append({**dict(zip(keys, key, strict=True)),
+                     "learning_rate": float(part["learning_rate"][best]),
+                     "val_loss": float(part["val_loss"][best]), "grid_edge": bool(edge)})
     selection = pd.DataFrame(rows)
     chosen = runs.merge(selection[[*keys, "learning_rate"]], on=[*keys, "learning_rate"])
     return selection, chosen.sort_values([*keys, "seed"]).reset_index(drop=True)
@@ -410,11 +415,13 @@ def check_lines(checks: pd.DataFrame) -> list[str]:
 def selection_lines(selection: pd.DataFrame) -> list[str]:
     edges = selection[selection["grid_edge"]]
     if edges.empty:
-        return ["- Every selected learning rate is inside its grid."]
+        return ["- No learning rate was selected at a grid edge (a choice at an end of the grid "
+                f"within {PLATEAU:g} of its neighbour's validation loss is a flat optimum)."]
     cells = "; ".join(f"{r.model}/{r.family}/{ARM_NAMES[r.loss]} at {r.learning_rate:g}"
                       for r in edges.itertuples())
     return [f"- {len(edges)} of {len(selection)} learning rates were selected at a grid edge "
-            f"(flagged: a wider grid might choose otherwise; every loss had the same grid): "
+            f"(flagged: a wider grid might choose otherwise; every loss had the same grid; ends "
+            f"within {PLATEAU:g} of their neighbour count as flat): "
             f"{cells}."]
 
 
