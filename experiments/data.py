@@ -266,15 +266,11 @@ def add_noise(
                            `scale` when x[:, 0] ~ N(0, 1) (synthetic design, standardized real
                            features). Needs `x` of shape (n, ...) with x.shape[0] == f.shape[0].
 
-    Skewed families (mean 0, but median and quantiles are not symmetric about it; closed forms
-    of their quantiles in `noise_quantile`):
-
-      * 'exponential':     ε = scale · (E − 1), E ~ Exp(1): std = scale, right-skewed (skewness 2).
-      * 'lognormal':       ε = scale · (exp(σz) − e^{σ²/2}) / √((e^{σ²} − 1)e^{σ²}), σ =
-                           LOGNORMAL_SIGMA = 1: std = scale, skewness ≈ 6.2.
-      * 'one_sided':       one-sided gross errors: with prob `contamination` (c) the label is
-                           shifted up by k = outlier_scale noise units: ε = scale · (z + k·B − k·c),
-                           B ~ Bernoulli(c); std = scale·√(1 + c(1 − c)k²).
+    Skewed, mean 0 (quantiles in closed form: `noise_quantile`): 'exponential' ε = scale·(E − 1),
+    E ~ Exp(1), std = scale; 'lognormal' ε = scale·(exp(σz) − e^{σ²/2})/√((e^{σ²} − 1)e^{σ²}),
+    σ = LOGNORMAL_SIGMA = 1, std = scale; 'one_sided' (gross errors upward: with prob c =
+    `contamination` shifted by k = outlier_scale units) ε = scale·(z + k·B − k·c), B ~
+    Bernoulli(c), std = scale·√(1 + c(1 − c)k²).
 
     Output dtype is f's (floating) dtype. `x` is only read by 'heteroscedastic' and may be None
     otherwise. See `noise_std` for the theoretical std of each family.
