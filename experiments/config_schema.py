@@ -130,7 +130,9 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.dataset.n_test = 1024  # synthetic: test examples
     c.dataset.dim = 16  # synthetic: input dimension
     c.dataset.data_seed = 0  # synthetic: fixed design x and teacher; mnist1d: generator seed
-    c.dataset.noise = "gaussian"  # gaussian | laplace | student_t | contaminated | heteroscedastic
+    # gaussian | laplace | student_t | contaminated | heteroscedastic; skewed (mean 0, median not):
+    # exponential | lognormal | one_sided (data.add_noise)
+    c.dataset.noise = "gaussian"
     c.dataset.noise_scale = 0.5  # std of the noise (student_t: multiplies a standard t_ν draw)
     c.dataset.df = 3.0  # student_t degrees of freedom ν
     c.dataset.contamination = 0.1  # contaminated: fraction ε of outliers

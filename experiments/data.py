@@ -33,13 +33,21 @@ import jax.numpy as jnp
 import numpy as np
 
 DATASETS = ("synthetic", "diabetes", "digits", "mnist1d")
-NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "contaminated", "heteroscedastic")
+NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "contaminated", "heteroscedastic",
+                  "exponential", "lognormal", "one_sided")
+# Families whose noise is skewed: mean, median and quantiles differ (all have mean 0).
+SKEWED_FAMILIES = ("exponential", "lognormal", "one_sided")
 TEACHERS = ("nonlinear", "linear")
 
 # E[(1/2 + |z|)^2] for z ~ N(0, 1) = 1/4 + E|z| + E[z^2] = 5/4 + sqrt(2/pi). Dividing the
 # heteroscedastic std profile by its square root makes the marginal noise std equal `scale`
 # when the first feature is standard normal (synthetic design) or standardized (real sets).
 _HETERO_RMS = math.sqrt(1.25 + math.sqrt(2.0 / math.pi))
+# 'lognormal': exp(σz) with σ = LOGNORMAL_SIGMA (skewness (e^σ² + 2)·√(e^σ² − 1) ≈ 6.2 at σ = 1),
+# centred by its mean e^{σ²/2} and divided by its std √((e^σ² − 1)·e^σ²).
+LOGNORMAL_SIGMA = 1.0
+_LOGNORMAL_MEAN = math.exp(LOGNORMAL_SIGMA**2 / 2)
+_LOGNORMAL_STD = math.sqrt((math.exp(LOGNORMAL_SIGMA**2) - 1) * math.exp(LOGNORMAL_SIGMA**2))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -258,6 +266,12 @@ def add_noise(
                            `scale` when x[:, 0] ~ N(0, 1) (synthetic design, standardized real
                            features). Needs `x` of shape (n, ...) with x.shape[0] == f.shape[0].
 
+    Skewed, mean 0 (quantiles in closed form: `noise_quantile`): 'exponential' ε = scale·(E − 1),
+    E ~ Exp(1), std = scale; 'lognormal' ε = scale·(exp(σz) − e^{σ²/2})/√((e^{σ²} − 1)e^{σ²}),
+    σ = LOGNORMAL_SIGMA = 1, std = scale; 'one_sided' (gross errors upward: with prob c =
+    `contamination` shifted by k = outlier_scale units) ε = scale·(z + k·B − k·c), B ~
+    Bernoulli(c), std = scale·√(1 + c(1 − c)k²).
+
     Output dtype is f's (floating) dtype. `x` is only read by 'heteroscedastic' and may be None
     otherwise. See `noise_std` for the theoretical std of each family.
     """
@@ -284,6 +298,9 @@ def add_noise(
         is_outlier = jax.random.bernoulli(outlier_key, jnp.asarray(contamination, dtype), f.shape)
         per_example = jnp.where(is_outlier, jnp.asarray(outlier_scale, dtype) * scale, scale)
         noise = per_example * jax.random.normal(normal_key, f.shape, dtype)
+    elif family in SKEWED_FAMILIES:
+        noise = scale * _skewed_standard_draw(key, f.shape, dtype, family, contamination,
+                                              outlier_scale)
     else:  # heteroscedastic
         if x is None:
             raise ValueError("add_noise: family 'heteroscedastic' needs the inputs x")
@@ -296,6 +313,21 @@ def add_noise(
         profile = profile.reshape(profile.shape + (1,) * (f.ndim - 1))
         noise = scale * profile * jax.random.normal(key, f.shape, dtype)
     return f + noise
+
+
+def _skewed_standard_draw(key, shape, dtype, family, contamination, outlier_scale):
+    """The skewed families' noise at scale 1 (formulas in `add_noise`)."""
+    if family == "exponential":
+        return jax.random.exponential(key, shape, dtype) - 1
+    if family == "lognormal":
+        z = jax.random.normal(key, shape, dtype)
+        return (jnp.exp(LOGNORMAL_SIGMA * z) - _LOGNORMAL_MEAN) / _LOGNORMAL_STD
+    _check_concrete("contamination", contamination, lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
+    _check_concrete("outlier_scale", outlier_scale, lambda v: v >= 0, ">= 0")
+    outlier_key, normal_key = jax.random.split(key)
+    rate, shift = jnp.asarray(contamination, dtype), jnp.asarray(outlier_scale, dtype)
+    is_outlier = jax.random.bernoulli(outlier_key, rate, shape)
+    return jax.random.normal(normal_key, shape, dtype) + shift * (is_outlier.astype(dtype) - rate)
 
 
 def noise_std(
@@ -312,7 +344,7 @@ def noise_std(
     if family not in NOISE_FAMILIES:
         raise _unknown_name_error("noise family", family, NOISE_FAMILIES)
     scale = jnp.asarray(scale, jnp.float32)
-    if family in ("gaussian", "laplace", "heteroscedastic"):
+    if family in ("gaussian", "laplace", "heteroscedastic", "exponential", "lognormal"):
         return scale
     if family == "student_t":
         df = jnp.asarray(df, jnp.float32)
@@ -320,7 +352,66 @@ def noise_std(
         ratio = df / jnp.where(finite, df - 2, 1.0)
         return jnp.where(finite, scale * jnp.sqrt(ratio), jnp.inf)
     eps = jnp.asarray(contamination, jnp.float32)
-    return scale * jnp.sqrt(1 - eps + eps * jnp.asarray(outlier_scale, jnp.float32) ** 2)
+    k = jnp.asarray(outlier_scale, jnp.float32)
+    if family == "one_sided":
+        return scale * jnp.sqrt(1 + eps * (1 - eps) * k**2)
+    return scale * jnp.sqrt(1 - eps + eps * k**2)
+
+
+def noise_quantile(
+    family: str,
+    tau: float,
+    scale: float = 1.0,
+    df: float = 3.0,
+    contamination: float = 0.1,
+    outlier_scale: float = 10.0,
+) -> float:
+    """The τ-quantile of the noise `add_noise` draws (concrete numbers, float64).
+
+    The conditional τ-quantile of y given x is f(x) + this offset; the conditional mean is f(x)
+    (every family has mean 0; student_t with df ≤ 1 has none) and the median is τ = ½. With
+    Φ⁻¹ the standard normal quantile:
+
+      * gaussian: scale·Φ⁻¹(τ); laplace (b = scale/√2): b·ln(2τ) for τ ≤ ½, −b·ln(2(1 − τ))
+        above; student_t: scale·t_df⁻¹(τ).
+      * exponential: scale·(−ln(1 − τ) − 1) (median scale·(ln 2 − 1) ≈ −0.307·scale).
+      * lognormal: scale·(exp(σΦ⁻¹(τ)) − e^{σ²/2}) / √((e^{σ²} − 1)e^{σ²}) (median ≈ −0.301·scale).
+      * contaminated and one_sided are two-component normal mixtures; their CDF is closed-form
+        ((1 − c)Φ(u) + cΦ(u/k) and (1 − c)Φ(u + kc) + cΦ(u + kc − k) at u = ε/scale) and the
+        quantile is its root, found by scipy's brentq to 1e-12.
+
+    'heteroscedastic' has no constant offset (its quantile grows with |x[:, 0]|): ValueError.
+    """
+    import scipy.optimize
+    import scipy.stats
+
+    if family not in NOISE_FAMILIES:
+        raise _unknown_name_error("noise family", family, NOISE_FAMILIES)
+    if not 0 < tau < 1:
+        raise ValueError(f"noise_quantile: tau must be in (0, 1), got {tau!r}")
+    normal = scipy.stats.norm
+    c, k = float(contamination), float(outlier_scale)
+    if family == "gaussian":
+        return scale * normal.ppf(tau)
+    if family == "laplace":
+        b = scale / math.sqrt(2.0)
+        return b * math.log(2 * tau) if tau <= 0.5 else -b * math.log(2 * (1 - tau))
+    if family == "student_t":
+        return scale * scipy.stats.t.ppf(tau, df)
+    if family == "exponential":
+        return scale * (-math.log1p(-tau) - 1)
+    if family == "lognormal":
+        return scale * (math.exp(LOGNORMAL_SIGMA * normal.ppf(tau)) - _LOGNORMAL_MEAN) / (
+            _LOGNORMAL_STD)
+    if family == "heteroscedastic":
+        raise ValueError("noise_quantile: 'heteroscedastic' noise has no constant quantile "
+                         "offset (it grows with |x[:, 0]|)")
+    if family == "contaminated":
+        cdf = lambda u: (1 - c) * normal.cdf(u) + c * normal.cdf(u / max(k, 1e-300))
+    else:  # one_sided
+        cdf = lambda u: (1 - c) * normal.cdf(u + k * c) + c * normal.cdf(u + k * c - k)
+    reach = 40.0 * (1.0 + k)
+    return scale * scipy.optimize.brentq(lambda u: cdf(u) - tau, -reach, reach, xtol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------

@@ -370,9 +370,13 @@ def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
 # erfinv of a float32 uniform) stays below 6, a unit-variance Laplace (a log of one) below 17/√2.
 # A Student-t draw is a normal over a chi, at least as wide: 6 is its floor, so the estimate
 # below never refuses a config that stays finite.
+# Exponential: −log of a float32 uniform, below 17; lognormal: exp(6σ) standardized (data.py);
+# one_sided: a normal plus the shift, widened below.
 _TAIL = {"gaussian": 6.0, "contaminated": 6.0, "heteroscedastic": 6.0, "student_t": 6.0,
-         "laplace": 17.0 / math.sqrt(2.0)}
-_NOISE_KNOBS = {"contaminated": ("dataset.noise_scale", "dataset.outlier_scale")}
+         "laplace": 17.0 / math.sqrt(2.0), "exponential": 17.0, "one_sided": 6.0,
+         "lognormal": math.exp(6.0 * data_lib.LOGNORMAL_SIGMA) / data_lib._LOGNORMAL_STD}
+_NOISE_KNOBS = {"contaminated": ("dataset.noise_scale", "dataset.outlier_scale"),
+                "one_sided": ("dataset.noise_scale", "dataset.outlier_scale")}
 
 
 def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
@@ -398,6 +402,8 @@ def _check_family_targets(program, dataset, family, members, hyper, where: str) 
     multiple = hyper["dataset.noise_scale"] * _TAIL[family]
     if family == "contaminated":
         multiple = multiple * np.maximum(hyper["dataset.outlier_scale"], 1.0)
+    if family == "one_sided":
+        multiple = multiple + hyper["dataset.noise_scale"] * np.abs(hyper["dataset.outlier_scale"])
     f = [dataset.f_train, dataset.f_test]
     if family == "heteroscedastic":
         first = max(float(np.abs(x.reshape(len(x), -1)[:, 0]).max())

@@ -448,3 +448,42 @@ def test_validation_split_synthetic_keeps_teacher_outputs_aligned():
 def test_validation_fraction_out_of_range_names_the_field(fraction):
     with pytest.raises(ValueError, match="validation_fraction"):
         data.split_validation(data.synthetic_regression(n_train=10), fraction, 0)
+
+
+# --- skewed families: closed-form quantiles (noise_quantile) against 1e5 Monte Carlo draws ----
+
+
+@pytest.mark.parametrize("family", [*data.SKEWED_FAMILIES, "gaussian", "laplace", "student_t",
+                                    "contaminated"])
+def test_noise_quantile_closed_forms_match_monte_carlo(family):
+    draws, _ = _noise(family, scale=0.7, contamination=0.1, outlier_scale=5.0, df=4.0)
+    assert draws.size >= 100_000
+    for tau in (0.1, 0.5, 0.9):
+        offset = data.noise_quantile(family, tau, 0.7, df=4.0, contamination=0.1,
+                                     outlier_scale=5.0)
+        # Fraction of draws below the claimed quantile: binomial sd √(τ(1-τ)/n) ≈ 0.0016.
+        assert abs(np.mean(draws <= offset) - tau) < 0.006, (family, tau, offset)
+    assert abs(draws.mean()) < 5 * draws.std() / np.sqrt(draws.size)  # every family: mean 0
+
+
+@pytest.mark.parametrize("family", data.SKEWED_FAMILIES)
+def test_skewed_families_std_and_skew(family):
+    draws, _ = _noise(family, scale=0.7, contamination=0.1, outlier_scale=5.0)
+    expected = float(data.noise_std(family, 0.7, contamination=0.1, outlier_scale=5.0))
+    assert abs(draws.std() / expected - 1) < 0.03
+    assert scipy.stats.skew(draws) > 1.0  # right-skewed: the median sits below the mean
+    assert data.noise_quantile(family, 0.5, 0.7, contamination=0.1, outlier_scale=5.0) < -0.1
+
+
+def test_noise_quantile_known_values():
+    # Exponential: median ln2 - 1; lognormal (σ = 1): (1 - e^½)/√((e - 1)e); Gaussian Φ⁻¹(0.9).
+    assert data.noise_quantile("exponential", 0.5, 2.0) == pytest.approx(2 * (np.log(2) - 1))
+    assert data.noise_quantile("exponential", 0.9, 1.0) == pytest.approx(np.log(10) - 1)
+    assert data.noise_quantile("lognormal", 0.5) == pytest.approx(
+        (1 - np.exp(0.5)) / np.sqrt((np.e - 1) * np.e))
+    assert data.noise_quantile("gaussian", 0.9, 1.0) == pytest.approx(1.2815515655446004)
+    assert data.noise_quantile("laplace", 0.5, 1.0) == 0.0
+    with pytest.raises(ValueError, match="heteroscedastic"):
+        data.noise_quantile("heteroscedastic", 0.5)
+    with pytest.raises(ValueError, match="tau"):
+        data.noise_quantile("exponential", 1.0)

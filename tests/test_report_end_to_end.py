@@ -38,7 +38,8 @@ def test_quick_report_end_to_end(quick_report):
     page = (tmp_path / "report.html").read_text()
     verdicts = pd.read_csv(tmp_path / "verdicts.csv")
     ran = verdicts[verdicts["verdict"].isin(VERDICTS)]
-    assert {"Claim 1", "Claim 2", "Claim 3a", "Claim 3b", "Claim 4", "Claim 5", "Claim 7"} <= set(
+    assert {"Claim 1", "Claim 2", "Claim 3a", "Claim 3b", "Claim 4", "Claim 5", "Claim 7",
+            "Claim 9"} <= set(
         ran["claim"])
     for key in ("claim" + claim.split()[-1] for claim in ran["claim"]):
         verdict = re.search(rf'<a id="{key}"></a>.*?\*\*Verdict: (\w+)\*\*', md, re.S)

@@ -183,6 +183,14 @@ CASES = {
         _config(dataset__noise="contaminated", sweep__dataset__outlier_scale=(10.0, 1e30)),
         r"config\.sweep\.dataset\.outlier_scale=1e\+30 .*float32",
     ),
+    "one-sided outliers overflowing float32": (
+        _config(dataset__noise="one_sided", dataset__outlier_scale=1e30),
+        r"config\.dataset\.outlier_scale=1e\+30 \(noise 'one_sided'.*float32",
+    ),
+    "skewed noise overflowing float32's squares": (
+        _config(dataset__noise="lognormal", dataset__noise_scale=1e17),
+        r"config\.dataset\.noise_scale=1e\+17 \(noise 'lognormal'\).*synthetic targets reach",
+    ),
     "noise overflowing float32's squares": (
         _config(dataset__noise_scale=1e20),
         r"config\.dataset\.noise_scale=1e\+20 .*synthetic targets reach ~",
@@ -230,7 +238,8 @@ def test_non_finite_dataset_is_named(tmp_path, monkeypatch):
 def test_valid_configs_pass():
     for config in (_config(), _digits(), _digits(model__name="cnn"), _config(batch_size=0),
                    _config(dataset__noise="contaminated", dataset__outlier_scale=1e6),
-                   _config(sweep__seed=(0, 2**31 - 1)), _config(max_runs=8)):
+                   _config(sweep__seed=(0, 2**31 - 1)), _config(max_runs=8),
+                   _config(sweep__dataset__noise=("exponential", "lognormal", "one_sided"))):
         SweepPlan.resolve(config)
 
 
