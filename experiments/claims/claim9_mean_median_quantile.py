@@ -29,10 +29,12 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from configs.claims import claim9_mean_median_quantile as claim_config
-from experiments import statistics
+from experiments import shipped_configs, statistics
 from experiments.claims.section import GuideRow, Section
 from experiments.statistics import Interval
+
+# configs/claims/claim9_mean_median_quantile.py, by file path (a wheel ships no `configs` package)
+claim_config = shipped_configs.load("claims.claim9_mean_median_quantile")
 
 KEY = "claim9"
 TITLE = "L2 fits the mean, L1 the median, the pinball loss a quantile"
@@ -475,19 +477,20 @@ def guide_rows(checks: pd.DataFrame, numbers: dict[str, Interval], family: str) 
             "skewed noise, and you want the typical value (the conditional median)",
             "L1 (absolute error) or pinball τ = 0.5",
             f"claim 9: L2's RMSE to the median ×{numbers['l2_over_l1_to_median'].format('.2f')} "
-            f"L1's (linear model, {family} noise)"))
+            f"L1's (linear model, {family} noise)", favours="other"))
     if held("L2 closer"):
         rows.append(GuideRow(
             "you want the mean (totals, expected cost), even under skewed noise",
             "L2 (squared error)",
             f"claim 9: L1's RMSE to the mean ×{numbers['l1_over_l2_to_mean'].format('.2f')} "
-            f"L2's (linear model, {family} noise)"))
+            f"L2's (linear model, {family} noise)", favours="l2"))
     if held("pinball"):
         rows.append(GuideRow(
             "you want a quantile (an upper level, a prediction bound)",
             "pinball (quantile) loss at that τ",
             "claim 9: the next-best loss's RMSE to the 0.9-quantile "
-            f"×{numbers['rival_over_pinball_to_q90'].format('.2f')} the pinball's"))
+            f"×{numbers['rival_over_pinball_to_q90'].format('.2f')} the pinball's",
+            favours="other"))
     return rows
 
 
