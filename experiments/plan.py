@@ -8,7 +8,7 @@ padded to `chunk_size` by repeating its last run), this process's `part` and the
 `owned`, and the sweep `identity` (experiments.workdir). Chunks come from `chunk_size` alone
 (config.chunk_size capped at the largest group), never from the device count: every part on any
 hardware agrees on what chunk g<G>-c<C> holds and runs it at the same shape; `n_devices` is only
-how many whole chunks run side by side (experiments.sweep). The sweep, the claims' trained runs,
+how many whole chunks run side by side (experiments.engine). The sweep, the claims' trained runs,
 distribution, workdir and merge read the plan, never the raw config;
 `SweepPlan.from_record(record)` rebuilds it from a workdir's config.json.
 """

@@ -9,7 +9,7 @@ diagnostic (experiments.stability: frac_increase, grad_norm_ratio, sharpness_max
 scalar. Nothing is logged from inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole
 chunk of a sweep at once. `run` is `train(hyper, data, draw(hyper, data))` (make_program): every
 random number of a run (noisy targets, initial parameters, minibatch indices) is drawn first, from
-its seed, so the sweep engine compiles the drawing apart from the training (experiments.sweep).
+its seed, so the sweep engine compiles the drawing apart from the training (experiments.engine).
 
 Curves: objective (data loss + λ·penalty on the full training split, both L2 modes), data_loss,
 test_loss (the run's own loss on the held-out split), test_mse (regression, against the
@@ -290,7 +290,7 @@ class Draws(NamedTuple):
 
     Drawing them in a program of their own keeps the random-number code, which is slow to
     compile (threefry's hash loops, the Student-t noise's gamma rejection sampler), out of the
-    training program and compiled once: experiments.sweep compiles it while the training
+    training program and compiled once: experiments.engine compiles it while the training
     program is traced. The numbers are those of drawing inside the training program.
     """
 

@@ -1,8 +1,8 @@
 """Train every group of a config with the sweep engine and keep what the claims need.
 
-`experiments.sweep.run_sweep` writes tables; the claims also need each run's final parameters
+`experiments.engine.run_sweep` writes tables; the claims also need each run's final parameters
 (to compare with closed forms) and its noisy training targets. `train(config)` runs the same
-engine loop (`experiments.sweep.execute` over the plan's chunks) and returns per group the
+engine loop (`experiments.engine.execute` over the plan's chunks) and returns per group the
 stacked final params (leading run axis), the metrics (curves: (runs, logged steps);
 per-run diagnostics: (runs,)) and a `frame()` with one row per run.
 
@@ -30,7 +30,7 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import data as data_lib
-from experiments import grid, models, sweep, training
+from experiments import engine, grid, models, training
 from experiments.distribution import Part
 from experiments.plan import SweepPlan
 
@@ -121,7 +121,7 @@ class TrainedGroup:
 
 def train(config: config_dict.ConfigDict, on_validation: bool = False,
           values: dict[str, np.ndarray] | None = None) -> list[TrainedGroup]:
-    """Every group of `config`'s grid, trained by the engine (experiments.sweep.execute).
+    """Every group of `config`'s grid, trained by the engine (experiments.engine.execute).
 
     on_validation: evaluate on the validation split instead of test (see the module docstring;
     needs config.dataset.validation_fraction > 0). values: numeric fields set per run (one
@@ -138,11 +138,11 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
     if on_validation:  # every compiled program sees the validation split in the held-out slot
         plan = dataclasses.replace(plan, datasets={
             key: data_lib.validation_view(ds) for key, ds in plan.datasets.items()})
-    sweep.use_compilation_cache(config)
-    by_group: dict[int, list[sweep.ChunkResult]] = {}
+    engine.use_compilation_cache(config)
+    by_group: dict[int, list[engine.ChunkResult]] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="losslab-trained-runs-") as checkpoint_root:
-        for result in sweep.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
+        for result in engine.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
             by_group.setdefault(result.chunk.group_id, []).append(result)
     out = []
     for program in plan.programs:
