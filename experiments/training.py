@@ -36,9 +36,10 @@ import optax
 from ml_collections import config_dict
 
 import losses
+from experiments import curve_table, grid, models, oracles, spectrum, stability
 from experiments import data as data_lib
-from experiments import grid, models, oracles, spectrum, stability
 from experiments.config_schema import NUMERIC_FIELDS
+from experiments.curve_table import tree_norm
 
 Hyper = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -96,9 +97,9 @@ def update_diagnostics(
     diag: DiagnosticsState, ok: jax.Array, grads, updates, cosines: bool
 ) -> DiagnosticsState:
     """Norms of the applied step and, with `cosines`, cos(g_t, g_{t-1}) of applied steps."""
-    grad_norm = _tree_norm(grads)
+    grad_norm = tree_norm(grads)
     if cosines:
-        prev_norm = _tree_norm(diag.prev_grad)
+        prev_norm = tree_norm(diag.prev_grad)
         dot = stability.tree_vdot(grads, diag.prev_grad)
         cos = dot / jnp.maximum(grad_norm * prev_norm, 1e-30)
         counted = ok & (prev_norm > 0)
@@ -107,7 +108,7 @@ def update_diagnostics(
         cos, counted, prev_grad = jnp.zeros(()), jnp.zeros((), bool), diag.prev_grad
     return diag._replace(
         minibatch_grad_norm=jnp.where(ok, grad_norm, diag.minibatch_grad_norm),
-        update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(diag.update_norm)),
+        update_norm=jnp.where(ok, tree_norm(updates), jnp.zeros_like(diag.update_norm)),
         prev_grad=prev_grad,
         cos_sum=diag.cos_sum + jnp.where(counted, cos, 0.0),
         cos_count=diag.cos_count + counted.astype(jnp.int32),
@@ -208,10 +209,6 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...
     return lambda predictions, targets: jax.lax.switch(
         hyper["loss_index"], bound_family, predictions, targets
     )
-
-
-def _tree_norm(tree) -> jax.Array:
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
 def _split_like(key: jax.Array, tree):
@@ -430,29 +427,27 @@ def make_program(
         return penalized(ctx, hyper, params, x, y)
 
     def evaluate(ctx: Context, hyper, data, params, diag: DiagnosticsState) -> Metrics:
-        """The curves at a logged step (the last applied step's norms from `diag`)."""
-        d = data_loss(ctx, params, data["x_train"], ctx.y_train)
-        test_pred = predict(params, data["x_test"])
-        grad = jax.grad(lambda p: full_objective(ctx, hyper, data, p))
-        out = {
-            "objective": d + hyper["penalty_strength"] * ctx.penalty(params),
-            "data_loss": d,
-            "test_loss": losses.reduce(ctx.loss(test_pred, ctx.y_test)),
-            "param_norm": _tree_norm(params),
-            "grad_norm": _tree_norm(grad(params)) if diagnostics else jnp.float32(jnp.nan),
-        }
-        if task == "regression":
-            out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
-        else:
-            out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
-        if "x_val" in data:  # what the summary selects λ on; the test split is only reported
-            val_pred = predict(params, data["x_val"])
-            if task == "regression":
-                out["val_mse"] = jnp.mean(jnp.square(val_pred - data["y_val"]))
-            else:
-                out["val_accuracy"] = jnp.mean(jnp.argmax(val_pred, -1) == data["y_val"])
-        out.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
-        return out
+        """The curves at a logged step (curve_table.CURVES; the last applied step's norms from
+        `diag`)."""
+        return curve_table.evaluate(curve_table.Evaluation(
+            task=task,
+            hyper=hyper,
+            params=params,
+            data_loss=data_loss(ctx, params, data["x_train"], ctx.y_train),
+            penalty=ctx.penalty(params),
+            loss=ctx.loss,
+            test_predictions=predict(params, data["x_test"]),
+            test_targets=ctx.y_test,
+            clean_test_targets=ctx.clean_test,
+            val_predictions=predict(params, data["x_val"]) if "x_val" in data else None,
+            # Regression is scored against the noise-free teacher where there is one (data_arrays)
+            val_targets=data.get("y_val"),
+            objective_gradient=lambda: jax.grad(
+                lambda p: full_objective(ctx, hyper, data, p))(params),
+            measure_gradient=diagnostics,
+            minibatch_grad_norm=diag.minibatch_grad_norm,
+            update_norm=diag.update_norm,
+        ))
 
     def sharpness(ctx, hyper, data, state: TrainState, diag: DiagnosticsState):
         value, vector = stability.top_hessian_eigenvalue(
