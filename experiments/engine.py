@@ -514,7 +514,7 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
         chunk = result.chunk
         compiled.add(chunk.group_id)
         runs_df, curves_df = table_rows.chunk_tables(
-            result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
+            config, result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
         events.write_chunk(chunk.key, runs_df, curves_df)  # before the tables: see its module
         result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df)

@@ -68,7 +68,7 @@ class SweepPlan:
         """
         validation.check_fields(config, overridden)
         programs = tuple(grid.expand(config))
-        datasets = validation.check_programs(programs)
+        datasets = validation.check_programs(config, programs)
         part = part_of(config) if part is None else part
         chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in programs)))
         chunks = tuple(_chunks(programs, chunk_size))

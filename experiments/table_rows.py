@@ -32,15 +32,17 @@ IDENTITY_FIELDS = (
 )
 
 
-def chunk_tables(group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
-                 extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def chunk_tables(config, group: Group, runs: list[Run], metrics: dict[str, np.ndarray],
+                 steps: list[int], extra: dict[str, np.ndarray] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves `metrics[name]` are (chunk_size, len(steps)), per-run diagnostics (chunk_size,);
-    padded members beyond len(runs) are dropped.
+    padded members beyond len(runs) are dropped. `config` is the sweep's: it holds the identity
+    fields a run doesn't sweep (the group's holds no per-run field).
 
     `extra` holds per-run scalar columns computed elsewhere (e.g. stability diagnostics).
     """
     n = len(runs)
-    base = flatten(group.config)
+    base = flatten(config)
     rows = []
     for run in runs:
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}

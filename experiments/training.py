@@ -38,7 +38,6 @@ from ml_collections import config_dict
 import losses
 from experiments import curve_table, grid, models, oracles, spectrum, stability
 from experiments import data as data_lib
-from experiments.config_schema import NUMERIC_FIELDS
 from experiments.curve_table import tree_norm
 
 Hyper = dict[str, jax.Array]
@@ -200,7 +199,7 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...
         knobs = {}
         for knob in losses.knobs(name):
             path = f"loss_knobs.{knob}"
-            knobs[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
+            knobs[knob] = hyper[path] if path in hyper else config.loss_knobs[knob]  # per run
         return losses.get(name, **knobs)
 
     bound_family = [bound(name) for name in family or (config.loss,)]

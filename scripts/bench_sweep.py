@@ -310,7 +310,7 @@ def prepare(config, members, dataset: data_lib.Dataset) -> list[PreparedRun]:
         swept = dict(group.runs[i].swept)
         prepared.append(PreparedRun(
             run_id=group.runs[i].run_id,
-            loss=swept.get("loss", group.config.loss),  # a fused group holds several losses
+            loss=group.losses[int(hyper[grid.LOSS_INDEX])],  # a fused group holds several
             penalty_strength=float(hyper["penalty_strength"]),
             seed=int(swept["seed"]),
             params=jax.device_get(model.init(k_init, data["x_train"][:1])),

@@ -15,6 +15,7 @@ from test_tensorboard import read_run
 
 from configs import tiny
 from experiments import curve_table, engine, result_files, tensorboard_events
+from experiments.plan import SweepPlan
 
 # Run in a fresh interpreter: this process has imported experiments.sweep (other tests), whose
 # flags would be counted. Prints {module: [flag names]} for every experiments.* module that
@@ -70,3 +71,25 @@ def test_a_curve_added_to_the_table_reaches_curves_runs_and_tensorboard(tmp_path
     assert run["scalars"]["results/final_test_max_abs_error"] == [
         (20, pytest.approx(row["final_test_max_abs_error"], rel=1e-6))
     ]
+
+
+def test_a_groups_config_holds_its_structure_and_no_per_run_value():
+    """Issue 34 item 3: a group's config was its first run's, so `group.config.learning_rate`
+    silently read run 0's learning rate. Per-run values are only in `group.hyper` (and a fused
+    group's losses and noise families only in `group.losses` / `group.noises`)."""
+    config = tiny.get_config()
+    config.sweep.learning_rate = (1e-3, 1e-2)
+    config.sweep.loss_knobs.delta = (0.5, 2.0)
+    config.sweep.dataset.noise = ("gaussian", "laplace")
+    config.fuse_noise = True
+    (group,) = SweepPlan.resolve(config).programs
+    for path in ("learning_rate", "penalty_strength", "seed", "loss_knobs.delta",
+                 "dataset.noise_scale", "loss", "dataset.noise"):
+        node, _, leaf = path.rpartition(".")
+        with pytest.raises(AttributeError, match=leaf):
+            getattr(group.config[node] if node else group.config, leaf)
+    assert set(group.hyper["learning_rate"]) == {np.float32(1e-3), np.float32(1e-2)}
+    assert set(group.hyper["loss_knobs.delta"]) == {0.5, 2.0}
+    assert group.losses == ("squared_error", "huber")
+    assert group.noises == ("gaussian", "laplace")
+    assert group.config.model.widths == (16,) and group.config.optimizer == "adam"

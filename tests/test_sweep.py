@@ -37,7 +37,7 @@ def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
     assert result.compiled_programs == 1  # both losses in one program (fuse_losses)
     for group in grid.expand(config):
         dataset = data_lib.load(group.config.dataset)
-        run = jax.jit(training.make_run(group.config, dataset, group.losses))
+        run = jax.jit(training.make_run(group.config, dataset, group.losses, group.noises))
         data = training.data_arrays(dataset)
         for i, member in enumerate(group.runs):
             hyper = {k: v[i] for k, v in group.hyper.items()}

@@ -41,7 +41,9 @@ _TARGETS_CACHE: dict[tuple, np.ndarray] = {}
 class TrainedGroup:
     """One group of runs after training (padding members removed)."""
 
-    config: config_dict.ConfigDict  # resolved for the group's first run
+    # The group's structure (grid.structure_config; no per-run field), naming its loss and noise
+    # family once split_fused has split a fused group
+    config: config_dict.ConfigDict
     dataset: data_lib.Dataset
     data: dict[str, jax.Array]
     runs: list[grid.Run]
@@ -174,19 +176,17 @@ def _held_out_names(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def split_fused(group: TrainedGroup) -> list[TrainedGroup]:
-    """A fused group (several losses or noise families in one program: config.fuse_losses,
-    config.fuse_noise) as one group per (loss, noise family), in that order.
+    """A group as one group per (loss, noise family) its program serves (several when fused:
+    config.fuse_losses, config.fuse_noise), in that order.
 
-    Each part's config names its own loss and noise family; runs keep their order.
+    Each part's config is the group's structure (grid.structure_config) naming its own loss and
+    noise family; runs keep their order.
     """
-    losses, noises = group.losses or (group.config.loss,), group.noises or (
-        group.config.dataset.noise,
-    )
-    if len(losses) * len(noises) <= 1:
-        return [group]
     loss_index = np.asarray(group.hyper[grid.LOSS_INDEX])
     noise_index = np.asarray(group.hyper.get(grid.NOISE_INDEX, np.zeros_like(loss_index)))
     parts = []
+    losses = group.losses or (group.config.loss,)
+    noises = group.noises or (group.config.dataset.noise,)
     for (i, name), (j, noise) in itertools.product(enumerate(losses), enumerate(noises)):
         keep = np.flatnonzero((loss_index == i) & (noise_index == j))
         if not keep.size:
