@@ -8,7 +8,7 @@ config.compile_ahead every group's up front, in worker threads, while the first 
 and feeds it the plan's chunks of stacked hyperparameters, whole chunks side by side when
 several devices are visible, one chunk per device (so each run's numbers are the same on any
 number of devices). `run_sweep` writes each finished chunk to the workdir at once (rerunning it
-skips chunks already written) and `finish` assembles the tables, TensorBoard events and plots.
+skips chunks already written) and `assemble` assembles the tables, TensorBoard events and plots.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from experiments import (
     checkpoints,
     console,
     devices,
-    distribution,
     oracles,
+    parts,
     plots,
     provenance,
     result_files,
@@ -43,7 +43,8 @@ from experiments import (
     workdir_lock,
 )
 from experiments import workdir as workdir_lib
-from experiments.plan import Chunk, Program, SweepPlan
+from experiments.grid import Group
+from experiments.plan import Chunk, SweepPlan
 
 
 @dataclasses.dataclass
@@ -65,7 +66,7 @@ truncated normal and Student-t draws, MLP and CNN initializers). The training pr
 default, and so do the draws on a GPU or TPU (not checked there)."""
 
 
-class ChunkProgram:
+class CompiledGroup:
     """A group's program: whole chunks, one per local device, `jit(vmap(run))` on each.
 
     It is two compiled programs run back to back: the draws (`jit(vmap(draw))`: each run's
@@ -82,12 +83,12 @@ class ChunkProgram:
     compiled once, for device 0, ahead of time; the first call that needs another device loads
     that executable there (devices.load_portable: the same machine code, no compile), or compiles
     for it where that is not possible. `directories` (the chunks' checkpoint directories) are only
-    read by SegmentedProgram.
+    read by CompiledSegments.
     """
 
     PIECES = ("draws", "train")  # the programs `lower` yields
 
-    def __init__(self, plan: SweepPlan, program: Program):
+    def __init__(self, plan: SweepPlan, program: Group):
         self.config = program.config
         self.devices = jax.local_devices()[: plan.n_devices]
         self.data = training.data_arrays(plan.dataset(program))
@@ -173,7 +174,7 @@ class ChunkProgram:
         options = DRAWS_COMPILE_OPTIONS if device.platform == "cpu" else None
         return draw.lower(hyper, data), options, draws
 
-    def start(self, directory: pathlib.Path) -> int | None:
+    def resume_block(self, directory: pathlib.Path) -> int | None:
         """The period a chunk resumes from (None: from the start)."""
         return None
 
@@ -200,7 +201,7 @@ class ChunkProgram:
         return self.collect(self.launch(hypers, directories))
 
 
-class SegmentedProgram(ChunkProgram):
+class CompiledSegments(CompiledGroup):
     """A chunk run as start -> segments of checkpoint_every steps -> finish, saving between them.
 
     `start` is init, block 0 (the evaluation of step 0) and the first segment; each segment
@@ -248,7 +249,7 @@ class SegmentedProgram(ChunkProgram):
             self.block_metrics,
         )
 
-    def start(self, directory: pathlib.Path) -> int | None:
+    def resume_block(self, directory: pathlib.Path) -> int | None:
         start = checkpoints.latest_step(directory)
         if start is not None and (self.n_blocks - start) % self.segment:
             logging.warning("ignoring %s: saved with another checkpoint_every", directory)
@@ -261,7 +262,7 @@ class SegmentedProgram(ChunkProgram):
 
     def launch(self, hypers: list, directories: list[pathlib.Path] = ()) -> list:
         placed = self._placed(hypers)
-        starts = {self.start(d) for d in directories} or {None}
+        starts = {self.resume_block(d) for d in directories} or {None}
         assert len(starts) == 1, f"chunks of one call resume from different blocks: {starts}"
         done = starts.pop()
         draws = [draw(hyper, data) for (draw, *_), data, hyper in placed]  # cheap: drawn again
@@ -311,18 +312,18 @@ class SegmentedProgram(ChunkProgram):
         return [jax.device_get((c.state.params, m)) for c, m in zip(carry, metrics, strict=True)]
 
 
-def compile_program(plan: SweepPlan, program: Program) -> ChunkProgram:
+def compile_group(plan: SweepPlan, program: Group) -> CompiledGroup:
     """The group's program, compiled ahead of time at the chunk's shape (for the first device)."""
     if int(program.config.checkpoint_every) > 0:
-        return SegmentedProgram(plan, program)
-    return ChunkProgram(plan, program)
+        return CompiledSegments(plan, program)
+    return CompiledGroup(plan, program)
 
 
 @dataclasses.dataclass
 class ChunkResult:
     """What the engine returns for one chunk (padding members removed)."""
 
-    program: Program
+    program: Group
     chunk: Chunk
     data: dict[str, jax.Array]
     params: Any  # pytree of numpy arrays, leading axis = the chunk's runs
@@ -356,9 +357,9 @@ def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
         yield wave
 
 
-def _compiled(plan: SweepPlan, program: Program) -> ChunkProgram:
+def _compiled(plan: SweepPlan, program: Group) -> CompiledGroup:
     t0 = time.perf_counter()
-    compiled = compile_program(plan, program)
+    compiled = compile_group(plan, program)
     logging.info(
         "group %d (%s): compiled in %.1fs",
         program.group_id, program.label, time.perf_counter() - t0,
@@ -422,7 +423,7 @@ def execute(
                 compiled = future.result()
             group = todo[program.group_id]
             directory = {c.key: checkpoints.chunk_dir(checkpoint_root, *c.key) for c in group}
-            starts = {c.key: compiled.start(directory[c.key]) for c in group}
+            starts = {c.key: compiled.resume_block(directory[c.key]) for c in group}
             for wave in _waves(group, plan.n_devices, lambda c: starts[c.key]):
                 outputs = compiled.launch([c.hyper for c in wave], [directory[c.key] for c in wave])
                 if pending is not None:
@@ -499,7 +500,7 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
     workdir_lib.prepare(workdir, plan, record, overwrite=overwrite)
     logging.info("resolved config: %s", workdir / workdir_lib.CONFIG_FILE)
     if part.count > 1:
-        distribution.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
+        parts.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 
     steps = training.logged_steps(config)
     todo = [c for c in plan.owned if not result_files.chunk_done(workdir, *c.key)]
@@ -528,19 +529,19 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
         logging.info("sweep: all %d runs were already in %s: nothing to train", total, workdir)
 
     if part.count == 1:
-        return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))
+        return dataclasses.replace(assemble(plan, workdir), compiled_programs=len(compiled))
     # In parts: process 0 of a job waits for its job's processes; whoever then sees every chunk
     # of the grid assembles (one at a time); the others return their own part's rows.
-    if distribution.ready_to_assemble(plan, workdir):
-        with distribution.assembly_lock(workdir) as mine:
+    if parts.ready_to_assemble(plan, workdir):
+        with parts.assembly_lock(workdir) as mine:
             if mine:
-                return dataclasses.replace(finish(plan, workdir), compiled_programs=len(compiled))
+                return dataclasses.replace(assemble(plan, workdir), compiled_programs=len(compiled))
             logging.info("another part is assembling the tables in %s", workdir)
     own = [c.key for c in plan.owned]
     return SweepResult(*result_files.read_chunks(workdir, own), workdir, len(compiled), {})
 
 
-def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
+def assemble(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     """Assemble every chunk in `workdir` into the tables, TensorBoard events, plots and summary.
 
     The end of `run_sweep`, and all of `python -m experiments.merge`. Raises ValueError listing
@@ -549,9 +550,9 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     """
     workdir = pathlib.Path(workdir)
     config = plan.config
-    distribution.check_complete(plan, workdir)
-    if distribution.read_part_records(workdir):
-        result_files.write_json(workdir / "config.json", distribution.merged_record(workdir))
+    parts.check_complete(plan, workdir)
+    if parts.read_part_records(workdir):
+        result_files.write_json(workdir / "config.json", parts.merged_record(workdir))
     runs_df, curves_df = result_files.assemble(workdir)
     groups_df = stability.group_table(runs_df)
     result_files.write_csv(workdir / result_files.GROUPS_TABLE, groups_df)

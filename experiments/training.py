@@ -186,11 +186,12 @@ def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], 
     return penalty
 
 
-def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...] = ()) -> Callable:
+def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, loss_names: tuple[str, ...] = ()
+            ) -> Callable:
     """The run's loss with its knobs bound; numeric knobs come from `hyper` (traced).
 
-    `family` is the losses one program serves (default: config.loss alone). With several, the
-    run's loss is `family[hyper['loss_index']]`, chosen with lax.switch; under vmap that
+    `loss_names` are the losses one program serves (default: config.loss alone). With several,
+    the run's loss is `loss_names[hyper['loss_index']]`, chosen with lax.switch; under vmap that
     evaluates every loss of the group and selects (cheap next to the model), and a non-selected
     loss contributes exactly zero to the gradient.
     """
@@ -202,11 +203,11 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...
             knobs[knob] = hyper[path] if path in hyper else config.loss_knobs[knob]  # per run
         return losses.get(name, **knobs)
 
-    bound_family = [bound(name) for name in family or (config.loss,)]
-    if len(bound_family) == 1:
-        return bound_family[0]
+    bound_losses = [bound(name) for name in loss_names or (config.loss,)]
+    if len(bound_losses) == 1:
+        return bound_losses[0]
     return lambda predictions, targets: jax.lax.switch(
-        hyper["loss_index"], bound_family, predictions, targets
+        hyper["loss_index"], bound_losses, predictions, targets
     )
 
 
@@ -346,25 +347,25 @@ class RunProgram:
         return carry.state, self.finish(carry, hyper, data, draws, blocks)
 
 
-def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=(), noises=()):
+def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, loss_names=(), noises=()):
     """The pure function `run(hyper, data) -> (TrainState, metrics)` for one program structure."""
-    return make_program(config, dataset, family, noises).run
+    return make_program(config, dataset, loss_names, noises).run
 
 
 def make_program(
     config: config_dict.ConfigDict,
     dataset: data_lib.Dataset,
-    family: tuple[str, ...] = (),
+    loss_names: tuple[str, ...] = (),
     noises: tuple[str, ...] = (),
 ) -> RunProgram:
     """The run of one program structure as init / advance / finish (see RunProgram).
 
-    `family`: the losses the program serves (grid.Group.losses; default config.loss); `noises`:
+    `loss_names`: the losses the program serves (grid.Group.losses; default config.loss); `noises`:
     its noise families (grid.Group.noises; default config.dataset.noise). The config is assumed
     checked (experiments.validation, through experiments.plan).
     """
-    family = tuple(family) or (config.loss,)
-    task = losses.task(family[0])
+    loss_names = tuple(loss_names) or (config.loss,)
+    task = losses.task(loss_names[0])
     num_outputs = dataset.num_classes if task == "classification" else 1
     model = models.build(config.model, num_outputs)
     steps, log_every = int(config.steps), int(config.log_every)
@@ -401,7 +402,7 @@ def make_program(
             draws.y_train,
             draws.y_test,
             clean_test,
-            loss_fn(config, hyper, family),
+            loss_fn(config, hyper, loss_names),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
         )
@@ -578,7 +579,7 @@ def make_program(
             minibatch_grad_norm_final=diag.minibatch_grad_norm,
         )
         error = oracles.ridge_error(
-            config, family, hyper, data["x_train"], draws.y_train, state.params
+            config, loss_names, hyper, data["x_train"], draws.y_train, state.params
         )
         if error is not None:
             summary["param_error_to_oracle"] = error

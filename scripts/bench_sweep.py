@@ -28,7 +28,7 @@ agree up to float32 reassociation (checked: max_rel_diff).
   Its compile time is
   the trace + lowering + XLA compile time reported by `jax.monitoring` during the call, summed
   over threads (the draws program compiles while the training program is traced: both count in
-  full). The "engine" row calls `engine.compile_program` and the plan's chunks directly (no
+  full). The "engine" row calls `engine.compile_group` and the plan's chunks directly (no
   tables); its compile column is wall time until the programs are ready on every device.
 * naive JAX: a Python loop over runs and over steps around a jitted single-run train step (and a
   jitted evaluation every log_every steps), one compilation per loss.
@@ -242,7 +242,7 @@ def losslab_sweep(config) -> tuple[Timing, engine.SweepResult]:
 
 
 def losslab_engine(config) -> tuple[Timing, float]:
-    """compile_program + every chunk of the plan, whole chunks side by side on the local devices
+    """compile_group + every chunk of the plan, whole chunks side by side on the local devices
     as `engine.execute` runs them, no tables; also returns execution seconds (loading device 0's
     program onto the other devices, at their first wave, counts as compile)."""
     t0 = time.perf_counter()
@@ -251,7 +251,7 @@ def losslab_engine(config) -> tuple[Timing, float]:
     plan = SweepPlan.resolve(config, jax.local_device_count())
     for group in plan.programs:
         t = time.perf_counter()
-        program = engine.compile_program(plan, group)
+        program = engine.compile_group(plan, group)
         program._ready(plan.n_devices)
         compile_s += time.perf_counter() - t
         chunks = [c for c in plan.chunks if c.group_id == group.group_id]
@@ -550,7 +550,7 @@ def anchor_section(config) -> dict:
     comp = {k: median([c for _, c in v]) for k, v in rows.items()}
     labels = {
         "losslab": "losslab run_sweep (tables written)",
-        "engine": "losslab compile_program + chunks",
+        "engine": "losslab compile_group + chunks",
         "engine_execute": "  of which executing the chunks",
         "naive_jax": f"naive JAX loop (×{scale:g} extrapolated)",
         "torch": f"PyTorch {torch_version()}, {_TORCH_THREADS.value or 'default'} thread(s) "
@@ -645,8 +645,8 @@ def flops_section(config, anchor_numbers: dict) -> None:
 
 
 def chunking_section(base_config) -> None:
-    """One group (squared_error, 32 runs) through compile_program at other chunk_size, log_every."""
-    print("\nprofile: the squared_error group (32 runs), compile_program + its chunks")
+    """One group (squared_error, 32 runs) through compile_group at other chunk_size, log_every."""
+    print("\nprofile: the squared_error group (32 runs), compile_group + its chunks")
     print(f"{'chunk_size':>10s} {'log_every':>9s} {'compile s':>10s} {'execute s':>10s} "
           f"{'exec ms/run':>12s}")
     variants = [(32, 20), (8, 20), (16, 20), (96, 20), (32, 100), (32, int(base_config.steps))]
@@ -672,7 +672,7 @@ class PhaseRecorder:
     """Wall-clock intervals of run_sweep's phases, recorded by wrapping the functions it calls.
 
     Works on any version of the engine that calls these names (so it can time an older checkout
-    too): compile_program (in whatever thread compiles), the chunk program's calls (the main
+    too): compile_group (in whatever thread compiles), the chunk program's calls (the main
     thread waiting on the device), the engine's results, and the host work: per chunk (tables,
     TensorBoard events, chunk files) and after training (`finish`: assembling the tables, the
     groups table, TensorBoard, plots, summary). Only the outermost wrapped call of a thread is
@@ -695,7 +695,7 @@ class PhaseRecorder:
         self.t0 = time.perf_counter()
         self.events: list[tuple[str, int, float, float]] = []  # (what, group, start, end)
         self.group_of: dict[int, int] = {}  # id(compiled program) -> group_id
-        self.programs: dict[int, list] = {}  # group_id -> ChunkProgram.timings (device 0)
+        self.programs: dict[int, list] = {}  # group_id -> CompiledGroup.timings (device 0)
         self.local = threading.local()
 
     def _timed(self, what: str, fn, group=lambda args: -1):
@@ -723,19 +723,19 @@ class PhaseRecorder:
             saved.append((owner, name, owner.__dict__[name]))
             setattr(owner, name, value)
 
-        compile_program = engine.compile_program
+        compile_group = engine.compile_group
 
         def compiled(plan, program):
             start = time.perf_counter()
-            out = compile_program(plan, program)
+            out = compile_group(plan, program)
             self.group_of[id(out)] = program.group_id
             self.programs[program.group_id] = out.timings
             self.events.append(("compile", program.group_id, start - self.t0,
                                 time.perf_counter() - self.t0))
             return out
 
-        patch(engine, "compile_program", compiled)
-        for owner in (engine.ChunkProgram, engine.SegmentedProgram):
+        patch(engine, "compile_group", compiled)
+        for owner in (engine.CompiledGroup, engine.CompiledSegments):
             for name in self.RUN:
                 if name in owner.__dict__:
                     patch(owner, name, self._timed("execute", owner.__dict__[name],
@@ -743,7 +743,7 @@ class PhaseRecorder:
         for what, targets in self.HOST.items():
             for owner, name in targets:
                 patch(owner, name, self._timed(what, owner.__dict__[name]))
-        execute, finish = engine.execute, engine.finish
+        execute, finish = engine.execute, engine.assemble
 
         def executed(*args, **kwargs):
             for result in execute(*args, **kwargs):
@@ -759,7 +759,7 @@ class PhaseRecorder:
                 self.events.append(("finish", -1, start - self.t0, time.perf_counter() - self.t0))
 
         patch(engine, "execute", executed)
-        patch(engine, "finish", finished)
+        patch(engine, "assemble", finished)
         try:
             self.t0 = time.perf_counter()
             yield self

@@ -35,7 +35,7 @@ def _two_group_config(steps: int = 20):
 
 def test_compiling_ahead_writes_the_sequential_tables_byte_for_byte(tmp_path, monkeypatch):
     tables, compiles, last_result = {}, {False: [], True: []}, {False: {}, True: {}}
-    execute, compile_program = engine.execute, engine.compile_program
+    execute, compile_program = engine.execute, engine.compile_group
 
     def watched(*args, **kwargs):  # when each group's last chunk was handed on
         for result in execute(*args, **kwargs):
@@ -49,7 +49,7 @@ def test_compiling_ahead_writes_the_sequential_tables_byte_for_byte(tmp_path, mo
         return compile_program(plan, program)
 
     monkeypatch.setattr(engine, "execute", watched)
-    monkeypatch.setattr(engine, "compile_program", recorded)
+    monkeypatch.setattr(engine, "compile_group", recorded)
     for ahead in (False, True):
         config = _two_group_config()
         config.compile_ahead = ahead
@@ -78,7 +78,7 @@ class _FakeProgram:
 
     data: dict = {}  # noqa: RUF012
 
-    def start(self, directory):
+    def resume_block(self, directory):
         return None
 
     def launch(self, hypers, directories=()):
@@ -100,7 +100,7 @@ def test_a_compile_error_in_a_worker_surfaces_once_after_the_ready_chunks(
             raise ValueError("cannot compile group 1")
         return _FakeProgram()
 
-    monkeypatch.setattr(engine, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
     seen = []
     with pytest.raises(ValueError, match="cannot compile group 1"):
@@ -118,7 +118,7 @@ def test_an_error_compiling_the_first_group_is_raised_before_any_chunk(tmp_path,
     def compile_program(plan, program):
         raise RuntimeError(f"XLA failed on group {program.group_id}")
 
-    monkeypatch.setattr(engine, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
     chunk_results = engine.execute(plan, plan.chunks, tmp_path)
     with pytest.raises(RuntimeError, match="XLA failed on group 0"):
@@ -133,7 +133,7 @@ def test_a_caller_that_stops_does_not_wait_for_a_compile_still_running(tmp_path,
             release.wait(60)  # a long compile
         return _FakeProgram()
 
-    monkeypatch.setattr(engine, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
     chunk_results = engine.execute(plan, plan.chunks, tmp_path)
     first = next(chunk_results)
@@ -152,7 +152,7 @@ def test_sequential_engine_compiles_nothing_ahead(tmp_path, monkeypatch):
         compiled.append(program.group_id)
         return _FakeProgram()
 
-    monkeypatch.setattr(engine, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     config = _two_group_config()
     config.compile_ahead = False
     plan = SweepPlan.resolve(config)

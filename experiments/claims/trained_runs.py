@@ -31,7 +31,7 @@ from ml_collections import config_dict
 
 from experiments import data as data_lib
 from experiments import engine, grid, models, training
-from experiments.distribution import Part
+from experiments.parts import Part
 from experiments.plan import SweepPlan
 
 _TARGETS_CACHE: dict[tuple, np.ndarray] = {}
