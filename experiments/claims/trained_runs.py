@@ -193,12 +193,14 @@ def split_fused(group: TrainedGroup) -> list[TrainedGroup]:
             continue
         config = group.config.to_dict()
         config.update(loss=name, dataset={**config["dataset"], "noise": noise})
+        named = dataclasses.replace(group, config=config_dict.FrozenConfigDict(config),
+                                    losses=(name,), noises=(noise,))
+        if keep.size == len(group.runs):  # one loss and noise family: nothing to split
+            parts.append(named)
+            continue
         parts.append(
             dataclasses.replace(
-                group,
-                config=config_dict.FrozenConfigDict(config),
-                losses=(name,),
-                noises=(noise,),
+                named,
                 runs=[group.runs[j] for j in keep],
                 hyper={k: v[keep] for k, v in group.hyper.items()},
                 params=jax.tree.map(lambda leaf, keep=keep: leaf[keep], group.params),
