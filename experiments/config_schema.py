@@ -236,7 +236,7 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.compile_ahead = True
     # On the CPU, the devices XLA makes of the cores (--xla_force_host_platform_device_count,
     # set before JAX starts, as the one above): each runs whole chunks side by side, the same
-    # program as one device, so the numbers are the same for every value (experiments.sweep).
+    # program as one device, so the numbers are the same for every value (experiments.engine).
     # XLA runs the small ops of one chunk mostly on one core: on 2 cores two devices train a
     # sweep about 2x as fast (BENCHMARKS.md). 0: one device per core; an XLA_FLAGS that already
     # sets the count wins; no effect on a GPU or TPU.

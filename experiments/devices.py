@@ -6,7 +6,7 @@ through XLA_FLAGS, which
 XLA reads once, when JAX initializes its backend (`apply_xla_flags`, called first by
 `experiments.sweep.main` and the claims report). `initialize` starts
 jax.distributed from the config (before the backend, too); `on_device` places the specs of a
-program compiled for one local device (experiments.sweep runs whole chunks, one per device);
+program compiled for one local device (experiments.engine runs whole chunks, one per device);
 `compile_portable` / `load_portable` compile such a program once and load it onto the others.
 """
 

@@ -49,7 +49,8 @@ class Group:
 
     group_id: int
     structure: tuple[tuple[str, Any], ...]
-    config: config_dict.FrozenConfigDict  # resolved for the group's first run
+    # The config of its structure (structure_config): no per-run field, so reading one raises
+    config: config_dict.FrozenConfigDict
     losses: tuple[str, ...]  # the losses the program serves; a run's `loss_index` points here
     noises: tuple[str, ...]  # its noise families; a run's `noise_index` points here
     runs: tuple[Run, ...]
@@ -122,6 +123,21 @@ def resolve(config: config_dict.ConfigDict, swept: tuple[tuple[str, Any], ...]):
     c = config_dict.ConfigDict(config.to_dict())
     c.update_from_flattened_dict(dict(swept))
     return c
+
+
+def structure_config(config: config_dict.ConfigDict, swept: tuple[tuple[str, Any], ...]
+                     ) -> config_dict.FrozenConfigDict:
+    """`config` resolved for a run (`swept`) without what varies between a group's runs: every
+    numeric field (its values are the group's `hyper`) and, fused, the loss and the noise family
+    (the group's `losses` and `noises`). Reading one is an AttributeError, never run 0's value."""
+    c = resolve(config, swept)
+    per_run = [*NUMERIC_FIELDS]
+    per_run += ["loss"] if c.fuse_losses else []
+    per_run += ["dataset.noise"] if c.fuse_noise else []
+    for path in per_run:
+        node, _, leaf = path.rpartition(".")
+        del (c[node] if node else c)[leaf]
+    return config_dict.FrozenConfigDict(c)
 
 
 def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
@@ -225,7 +241,7 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
             else:
                 hyper[path] = np.full(len(members), base[path], dtype=dtype)
         groups.append(Group(
-            group_id, key, config_dict.FrozenConfigDict(resolve(config, first)), family, noises,
+            group_id, key, structure_config(config, first), family, noises,
             tuple(runs[i] for i in members),
             {path: hyper[path] for path in (*NUMERIC_FIELDS, LOSS_INDEX, NOISE_INDEX)},
         ))

@@ -5,7 +5,7 @@ r"""Assemble the tables of a sweep run in shards (a Slurm job array, say) once e
 Reads the config the shards recorded (parts/*.json, or config.json), checks that every chunk of
 the grid is written (it refuses, listing the missing chunks, when one isn't), then writes what a
 single `python -m experiments.sweep` writes at its end: runs.csv, curves.csv, config.json,
-TensorBoard events and plots (`experiments.sweep.finish`). Safe to run more than once.
+TensorBoard events and plots (`experiments.engine.assemble`). Safe to run more than once.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ import sys
 
 from absl import app, flags, logging
 
-from experiments import (  # sweep defines --workdir (and --config)
-    console,
-    distribution,
-    result_files,
-    sweep,
-)
+from experiments import console, engine, parts, result_files
 from experiments import workdir as workdir_lib
 from experiments.plan import SweepPlan
 
@@ -32,18 +27,19 @@ def main(argv):
     if workdir is None:
         raise app.UsageError("--workdir is required (the workdir the shards wrote into)")
     try:
-        plan = SweepPlan.from_record(distribution.record_of(workdir))
-        with distribution.assembly_lock(workdir) as mine:
+        plan = SweepPlan.from_record(parts.record_of(workdir))
+        with parts.assembly_lock(workdir) as mine:
             if not mine:
                 raise ValueError(
                     f"another process is assembling {workdir} (remove"
-                    f" {workdir}/{distribution.PART_DIR}/{distribution.ASSEMBLY_LOCK} if none is)"
+                    f" {workdir}/{parts.PART_DIR}/{parts.ASSEMBLY_LOCK} if none is)"
                 )
-            sweep.finish(plan, workdir)
+            engine.assemble(plan, workdir)
     except (ValueError, workdir_lib.WorkdirError, result_files.ResultsWriteError) as e:
         logging.error("%s", e)  # one line: what is missing, or the path that can't be written
         sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
 
 
 if __name__ == "__main__":
+    flags.DEFINE_string("workdir", None, "The workdir the shards wrote into.")
     app.run(main)

@@ -8,7 +8,7 @@ padded to `chunk_size` by repeating its last run), this process's `part` and the
 `owned`, and the sweep `identity` (experiments.workdir). Chunks come from `chunk_size` alone
 (config.chunk_size capped at the largest group), never from the device count: every part on any
 hardware agrees on what chunk g<G>-c<C> holds and runs it at the same shape; `n_devices` is only
-how many whole chunks run side by side (experiments.sweep). The sweep, the claims' trained runs,
+how many whole chunks run side by side (experiments.engine). The sweep, the claims' trained runs,
 distribution, workdir and merge read the plan, never the raw config;
 `SweepPlan.from_record(record)` rebuilds it from a workdir's config.json.
 """
@@ -27,9 +27,7 @@ from experiments import data as data_lib
 from experiments import grid, validation
 from experiments import workdir as workdir_lib
 from experiments.config_schema import base_config
-from experiments.distribution import Part, blocks, part_of
-
-Program = grid.Group
+from experiments.parts import Part, blocks, part_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +47,7 @@ class Chunk:
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
     config: config_dict.FrozenConfigDict
-    programs: tuple[Program, ...]
+    programs: tuple[grid.Group, ...]
     chunks: tuple[Chunk, ...]
     chunk_size: int
     n_devices: int  # local devices: chunks run side by side
@@ -64,11 +62,11 @@ class SweepPlan:
         """Check `config` (ConfigError on a bad value), then expand its grid once.
 
         `overridden`: the fields set on the command line (a swept one is refused: its value
-        would be ignored). `part` defaults to this process's (experiments.distribution).
+        would be ignored). `part` defaults to this process's (experiments.parts).
         """
         validation.check_fields(config, overridden)
         programs = tuple(grid.expand(config))
-        datasets = validation.check_programs(programs)
+        datasets = validation.check_programs(config, programs)
         part = part_of(config) if part is None else part
         chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in programs)))
         chunks = tuple(_chunks(programs, chunk_size))
@@ -120,7 +118,7 @@ class SweepPlan:
         owned = tuple(chunks[i] for i in blocks(len(chunks), self.part.count)[self.part.index])
         return dataclasses.replace(self, programs=programs, chunks=chunks, owned=owned)
 
-    def dataset(self, program: Program) -> data_lib.Dataset:
+    def dataset(self, program: grid.Group) -> data_lib.Dataset:
         return self.datasets[program.dataset_key]
 
     @property

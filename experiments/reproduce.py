@@ -33,17 +33,26 @@ import numpy as np
 import pandas as pd
 from absl import app, flags, logging
 
-from experiments import console, devices, provenance, result_files, sweep, validation
+from experiments import console, devices, engine, provenance, result_files, validation
 from experiments import plan as plan_lib
 from experiments import workdir as workdir_lib
 
 # --help shows the docstring's summary and command line (validation.print_help_and_exit).
 USAGE = "\n\n".join(__doc__.split("\n\n")[:2])
 
-# --workdir (the finished sweep) and --overwrite (for --into) are experiments.sweep's flags.
-_INTO = flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
-_RTOL = flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")
-_ATOL = flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """--workdir, --into, --overwrite, --rtol, --atol; defined only when run as a program, so
+    importing this module (the tests, the sweep's command line in the same process) defines none."""
+    flags.DEFINE_string("workdir", None, "The finished sweep's directory.")
+    flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
+    flags.DEFINE_bool(
+        "overwrite", False, "If --into holds a different sweep, move it aside to "
+        "<into>.old-<timestamp> and rerun (without it, such a directory is refused).")
+    flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")
+    flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
 
 # Columns that identify a row of each table.
 TABLE_KEYS = {result_files.RUNS_TABLE: ("run_id",), result_files.CURVES_TABLE: ("run_id", "step")}
@@ -184,7 +193,7 @@ def reproduce(workdir: str | pathlib.Path, into: str | pathlib.Path | None = Non
                 "would resume its chunks, not recompute them; pass --overwrite to move it aside "
                 "and rerun, or give another --into")
         workdir_lib.move_aside(into)
-    sweep.run_sweep(config, into)
+    engine.run_sweep(config, into)
     return compare(workdir, into, rtol=rtol, atol=atol)
 
 
@@ -222,13 +231,13 @@ def format_report(report: Report) -> str:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if flags.FLAGS.workdir is None:
+    if FLAGS.workdir is None:
         raise app.UsageError("--workdir is required (a finished sweep's directory)")
     console.quiet_jax()
     try:
-        use_recorded_devices(workdir_lib.read_record(flags.FLAGS.workdir))
-        report = reproduce(flags.FLAGS.workdir, _INTO.value, rtol=_RTOL.value, atol=_ATOL.value,
-                           overwrite=flags.FLAGS.overwrite)
+        use_recorded_devices(workdir_lib.read_record(FLAGS.workdir))
+        report = reproduce(FLAGS.workdir, FLAGS.into, rtol=FLAGS.rtol, atol=FLAGS.atol,
+                           overwrite=FLAGS.overwrite)
     except (OSError, ValueError, workdir_lib.WorkdirError) as e:
         logging.error("%s", e)
         sys.exit(1 if isinstance(e, result_files.ResultsWriteError) else 2)
@@ -237,4 +246,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=validation.parse_flags)

@@ -7,7 +7,7 @@ Layout of a workdir:
   chunks/g<G>-c<C>.manifest.json  written last: sha256 of the sweep identity and of both files;
                               a chunk is used only when it verifies (else logged and recomputed)
   parts/part-<i>-of-<n>.json  a sweep run in parts (shards, processes): where each part ran; merged
-                              into config.json by whoever assembles (see experiments.distribution)
+                              into config.json by whoever assembles (see experiments.parts)
   runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
   groups.csv                  per group of runs over seeds and lrs (experiments.stability)
   tb/<run name>/              TensorBoard events, one directory per sweep member

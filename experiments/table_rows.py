@@ -1,7 +1,8 @@
 """From a chunk's stacked metric arrays to rows of the runs table and the curves table.
 
 Runs table: one row per run with its identity (run_id, group_id, run_name), every swept value
-and the main fields (loss, optimizer, λ, lr, seed, noise), then per-run results:
+and the main fields (loss, optimizer, λ, lr, seed, noise), then per-run results (a curve's are
+its `final` and `best` columns in experiments.curve_table):
   final_loss / best_loss        train objective (data loss + λ·penalty, full training set)
   final_data_loss               data loss alone
   final_test_loss / best_test_loss   the run's own loss on the held-out split
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from experiments import curve_table
 from experiments.grid import Group, Run, flatten
 
 # Always in the runs table, swept or not, so tables from different sweeps line up.
@@ -30,15 +32,17 @@ IDENTITY_FIELDS = (
 )
 
 
-def chunk_tables(group: Group, runs: list[Run], metrics: dict[str, np.ndarray], steps: list[int],
-                 extra: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def chunk_tables(config, group: Group, runs: list[Run], metrics: dict[str, np.ndarray],
+                 steps: list[int], extra: dict[str, np.ndarray] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves `metrics[name]` are (chunk_size, len(steps)), per-run diagnostics (chunk_size,);
-    padded members beyond len(runs) are dropped.
+    padded members beyond len(runs) are dropped. `config` is the sweep's: it holds the identity
+    fields a run doesn't sweep (the group's holds no per-run field).
 
     `extra` holds per-run scalar columns computed elsewhere (e.g. stability diagnostics).
     """
     n = len(runs)
-    base = flatten(group.config)
+    base = flatten(config)
     rows = []
     for run in runs:
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
@@ -52,16 +56,15 @@ def chunk_tables(group: Group, runs: list[Run], metrics: dict[str, np.ndarray], 
 
     m = {k: np.asarray(v)[:n] for k, v in metrics.items() if np.ndim(v) == 2}
     scalars = {k: np.asarray(v)[:n] for k, v in metrics.items() if np.ndim(v) == 1}
-    runs_df["final_loss"] = m["objective"][:, -1].astype(np.float64)
-    runs_df["best_loss"] = np.nanmin(m["objective"], axis=1).astype(np.float64)
-    runs_df["final_data_loss"] = m["data_loss"][:, -1].astype(np.float64)
-    runs_df["final_test_loss"] = m["test_loss"][:, -1].astype(np.float64)
-    runs_df["best_test_loss"] = np.nanmin(m["test_loss"], axis=1).astype(np.float64)
-    for name in ("test_mse", "test_accuracy", "val_mse", "val_accuracy"):
-        if name in m:
-            runs_df[f"final_{name}"] = m[name][:, -1].astype(np.float64)
-    for name in ("update_norm", "param_norm"):
-        runs_df[f"{name}_final"] = m[name][:, -1].astype(np.float64)
+    for curve in curve_table.CURVES:  # each curve's final / best columns
+        values = m.get(curve.name)
+        if values is None:
+            continue
+        if curve.final:
+            runs_df[curve.final] = values[:, -1].astype(np.float64)
+        if curve.best:
+            best = np.nanmax if curve.direction == "higher" else np.nanmin
+            runs_df[curve.best] = best(values, axis=1).astype(np.float64)
     for name, values in (extra or {}).items():
         values = np.asarray(values)[:n]
         if name in scalars:  # fill the in-program column where the host computed a value

@@ -5,8 +5,10 @@
 Layout:
   tb/<run name>/events.out.tfevents.*   one directory per run, named by its swept values
                                         ('loss=huber/penalty_strength=0.001/seed=0'); holds
-                                        the curves (train/*, test/*, val/*, optim/*: the
-                                        curves table's, sharpness at its measured steps), the final
+                                        every curve of the curves table under its tag
+                                        (curve_table: train/*, test/*, val/*, optim/*;
+                                        curves/<name> for one it doesn't list; sparse ones at
+                                        their measured steps only), the final
                                         metrics as `results/<runs-table column>` at the last
                                         step, and the hparams plugin's summaries
   tb/.written/g<G>-c<C>                 that chunk's runs are complete in tb/
@@ -51,31 +53,12 @@ from tensorboardX.proto.plugin_hparams_pb2 import (
 )
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
 
-from experiments import grid, result_files, table_rows
+from experiments import curve_table, grid, result_files, table_rows
 
 TB_DIR = "tb"
 WRITTEN_DIR = ".written"  # inside tb/: a hidden directory TensorBoard's run scan ignores
 EVENTS_GLOB = "events.out.tfevents.*"
 RESULTS_PREFIX = "results/"
-
-# TensorBoard tag for each curve, grouped so the tag filter shows one family at a time.
-CURVE_TAGS = {
-    "objective": "train/objective",
-    "data_loss": "train/data_loss",
-    "test_loss": "test/loss",
-    "test_mse": "test/mse",
-    "test_accuracy": "test/accuracy",
-    "val_mse": "val/mse",
-    "val_accuracy": "val/accuracy",
-    "grad_norm": "optim/grad_norm",
-    "minibatch_grad_norm": "optim/minibatch_grad_norm",
-    "update_norm": "optim/update_norm",
-    "param_norm": "optim/param_norm",
-    "sharpness": "optim/sharpness",
-}
-# Curves measured at some logged steps only (NaN at the others): a NaN there is no value, so it
-# is left out rather than drawn as a gap between every two points.
-SPARSE_CURVES = ("sharpness",)
 
 _NOT_METRICS = {"run_id", "group_id", "run_name", *table_rows.IDENTITY_FIELDS}
 # An hparam's kind -> (its HParamInfo type, the SessionStartInfo field holding a run's value).
@@ -143,9 +126,11 @@ class Writer:
             summaries = [(experiment, None), (self._session_start(row), None)]
             # One event per logged step holding every curve's value (as a merged summary does):
             # a seventh of the events to frame and checksum, which was most of the host's time.
-            columns = [c for c in CURVE_TAGS if c in frame]
-            tags = [CURVE_TAGS[c] for c in columns]
-            sparse = [c in SPARSE_CURVES for c in columns]
+            columns = [c for c in frame.columns if c not in ("run_id", "step")]
+            tags = [curve_table.tag(c) for c in columns]
+            # A NaN in a curve measured at some steps only is no value: left out rather than
+            # drawn as a gap between every two points.
+            sparse = [curve_table.sparse(c) for c in columns]
             table = frame[columns].to_numpy(dtype=np.float64)
             for step, values in zip(frame["step"].tolist(), table.tolist(), strict=True):
                 pairs = [(tag, v) for tag, v, skip_nan in zip(tags, values, sparse, strict=True)

@@ -9,7 +9,7 @@ diagnostic (experiments.stability: frac_increase, grad_norm_ratio, sharpness_max
 scalar. Nothing is logged from inside the loop; `jax.vmap(run, in_axes=(0, None))` runs a whole
 chunk of a sweep at once. `run` is `train(hyper, data, draw(hyper, data))` (make_program): every
 random number of a run (noisy targets, initial parameters, minibatch indices) is drawn first, from
-its seed, so the sweep engine compiles the drawing apart from the training (experiments.sweep).
+its seed, so the sweep engine compiles the drawing apart from the training (experiments.engine).
 
 Curves: objective (data loss + λ·penalty on the full training split, both L2 modes), data_loss,
 test_loss (the run's own loss on the held-out split), test_mse (regression, against the
@@ -36,9 +36,9 @@ import optax
 from ml_collections import config_dict
 
 import losses
+from experiments import curve_table, grid, models, oracles, spectrum, stability
 from experiments import data as data_lib
-from experiments import grid, models, oracles, spectrum, stability
-from experiments.config_schema import NUMERIC_FIELDS
+from experiments.curve_table import tree_norm
 
 Hyper = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -96,9 +96,9 @@ def update_diagnostics(
     diag: DiagnosticsState, ok: jax.Array, grads, updates, cosines: bool
 ) -> DiagnosticsState:
     """Norms of the applied step and, with `cosines`, cos(g_t, g_{t-1}) of applied steps."""
-    grad_norm = _tree_norm(grads)
+    grad_norm = tree_norm(grads)
     if cosines:
-        prev_norm = _tree_norm(diag.prev_grad)
+        prev_norm = tree_norm(diag.prev_grad)
         dot = stability.tree_vdot(grads, diag.prev_grad)
         cos = dot / jnp.maximum(grad_norm * prev_norm, 1e-30)
         counted = ok & (prev_norm > 0)
@@ -107,7 +107,7 @@ def update_diagnostics(
         cos, counted, prev_grad = jnp.zeros(()), jnp.zeros((), bool), diag.prev_grad
     return diag._replace(
         minibatch_grad_norm=jnp.where(ok, grad_norm, diag.minibatch_grad_norm),
-        update_norm=jnp.where(ok, _tree_norm(updates), jnp.zeros_like(diag.update_norm)),
+        update_norm=jnp.where(ok, tree_norm(updates), jnp.zeros_like(diag.update_norm)),
         prev_grad=prev_grad,
         cos_sum=diag.cos_sum + jnp.where(counted, cos, 0.0),
         cos_count=diag.cos_count + counted.astype(jnp.int32),
@@ -186,11 +186,12 @@ def penalty_fn(config: config_dict.ConfigDict, hyper: Hyper) -> Callable[[Any], 
     return penalty
 
 
-def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...] = ()) -> Callable:
+def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, loss_names: tuple[str, ...] = ()
+            ) -> Callable:
     """The run's loss with its knobs bound; numeric knobs come from `hyper` (traced).
 
-    `family` is the losses one program serves (default: config.loss alone). With several, the
-    run's loss is `family[hyper['loss_index']]`, chosen with lax.switch; under vmap that
+    `loss_names` are the losses one program serves (default: config.loss alone). With several,
+    the run's loss is `loss_names[hyper['loss_index']]`, chosen with lax.switch; under vmap that
     evaluates every loss of the group and selects (cheap next to the model), and a non-selected
     loss contributes exactly zero to the gradient.
     """
@@ -199,19 +200,15 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, family: tuple[str, ...
         knobs = {}
         for knob in losses.knobs(name):
             path = f"loss_knobs.{knob}"
-            knobs[knob] = hyper[path] if path in NUMERIC_FIELDS else config.loss_knobs[knob]
+            knobs[knob] = hyper[path] if path in hyper else config.loss_knobs[knob]  # per run
         return losses.get(name, **knobs)
 
-    bound_family = [bound(name) for name in family or (config.loss,)]
-    if len(bound_family) == 1:
-        return bound_family[0]
+    bound_losses = [bound(name) for name in loss_names or (config.loss,)]
+    if len(bound_losses) == 1:
+        return bound_losses[0]
     return lambda predictions, targets: jax.lax.switch(
-        hyper["loss_index"], bound_family, predictions, targets
+        hyper["loss_index"], bound_losses, predictions, targets
     )
-
-
-def _tree_norm(tree) -> jax.Array:
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
 def _split_like(key: jax.Array, tree):
@@ -290,7 +287,7 @@ class Draws(NamedTuple):
 
     Drawing them in a program of their own keeps the random-number code, which is slow to
     compile (threefry's hash loops, the Student-t noise's gamma rejection sampler), out of the
-    training program and compiled once: experiments.sweep compiles it while the training
+    training program and compiled once: experiments.engine compiles it while the training
     program is traced. The numbers are those of drawing inside the training program.
     """
 
@@ -350,25 +347,25 @@ class RunProgram:
         return carry.state, self.finish(carry, hyper, data, draws, blocks)
 
 
-def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, family=(), noises=()):
+def make_run(config: config_dict.ConfigDict, dataset: data_lib.Dataset, loss_names=(), noises=()):
     """The pure function `run(hyper, data) -> (TrainState, metrics)` for one program structure."""
-    return make_program(config, dataset, family, noises).run
+    return make_program(config, dataset, loss_names, noises).run
 
 
 def make_program(
     config: config_dict.ConfigDict,
     dataset: data_lib.Dataset,
-    family: tuple[str, ...] = (),
+    loss_names: tuple[str, ...] = (),
     noises: tuple[str, ...] = (),
 ) -> RunProgram:
     """The run of one program structure as init / advance / finish (see RunProgram).
 
-    `family`: the losses the program serves (grid.Group.losses; default config.loss); `noises`:
+    `loss_names`: the losses the program serves (grid.Group.losses; default config.loss); `noises`:
     its noise families (grid.Group.noises; default config.dataset.noise). The config is assumed
     checked (experiments.validation, through experiments.plan).
     """
-    family = tuple(family) or (config.loss,)
-    task = losses.task(family[0])
+    loss_names = tuple(loss_names) or (config.loss,)
+    task = losses.task(loss_names[0])
     num_outputs = dataset.num_classes if task == "classification" else 1
     model = models.build(config.model, num_outputs)
     steps, log_every = int(config.steps), int(config.log_every)
@@ -405,7 +402,7 @@ def make_program(
             draws.y_train,
             draws.y_test,
             clean_test,
-            loss_fn(config, hyper, family),
+            loss_fn(config, hyper, loss_names),
             penalty_fn(config, hyper),
             make_optimizer(config, hyper, mask),
         )
@@ -430,29 +427,27 @@ def make_program(
         return penalized(ctx, hyper, params, x, y)
 
     def evaluate(ctx: Context, hyper, data, params, diag: DiagnosticsState) -> Metrics:
-        """The curves at a logged step (the last applied step's norms from `diag`)."""
-        d = data_loss(ctx, params, data["x_train"], ctx.y_train)
-        test_pred = predict(params, data["x_test"])
-        grad = jax.grad(lambda p: full_objective(ctx, hyper, data, p))
-        out = {
-            "objective": d + hyper["penalty_strength"] * ctx.penalty(params),
-            "data_loss": d,
-            "test_loss": losses.reduce(ctx.loss(test_pred, ctx.y_test)),
-            "param_norm": _tree_norm(params),
-            "grad_norm": _tree_norm(grad(params)) if diagnostics else jnp.float32(jnp.nan),
-        }
-        if task == "regression":
-            out["test_mse"] = jnp.mean(jnp.square(test_pred - ctx.clean_test))
-        else:
-            out["test_accuracy"] = jnp.mean(jnp.argmax(test_pred, -1) == ctx.y_test)
-        if "x_val" in data:  # what the summary selects λ on; the test split is only reported
-            val_pred = predict(params, data["x_val"])
-            if task == "regression":
-                out["val_mse"] = jnp.mean(jnp.square(val_pred - data["y_val"]))
-            else:
-                out["val_accuracy"] = jnp.mean(jnp.argmax(val_pred, -1) == data["y_val"])
-        out.update(minibatch_grad_norm=diag.minibatch_grad_norm, update_norm=diag.update_norm)
-        return out
+        """The curves at a logged step (curve_table.CURVES; the last applied step's norms from
+        `diag`)."""
+        return curve_table.evaluate(curve_table.Evaluation(
+            task=task,
+            hyper=hyper,
+            params=params,
+            data_loss=data_loss(ctx, params, data["x_train"], ctx.y_train),
+            penalty=ctx.penalty(params),
+            loss=ctx.loss,
+            test_predictions=predict(params, data["x_test"]),
+            test_targets=ctx.y_test,
+            clean_test_targets=ctx.clean_test,
+            val_predictions=predict(params, data["x_val"]) if "x_val" in data else None,
+            # Regression is scored against the noise-free teacher where there is one (data_arrays)
+            val_targets=data.get("y_val"),
+            objective_gradient=lambda: jax.grad(
+                lambda p: full_objective(ctx, hyper, data, p))(params),
+            measure_gradient=diagnostics,
+            minibatch_grad_norm=diag.minibatch_grad_norm,
+            update_norm=diag.update_norm,
+        ))
 
     def sharpness(ctx, hyper, data, state: TrainState, diag: DiagnosticsState):
         value, vector = stability.top_hessian_eigenvalue(
@@ -584,7 +579,7 @@ def make_program(
             minibatch_grad_norm_final=diag.minibatch_grad_norm,
         )
         error = oracles.ridge_error(
-            config, family, hyper, data["x_train"], draws.y_train, state.params
+            config, loss_names, hyper, data["x_train"], draws.y_train, state.params
         )
         if error is not None:
             summary["param_error_to_oracle"] = error

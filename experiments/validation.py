@@ -339,7 +339,7 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
                     ) from None
 
 
-def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
+def check_programs(config, programs) -> dict[tuple, data_lib.Dataset]:
     """Cross-field checks, once per compiled program (grid.Group) and loss it serves.
 
     Returns the datasets it loaded (which also rejects NaN or inf in them), by dataset key.
@@ -362,7 +362,7 @@ def check_programs(programs) -> dict[tuple, data_lib.Dataset]:
         # The noise is the same for every loss of a (fused) program, and its message names the
         # family: name the rest only.
         rest = [x for x in structural if x[0] not in ("loss", "dataset.noise")]
-        _check_targets(program, datasets[key], _where(rest))
+        _check_targets(program, datasets[key], _where(rest), grid.flatten(config))
     return datasets
 
 
@@ -379,7 +379,7 @@ _NOISE_KNOBS = {"contaminated": ("dataset.noise_scale", "dataset.outlier_scale")
                 "one_sided": ("dataset.noise_scale", "dataset.outlier_scale")}
 
 
-def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
+def _check_targets(program, dataset: data_lib.Dataset, where: str, fields: dict) -> None:
     """Synthetic targets f + noise of every run must stay finite in float32, squares included.
 
     The reach of a run's targets is max|f| + (its noise's largest multiple of a standard draw) ×
@@ -389,15 +389,17 @@ def _check_targets(program, dataset: data_lib.Dataset, where: str) -> None:
     """
     if dataset.f_train is None:
         return
-    noises = program.noises or (program.config.dataset.noise,)
+    noises = program.noises
     index = np.asarray(program.hyper.get(grid.NOISE_INDEX, np.zeros(len(program.runs), int)))
     for i, family in enumerate(noises):
         members = np.flatnonzero(index == i)
         hyper = {k: np.asarray(v, np.float64)[members] for k, v in program.hyper.items()}
-        _check_family_targets(program, dataset, family, members, hyper, where)
+        _check_family_targets(program, dataset, family, members, hyper, where, fields)
 
 
-def _check_family_targets(program, dataset, family, members, hyper, where: str) -> None:
+def _check_family_targets(program, dataset, family, members, hyper, where: str,
+                          fields: dict) -> None:
+    """`fields`: the sweep config's (a value not swept is named as the config holds it)."""
     knobs = _NOISE_KNOBS.get(family, ("dataset.noise_scale",))
     multiple = hyper["dataset.noise_scale"] * _TAIL[family]
     if family == "contaminated":
@@ -415,7 +417,7 @@ def _check_family_targets(program, dataset, family, members, hyper, where: str) 
     bad = np.flatnonzero(~(reach <= limit))
     if not bad.size:
         return
-    run, fields = program.runs[members[bad[0]]], grid.flatten(program.config)
+    run = program.runs[members[bad[0]]]
     swept = dict(run.swept)
     values = {k: swept.get(k, fields[k]) for k in knobs}
     named = [f"config.sweep.{k}" if k in swept else f"config.{k}" for k in knobs]
@@ -504,7 +506,9 @@ def _check_run(
         ) from None
     pred_shape = out.shape[:-1] if task == "regression" else out.shape
     target = jax.ShapeDtypeStruct((2,), jnp.asarray(dataset.y_train).dtype)
-    knobs = {k: c.loss_knobs[k] for k in losses.knobs(loss)}
+    # A real-valued knob is per run (not in the group's config): any value fits the shapes.
+    knobs = {k: c.loss_knobs[k] if k in c.loss_knobs else default
+             for k, default in losses.knobs(loss).items()}
     try:
         fn = losses.get(loss, **knobs)
         jax.eval_shape(lambda p, t: losses.reduce(fn(p, t)),

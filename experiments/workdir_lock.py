@@ -8,7 +8,7 @@ time, read back for the refusal message.
 * A plain sweep takes the lock exclusively; a second sweep into the same workdir (any config)
   gets `WorkdirLockedError` (a `WorkdirError`, so the CLI exits 2 at once) naming the holder.
 * The parts of one distributed sweep (num_shards > 1 or several jax.distributed processes; see
-  experiments.distribution) share a workdir by design: they take the lock *shared*, so they
+  experiments.parts) share a workdir by design: they take the lock *shared*, so they
   coordinate with each other (chunk files are per part; assembly has its own lock in
   distribution.assembly_lock) while a plain sweep is refused while any part runs, and parts are
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of

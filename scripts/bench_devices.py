@@ -9,7 +9,7 @@ starts); on a GPU machine the real local devices are used. The anchor sweep (con
 96 runs, one fused program) is executed four ways, interleaved in one process, `--repeats` times
 (medians reported):
 
-* engine, n devices: `sweep.compile_program` with the plan's devices: chunk i of a wave on device
+* engine, n devices: `engine.compile_group` with the plan's devices: chunk i of a wave on device
   i, each device running the one-device program (byte-identical to one device, issue #18),
   compiled once for device 0 and loaded onto the others (`devices.load_portable`);
 * engine, 1 device: the same chunks one after another on device 0;
@@ -51,7 +51,8 @@ def main(argv):
     import jax
     import numpy as np
 
-    from experiments import shipped_configs, sweep, training
+    from experiments import engine as engine_lib
+    from experiments import shipped_configs, training
     from experiments.plan import SweepPlan
 
     config = shipped_configs.load("anchor").get_config()
@@ -69,7 +70,7 @@ def main(argv):
 
     def engine(plan):
         t = time.perf_counter()
-        compiled = sweep.compile_program(plan, program)
+        compiled = engine_lib.compile_group(plan, program)
         compiled._ready(plan.n_devices)
         compile_s = time.perf_counter() - t
 

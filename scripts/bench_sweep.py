@@ -23,12 +23,12 @@ metrics on the full training and test splits every `log_every` steps. Each run's
 are taken from losslab and given to the naive and PyTorch loops, so the final train objectives
 agree up to float32 reassociation (checked: max_rel_diff).
 
-* losslab: `experiments.sweep.run_sweep` (TensorBoard, plots, progress off) into a temporary
+* losslab: `experiments.engine.run_sweep` (TensorBoard, plots, progress off) into a temporary
   workdir: compile one program for the three (fused) losses, run the chunks, write the tables.
   Its compile time is
   the trace + lowering + XLA compile time reported by `jax.monitoring` during the call, summed
   over threads (the draws program compiles while the training program is traced: both count in
-  full). The "engine" row calls `sweep.compile_program` and the plan's chunks directly (no
+  full). The "engine" row calls `engine.compile_group` and the plan's chunks directly (no
   tables); its compile column is wall time until the programs are ready on every device.
 * naive JAX: a Python loop over runs and over steps around a jitted single-run train step (and a
   jitted evaluation every log_every steps), one compilation per loss.
@@ -74,13 +74,14 @@ import losses
 from experiments import data as data_lib
 from experiments import (
     devices,
+    engine,
     grid,
     models,
     plots,
     result_files,
     shipped_configs,
     stability,
-    sweep,
+    sweep,  # its --config flag
     table_rows,
     tensorboard_events,
     training,
@@ -232,19 +233,19 @@ class Timing:
     final_objective: dict[int, float]  # run_id -> final train objective
 
 
-def losslab_sweep(config) -> tuple[Timing, sweep.SweepResult]:
+def losslab_sweep(config) -> tuple[Timing, engine.SweepResult]:
     """run_sweep end to end into a fresh temporary workdir."""
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as workdir, compile_seconds() as c:
         t0 = time.perf_counter()
-        result = sweep.run_sweep(config, workdir)
+        result = engine.run_sweep(config, workdir)
         wall = time.perf_counter() - t0
     final = dict(zip(result.runs["run_id"], result.runs["final_loss"], strict=True))
     return Timing(wall, sum(c.values()), len(result.runs), final), result
 
 
 def losslab_engine(config) -> tuple[Timing, float]:
-    """compile_program + every chunk of the plan, whole chunks side by side on the local devices
-    as `sweep.execute` runs them, no tables; also returns execution seconds (loading device 0's
+    """compile_group + every chunk of the plan, whole chunks side by side on the local devices
+    as `engine.execute` runs them, no tables; also returns execution seconds (loading device 0's
     program onto the other devices, at their first wave, counts as compile)."""
     t0 = time.perf_counter()
     compile_s = execute_s = 0.0
@@ -252,7 +253,7 @@ def losslab_engine(config) -> tuple[Timing, float]:
     plan = SweepPlan.resolve(config, jax.local_device_count())
     for group in plan.programs:
         t = time.perf_counter()
-        program = sweep.compile_program(plan, group)
+        program = engine.compile_group(plan, group)
         program._ready(plan.n_devices)
         compile_s += time.perf_counter() - t
         chunks = [c for c in plan.chunks if c.group_id == group.group_id]
@@ -311,7 +312,7 @@ def prepare(config, members, dataset: data_lib.Dataset) -> list[PreparedRun]:
         swept = dict(group.runs[i].swept)
         prepared.append(PreparedRun(
             run_id=group.runs[i].run_id,
-            loss=swept.get("loss", group.config.loss),  # a fused group holds several losses
+            loss=group.losses[int(hyper[grid.LOSS_INDEX])],  # a fused group holds several
             penalty_strength=float(hyper["penalty_strength"]),
             seed=int(swept["seed"]),
             params=jax.device_get(model.init(k_init, data["x_train"][:1])),
@@ -551,7 +552,7 @@ def anchor_section(config) -> dict:
     comp = {k: median([c for _, c in v]) for k, v in rows.items()}
     labels = {
         "losslab": "losslab run_sweep (tables written)",
-        "engine": "losslab compile_program + chunks",
+        "engine": "losslab compile_group + chunks",
         "engine_execute": "  of which executing the chunks",
         "naive_jax": f"naive JAX loop (×{scale:g} extrapolated)",
         "torch": f"PyTorch {torch_version()}, {_TORCH_THREADS.value or 'default'} thread(s) "
@@ -646,8 +647,8 @@ def flops_section(config, anchor_numbers: dict) -> None:
 
 
 def chunking_section(base_config) -> None:
-    """One group (squared_error, 32 runs) through compile_program at other chunk_size, log_every."""
-    print("\nprofile: the squared_error group (32 runs), compile_program + its chunks")
+    """One group (squared_error, 32 runs) through compile_group at other chunk_size, log_every."""
+    print("\nprofile: the squared_error group (32 runs), compile_group + its chunks")
     print(f"{'chunk_size':>10s} {'log_every':>9s} {'compile s':>10s} {'execute s':>10s} "
           f"{'exec ms/run':>12s}")
     variants = [(32, 20), (8, 20), (16, 20), (96, 20), (32, 100), (32, int(base_config.steps))]
@@ -673,7 +674,7 @@ class PhaseRecorder:
     """Wall-clock intervals of run_sweep's phases, recorded by wrapping the functions it calls.
 
     Works on any version of the engine that calls these names (so it can time an older checkout
-    too): compile_program (in whatever thread compiles), the chunk program's calls (the main
+    too): compile_group (in whatever thread compiles), the chunk program's calls (the main
     thread waiting on the device), the engine's results, and the host work: per chunk (tables,
     TensorBoard events, chunk files) and after training (`finish`: assembling the tables, the
     groups table, TensorBoard, plots, summary). Only the outermost wrapped call of a thread is
@@ -681,7 +682,7 @@ class PhaseRecorder:
     """
 
     HOST: typing.ClassVar = {
-        "tables": [(table_rows, "chunk_tables"), (sweep.ChunkResult, "oracle_columns")],
+        "tables": [(table_rows, "chunk_tables"), (engine.ChunkResult, "oracle_columns")],
         "tensorboard": [(tensorboard_events.Writer, "write_chunk"),
                         (tensorboard_events.Writer, "write_missing")],
         "chunk_files": [(result_files, "write_chunk")],
@@ -696,7 +697,7 @@ class PhaseRecorder:
         self.t0 = time.perf_counter()
         self.events: list[tuple[str, int, float, float]] = []  # (what, group, start, end)
         self.group_of: dict[int, int] = {}  # id(compiled program) -> group_id
-        self.programs: dict[int, list] = {}  # group_id -> ChunkProgram.timings (device 0)
+        self.programs: dict[int, list] = {}  # group_id -> CompiledGroup.timings (device 0)
         self.local = threading.local()
 
     def _timed(self, what: str, fn, group=lambda args: -1):
@@ -724,19 +725,19 @@ class PhaseRecorder:
             saved.append((owner, name, owner.__dict__[name]))
             setattr(owner, name, value)
 
-        compile_program = sweep.compile_program
+        compile_group = engine.compile_group
 
         def compiled(plan, program):
             start = time.perf_counter()
-            out = compile_program(plan, program)
+            out = compile_group(plan, program)
             self.group_of[id(out)] = program.group_id
             self.programs[program.group_id] = out.timings
             self.events.append(("compile", program.group_id, start - self.t0,
                                 time.perf_counter() - self.t0))
             return out
 
-        patch(sweep, "compile_program", compiled)
-        for owner in (sweep.ChunkProgram, sweep.SegmentedProgram):
+        patch(engine, "compile_group", compiled)
+        for owner in (engine.CompiledGroup, engine.CompiledSegments):
             for name in self.RUN:
                 if name in owner.__dict__:
                     patch(owner, name, self._timed("execute", owner.__dict__[name],
@@ -744,7 +745,7 @@ class PhaseRecorder:
         for what, targets in self.HOST.items():
             for owner, name in targets:
                 patch(owner, name, self._timed(what, owner.__dict__[name]))
-        execute, finish = sweep.execute, sweep.finish
+        execute, finish = engine.execute, engine.assemble
 
         def executed(*args, **kwargs):
             for result in execute(*args, **kwargs):
@@ -759,8 +760,8 @@ class PhaseRecorder:
             finally:
                 self.events.append(("finish", -1, start - self.t0, time.perf_counter() - self.t0))
 
-        patch(sweep, "execute", executed)
-        patch(sweep, "finish", finished)
+        patch(engine, "execute", executed)
+        patch(engine, "assemble", finished)
         try:
             self.t0 = time.perf_counter()
             yield self
@@ -833,7 +834,7 @@ def profile_section(steps: int) -> None:
             with tempfile.TemporaryDirectory(prefix="bench_profile_") as workdir, \
                     PhaseRecorder().installed() as recorder:
                 t0 = time.perf_counter()
-                result = sweep.run_sweep(config, workdir)
+                result = engine.run_sweep(config, workdir)
                 wall = time.perf_counter() - t0
             if cold or rep:  # with --warm_cache the first repetition fills the cache
                 samples[name].append(recorder.breakdown(wall))
@@ -896,7 +897,7 @@ def device_section(base_config) -> None:
         print(f"\nwarm cache: one untimed {total}-run sweep fills the persistent compilation cache")
         losslab_sweep(config)
     timing, result = losslab_sweep(config)
-    engine, execute = losslab_engine(config)
+    engine_timing, execute = losslab_engine(config)
     dataset = data_lib.load(config.dataset)
     prepared = prepare(config, subset_members(config, _SUBSET.value), dataset)
     naive = naive_jax(config, prepared, dataset)
@@ -906,8 +907,8 @@ def device_section(base_config) -> None:
     ratio = sequential / timing.wall
     print(f"\ndevice {device.device_kind} ({device.platform}): losslab {total} runs in "
           f"{timing.wall:.1f} s ({timing.compile:.1f} s compiling, chunk {config.chunk_size}, "
-          f"{result.compiled_programs} program(s); the engine alone: {engine.wall:.1f} s, of "
-          f"which {execute:.2f} s executing); sequential loop {sequential:.1f} s "
+          f"{result.compiled_programs} program(s); the engine alone: {engine_timing.wall:.1f} s, "
+          f"of which {execute:.2f} s executing); sequential loop {sequential:.1f} s "
           f"(×{scale:g} from {len(prepared)} runs) -> {ratio:.1f}× (target on a GPU ≥ 50×); "
           f"max relative difference of final objectives {diff:.2g}")
     print(f"bench_sweep_device: device={device.device_kind.replace(' ', '_')} "

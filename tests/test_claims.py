@@ -118,7 +118,7 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
     program = sweep.compile_program(plan, group)
     data = program.data
     targets = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, group.hyper,
-                                        None, {}).targets()
+                                        None, {}, group.losses, group.noises).targets()
     x = np.asarray(dataset.x_train, np.float64)
     epsilon = 1.345
     fits = [HuberRegressor(epsilon=epsilon, alpha=0.0, tol=1e-12, max_iter=10_000).fit(x, y)
@@ -127,7 +127,7 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
     hyper["loss_knobs.delta"] = np.asarray([epsilon * f.scale_ for f in fits], np.float32)
     [(params, _)] = program([hyper])
     trained = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, hyper,
-                                        params, {})
+                                        params, {}, group.losses, group.noises)
     z = claim2.design(x)
     for theta, fit, y, delta in zip(trained.linear_coefficients(), fits, targets,
                                     hyper["loss_knobs.delta"], strict=True):

@@ -1,7 +1,7 @@
 """Compiling ahead (config.compile_ahead): same tables as the sequential engine, no deadlocks.
 
 With compile_ahead the engine compiles every group's program in worker threads while earlier
-groups train, and dispatches each chunk before handing on the previous one (experiments.sweep
+groups train, and dispatches each chunk before handing on the previous one (experiments.engine
 .execute). The tables must be byte-identical to the sequential engine's; a compile error in a
 worker must surface once, from the engine, and a caller that stops early must not wait for
 compiles still running.
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from experiments import result_files, sweep
+from experiments import engine, result_files
 from experiments.plan import SweepPlan
 
 
@@ -35,7 +35,7 @@ def _two_group_config(steps: int = 20):
 
 def test_compiling_ahead_writes_the_sequential_tables_byte_for_byte(tmp_path, monkeypatch):
     tables, compiles, last_result = {}, {False: [], True: []}, {False: {}, True: {}}
-    execute, compile_program = sweep.execute, sweep.compile_program
+    execute, compile_program = engine.execute, engine.compile_group
 
     def watched(*args, **kwargs):  # when each group's last chunk was handed on
         for result in execute(*args, **kwargs):
@@ -48,13 +48,13 @@ def test_compiling_ahead_writes_the_sequential_tables_byte_for_byte(tmp_path, mo
         )
         return compile_program(plan, program)
 
-    monkeypatch.setattr(sweep, "execute", watched)
-    monkeypatch.setattr(sweep, "compile_program", recorded)
+    monkeypatch.setattr(engine, "execute", watched)
+    monkeypatch.setattr(engine, "compile_group", recorded)
     for ahead in (False, True):
         config = _two_group_config()
         config.compile_ahead = ahead
         workdir = tmp_path / f"ahead_{ahead}"
-        result = sweep.run_sweep(config, workdir)
+        result = engine.run_sweep(config, workdir)
         assert result.compiled_programs == 2
         tables[ahead] = {
             name: (workdir / name).read_bytes()
@@ -78,7 +78,7 @@ class _FakeProgram:
 
     data: dict = {}  # noqa: RUF012
 
-    def start(self, directory):
+    def resume_block(self, directory):
         return None
 
     def launch(self, hypers, directories=()):
@@ -100,11 +100,11 @@ def test_a_compile_error_in_a_worker_surfaces_once_after_the_ready_chunks(
             raise ValueError("cannot compile group 1")
         return _FakeProgram()
 
-    monkeypatch.setattr(sweep, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
     seen = []
     with pytest.raises(ValueError, match="cannot compile group 1"):
-        for result in sweep.execute(plan, plan.chunks, tmp_path):
+        for result in engine.execute(plan, plan.chunks, tmp_path):
             seen.append(result.chunk.key)
     assert seen == [(0, 0), (0, 1)]  # group 0's chunks, the last one included, were handed on
     # Nothing left running: the pool's threads are gone.
@@ -118,11 +118,11 @@ def test_an_error_compiling_the_first_group_is_raised_before_any_chunk(tmp_path,
     def compile_program(plan, program):
         raise RuntimeError(f"XLA failed on group {program.group_id}")
 
-    monkeypatch.setattr(sweep, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
-    engine = sweep.execute(plan, plan.chunks, tmp_path)
+    chunk_results = engine.execute(plan, plan.chunks, tmp_path)
     with pytest.raises(RuntimeError, match="XLA failed on group 0"):
-        next(engine)
+        next(chunk_results)
 
 
 def test_a_caller_that_stops_does_not_wait_for_a_compile_still_running(tmp_path, monkeypatch):
@@ -133,14 +133,14 @@ def test_a_caller_that_stops_does_not_wait_for_a_compile_still_running(tmp_path,
             release.wait(60)  # a long compile
         return _FakeProgram()
 
-    monkeypatch.setattr(sweep, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     plan = _plan()
-    engine = sweep.execute(plan, plan.chunks, tmp_path)
-    first = next(engine)
+    chunk_results = engine.execute(plan, plan.chunks, tmp_path)
+    first = next(chunk_results)
     assert first.chunk.key == (0, 0)
     np.testing.assert_array_equal(first.metrics["seed"], plan.chunks[0].hyper["seed"][:4])
     t0 = time.perf_counter()
-    engine.close()  # what a failing caller's loop does (e.g. a full disk writing tables)
+    chunk_results.close()  # what a failing caller's loop does (e.g. a full disk writing tables)
     assert time.perf_counter() - t0 < 5.0
     release.set()
 
@@ -152,12 +152,12 @@ def test_sequential_engine_compiles_nothing_ahead(tmp_path, monkeypatch):
         compiled.append(program.group_id)
         return _FakeProgram()
 
-    monkeypatch.setattr(sweep, "compile_program", compile_program)
+    monkeypatch.setattr(engine, "compile_group", compile_program)
     config = _two_group_config()
     config.compile_ahead = False
     plan = SweepPlan.resolve(config)
-    engine = sweep.execute(plan, plan.chunks, pathlib.Path(tmp_path))
-    next(engine)
+    chunk_results = engine.execute(plan, plan.chunks, pathlib.Path(tmp_path))
+    next(chunk_results)
     assert compiled == [0]  # group 1 waits for its turn
-    assert [r.chunk.key for r in engine] == [(0, 1), (1, 0), (1, 1)]
+    assert [r.chunk.key for r in chunk_results] == [(0, 1), (1, 0), (1, 1)]
     assert compiled == [0, 1]

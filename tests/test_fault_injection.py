@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from experiments import devices, result_files, sweep, workdir_lock
+from experiments import devices, engine, result_files, sweep, workdir_lock
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRIALS = 20
@@ -164,7 +164,7 @@ def _sigkilled_subprocess(path, rng, cache: str, logs: pathlib.Path) -> None:
 @pytest.fixture
 def compiled_once(monkeypatch):
     """In this process, each program is compiled once for all the trials' sweeps."""
-    compiled, compile_program = {}, sweep.compile_program
+    compiled, compile_program = {}, engine.compile_group
 
     def memoized(plan, program):
         key = (json.dumps(program.config.to_dict(), sort_keys=True, default=str),
@@ -173,7 +173,7 @@ def compiled_once(monkeypatch):
             compiled[key] = compile_program(plan, program)
         return compiled[key]
 
-    monkeypatch.setattr(sweep, "compile_program", memoized)
+    monkeypatch.setattr(engine, "compile_group", memoized)
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from jax import monitoring
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import devices, grid, sweep, training
+from experiments import devices, engine, grid, sweep, training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
     assert result.compiled_programs == 1  # both losses in one program (fuse_losses)
     for group in grid.expand(config):
         dataset = data_lib.load(group.config.dataset)
-        run = jax.jit(training.make_run(group.config, dataset, group.losses))
+        run = jax.jit(training.make_run(group.config, dataset, group.losses, group.noises))
         data = training.data_arrays(dataset)
         for i, member in enumerate(group.runs):
             hyper = {k: v[i] for k, v in group.hyper.items()}
@@ -223,11 +223,11 @@ def test_barron_alpha_axis_runs_the_whole_robust_family_in_one_program(tmp_path)
 
 
 def _draws_both_levels(program: training.RunProgram, hyper, data):
-    """The draws of `hyper`'s runs compiled at sweep.DRAWS_COMPILE_OPTIONS and at XLA's default."""
+    """The draws of `hyper`'s runs compiled at engine.DRAWS_COMPILE_OPTIONS and at XLA's default."""
     lowered = jax.jit(jax.vmap(program.draw, in_axes=(0, None))).lower(hyper, data)
     return [
         jax.tree.leaves(jax.device_get(lowered.compile(options)(hyper, data)))
-        for options in (sweep.DRAWS_COMPILE_OPTIONS, None)
+        for options in (engine.DRAWS_COMPILE_OPTIONS, None)
     ]
 
 

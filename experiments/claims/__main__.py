@@ -72,15 +72,9 @@ XLA_OPTIMIZATION_LEVEL = {"quick": 1, "default": 2}
 
 def define_flags() -> None:
     """--workdir, --quick, --only, --rerender, --xla_optimization_level; defined only when run
-    as a program, so tests can import this.
-
-    experiments.sweep (which the claims use) defines --workdir (and --config) when imported, so
-    it is imported first and its --workdir serves here too; defining it twice would fail.
-    """
-    from experiments import sweep  # noqa: F401
-
-    if "workdir" not in FLAGS:
-        flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
+    as a program, so tests can import this (the claims use experiments.engine, which defines no
+    flags)."""
+    flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
     flags.DEFINE_bool("quick", False,
                       "Small sizes: a smoke test of every claim (~3 min on 2 cores).")
     flags.DEFINE_list(

@@ -1,8 +1,8 @@
 """Train every group of a config with the sweep engine and keep what the claims need.
 
-`experiments.sweep.run_sweep` writes tables; the claims also need each run's final parameters
+`experiments.engine.run_sweep` writes tables; the claims also need each run's final parameters
 (to compare with closed forms) and its noisy training targets. `train(config)` runs the same
-engine loop (`experiments.sweep.execute` over the plan's chunks) and returns per group the
+engine loop (`experiments.engine.execute` over the plan's chunks) and returns per group the
 stacked final params (leading run axis), the metrics (curves: (runs, logged steps);
 per-run diagnostics: (runs,)) and a `frame()` with one row per run.
 
@@ -30,8 +30,8 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import data as data_lib
-from experiments import grid, models, sweep, training
-from experiments.distribution import Part
+from experiments import engine, grid, models, training
+from experiments.parts import Part
 from experiments.plan import SweepPlan
 
 _TARGETS_CACHE: dict[tuple, np.ndarray] = {}
@@ -41,7 +41,9 @@ _TARGETS_CACHE: dict[tuple, np.ndarray] = {}
 class TrainedGroup:
     """One group of runs after training (padding members removed)."""
 
-    config: config_dict.ConfigDict  # resolved for the group's first run
+    # The group's structure (grid.structure_config; no per-run field), naming its loss and noise
+    # family once split_fused has split a fused group
+    config: config_dict.ConfigDict
     dataset: data_lib.Dataset
     data: dict[str, jax.Array]
     runs: list[grid.Run]
@@ -121,7 +123,7 @@ class TrainedGroup:
 
 def train(config: config_dict.ConfigDict, on_validation: bool = False,
           values: dict[str, np.ndarray] | None = None) -> list[TrainedGroup]:
-    """Every group of `config`'s grid, trained by the engine (experiments.sweep.execute).
+    """Every group of `config`'s grid, trained by the engine (experiments.engine.execute).
 
     on_validation: evaluate on the validation split instead of test (see the module docstring;
     needs config.dataset.validation_fraction > 0). values: numeric fields set per run (one
@@ -138,11 +140,11 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
     if on_validation:  # every compiled program sees the validation split in the held-out slot
         plan = dataclasses.replace(plan, datasets={
             key: data_lib.validation_view(ds) for key, ds in plan.datasets.items()})
-    sweep.use_compilation_cache(config)
-    by_group: dict[int, list[sweep.ChunkResult]] = {}
+    engine.use_compilation_cache(config)
+    by_group: dict[int, list[engine.ChunkResult]] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="losslab-trained-runs-") as checkpoint_root:
-        for result in sweep.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
+        for result in engine.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
             by_group.setdefault(result.chunk.group_id, []).append(result)
     out = []
     for program in plan.programs:
@@ -174,31 +176,31 @@ def _held_out_names(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def split_fused(group: TrainedGroup) -> list[TrainedGroup]:
-    """A fused group (several losses or noise families in one program: config.fuse_losses,
-    config.fuse_noise) as one group per (loss, noise family), in that order.
+    """A group as one group per (loss, noise family) its program serves (several when fused:
+    config.fuse_losses, config.fuse_noise), in that order.
 
-    Each part's config names its own loss and noise family; runs keep their order.
+    Each part's config is the group's structure (grid.structure_config) naming its own loss and
+    noise family; runs keep their order.
     """
-    losses, noises = group.losses or (group.config.loss,), group.noises or (
-        group.config.dataset.noise,
-    )
-    if len(losses) * len(noises) <= 1:
-        return [group]
     loss_index = np.asarray(group.hyper[grid.LOSS_INDEX])
     noise_index = np.asarray(group.hyper.get(grid.NOISE_INDEX, np.zeros_like(loss_index)))
     parts = []
+    losses = group.losses or (group.config.loss,)
+    noises = group.noises or (group.config.dataset.noise,)
     for (i, name), (j, noise) in itertools.product(enumerate(losses), enumerate(noises)):
         keep = np.flatnonzero((loss_index == i) & (noise_index == j))
         if not keep.size:
             continue
         config = group.config.to_dict()
         config.update(loss=name, dataset={**config["dataset"], "noise": noise})
+        named = dataclasses.replace(group, config=config_dict.FrozenConfigDict(config),
+                                    losses=(name,), noises=(noise,))
+        if keep.size == len(group.runs):  # one loss and noise family: nothing to split
+            parts.append(named)
+            continue
         parts.append(
             dataclasses.replace(
-                group,
-                config=config_dict.FrozenConfigDict(config),
-                losses=(name,),
-                noises=(noise,),
+                named,
                 runs=[group.runs[j] for j in keep],
                 hyper={k: v[keep] for k, v in group.hyper.items()},
                 params=jax.tree.map(lambda leaf, keep=keep: leaf[keep], group.params),
