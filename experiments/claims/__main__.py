@@ -58,6 +58,7 @@ CLAIMS = {
     "claim6": "experiments.claims.claim6_adaptive_alpha",
     "claim7": "experiments.claims.claim7_l1_vs_l2_penalty",
     "claim8": "experiments.claims.claim8_blue_not_best",
+    "claim11": "experiments.claims.claim11_many_classes",
 }
 LEGACY = "legacy module (only run()): cannot be re-rendered; rerun it"
 
