@@ -17,9 +17,10 @@ Wright 2023). Every loss × K at 3 learning rates × 5 units; unit u draws the t
 and the validation carve with seed u and initializes with seed u; each loss is read at its
 validation-selected rate; the budget B is checked against B/2 as in claim 4.
 
-Default: 4 K × (3 + 2 rescaled cells at K ≥ 50 / 4 ...) — 14 loss × K cells × 3 lr × 5 units
-= 210 runs of 1,500 steps and 210 of 750. `quick`: K ∈ {2, 50}, 2 learning rates, 3 units,
-400 and 200 steps.
+Default: (4 K × 3 losses + the rescaled loss at K = 50, 100) × 3 learning rates × 5 units =
+210 runs of 1,500 steps and 210 of 750 (per unit one program per K and budget, plus one per
+rescaled K; units share compilations). `quick`: K ∈ {2, 50}, 2 learning rates, 3 units, 400
+and 200 steps (3 programs per budget).
 """
 
 from ml_collections import config_dict
@@ -70,7 +71,7 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
 
     c.sweep.dataset.num_classes = NUM_CLASSES[size]
     c.sweep.loss = TRAINED_TOGETHER
-    c.sweep.learning_rate = (3e-3, 1e-2) if quick else (1e-3, 3e-3, 1e-2)
+    c.sweep.learning_rate = (3e-3, 1e-2) if quick else (3e-3, 1e-2, 3e-2)
     # Units: seed u also draws the teacher and the data (claim11_many_classes.unit_config).
     c.sweep.seed = (0, 1, 2) if quick else (0, 1, 2, 3, 4)
     return c

@@ -31,6 +31,7 @@ from experiments import plots, statistics
 from experiments.claims.classifier_runs import (
     at_lr,
     best_table,
+    budget_lines,
     budget_table,
     correct_matrix,
     runs_table,
@@ -104,8 +105,8 @@ RULE = (
     "initialization. At every K the gap acc(loss) − acc(cross-entropy) gets a 95% interval "
     "over units, paired (both losses on the same test examples of each unit), with McNemar's "
     "per-example variance as the floor of its standard error. **Widens**: the plain square "
-    "loss's (k = M = 1) gap, fitted per unit as a line in log₂ K over the K's whose budget "
-    "converged, has a slope whose 95% interval (over units) lies below 0. **Closes**: at the "
+    "loss's (k = M = 1) gap, fitted per unit as a line in log₂ K over every K, has a slope "
+    "whose 95% interval (over units) lies below 0. **Closes**: at the "
     "largest K the rescaled square loss's gap is shown within "
     f"±{100 * EQUIVALENCE_MARGIN:g} accuracy point by two one-sided tests (TOST, 5% each), or "
     "its interval lies above 0. **Supported** if it widens and closes; **refuted** if the "
@@ -248,8 +249,10 @@ def _calibration_lines(gaps: pd.DataFrame, best: pd.DataFrame) -> list[str]:
     return lines
 
 
-def findings(gaps: pd.DataFrame, best: pd.DataFrame, slope: statistics.Interval,
-             squentropy_slope: statistics.Interval, result: str, halves: dict) -> str:
+def findings(gaps: pd.DataFrame, best: pd.DataFrame, budget: pd.DataFrame,
+             slopes: tuple[statistics.Interval, statistics.Interval], result: str,
+             halves: dict) -> str:
+    slope, squentropy_slope = slopes
     k_max = int(gaps["num_classes"].max())
     rescale = claim_config.rescaling(k_max)
     lines = [
@@ -265,10 +268,16 @@ def findings(gaps: pd.DataFrame, best: pd.DataFrame, slope: statistics.Interval,
         + ("" if halves["tested"] else " (not tested: a budget did not converge)") + ".",
         _literature_line(result, halves),
     ]
-    return "\n".join(lines + _calibration_lines(gaps, best))
+    unconverged = (": the verdict is *not tested* where this is the smallest or the largest "
+                   "K; elsewhere it still enters the slope.")
+    return "\n".join(lines + budget_lines(budget, EQUIVALENCE_MARGIN, unconverged)
+                     + _calibration_lines(gaps, best))
 
 
 def _literature_line(result: str, halves: dict) -> str:
+    if not halves["tested"]:
+        return ("- Against the literature (Demirkaya et al. 2020; Hui & Belkin 2021): not "
+                "tested, the budget did not converge at the smallest or the largest K.")
     if result == "refuted":
         return ("- This **overturns** Demirkaya et al. (2020) and Hui & Belkin's (2021) "
                 "premise on this task: the plain square loss did not fall behind "
@@ -393,7 +402,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     best = best_table(runs)
     budget = shown_converged(budget_table(runs, shorter), EQUIVALENCE_MARGIN)
     gaps = gap_table(runs, best, budget)
-    ks = sorted(int(k) for k in gaps.loc[gaps["budget_converged"], "num_classes"].unique())
+    ks = sorted(int(k) for k in gaps["num_classes"].unique())
     slope = gap_slope(runs, best, ks)
     squentropy_slope = gap_slope(runs, best, ks, SQUENTROPY)
     outcome, halves = verdict(gaps, slope)
@@ -413,7 +422,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     return Section(
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(config, claim_config.BUDGETS[size]),
         rule=RULE, verdict=outcome,
-        findings=findings(gaps, best, slope, squentropy_slope, outcome, halves),
+        findings=findings(gaps, best, budget, (slope, squentropy_slope), outcome, halves),
         summary=summary(gaps, slope),
         tables={"gaps": gaps, "best_lr": best, "budget_check": budget},
         plots={"gap_vs_classes": gap_plot(gaps, outdir / "gap_vs_classes.png")},

@@ -38,6 +38,7 @@ from experiments.claims.classifier_runs import (
     CELL,
     at_lr,
     best_table,
+    budget_lines,
     budget_table,
     correct_matrix,
     loss_rows,
@@ -282,26 +283,8 @@ def findings(best: pd.DataFrame, comparison: pd.DataFrame, budget: pd.DataFrame,
     diverged = best.groupby("loss")["divergence_rate"].mean()
     lines.append("- Divergence over the whole lr grid: "
                  + ", ".join(f"{loss} {100 * rate:.0f}%" for loss, rate in diverged.items()) + ".")
-    lines += _budget_lines(budget) + _calibration_lines(best)
+    lines += budget_lines(budget, EQUIVALENCE_MARGIN) + _calibration_lines(best)
     return "\n".join(lines)
-
-
-def _budget_lines(budget: pd.DataFrame) -> list[str]:
-    lines = []
-    for (dataset, model), part in budget.groupby(CELL, sort=True):
-        gains = "; ".join(
-            f"{r['loss']} {statistics.Interval.from_columns(r, 'val_gain').format('+.2f', 100)}"
-            for r in part.to_dict("records"))
-        ok = bool(part["converged"].all())
-        lines.append(
-            f"- **Budget, {dataset} / {model}, {int(part['steps'].max())} steps:** validation "
-            f"accuracy gained from {int(part['shorter_steps'].max())} steps (pt, paired over "
-            f"units) {gains} → "
-            + ("converged (every gain's upper end < " if ok
-               else "**not shown converged** (a gain's upper end ≥ ")
-            + f"{100 * EQUIVALENCE_MARGIN:g} pt)" + ("." if ok else
-                                                     ": this cell is not counted."))
-    return lines
 
 
 def _calibration_lines(best: pd.DataFrame) -> list[str]:

@@ -104,8 +104,9 @@ def runs_table(groups) -> pd.DataFrame:
 
 
 def unit_config(config, unit: int):
-    """Unit k's config: data split k (digits' train/test split, MNIST-1D's generated dataset,
-    the validation carve) and initialization / minibatch seed k."""
+    """Unit k's config: data split k (digits' train/test split, MNIST-1D's and
+    teacher_classes' generated dataset, the validation carve) and initialization / minibatch
+    seed k."""
     c = config.copy_and_resolve_references()
     c.dataset.split_seed = unit
     c.dataset.data_seed = unit
@@ -219,3 +220,24 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
 def correct_matrix(frame: pd.DataFrame) -> np.ndarray:
     return np.stack([decode_correct(text, int(n))
                      for text, n in zip(frame["test_correct"], frame["n_test"], strict=True)])
+
+
+def budget_lines(budget: pd.DataFrame, margin: float,
+                 unconverged: str = ": this cell is not counted.") -> list[str]:
+    """Per cell: each loss's B/2 -> B validation gain with its interval, and whether the cell
+    is shown converged (every gain's upper end below `margin`: shown_converged); an
+    unconverged cell's line ends with what that means for the claim."""
+    lines = []
+    for (dataset, model), part in budget.groupby(CELL, sort=True):
+        gains = "; ".join(
+            f"{r['loss']} {statistics.Interval.from_columns(r, 'val_gain').format('+.2f', 100)}"
+            for r in part.to_dict("records"))
+        ok = bool(part["converged"].all())
+        lines.append(
+            f"- **Budget, {dataset} / {model}, {int(part['steps'].max())} steps:** validation "
+            f"accuracy gained from {int(part['shorter_steps'].max())} steps (pt, paired over "
+            f"units) {gains} → "
+            + ("converged (every gain's upper end < " if ok
+               else "**not shown converged** (a gain's upper end ≥ ")
+            + f"{100 * margin:g} pt)" + ("." if ok else unconverged))
+    return lines
