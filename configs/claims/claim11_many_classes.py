@@ -4,7 +4,7 @@ r"""Claim 11: "With many classes the square loss falls behind cross-entropy unle
   python -m experiments.sweep --config=configs/claims/claim11_many_classes.py --workdir=runs/c11
 
 A generated K-class task (`teacher_classes`: the arg-max of a fixed random tanh network over K
-outputs on N(0, I_16) inputs, classes balanced exactly, noise-free) for K ∈ {2, 10, 50, 100};
+outputs on N(0, I_16) inputs, classes balanced exactly, noise-free) for K ∈ {2, 10, 100};
 6,000 training examples (20% carved for validation: 48 per class left to train on at K = 100)
 and 5,000 test examples for every K (50 per class at K = 100), so K changes the task and
 nothing else. An MLP 16 -> 128 -> K (ReLU), Adam with cosine decay, minibatch 128, no penalty;
@@ -12,15 +12,20 @@ losses: softmax cross-entropy, the square loss on raw outputs (`one_hot_squared_
 k = M = 1), the rescaled square loss (k, M of RESCALING: Hui & Belkin 2021 use k = M = 1 up to
 10 classes, where the rescaled arm *is* the plain one and is not trained twice, and k = 15,
 M = 30 for their 1,000-class tasks, ImageNet and Librispeech; nothing in their table sits
-between, so K = 50 and 100 take the large-K value untuned) and squentropy (Hui, Belkin &
-Wright 2023). Every loss × K at 3 learning rates × 5 units; unit u draws the teacher, the data
+between, so K = 50 and 100 take the large-K value, untuned) and squentropy (Hui, Belkin &
+Wright 2023). Every loss × K at 3 learning rates × 4 units; unit u draws the teacher, the data
 and the validation carve with seed u and initializes with seed u; each loss is read at its
 validation-selected rate; the budget B is checked against B/2 as in claim 4.
 
-Default: (4 K × 3 losses + the rescaled loss at K = 50, 100) × 3 learning rates × 5 units =
-210 runs of 1,500 steps and 210 of 750 (per unit one program per K and budget, plus one per
+Default: (3 K × 3 losses + the rescaled loss at K = 100) × 3 learning rates × 4 units = 120
+runs of 1,000 steps and 120 of 500 (per unit one program per K and budget, plus one for the
 rescaled K; units share compilations). `quick`: K ∈ {2, 50}, 2 learning rates, 3 units, 400
 and 200 steps (3 programs per budget).
+
+Cost (2026-12-07, the 2-core machine shared with other jobs, load ~14): `--quick` compute 287 s.
+A first default of K ∈ {2, 10, 50, 100}, 5 units, 1,500 steps was stopped as far beyond the
+report's time budget on that machine; the default above is its cut (K = 50 dropped, 4 units,
+1,000 steps).
 """
 
 from ml_collections import config_dict
@@ -33,8 +38,8 @@ SIZES = ("default", "quick")
 CE, SQUARE, RESCALED, SQUENTROPY = ("softmax_cross_entropy", "one_hot_squared_error",
                                     "rescaled_square", "squentropy")
 TRAINED_TOGETHER = (CE, SQUARE, SQUENTROPY)  # one program per K (fuse_losses)
-NUM_CLASSES = {"default": (2, 10, 50, 100), "quick": (2, 50)}
-BUDGETS = {"default": 1500, "quick": 400}  # steps; B/2 is the budget check's comparison
+NUM_CLASSES = {"default": (2, 10, 100), "quick": (2, 50)}
+BUDGETS = {"default": 1000, "quick": 400}  # steps; B/2 is the budget check's comparison
 
 
 def rescaling(num_classes: int) -> tuple[float, float]:
@@ -73,5 +78,5 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.sweep.loss = TRAINED_TOGETHER
     c.sweep.learning_rate = (3e-3, 1e-2) if quick else (3e-3, 1e-2, 3e-2)
     # Units: seed u also draws the teacher and the data (claim11_many_classes.unit_config).
-    c.sweep.seed = (0, 1, 2) if quick else (0, 1, 2, 3, 4)
+    c.sweep.seed = (0, 1, 2) if quick else (0, 1, 2, 3)
     return c
