@@ -124,12 +124,14 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.seed = 0  # parameter init, minibatch order and (synthetic) noise draw
 
     c.dataset = config_dict.ConfigDict()
-    c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d
+    c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d | teacher_classes
     c.dataset.teacher = "nonlinear"  # synthetic: linear | nonlinear
-    c.dataset.n_train = 2048  # synthetic: training examples
-    c.dataset.n_test = 1024  # synthetic: test examples
-    c.dataset.dim = 16  # synthetic: input dimension
-    c.dataset.data_seed = 0  # synthetic: fixed design x and teacher; mnist1d: generator seed
+    c.dataset.n_train = 2048  # synthetic, teacher_classes: training examples
+    c.dataset.n_test = 1024  # synthetic, teacher_classes: test examples
+    c.dataset.dim = 16  # synthetic, teacher_classes: input dimension
+    # synthetic, teacher_classes: fixed design x and teacher; mnist1d: generator seed
+    c.dataset.data_seed = 0
+    c.dataset.num_classes = 10  # teacher_classes: K, the classes of the teacher's arg-max
     # gaussian | laplace | student_t | contaminated | heteroscedastic; skewed (mean 0, median not):
     # exponential | lognormal | one_sided (data.add_noise)
     c.dataset.noise = "gaussian"

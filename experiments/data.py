@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-DATASETS = ("synthetic", "diabetes", "digits", "mnist1d")
+DATASETS = ("synthetic", "diabetes", "digits", "mnist1d", "teacher_classes")
 NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "contaminated", "heteroscedastic",
                   "exponential", "lognormal", "one_sided")
 # Families whose noise is skewed: mean, median and quantiles differ (all have mean 0).
@@ -159,6 +159,14 @@ def linear_teacher_weights(dim: int, data_seed: int) -> np.ndarray:
     return (g / np.linalg.norm(g)).astype(np.float32)
 
 
+def _tanh_features(teacher_rng: np.random.Generator, dim: int, width: int) -> Callable:
+    """A random tanh layer x -> tanh(x W + b), W ~ N(0, 1/dim) of shape (dim, width),
+    b ~ N(0, 0.25): the hidden layer of the synthetic teachers (drawn in this order)."""
+    w_in = teacher_rng.standard_normal((dim, width)) / math.sqrt(dim)
+    b_in = 0.5 * teacher_rng.standard_normal(width)
+    return lambda x: np.tanh(x @ w_in + b_in)
+
+
 def synthetic_regression(
     *,
     teacher: str = "nonlinear",
@@ -201,10 +209,9 @@ def synthetic_regression(
         x_test = x_test.astype(np.float32)
         f_train, f_test = x_train @ true_coef, x_test @ true_coef
     else:
-        w_in = teacher_rng.standard_normal((dim, width)) / math.sqrt(dim)
-        b_in = 0.5 * teacher_rng.standard_normal(width)
+        features = _tanh_features(teacher_rng, dim, width)
         v_out = teacher_rng.standard_normal(width) / math.sqrt(width)
-        raw = lambda x: np.tanh(x @ w_in + b_in) @ v_out
+        raw = lambda x: features(x) @ v_out
         raw_train = raw(x_train)
         shift, spread = raw_train.mean(), raw_train.std()
         f_train = (raw_train - shift) / spread
@@ -507,11 +514,97 @@ def mnist1d(*, num_samples: int = 4000, seed: int = 0) -> Dataset:
 
 
 # --------------------------------------------------------------------------------------------
+# Synthetic classification: a fixed random teacher network's arg-max over K classes.
+# --------------------------------------------------------------------------------------------
+
+MAX_TEACHER_CLASSES = 100
+_BALANCE_POOL_PER_CLASS = 100  # inputs per class on which the teacher's class biases are fitted
+_BALANCE_ROUNDS = 100
+
+
+def teacher_class_scores(num_classes: int, *, dim: int = 16, width: int = 32,
+                         data_seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """The teacher of `teacher_classes`: x -> (n, K) float64 scores, the label is their arg-max.
+
+    scores(x) = tanh(x W + b) V + c, the tanh layer of `synthetic_regression`'s teacher
+    (`_tanh_features`, drawn first from the same stream), V ~ N(0, 1/width) of shape (width, K),
+    and class biases c fitted so that each class takes ≈ 1/K of N(0, I_dim) inputs (on a pool of
+    100·K draws from a separate stream: c_k -= step·log(K·share_k), 100 damped rounds; without
+    them a random network's arg-max leaves some classes nearly empty).
+    """
+    _, _, teacher_rng = _seed_streams(data_seed)
+    features = _tanh_features(teacher_rng, dim, width)
+    v_out = teacher_rng.standard_normal((width, num_classes)) / math.sqrt(width)
+    pool_rng = np.random.default_rng(np.random.SeedSequence(data_seed).spawn(4)[3])
+    pool = features(pool_rng.standard_normal((_BALANCE_POOL_PER_CLASS * num_classes, dim)))
+    raw = pool @ v_out
+    bias, step = np.zeros(num_classes), 0.5 * raw.std()
+    for round_ in range(_BALANCE_ROUNDS):
+        share = np.bincount((raw + bias).argmax(-1), minlength=num_classes) / len(raw)
+        # An empty class counts as 1/20 of its share: a bounded step up, never log 0.
+        bias -= step * np.log(np.maximum(num_classes * share, 0.05)) / (1 + round_ / 20)
+    return lambda x: features(np.asarray(x, np.float64)) @ v_out + bias
+
+
+def _balanced_draw(rng: np.random.Generator, scores: Callable, quota: np.ndarray, dim: int):
+    """(x float32, labels) with exactly quota[k] examples of class k: N(0, I) inputs drawn in
+    batches and kept in draw order until every class is full (x is rounded to float32 before
+    its label is computed, so the teacher reproduces the labels from the stored inputs)."""
+    kept_x, kept_y, have = [], [], np.zeros_like(quota)
+    for _ in range(1000):
+        if (have >= quota).all():
+            break
+        x = rng.standard_normal((max(int(quota.sum()), 64), dim)).astype(np.float32)
+        labels = scores(x).argmax(-1)
+        for k in np.flatnonzero(have < quota):
+            members = np.flatnonzero(labels == k)[: quota[k] - have[k]]
+            kept_x.append(x[members])
+            kept_y.append(labels[members])
+            have[k] += members.size
+    else:
+        raise ValueError(f"teacher_classes: could not fill every class (have {have.tolist()})")
+    x, y = np.concatenate(kept_x), np.concatenate(kept_y)
+    order = rng.permutation(len(y))
+    return x[order], y[order]
+
+
+def teacher_classes(*, num_classes: int = 10, n_train: int = 4000, n_test: int = 1000,
+                    dim: int = 16, width: int = 32, data_seed: int = 0) -> Dataset:
+    """A K-class task whose K is set: the arg-max of a fixed random teacher network
+    (`teacher_class_scores`) on x ~ N(0, I_dim) inputs, noise-free (the teacher separates the
+    classes exactly), classes balanced exactly (n // K examples per class, the first n mod K
+    classes one more). Train and test inputs come from independent streams of data_seed
+    (`_seed_streams`), the teacher from a third. Inputs are not standardized (already N(0, I)).
+    ValueError naming the field for num_classes outside [2, MAX_TEACHER_CLASSES] or fewer
+    examples than classes.
+    """
+    if not 2 <= num_classes <= MAX_TEACHER_CLASSES:
+        raise ValueError(f"teacher_classes: num_classes must be in [2, {MAX_TEACHER_CLASSES}], "
+                         f"got {num_classes!r}")
+    if min(n_train, n_test) < num_classes or min(dim, width) < 1:
+        raise ValueError(f"teacher_classes: n_train and n_test must be >= num_classes="
+                         f"{num_classes} and dim, width >= 1, got n_train={n_train}, "
+                         f"n_test={n_test}, dim={dim}, width={width}")
+    scores = teacher_class_scores(num_classes, dim=dim, width=width, data_seed=data_seed)
+    train_rng, test_rng, _ = _seed_streams(data_seed)
+
+    def quota(n):
+        return n // num_classes + (np.arange(num_classes) < n % num_classes)
+
+    x_train, y_train = _balanced_draw(train_rng, scores, quota(n_train), dim)
+    x_test, y_test = _balanced_draw(test_rng, scores, quota(n_test), dim)
+    return validate(Dataset(
+        name="teacher_classes", task="classification", num_classes=num_classes,
+        input_shape=(dim,), **_splits(x_train, y_train, x_test, y_test, np.int32)))
+
+
+# --------------------------------------------------------------------------------------------
 # Dispatch from a config.
 # --------------------------------------------------------------------------------------------
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "synthetic": synthetic_regression, "diabetes": diabetes, "digits": digits, "mnist1d": mnist1d,
+    "teacher_classes": teacher_classes,
 }
 # Config fields each loader takes; everything else on the config (noise model fields such as
 # noise, noise_scale, df, contamination, outlier_scale, or fields of other datasets) is ignored.
@@ -520,6 +613,7 @@ _LOADER_FIELDS: dict[str, tuple[str, ...]] = {
     "diabetes": ("test_fraction", "split_seed"),
     "digits": ("test_fraction", "split_seed", "image"),
     "mnist1d": ("num_samples", "seed"),
+    "teacher_classes": ("num_classes", "n_train", "n_test", "dim", "width", "data_seed"),
 }
 _MISSING = object()
 
@@ -539,11 +633,11 @@ def load(config_dataset: Any) -> Dataset:
     `config_dataset` is an ml_collections ConfigDict, a mapping, or any object with attribute
     `name` in DATASETS plus that dataset's keyword arguments (synthetic: teacher, n_train, n_test,
     dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
-    image; mnist1d: num_samples, seed, or data_seed
-    when seed is absent). Absent fields take the loader's defaults; other fields
-    are ignored. validation_fraction > 0 (with validation_seed) then carves a validation split
-    from the training data (`split_validation`). Raises ValueError for an unknown name (with the
-    closest valid names) or for non-finite data.
+    image; mnist1d: num_samples, seed, or data_seed when seed is absent; teacher_classes:
+    num_classes, n_train, n_test, dim, width, data_seed). Absent fields take the loader's
+    defaults; other fields are ignored. validation_fraction > 0 (with validation_seed) then
+    carves a validation split from the training data (`split_validation`). Raises ValueError
+    for an unknown name (with the closest valid names) or for non-finite data.
     """
     name = _config_field(config_dataset, "name")
     if name is _MISSING:

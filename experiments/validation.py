@@ -118,6 +118,8 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset.outlier_scale": _nonnegative,
     "dataset.test_fraction": _unit_open,
     "dataset.num_samples": (lambda v: v >= 10, ">= 10"),
+    "dataset.num_classes": (lambda v: 2 <= v <= data_lib.MAX_TEACHER_CLASSES,
+                            f"in [2, {data_lib.MAX_TEACHER_CLASSES}]"),
     "model.dense_width": _at_least_one,
 }
 # Integer fields never traced as int32: numpy's uint32 seeds, and the grid budget (a Python int).

@@ -17,6 +17,7 @@ from losses.classification import sigmoid_binary_cross_entropy
 from losses.classification import sigmoid_focal
 from losses.classification import smooth_labels
 from losses.classification import softmax_cross_entropy
+from losses.classification import squentropy
 from losses.likelihood import gaussian_nll
 from losses.likelihood import laplace_nll
 from losses.likelihood import poisson_nll
@@ -110,6 +111,7 @@ __all__ = [
     "sparsemax",
     "sparsemax_loss",
     "squared_error",
+    "squentropy",
     "student_t_nll",
     "task",
     "triplet_margin",

@@ -682,6 +682,43 @@ def one_hot_squared_error(
     return batch.finish(jnp.sum(terms, axis=-1))
 
 
+def squentropy(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    where: jax.typing.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    axis: _Axis = -1,
+) -> jax.Array:
+    """Squentropy: softmax cross-entropy plus the mean square of the wrong-class logits,
+    -log softmax(z)_y + (1/(C-1)) Σ_{j≠y} z_j², on raw logits z (C ≥ 2 classes).
+
+    The square term pulls every wrong-class logit towards 0 (as the square loss does), so the
+    logits cannot grow without bound the way cross-entropy alone lets them; the true class is
+    left to cross-entropy. With probability labels t the terms are -Σ_j t_j log p_j and
+    (1/(C-1)) Σ_j (1 - t_j) z_j² (the one-hot case above). Gradient softmax(z) - t from the
+    cross-entropy plus (2/(C-1))(1 - t_j) z_j: bounded in the true class, linear and unbounded
+    in a wrong one (no saturation). Value ~ z² for large logits: finite while z_j² is.
+
+    Reference: Hui, Belkin & Wright, "Cut your losses with squentropy", ICML 2023, eq. (1):
+    the authors' code divides the sum of squares over the wrong classes by C - 1 and adds
+    torch's cross-entropy (same values).
+    """
+    batch, _ = _prepare(logits, labels, axis, where, ignore_index)
+    if batch.num_classes < 2:
+        raise ValueError(f"squentropy needs at least 2 classes (the wrong-class mean divides "
+                         f"by C - 1), got C={batch.num_classes}")
+    z = batch.logits
+    log_p, row_ok = _log_softmax(z)
+    targets = batch.dense()
+    cross_entropy = jnp.where(row_ok, _xlogy_sum(targets, log_p), 0)
+    # Divided by C - 1 term by term (a sum near the max would overflow first); a class with
+    # all the target mass adds exactly 0 (0·inf would make a -inf true logit NaN, not +inf).
+    squares = jnp.square(z) / (batch.num_classes - 1)
+    wrong_squares = jnp.sum(jnp.where(targets == 1, 0, (1 - targets) * squares), axis=-1)
+    return batch.finish(cross_entropy + wrong_squares)
+
+
 def _signed_labels(logits, labels):
     z, y, out_dtype = _binary_inputs(logits, labels)
     value = _checks.concrete(labels)

@@ -54,6 +54,7 @@ _REGISTRY: dict[str, _Entry] = {
     "one_hot_squared_error": _Entry(
         classification.one_hot_squared_error, "classification", {"k": 1.0, "m": 1.0}
     ),
+    "squentropy": _Entry(classification.squentropy, "classification", {}),
     "multiclass_hinge": _Entry(classification.multiclass_hinge, "classification", {"margin": 1.0}),
     "sigmoid_focal": _Entry(classification.sigmoid_focal, "classification", {"gamma": 2.0}),
     "hinge": _Entry(classification.hinge, "classification", {"margin": 1.0}),

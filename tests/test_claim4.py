@@ -13,7 +13,7 @@ import scipy.stats
 from configs.claims import claim4_classification as claim4_config
 from experiments import grid, statistics
 from experiments.claims import claim4_classification as claim4
-from experiments.claims import claim_tables
+from experiments.claims import claim_tables, classifier_runs
 
 
 def _shifted(base: np.ndarray, rng, gained: int, churn: int) -> np.ndarray:
@@ -44,7 +44,7 @@ def _runs(gained: dict[str, int], churn: int = 2, units: int = 5, n: int = 400,
                              "learning_rate": lr, "unit": unit, "val_accuracy": c.mean(),
                              "test_accuracy": c.mean(), "test_loss": 0.3, "temperature": 1.0,
                              "test_nll_ts": 0.3, "test_ece_ts": 0.02, "diverged": False,
-                             "n_test": n, "test_correct": claim4.encode_correct(c)})
+                             "n_test": n, "test_correct": classifier_runs.encode_correct(c)})
     return pd.DataFrame(rows)
 
 
@@ -57,11 +57,12 @@ def _judged(runs: pd.DataFrame, tmp_path, shorter: pd.DataFrame | None = None):
 
 def test_correctness_bits_survive_the_csv_round_trip(tmp_path):
     correct = np.random.default_rng(3).random(803) < 0.5
-    frame = pd.DataFrame({"test_correct": [claim4.encode_correct(correct),
-                                           claim4.encode_correct(np.zeros(803, bool))]})
+    frame = pd.DataFrame({"test_correct": [classifier_runs.encode_correct(correct),
+                                           classifier_runs.encode_correct(np.zeros(803, bool))]})
     back = claim_tables.round_trip({"t": frame}, tmp_path)["t"]
-    np.testing.assert_array_equal(claim4.decode_correct(back["test_correct"][0], 803), correct)
-    assert not claim4.decode_correct(back["test_correct"][1], 803).any()
+    np.testing.assert_array_equal(
+        classifier_runs.decode_correct(back["test_correct"][0], 803), correct)
+    assert not classifier_runs.decode_correct(back["test_correct"][1], 803).any()
 
 
 def test_a_consistent_gap_is_found_by_the_paired_test_where_the_old_binomial_sum_missed_it(
@@ -207,7 +208,7 @@ def test_convergence_needs_the_gain_interval_below_the_margin(tmp_path):
     shorter = runs.assign(steps=runs["steps"] // 2, val_accuracy=runs["val_accuracy"] - wobble)
     section = _judged(runs, tmp_path, shorter)
     budget = section.tables["budget_check"]
-    assert (budget["val_gain"] < claim4.BUDGET_TOLERANCE).all()
+    assert (budget["val_gain"] < classifier_runs.BUDGET_TOLERANCE).all()
     assert (budget["val_gain_high"] >= claim4.EQUIVALENCE_MARGIN).all()
     assert not budget["converged"].any()
     assert section.tables["comparison"]["outcome"].tolist() == ["not converged"]
@@ -236,7 +237,7 @@ def test_selected_lrs_ignore_the_test_numbers():
     rng = np.random.default_rng(0)
     scrambled = runs.assign(test_accuracy=rng.permutation(runs["test_accuracy"].to_numpy()),
                             test_correct=rng.permutation(runs["test_correct"].to_numpy()))
-    assert claim4.selected_lrs(runs) == claim4.selected_lrs(scrambled)
+    assert classifier_runs.selected_lrs(runs) == classifier_runs.selected_lrs(scrambled)
 
 
 def test_claim4_config_expands_and_rejects_unknown_sizes():

@@ -487,3 +487,51 @@ def test_noise_quantile_known_values():
         data.noise_quantile("heteroscedastic", 0.5)
     with pytest.raises(ValueError, match="tau"):
         data.noise_quantile("exponential", 1.0)
+
+
+# teacher_classes: a K-class task from a fixed random teacher's arg-max (issue 31, claim 11).
+@pytest.mark.parametrize("num_classes", [2, 7, 100])
+def test_teacher_classes_balanced_and_separated_by_the_teacher(num_classes):
+    n_train = 10 * num_classes + 3
+    ds = data.teacher_classes(num_classes=num_classes, n_train=n_train,
+                              n_test=2 * num_classes, dim=6, data_seed=4)
+    assert ds.num_classes == num_classes and ds.input_shape == (6,)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
+    train_counts = np.bincount(ds.y_train, minlength=num_classes)
+    # n // K per class, the first n mod K classes one more
+    np.testing.assert_array_equal(
+        train_counts, n_train // num_classes + (np.arange(num_classes) < n_train % num_classes))
+    np.testing.assert_array_equal(np.bincount(ds.y_test, minlength=num_classes), 2)
+    scores = data.teacher_class_scores(num_classes, dim=6, data_seed=4)
+    for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test)):
+        np.testing.assert_array_equal(scores(x).argmax(-1), y)  # noise-free: exact
+    # The classes are not sorted in the draw (minibatches see every class).
+    assert np.any(np.diff(ds.y_train) < 0)
+
+
+def test_teacher_classes_deterministic_and_seeded():
+    a = data.teacher_classes(num_classes=5, n_train=50, n_test=20, data_seed=1)
+    b = data.load({"name": "teacher_classes", "num_classes": 5, "n_train": 50, "n_test": 20,
+                   "data_seed": 1})
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    c = data.teacher_classes(num_classes=5, n_train=50, n_test=20, data_seed=2)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_teacher_balances_a_random_network_that_would_leave_classes_nearly_empty():
+    # On fresh inputs (not the pool the biases were fitted on), every class takes ≈ 1/K.
+    scores = data.teacher_class_scores(50, data_seed=0)
+    x = np.random.default_rng(9).standard_normal((20_000, 16))
+    share = np.bincount(scores(x).argmax(-1), minlength=50) * 50 / len(x)
+    assert share.min() > 0.6 and share.max() < 1.5, (share.min(), share.max())
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"num_classes": 1}, r"num_classes must be in \[2, 100\], got 1"),
+    ({"num_classes": 101}, r"num_classes must be in \[2, 100\], got 101"),
+    ({"num_classes": 10, "n_test": 9}, r"n_test must be >= num_classes=10.*n_test=9"),
+])
+def test_teacher_classes_refuses_bad_sizes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.teacher_classes(**kwargs)

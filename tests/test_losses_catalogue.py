@@ -161,7 +161,7 @@ def test_smooth_labels_matches_optax():
 
 
 NAMES = ["softmax_cross_entropy", "focal", "multi_margin", "multiclass_hinge",
-         "one_hot_squared_error"]
+         "one_hot_squared_error", "squentropy"]
 
 
 @pytest.mark.parametrize("name", NAMES)

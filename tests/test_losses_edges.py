@@ -120,7 +120,7 @@ def test_multi_margin_minus_inf_score():
 
 # 7. Integer labels out of range.
 @pytest.mark.parametrize("name", ["softmax_cross_entropy", "focal", "multi_margin",
-                                  "one_hot_squared_error"])
+                                  "one_hot_squared_error", "squentropy"])
 @pytest.mark.parametrize("bad", [5, 3, -1])
 def test_out_of_range_labels(name, bad):
     fn = losses.get(name)

@@ -61,6 +61,7 @@ CLASSIFICATION = [
     ("multi_margin", {"p": 1}, "logits"),
     ("multi_margin", {"p": 2}, "sqrt"),
     ("one_hot_squared_error", {}, "sqrt"),
+    ("squentropy", {}, "sqrt"),
     ("sigmoid_binary_cross_entropy", {}, "logits"),
     ("sigmoid_focal", {"gamma": 0.5}, "logits"),
     ("sigmoid_focal", {"gamma": 2.0, "alpha": 0.25}, "logits"),

@@ -18,7 +18,7 @@ BEYOND_INT32 = 2**32 + 2  # wraps to class 2 in int32
 
 # 15. Integer labels beyond int32 are refused before jax converts (and wraps) them.
 @pytest.mark.parametrize("name", ["softmax_cross_entropy", "focal", "multi_margin",
-                                  "multiclass_hinge", "one_hot_squared_error"])
+                                  "multiclass_hinge", "one_hot_squared_error", "squentropy"])
 @pytest.mark.parametrize("as_numpy", [False, True])
 def test_labels_beyond_int32_are_refused_not_wrapped(name, as_numpy):
     labels = [0, BEYOND_INT32]

@@ -22,7 +22,7 @@ import pytest
 from configs.claims import claim1_smoothness as claim1_config
 from configs.claims import claim4_classification as claim4_config
 from experiments.claims import __main__ as entry
-from experiments.claims import answer
+from experiments.claims import answer, classifier_runs
 from experiments.claims import claim4_classification as claim4
 from experiments.claims.section import VERDICTS
 
@@ -116,7 +116,7 @@ def test_claim4_quick_end_to_end(quick_report):
         for loss, frame in cell.groupby("loss"):
             mean = frame.groupby("learning_rate")["val_accuracy"].mean()  # selected on val
             best = frame[frame["learning_rate"] == mean.idxmax()].sort_values("unit")
-            accuracy[loss] = np.array([claim4.decode_correct(t, n).mean() for t, n in
+            accuracy[loss] = np.array([classifier_runs.decode_correct(t, n).mean() for t, n in
                                        zip(best["test_correct"], best["n_test"], strict=True)])
             np.testing.assert_allclose(accuracy[loss], best["test_accuracy"], atol=1e-12)
         row = comparison.loc[(dataset, model)]

@@ -195,6 +195,15 @@ CASES = {
         _config(dataset__noise_scale=1e20),
         r"config\.dataset\.noise_scale=1e\+20 .*synthetic targets reach ~",
     ),
+    "teacher_classes with 101 classes": (
+        _digits(dataset__name="teacher_classes", dataset__num_classes=101),
+        r"config\.dataset\.num_classes=101 must be in \[2, 100\]",
+    ),
+    "teacher_classes with fewer test examples than classes": (
+        _digits(dataset__name="teacher_classes", dataset__num_classes=50, dataset__n_test=20),
+        r"config\.dataset\.name='teacher_classes'.*n_test must be >= num_classes=50.*"
+        r"n_test=20",
+    ),
     "grid above max_runs": (
         _config(max_runs=7),
         r"the grid has 8 runs \(loss 2 x penalty_strength 2 x seed 2\), more than "
