@@ -58,6 +58,7 @@ CLAIMS = {
     "claim6": "experiments.claims.claim6_adaptive_alpha",
     "claim7": "experiments.claims.claim7_l1_vs_l2_penalty",
     "claim8": "experiments.claims.claim8_blue_not_best",
+    "claim10": "experiments.claims.claim10_label_noise",
 }
 LEGACY = "legacy module (only run()): cannot be re-rendered; rerun it"
 
