@@ -139,9 +139,9 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.dataset.split_seed = 0  # diabetes, digits: seed of the train/test split
     c.dataset.num_samples = 4000  # mnist1d (80/20 split)
     c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
-    # Classification: fraction of each class's training labels flipped (host-side, from split_seed;
-    # the test split stays clean), to another class uniformly (symmetric) or to (y + 1) mod K.
-    c.dataset.label_noise = 0.0
+    # Flipped host-side from split_seed; the test split stays clean; a flipped label goes to a
+    # uniform other class (symmetric) or to (y + 1) mod K (asymmetric).
+    c.dataset.label_noise = 0.0  # classification: fraction of each class's training labels flipped
     c.dataset.label_noise_kind = "symmetric"  # symmetric | asymmetric
     # Fraction of the training split held out for selection (lr, λ, budget), seeded; 0 = none.
     c.dataset.validation_fraction = 0.0
