@@ -382,11 +382,18 @@ def digits(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = Tr
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
+    return _square_images("digits", x, y, 8, test_fraction, split_seed, image)
+
+
+def _square_images(name: str, x: np.ndarray, y: np.ndarray, side: int, test_fraction: float,
+                   split_seed: int, image: bool) -> Dataset:
+    """A 10-class set of side × side grey images (flat rows): stratified split, per-pixel
+    standardization with training statistics, (side, side, 1) or flat inputs."""
     x_train, x_test, y_train, y_test = _split(x, y, test_fraction, split_seed, stratify=True)
     x_train, x_test = _standardize(x_train, x_test)
-    input_shape = (8, 8, 1) if image else (64,)
+    input_shape = (side, side, 1) if image else (side * side,)
     return validate(Dataset(
-        name="digits", task="classification", num_classes=10, input_shape=input_shape,
+        name=name, task="classification", num_classes=10, input_shape=input_shape,
         **_splits(x_train.reshape(-1, *input_shape), y_train,
                   x_test.reshape(-1, *input_shape), y_test, np.int32),
     ))
@@ -440,14 +447,7 @@ def mnist(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = Tru
     training split, e.g. the border, become 0). input_shape (28, 28, 1) when `image`, else (784,).
     """
     x, y = _mnist_arrays()
-    x_train, x_test, y_train, y_test = _split(x, y, test_fraction, split_seed, stratify=True)
-    x_train, x_test = _standardize(x_train, x_test)
-    input_shape = (28, 28, 1) if image else (784,)
-    return validate(Dataset(
-        name="mnist", task="classification", num_classes=10, input_shape=input_shape,
-        **_splits(x_train.reshape(-1, *input_shape), y_train,
-                  x_test.reshape(-1, *input_shape), y_test, np.int32),
-    ))
+    return _square_images("mnist", x, y, 28, test_fraction, split_seed, image)
 
 
 def flip_labels(labels: np.ndarray, rate: float, kind: str, num_classes: int,
