@@ -41,8 +41,9 @@ dataset: measured side by side in one process (2026-12-07, the shared 2-core mac
 14), one run group of the CNN trained 100 steps on MNIST in 95.9 s against 16.9 s on digits
 (×5.7: 12× the pixels, pooled twice), and the MLP's 1,200 steps took 13.6 s against 20.5 s
 (load noise; about equal). If the digits CNN is a third to a half of the default's ≈ 5 min idle
-(not measured separately), MNIST's CNN alone adds ≈ 9-14 min idle, far over the 90 s allowed. Run it with `train_to_budget(get_config("with_mnist"),
-BUDGETS["with_mnist"])` from Python or the sweep command with `:with_mnist`.
+(not measured separately), MNIST's CNN alone adds ≈ 9-14 min idle, far over the 90 s allowed.
+Run it with `train_to_budget(get_config("with_mnist"), BUDGETS["with_mnist"])` from Python or
+the sweep command with `:with_mnist`.
 """
 
 from ml_collections import config_dict
