@@ -30,6 +30,12 @@ Default: 2 datasets × 7 noise settings (clean, symmetric and asymmetric at 0.2,
 losses × 3 lrs × 3 units = 630 runs (14 compiled groups per unit; the losses are fused into one
 program per dataset and rate). `quick`: digits only, rates 0 and 0.4, 2 lrs, 2 units,
 400 steps.
+
+Cost (2026-12-07, the shared 2-core machine at load average ≈ 14): one default unit took 986 s
+(its 14 groups; tracing the fused five-loss program is ≈ 17 s of each group), so 3 units take
+≈ 50 min there; at claim 4's measured ≈ 6× slowdown of that machine, ≈ 8 min idle, over the
+≈ 4 min aimed at: drop the 0.2 rate (10 groups a unit, only the shape uses it) or a unit to cut
+it. `--quick` computed in 97-162 s there.
 """
 
 from ml_collections import config_dict
