@@ -382,11 +382,17 @@ def _shape_words(drops: pd.DataFrame, best: pd.DataFrame, comparison: pd.DataFra
 def _selection_words(runs, comparison, best) -> str:
     pooled = {s: pooled_gap(runs, comparison, best, s) for s in SELECTIONS}
     edges = best[best["lr_at_grid_edge"]]
+    noisy_ce = best[(best["loss"] == CE) & (best["selection"] == "noisy") & (best["rate"] > 0)]
+    lowest = runs["learning_rate"].min()
+    ce_low = int((noisy_ce["lr"] == lowest).sum())
     return (f"Selection: over the counted cells the best bounded loss − CE is "
             f"{pooled['noisy'].format('+.2f', 100)} pt with the lr chosen on noisy validation "
             f"labels and {pooled['clean'].format('+.2f', 100)} pt with the clean-label oracle. "
             f"{len(edges)} of {len(best)} selected lrs sit at an edge of the grid (flagged in "
-            f"best_lr: lr_at_grid_edge).")
+            f"best_lr: lr_at_grid_edge); CE's selected lr is the grid's lowest ({lowest:g}) in "
+            f"{ce_low} of its {len(noisy_ce)} noisy cells: a smaller lr fits fewer flipped "
+            f"labels within the budget (an implicit early stop), so a grid extended downwards "
+            f"could narrow CE's loss.")
 
 
 def findings(runs, best, comparison, drops, outcome: str) -> str:
