@@ -431,7 +431,9 @@ def _usual_winner(comparison: pd.DataFrame) -> str:
     counted = comparison[(comparison["selection"] == "noisy") & comparison["counted"]]
     names = {"GCE": "generalized cross-entropy", "SCE": "symmetric cross-entropy",
              "MAE": "MAE on the probabilities"}
-    return names[counted["best_bounded"].mode().iloc[0]] if len(counted) else names["GCE"]
+    if not len(counted):
+        return names["GCE"]
+    return " or ".join(names[w] for w in counted["best_bounded"].mode())  # ties: all named
 
 
 def takeaway(outcome: str, pooled: statistics.Interval, winner: str) -> str:
@@ -450,10 +452,10 @@ def takeaway(outcome: str, pooled: statistics.Interval, winner: str) -> str:
 
 
 def guide(outcome: str, pooled: statistics.Interval, winner: str) -> list[GuideRow]:
-    choice = {"supported": f"a bounded loss ({winner} won most often), selected on a noisy "
+    choice = {"supported": f"a bounded loss ({winner}: most often best), selected on a noisy "
                            f"validation split",
               "refuted": "cross-entropy (bounded losses not better here)"}.get(
-        outcome, f"try a bounded loss ({winner} won most often) beside cross-entropy, both "
+        outcome, f"try a bounded loss ({winner}: most often best) beside cross-entropy, both "
                  f"selected on a noisy validation split")
     return [GuideRow("labels you suspect are noisy (≥ 40% flipped, 10 classes)", choice,
                      f"claim 10: best bounded − CE {pooled.format('+.1f', 100)} accuracy "
