@@ -17,6 +17,7 @@ judge(tables, workdir, quick) applies RULE and writes the section.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import matplotlib.pyplot as plt
@@ -247,8 +248,9 @@ def verdict(comparison: pd.DataFrame, pooled: statistics.Interval) -> str:
 
 def pooled_gap(runs: pd.DataFrame, comparison: pd.DataFrame, best: pd.DataFrame,
                selection: str) -> statistics.Interval:
-    """Best bounded loss − CE over all counted cells: each unit's test examples of every counted
-    cell pooled (paired_accuracy_gap on the concatenated correctness)."""
+    """Best bounded loss − CE over all counted cells, in accuracy points: each unit's test
+    examples of every counted cell pooled (paired_accuracy_gap on the concatenated
+    correctness)."""
     counted = comparison[(comparison["selection"] == selection) & comparison["counted"]]
     if counted.empty:
         return statistics.Interval(np.nan, np.nan, np.nan)
@@ -262,8 +264,10 @@ def pooled_gap(runs: pd.DataFrame, comparison: pd.DataFrame, best: pd.DataFrame,
         units = a.index.intersection(b.index)
         mine.append(_correct(a.loc[units]))
         ce.append(_correct(b.loc[units]))
-    return statistics.paired_accuracy_gap(np.concatenate(mine, 1), np.concatenate(ce, 1),
-                                          MARGIN).interval
+    gap = statistics.paired_accuracy_gap(np.concatenate(mine, 1), np.concatenate(ce, 1),
+                                         MARGIN).interval
+    return dataclasses.replace(gap, estimate=100 * gap.estimate, low=100 * gap.low,
+                               high=100 * gap.high)  # accuracy points, as claim 4's headline
 
 
 def drop_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -391,8 +395,8 @@ def _selection_words(runs, comparison, best) -> str:
     lowest = runs["learning_rate"].min()
     ce_low = int((noisy_ce["lr"] == lowest).sum())
     return (f"Selection: over the counted cells the best bounded loss − CE is "
-            f"{pooled['noisy'].format('+.2f', 100)} pt with the lr chosen on noisy validation "
-            f"labels and {pooled['clean'].format('+.2f', 100)} pt with the clean-label oracle. "
+            f"{pooled['noisy'].format('+.2f')} pt with the lr chosen on noisy validation "
+            f"labels and {pooled['clean'].format('+.2f')} pt with the clean-label oracle. "
             f"{len(edges)} of {len(best)} selected lrs sit at an edge of the grid (flagged in "
             f"best_lr: lr_at_grid_edge); CE's selected lr is the grid's lowest ({lowest:g}) in "
             f"{ce_low} of its {len(noisy_ce)} noisy cells: a smaller lr fits fewer flipped "
@@ -437,7 +441,7 @@ def _usual_winner(comparison: pd.DataFrame) -> str:
 
 
 def takeaway(outcome: str, pooled: statistics.Interval, winner: str) -> str:
-    gap = (f"{pooled.format('+.1f', 100)} accuracy points (best bounded loss − cross-entropy, "
+    gap = (f"{pooled.format('+.1f')} accuracy points (best bounded loss − cross-entropy, "
            f"95% interval, at ≥ {TESTED_RATE:.0%} flipped labels)")
     if outcome == "supported":
         return (f"If you suspect many wrong labels, use a bounded loss such as {winner} (a loss "
@@ -458,7 +462,7 @@ def guide(outcome: str, pooled: statistics.Interval, winner: str) -> list[GuideR
         outcome, f"try a bounded loss ({winner}: most often best) beside cross-entropy, both "
                  f"selected on a noisy validation split")
     return [GuideRow("labels you suspect are noisy (≥ 40% flipped, 10 classes)", choice,
-                     f"claim 10: best bounded − CE {pooled.format('+.1f', 100)} accuracy "
+                     f"claim 10: best bounded − CE {pooled.format('+.1f')} accuracy "
                      f"points over the counted noisy cells ({outcome})")]
 
 
@@ -479,7 +483,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(size), rule=RULE, verdict=outcome,
         findings=findings(runs, best, comparison, drops, outcome),
         summary=(f"Best bounded loss − CE over the counted noisy cells: "
-                 f"{pooled.format('+.2f', 100)} accuracy points (noisy-validation selection)."),
+                 f"{pooled.format('+.2f')} accuracy points (noisy-validation selection)."),
         tables={"comparison": comparison, "best_lr": best, "drop_from_clean": drops},
         plots={"accuracy_vs_noise": accuracy_plot(best, outdir / "accuracy_vs_noise.png")},
         key_numbers=key_numbers,
