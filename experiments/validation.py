@@ -68,6 +68,7 @@ NAMED_FIELDS: dict[str, Callable[[], tuple[str, ...]]] = {
     "dataset.name": lambda: data_lib.DATASETS,
     "dataset.noise": lambda: data_lib.NOISE_FAMILIES,
     "dataset.teacher": lambda: data_lib.TEACHERS,
+    "dataset.label_noise_kind": lambda: data_lib.LABEL_NOISE_KINDS,
     "matmul_precision": lambda: ("default", "high", "highest"),
 }
 
@@ -117,6 +118,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset.contamination": _unit_closed,
     "dataset.outlier_scale": _nonnegative,
     "dataset.test_fraction": _unit_open,
+    "dataset.label_noise": _unit_half_open,
     "dataset.num_samples": (lambda v: v >= 10, ">= 10"),
     "dataset.num_classes": (lambda v: 2 <= v <= data_lib.MAX_TEACHER_CLASSES,
                             f"in [2, {data_lib.MAX_TEACHER_CLASSES}]"),

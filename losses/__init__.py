@@ -36,6 +36,9 @@ from losses.classification import poly_loss_cross_entropy
 from losses.fenchel_young import fenchel_young
 from losses.fenchel_young import sparsemax
 from losses.fenchel_young import sparsemax_loss
+from losses.noise_robust import generalized_cross_entropy
+from losses.noise_robust import mae_probabilities
+from losses.noise_robust import symmetric_cross_entropy
 from losses.registry import ALIASES
 from losses.registry import canonical
 from losses.registry import get
@@ -77,6 +80,7 @@ __all__ = [
     "gaussian_nll",
     "geman_mcclure",
     "general_robust",
+    "generalized_cross_entropy",
     "generalized_kl_divergence",
     "get",
     "hinge",
@@ -87,6 +91,7 @@ __all__ = [
     "l2_penalty",
     "laplace_nll",
     "log_cosh",
+    "mae_probabilities",
     "mean_absolute_percentage_error",
     "mean_squared_log_error",
     "multi_margin",
@@ -113,6 +118,7 @@ __all__ = [
     "squared_error",
     "squentropy",
     "student_t_nll",
+    "symmetric_cross_entropy",
     "task",
     "triplet_margin",
     "welsch",

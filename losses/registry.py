@@ -16,7 +16,15 @@ from typing import Any
 
 import jax
 
-from losses import _checks, classification, likelihood, regression, representation, robust
+from losses import (
+    _checks,
+    classification,
+    likelihood,
+    noise_robust,
+    regression,
+    representation,
+    robust,
+)
 
 # `losses.fenchel_young` is also the function's name in the package: import from the module.
 from losses.fenchel_young import sparsemax_loss
@@ -79,6 +87,15 @@ _REGISTRY: dict[str, _Entry] = {
         classification.generalized_kl_divergence, "classification", {}
     ),
     "dice": _Entry(classification.dice, "classification", {"smooth": 1.0}),
+    # issue 31: losses robust to label noise (alpha shares general_robust's knob and default)
+    "generalized_cross_entropy": _Entry(
+        noise_robust.generalized_cross_entropy, "classification", {"q": 0.7}
+    ),
+    "symmetric_cross_entropy": _Entry(
+        noise_robust.symmetric_cross_entropy, "classification",
+        {"alpha": 1.0, "beta": 1.0, "log_zero": -4.0},
+    ),
+    "mae_probabilities": _Entry(noise_robust.mae_probabilities, "classification", {}),
     "mean_squared_log_error": _Entry(regression.mean_squared_log_error, "regression", {}),
     "mean_absolute_percentage_error": _Entry(
         regression.mean_absolute_percentage_error, "regression", {}
@@ -156,6 +173,10 @@ ALIASES: dict[str, str] = {
     "l1_loss": "absolute_error",
     "binary_cross_entropy_with_logits": "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy_with_integer_labels": "softmax_cross_entropy",
+    "gce": "generalized_cross_entropy",
+    "categorical_generalized_cross_entropy": "generalized_cross_entropy",
+    "sce": "symmetric_cross_entropy",
+    "mae_prob": "mae_probabilities",
 }
 
 

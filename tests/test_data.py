@@ -348,10 +348,10 @@ def test_load_dispatches_and_ignores_noise_fields():
 
 def test_load_unknown_name_suggests_close_match():
     with pytest.raises(ValueError, match="'mnist1d'"):
-        data.load(_config(name="mnist"))
+        data.load(_config(name="mnist_1d"))
     with pytest.raises(ValueError, match="'digits'"):
         data.load(_config(name="digit"))
-    with pytest.raises(ValueError, match="synthetic, diabetes, digits, mnist1d"):
+    with pytest.raises(ValueError, match="synthetic, diabetes, digits, mnist1d, mnist"):
         data.load(_config(name="cifar10"))
     with pytest.raises(ValueError, match="no 'name'"):
         data.load(_config(n_train=3))

@@ -59,6 +59,7 @@ CLAIMS = {
     "claim7": "experiments.claims.claim7_l1_vs_l2_penalty",
     "claim8": "experiments.claims.claim8_blue_not_best",
     "claim9": "experiments.claims.claim9_mean_median_quantile",
+    "claim10": "experiments.claims.claim10_label_noise",
     "claim11": "experiments.claims.claim11_many_classes",
 }
 LEGACY = "legacy module (only run()): cannot be re-rendered; rerun it"

@@ -1,0 +1,121 @@
+"""Claim 10 (label noise: bounded losses vs cross-entropy): the rule on hand-made tables read
+back from CSV (the verdict flips when the numbers flip), the config, and one --quick compute."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs.claims import claim10_label_noise as claim10_config
+from experiments import grid
+from experiments.claims import classifier_runs
+from experiments.claims import claim10_label_noise as claim10
+from experiments.claims import claim_tables
+
+CELLS = [("digits", "none", 0.0), ("digits", "symmetric", 0.4), ("digits", "asymmetric", 0.4),
+         ("digits", "asymmetric", 0.6)]
+
+
+def _runs(bounded_gain: int, units: int = 5, n: int = 400, lrs=(0.001, 0.003, 0.01),
+          noisy_val_shift: float = 0.0) -> pd.DataFrame:
+    """Per cell and unit, CE right on a random 80% of n test examples; GCE right on
+    `bounded_gain` more at rates >= 0.4 (fewer where negative) and equal on clean labels; the
+    other bounded losses 30 worse. Each loss's middle lr is best on validation (others 20
+    examples worse), noisy validation accuracy = test accuracy - noisy_val_shift."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for (dataset, kind, rate), unit in itertools.product(CELLS, range(units)):
+        base = rng.random(n) < 0.8
+        for loss in claim10_config.LOSSES:
+            gained = {claim10.CE: 0, claim10.GCE: bounded_gain if rate else 0}.get(loss, -30)
+            correct = _shifted(base, rng, gained)
+            for lr in lrs:
+                c = correct if lr == lrs[1] else _shifted(correct, rng, -20)
+                rows.append({"dataset": dataset, "kind": kind, "rate": rate, "steps": 100,
+                             "loss": loss, "learning_rate": lr, "unit": unit,
+                             "val_acc_noisy": c.mean() - noisy_val_shift,
+                             "val_acc_clean": c.mean(), "train_acc_noisy": 0.9,
+                             "memorized": 0.5 if rate else np.nan, "test_accuracy": c.mean(),
+                             "diverged": False, "n_test": n,
+                             "test_correct": classifier_runs.encode_correct(c)})
+    return pd.DataFrame(rows)
+
+
+def _shifted(base: np.ndarray, rng, gained: int, churn: int = 3) -> np.ndarray:
+    out = base.copy()
+    right, wrong = rng.permutation(np.flatnonzero(base)), rng.permutation(np.flatnonzero(~base))
+    out[right[:churn + max(0, -gained)]] = False
+    out[wrong[:churn + max(0, gained)]] = True
+    return out
+
+
+def _judged(runs: pd.DataFrame, tmp_path):
+    tables = claim_tables.round_trip({"runs_per_unit": runs}, tmp_path / "claim10")
+    return claim10.judge(tables, tmp_path, quick=True)
+
+
+def test_verdict_follows_the_numbers(tmp_path):
+    better = _judged(_runs(bounded_gain=40), tmp_path / "a")
+    assert better.verdict == "supported"
+    table = better.tables["comparison"]
+    counted = table[(table["selection"] == "noisy") & table["counted"]]
+    # Counted: symmetric 0.4 and asymmetric 0.4; asymmetric 0.6 (the flip is the majority
+    # label) and the clean cell are reported, not counted.
+    assert sorted(zip(counted["kind"], counted["rate"], strict=True)) == [
+        ("asymmetric", 0.4), ("symmetric", 0.4)]
+    assert (counted["best_bounded"] == "GCE").all()
+    headline = better.key_numbers["best_bounded_minus_ce"]
+    assert headline.estimate == pytest.approx(10, abs=0.5) and headline.low > 0  # points
+    assert "use a bounded loss" in better.takeaway
+    worse = _judged(_runs(bounded_gain=-40), tmp_path / "b")
+    assert worse.verdict == "refuted" and worse.key_numbers["best_bounded_minus_ce"].high < 0
+    assert "keep cross-entropy" in worse.takeaway
+    same = _judged(_runs(bounded_gain=0), tmp_path / "c")
+    assert same.verdict == "refuted"
+
+
+def test_selection_reads_validation_and_flags_grid_edges(tmp_path):
+    section = _judged(_runs(bounded_gain=40, lrs=(0.001, 0.003)), tmp_path)
+    best = section.tables["best_lr"]
+    assert set(best["lr"]) == {0.003} and best["lr_at_grid_edge"].all()
+    assert set(best["selection"]) == {"noisy", "clean"}
+    interior = _judged(_runs(bounded_gain=40), tmp_path / "i").tables["best_lr"]
+    assert not interior["lr_at_grid_edge"].any()
+
+
+def test_section_fields(tmp_path):
+    section = _judged(_runs(bounded_gain=40), tmp_path)
+    assert section.kind == "empirical" and section.part == "loss"
+    assert section.headline in section.key_numbers and section.headline in section.units
+    assert section.guide and "noisy validation" in section.guide[0].choice
+    assert (tmp_path / "claim10" / "accuracy_vs_noise.png").exists()
+    drops = section.tables["drop_from_clean"]
+    assert set(drops["rate"]) == {0.4, 0.6}
+
+
+def test_config_sizes_expand_and_reject_unknown():
+    for size in claim10_config.SIZES:
+        assert sum(len(g.runs) for g in grid.expand(claim10_config.get_config(size))) > 0
+    with pytest.raises(ValueError, match="'huge'"):
+        claim10_config.get_config("huge")
+
+
+@pytest.mark.slow
+def test_quick_compute_end_to_end(tmp_path):
+    tables = claim10.compute(tmp_path, quick=True)
+    runs = tables["runs_per_unit"]
+    config = claim10_config.get_config("quick")
+    rates = claim10_config.NOISE_RATES["quick"]
+    cells = 1 + 2 * (len(rates) - 1)  # the clean cell once, each kind at each nonzero rate
+    assert len(runs) == (cells * len(claim10_config.LOSSES) * len(config.sweep.learning_rate)
+                         * len(config.sweep.seed))
+    noisy = runs[runs["rate"] > 0]
+    # Validation labels are flipped: clean and noisy validation accuracy differ.
+    assert (noisy["val_acc_clean"] != noisy["val_acc_noisy"]).any()
+    assert runs[runs["rate"] == 0]["memorized"].isna().all()
+    section = claim10.judge(claim_tables.round_trip(tables, tmp_path / "claim10"), tmp_path,
+                            quick=True)
+    assert section.verdict in ("supported", "qualified", "refuted")
