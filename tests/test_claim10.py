@@ -11,9 +11,8 @@ import pytest
 
 from configs.claims import claim10_label_noise as claim10_config
 from experiments import grid
-from experiments.claims import classifier_runs
 from experiments.claims import claim10_label_noise as claim10
-from experiments.claims import claim_tables
+from experiments.claims import claim_tables, classifier_runs
 
 CELLS = [("digits", "none", 0.0), ("digits", "symmetric", 0.4), ("digits", "asymmetric", 0.4),
          ("digits", "asymmetric", 0.6)]
