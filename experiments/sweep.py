@@ -35,6 +35,7 @@ from experiments import (
     checkpoints,
     config_schema,
     console,
+    density_table,
     devices,
     distribution,
     oracles,
@@ -550,7 +551,8 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
             result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
         events.write_chunk(chunk.key, runs_df, curves_df)  # before the tables: see its module
-        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df)
+        density = density_table.chunk_tables(chunk.runs, result.metrics, steps)
+        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df, density)
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
@@ -600,6 +602,7 @@ def finish(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
         for name, path in plotted.items():
             paths[f"plot:{name}"] = path
+    paths.update(density_table.outputs(workdir, runs_df, plot=config.plots))
     summary = plots.end_of_run_summary(runs_df, workdir, paths)
     logging.info("summary:\n%s", "\n".join(summary))
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)
