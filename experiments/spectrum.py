@@ -19,6 +19,13 @@ uses), inside the compiled, vmapped program.
   adam_preconditioner  P's diagonal from optax's scale_by_adam state.
   gradient_noise_scale B_simple = tr(Σ)/|G|² (McCandlish et al. 2018) from the per-example
                        gradients of the evaluation batch.
+  slq_quadrature, broadened_density
+                       the spectral density (1/n)·Σᵢ δ(t − λᵢ) by stochastic Lanczos quadrature
+                       (Ubaru, Chen & Saad 2017): each Rademacher probe's m Lanczos steps give
+                       the Gauss quadrature (nodes θₖ, weights wₖ) of zᵀg(H)z/n, exact for
+                       polynomials g of degree ≤ 2m − 1; their mean, smoothed by a Gaussian on an
+                       eigenvalue grid (Ghorbani, Krishnan & Xiao 2019; PyHessian), integrates
+                       to 1. With config.spectrum_density (experiments.density_table).
 """
 
 from __future__ import annotations
@@ -125,10 +132,6 @@ def top_eigenvalues(f: Callable, params, v0, k: int, steps: int) -> jax.Array:
     return jnp.pad(ritz, (0, k - ritz.shape[0]), constant_values=jnp.nan)  # NaN past dim(θ)
 
 
-def _tridiagonal_parts(tridiagonal: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return jnp.diag(tridiagonal), jnp.diag(tridiagonal, 1)
-
-
 def gauss_quadrature(tridiagonal: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(nodes, weights) of the Gauss quadrature of a Lanczos tridiagonal T from a unit start
     vector q: the eigenvalues θₖ of T (ascending) and wₖ = (e₁ᵀuₖ)², so that Σₖ wₖ g(θₖ)
@@ -144,7 +147,7 @@ def gauss_quadrature(tridiagonal: jax.Array) -> tuple[jax.Array, jax.Array]:
     After a breakdown (βⱼ = 0 and zeros below: lanczos_tridiagonal's exhausted Krylov space) the
     zero rows are not part of the quadrature: they get weight 0 and node NaN.
     """
-    alphas, betas = _tridiagonal_parts(tridiagonal)
+    alphas, betas = jnp.diag(tridiagonal), jnp.diag(tridiagonal, 1)
     m = alphas.shape[0]
     live = 1 + jnp.sum(betas != 0)  # rows of the explored Krylov space
     alive = jnp.arange(m) < live
@@ -153,7 +156,7 @@ def gauss_quadrature(tridiagonal: jax.Array) -> tuple[jax.Array, jax.Array]:
     bottom = jnp.min(jnp.where(alive, alphas - radius, jnp.inf))
     # The dead rows (decoupled: β = 0 between them) sit above every live eigenvalue, so the
     # live ones are the first `live` in ascending order.
-    alphas = jnp.where(alive, alphas, top + (top - bottom) + 1.0)
+    alphas = jnp.where(alive, alphas, top + (top - bottom) + jnp.abs(top) + 1.0)
     tridiagonal = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
     nodes = tridiagonal_eigenvalues(tridiagonal, jnp.arange(m))
     floor = jnp.finfo(alphas.dtype).eps * jnp.maximum(jnp.max(jnp.abs(tridiagonal)), 1e-30)

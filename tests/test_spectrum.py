@@ -98,11 +98,12 @@ def test_adam_threshold_and_preconditioner():
 
 def test_spectrum_inside_a_sweep(tmp_path):
     """The engine's own objective: top-5 and trace on the evaluation batch at each measurement,
-    constant for a quadratic; preconditioned sharpness for Adam against 38/lr."""
+    constant for a quadratic; the density table (next test)."""
     config = _linear_config(
         dataset__dim=8, dataset__n_train=256, penalty_strength=0.3, penalty_mask="all"
     )
     config.spectrum_every = 50
+    config.spectrum_density = True
     config.sharpness_batch = 256
     config.learning_rate = 0.05
     _, z = _design(config)
@@ -118,6 +119,29 @@ def test_spectrum_inside_a_sweep(tmp_path):
     noise = curves["gradient_noise_scale"].to_numpy()
     assert (np.isfinite(noise) & (noise > 0)).all()
     assert result.runs["gradient_noise_scale_final"].iloc[0] == pytest.approx(noise[-1])
+    _check_density_table(result, np.linalg.eigvalsh(h), config, [0, 50, 100, 150, 200])
+
+
+def _check_density_table(result, eigenvalues, config, steps):
+    """spectrum_density.csv: per measurement a grid whose density integrates to 1 and covers
+    the closed-form Hessian's extreme eigenvalues (constant: a quadratic); verified by its
+    chunk's manifest; a plot per group."""
+    workdir = result.workdir
+    table = pd.read_csv(result.paths["spectrum_density"])
+    assert list(table.columns) == ["run_id", "step", "eigenvalue", "density"]
+    measured = table.groupby(["run_id", "step"], sort=True)
+    assert list(measured.groups) == [(0, s) for s in steps]
+    for _, rows in measured:
+        assert len(rows) == config.density_grid
+        grid, density = rows["eigenvalue"].to_numpy(), rows["density"].to_numpy()
+        assert _trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
+        assert grid[0] <= eigenvalues[0] and grid[-1] >= eigenvalues[-1]
+    assert "spectrum_density" not in result.curves  # three axes: its own table, not a curve
+    paths = density_table.outputs(workdir, result.runs, plot=True)
+    assert paths["plot:spectrum_density_g0"].stat().st_size > 0
+    chunk = workdir / "chunks" / "g000-c00000.spectrum_density.csv"
+    chunk.write_text(chunk.read_text()[:-10])  # truncated: the chunk no longer verifies
+    assert not result_files.chunk_done(workdir, 0, 0)
 
 
 def test_adam_preconditioned_sharpness_inside_a_sweep(tmp_path):
@@ -201,30 +225,38 @@ def _trapezoid(y, x):
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2)
 
 
-@pytest.mark.parametrize("size", [5, 20, 40])
-def test_gauss_quadrature_matches_eigh(size):
-    """Nodes and weights (e₁ᵀuₖ)² against numpy's float64 eigh on random tridiagonals, whose
-    eigenvectors are localized (weights down to 1e-26): reading the weights off the residue of
-    e₁ᵀ(T − θI)⁻¹e₁ returned ~1 for those."""
-    rng = np.random.default_rng(size)
-    alphas, betas = rng.normal(size=size), np.abs(rng.normal(size=size - 1))
-    t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-    nodes, weights = jax.jit(spectrum.gauss_quadrature)(jnp.asarray(t, jnp.float32))
-    values, vectors = np.linalg.eigh(t)
-    np.testing.assert_allclose(nodes, values, atol=1e-6 * np.abs(values).max())
-    np.testing.assert_allclose(weights, vectors[0] ** 2, atol=1e-6)
-    assert float(jnp.sum(weights)) == pytest.approx(1.0, abs=1e-6)
+def test_gauss_quadrature_matches_eigh():
+    """Nodes and weights (e₁ᵀuₖ)² against numpy's float64 eigh on random 30×30 tridiagonals,
+    whose eigenvectors are localized (weights down to ~1e-25): reading the weights off the
+    residue of e₁ᵀ(T − θI)⁻¹e₁ returned ~1 for those."""
+    rng = np.random.default_rng(0)
+    matrices = []
+    for _ in range(4):
+        alphas, betas = rng.normal(size=30), np.abs(rng.normal(size=29))
+        matrices.append(np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1))
+    nodes, weights = jax.jit(jax.vmap(spectrum.gauss_quadrature))(
+        jnp.asarray(np.stack(matrices), jnp.float32)
+    )
+    for t, node, weight in zip(matrices, nodes, weights, strict=True):
+        values, vectors = np.linalg.eigh(t)
+        np.testing.assert_allclose(node, values, atol=1e-6 * np.abs(values).max())
+        np.testing.assert_allclose(weight, vectors[0] ** 2, atol=1e-6)
+        assert float(jnp.sum(weight)) == pytest.approx(1.0, abs=1e-6)
+        assert weight.min() < 1e-12  # the localized eigenvectors are there
 
 
 def test_density_of_a_point_spectrum_with_an_exhausted_krylov_space():
     """H = diag(3, 3, 1, 1): every Rademacher probe puts weight exactly ½ on each eigenvalue;
     the Lanczos steps past the Krylov space's dimension 2 are no nodes (NaN, weight 0)."""
     f = lambda t: 0.5 * jnp.sum(jnp.array([3.0, 3.0, 1.0, 1.0]) * t**2)
-    nodes, weights = spectrum.slq_quadrature(f, jnp.zeros(4), jax.random.key(0), 3, 4)
+    nodes, weights = jax.jit(lambda t: spectrum.slq_quadrature(f, t, jax.random.key(0), 3, 4))(
+        jnp.zeros(4)
+    )
     np.testing.assert_allclose(nodes[:, :2], [[1.0, 3.0]] * 3, rtol=1e-6)
     assert np.isnan(nodes[:, 2:]).all() and (weights[:, 2:] == 0).all()
     np.testing.assert_allclose(weights[:, :2], 0.5, rtol=1e-6)
-    grid, density = (np.asarray(a) for a in spectrum.broadened_density(nodes, weights, 101, 0.02))
+    density_of = jax.jit(spectrum.broadened_density, static_argnums=(2, 3))
+    grid, density = (np.asarray(a) for a in density_of(nodes, weights, 101, 0.02))
     upper = grid > 2.0
     assert _trapezoid(density[upper], grid[upper]) == pytest.approx(0.5, abs=1e-4)
 
@@ -262,31 +294,3 @@ def test_slq_density_on_a_linear_model(dim):
     mean = _trapezoid(grid * density, grid)
     assert mean == pytest.approx(float(spectrum.slq_estimate(nodes, weights, lambda x: x)),
                                  rel=1e-3)
-
-
-def test_density_table_inside_a_sweep(tmp_path):
-    """spectrum_density.csv: per run and measurement a grid whose density integrates to 1 and
-    covers the closed-form Hessian's extreme eigenvalues (constant: a quadratic); verified by
-    its chunk's manifest; a plot per group."""
-    config = _linear_config(dataset__dim=8, dataset__n_train=256, sweep__seed=(0, 1))
-    config.spectrum_every = 100
-    config.spectrum_density = True
-    config.sharpness_batch = 256
-    _, z = _design(config)
-    eigenvalues = np.linalg.eigvalsh(_hessian(z, 0.0))
-    result = sweep.run_sweep(config, tmp_path)
-    table = pd.read_csv(tmp_path / "spectrum_density.csv")
-    assert list(table.columns) == ["run_id", "step", "eigenvalue", "density"]
-    measured = table.groupby(["run_id", "step"], sort=True)
-    assert list(measured.groups) == [(r, s) for r in (0, 1) for s in (0, 100, 200)]
-    for _, rows in measured:
-        assert len(rows) == config.density_grid
-        grid, density = rows["eigenvalue"].to_numpy(), rows["density"].to_numpy()
-        assert _trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
-        assert grid[0] <= eigenvalues[0] and grid[-1] >= eigenvalues[-1]
-    assert "spectrum_density" not in result.curves  # three axes: its own table, not a curve
-    chunk = tmp_path / "chunks" / "g000-c00000.spectrum_density.csv"
-    chunk.write_text(chunk.read_text()[:-10])  # truncated: the chunk no longer verifies
-    assert not result_files.chunk_done(tmp_path, 0, 0)
-    paths = density_table.outputs(tmp_path, result.runs, plot=True)
-    assert paths["plot:spectrum_density_g0"].stat().st_size > 0
