@@ -29,6 +29,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -200,8 +201,11 @@ def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] |
         return None, "it was written by a different sweep (identity differs from config.json)"
     contents = {}
     listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
-    extra = [workdir / CHUNK_DIR / name for name in listed if name not in {p.name for p in paths}]
-    for path in (*paths, *extra):
+    extra = [name for name in listed if name not in {p.name for p in paths}]
+    stem = chunk_name(group_id, chunk_id) + "."
+    if any(not re.fullmatch(re.escape(stem) + r"\w+\.csv", name) for name in extra):
+        return None, "its manifest lists a file that is not one of its tables"
+    for path in (*paths, *(workdir / CHUNK_DIR / name for name in extra)):
         try:
             data = path.read_bytes()
         except OSError:
