@@ -194,7 +194,7 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     # Rademacher probes, lanczos_steps Lanczos steps each, Gaussian-broadened (σ = density_sigma ×
     # the Ritz values' range) on density_grid eigenvalues: the table spectrum_density.csv.
     c.spectrum_density = False  # SLQ spectral density every spectrum_every steps
-    c.density_probes = 4  # Rademacher probes (independent Lanczos runs) for the density
+    c.density_probes = 2  # Rademacher probes (Lanczos runs beside the top-k's) for the density
     c.density_grid = 101  # eigenvalue grid points of the density
     c.density_sigma = 0.02  # Gaussian width, a fraction of the Ritz values' range
     c.spike_tolerance = 0.1  # a spike: objective > (1 + τ) × its running EMA

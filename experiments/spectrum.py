@@ -126,9 +126,13 @@ def top_eigenvalues(f: Callable, params, v0, k: int, steps: int) -> jax.Array:
     (capped at dim(θ)) from the pytree v0; NaN for those past dim(θ)."""
     matvec, flat = _flat_hvp(f, params)
     start = ravel_pytree(v0)[0]
-    steps = min(steps, flat.shape[0])
+    return _top_ritz_values(lanczos_tridiagonal(matvec, start, min(steps, flat.shape[0])), k)
+
+
+def _top_ritz_values(tridiagonal: jax.Array, k: int) -> jax.Array:
+    steps = tridiagonal.shape[0]
     top = jnp.arange(steps - 1, max(steps - k, 0) - 1, -1)
-    ritz = tridiagonal_eigenvalues(lanczos_tridiagonal(matvec, start, steps), top)
+    ritz = tridiagonal_eigenvalues(tridiagonal, top)
     return jnp.pad(ritz, (0, k - ritz.shape[0]), constant_values=jnp.nan)  # NaN past dim(θ)
 
 
@@ -195,10 +199,21 @@ def slq_quadrature(
     """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017): (probes, m) nodes and weights of
     `steps` Lanczos steps (capped at dim(θ)) from each of `probes` Rademacher vectors drawn from
     key, so that mean over probes of Σₖ wₖ g(θₖ) estimates tr(g(H))/dim(θ) (slq_estimate)."""
+    return _slq_and_top(f, params, key, probes, steps, None, 0)[0]
+
+
+def _slq_and_top(f: Callable, params, key, probes: int, steps: int, v0, k: int):
+    """((nodes, weights) of slq_quadrature, and with v0 the top_eigenvalues from v0): every
+    Lanczos run in one vmapped loop, so the measurement compiles one Hessian-vector product
+    for both and runs its steps side by side."""
     matvec, flat = _flat_hvp(f, params)
+    starts = jax.random.rademacher(key, (probes, flat.shape[0]), flat.dtype)
+    if v0 is not None:
+        starts = jnp.concatenate([starts, ravel_pytree(v0)[0][None].astype(flat.dtype)])
     steps = min(steps, flat.shape[0])
-    z = jax.random.rademacher(key, (probes, flat.shape[0]), flat.dtype)
-    return jax.vmap(lambda v: gauss_quadrature(lanczos_tridiagonal(matvec, v, steps)))(z)
+    tridiagonals = jax.vmap(lambda v: lanczos_tridiagonal(matvec, v, steps))(starts)
+    quadrature = jax.vmap(gauss_quadrature)(tridiagonals[:probes])
+    return quadrature, (_top_ritz_values(tridiagonals[probes], k) if v0 is not None else None)
 
 
 def slq_estimate(nodes: jax.Array, weights: jax.Array, g: Callable) -> jax.Array:
@@ -298,18 +313,20 @@ def measure(
     and, for adam/adamw, preconditioned_sharpness. f: the objective on the evaluation batch;
     per_example(params, x, y): its term for one example of batch = (x, y) (penalty included);
     v0: the run's fixed Lanczos start (a pytree like params)."""
-    steps = int(config.lanczos_steps)
-    top = top_eigenvalues(f, params, v0, int(config.spectrum_k), steps)
-    out = dict(zip(eigenvalue_names(config), top, strict=True))
-    out["hessian_trace"] = hutchinson_trace(f, params, key, int(config.hutchinson_probes))
-    out["gradient_noise_scale"] = gradient_noise_scale(per_example, params, *batch)
-    if config.spectrum_density:
-        nodes, weights = slq_quadrature(
-            f, params, jax.random.fold_in(key, 1), int(config.density_probes), steps
+    steps, k = int(config.lanczos_steps), int(config.spectrum_k)
+    out = {}
+    if config.spectrum_density:  # the top-k's Lanczos run beside the probes'
+        (nodes, weights), top = _slq_and_top(
+            f, params, jax.random.fold_in(key, 1), int(config.density_probes), steps, v0, k
         )
         out[DENSITY_GRID], out[DENSITY] = broadened_density(
             nodes, weights, int(config.density_grid), float(config.density_sigma)
         )
+    else:
+        top = top_eigenvalues(f, params, v0, k, steps)
+    out.update(zip(eigenvalue_names(config), top, strict=True))
+    out["hessian_trace"] = hutchinson_trace(f, params, key, int(config.hutchinson_probes))
+    out["gradient_noise_scale"] = gradient_noise_scale(per_example, params, *batch)
     if is_adaptive(config):
         precondition = adam_preconditioner(opt_state, float(config.b2), float(config.eps))
         out["preconditioned_sharpness"] = preconditioned_top_eigenvalue(
