@@ -83,6 +83,6 @@ def group_figure(rows: pd.DataFrame) -> Figure:
         ax.set_xlabel("Hessian eigenvalue")
         ax.set_title(f"step {int(step)}")
     axes[0].set_ylabel("density (SLQ, Gaussian-broadened)")
-    if labelled:
-        axes[-1].legend(fontsize=7)
+    if labelled:  # beside the panels: inside, it hides the outliers' bumps
+        fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     return fig
