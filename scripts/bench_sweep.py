@@ -8,8 +8,9 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --noanchor --profile [--config=configs/default.py]
                                                  # compile / execute / host per group
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
-  python scripts/bench_sweep.py --diagnostics    # + the anchor's Hessian spectrum vs power
-                                                 #   iteration; default sweep diagnostics on/off
+  python scripts/bench_sweep.py --diagnostics    # + the anchor's Hessian spectrum and density vs
+                                                 #   power iteration; default sweep diagnostics
+                                                 #   on/off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
   python scripts/bench_sweep.py --noanchor --opt_levels   # compile / execute by XLA opt level
   python scripts/bench_sweep.py --noanchor --devices=4     # whole chunks per device vs split
@@ -917,7 +918,7 @@ def device_section(base_config) -> None:
 SPECTRUM_VARIANTS = {
     # name -> (sharpness_every, spectrum_every, spectrum_density): today's power iteration (20
     # iterations), the spectrum (top-5 by 20 Lanczos steps, 64 Hutchinson probes, Adam's
-    # preconditioned sharpness) instead of it, both, and the spectrum with the SLQ density (4
+    # preconditioned sharpness) instead of it, both, and the spectrum with the SLQ density (2
     # probes × 20 Lanczos steps, 101 grid points); every 100 steps, as configs/default.py's
     # sharpness.
     "power": (100, 0, False),
