@@ -199,6 +199,13 @@ def base_config(imports: Sequence[str] = ()) -> config_dict.ConfigDict:
     c.spectrum_k = 5  # top Hessian eigenvalues reported (Lanczos)
     c.lanczos_steps = 20  # Lanczos steps per estimate (capped at the parameter count)
     c.hutchinson_probes = 64  # Rademacher probes for the Hutchinson trace
+    # The spectral density by stochastic Lanczos quadrature at the same cadence: density_probes
+    # Rademacher probes, lanczos_steps Lanczos steps each, Gaussian-broadened (σ = density_sigma ×
+    # the Ritz values' range) on density_grid eigenvalues: the table spectrum_density.csv.
+    c.spectrum_density = False  # SLQ spectral density every spectrum_every steps
+    c.density_probes = 2  # Rademacher probes (Lanczos runs beside the top-k's) for the density
+    c.density_grid = 101  # eigenvalue grid points of the density
+    c.density_sigma = 0.02  # Gaussian width, a fraction of the Ritz values' range
     c.spike_tolerance = 0.1  # a spike: objective > (1 + τ) × its running EMA
     c.spike_ema = 0.9  # decay of that EMA (per logged step)
     c.target_loss = -1.0  # steps_to_target: first logged step with objective <= target (< 0: off)

@@ -30,6 +30,7 @@ from ml_collections import config_dict
 from experiments import (
     checkpoints,
     console,
+    density_table,
     devices,
     oracles,
     parts,
@@ -518,7 +519,8 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
             config, result.program, chunk.runs, result.metrics, steps, result.oracle_columns()
         )
         events.write_chunk(chunk.key, runs_df, curves_df)  # before the tables: see its module
-        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df)
+        density = density_table.chunk_tables(chunk.runs, result.metrics, steps)
+        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df, density)
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
@@ -568,6 +570,7 @@ def assemble(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
         for name, path in plotted.items():
             paths[f"plot:{name}"] = path
+    paths.update(density_table.outputs(workdir, runs_df, plot=config.plots))
     summary = plots.end_of_run_summary(runs_df, workdir, paths)
     logging.info("summary:\n%s", "\n".join(summary))
     return SweepResult(runs_df, curves_df, workdir, 0, paths, groups_df)

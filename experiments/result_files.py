@@ -4,11 +4,13 @@ Layout of a workdir:
   config.json                 resolved config, grid, versions, git commit, platform (see provenance)
   chunks/g<G>-c<C>.runs.csv   one row per run of that chunk (written when the chunk finishes)
   chunks/g<G>-c<C>.curves.csv one row per run per logged step
-  chunks/g<G>-c<C>.manifest.json  written last: sha256 of the sweep identity and of both files;
+  chunks/g<G>-c<C>.<name>.csv  a chunk's extra tables (spectrum_density: experiments.density_table)
+  chunks/g<G>-c<C>.manifest.json  written last: sha256 of the sweep identity and of every file;
                               a chunk is used only when it verifies (else logged and recomputed)
   parts/part-<i>-of-<n>.json  a sweep run in parts (shards, processes): where each part ran; merged
                               into config.json by whoever assembles (see experiments.parts)
   runs.csv, curves.csv        all chunks, sorted by run_id (then step): `pandas.read_csv(path)`
+  <name>.csv                  an extra table of all chunks, in run_id order (spectrum_density.csv)
   groups.csv                  per group of runs over seeds and lrs (experiments.stability)
   tb/<run name>/              TensorBoard events, one directory per sweep member
   plots/*.png
@@ -27,9 +29,11 @@ import io
 import json
 import os
 import pathlib
+import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -162,18 +166,24 @@ def workdir_identity(workdir: pathlib.Path) -> str:
     return _identity_cache[key]
 
 
-def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.DataFrame) -> None:
-    """Curves, runs, then the manifest (identity + sha256 of each): done once it verifies."""
+def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.DataFrame,
+                extra: Mapping[str, pd.DataFrame] = MappingProxyType({})) -> None:
+    """Curves, runs, the `extra` tables (name -> table, as chunks/g<G>-c<C>.<name>.csv), then
+    the manifest (identity + sha256 of each): done once it verifies."""
     workdir = pathlib.Path(workdir)
     manifest = manifest_path(workdir, group_id, chunk_id)
     manifest.unlink(missing_ok=True)  # never "done" while its files are being replaced
     runs_path, curves_path = chunk_paths(workdir, group_id, chunk_id)
+    stem = workdir / CHUNK_DIR / chunk_name(group_id, chunk_id)
+    extra_paths = {stem.with_suffix(f".{name}.csv"): table for name, table in extra.items()}
     write_csv(curves_path, curves)
     write_csv(runs_path, runs)
+    for path, table in extra_paths.items():
+        write_csv(path, table)
     write_json(manifest, {
         "identity": workdir_identity(workdir),
         "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                  for p in (runs_path, curves_path)},
+                  for p in (runs_path, curves_path, *extra_paths)},
     })
 
 
@@ -190,7 +200,12 @@ def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] |
     if not isinstance(manifest, dict) or manifest.get("identity") != workdir_identity(workdir):
         return None, "it was written by a different sweep (identity differs from config.json)"
     contents = {}
-    for path in paths:
+    listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    extra = [name for name in listed if name not in {p.name for p in paths}]
+    stem = chunk_name(group_id, chunk_id) + "."
+    if any(not re.fullmatch(re.escape(stem) + r"\w+\.csv", name) for name in extra):
+        return None, "its manifest lists a file that is not one of its tables"
+    for path in (*paths, *(workdir / CHUNK_DIR / name for name in extra)):
         try:
             data = path.read_bytes()
         except OSError:
@@ -225,8 +240,15 @@ def verified_tables(workdir, *, skip_unverified: bool = False) -> tuple[pd.DataF
     """(runs, curves) of every chunk in `workdir`, read from the very bytes verified against its
     manifest, sorted by run_id (and step). A chunk that doesn't verify raises ChunkError naming
     it, or with `skip_unverified` is left out with a warning naming it. Writes nothing."""
+    runs, curves, _ = _verified_chunks(workdir, skip_unverified)
+    return runs, curves
+
+
+def _verified_chunks(workdir, skip_unverified: bool = False
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """verified_tables, and the extra tables (name -> every chunk's rows, by run_id)."""
     workdir = pathlib.Path(workdir)
-    parts = []
+    parts, extra = [], {}
     for key in _chunk_keys(workdir):
         contents, why = _verified(workdir, *key)
         if contents is None and skip_unverified:
@@ -235,15 +257,21 @@ def verified_tables(workdir, *, skip_unverified: bool = False) -> tuple[pd.DataF
         if contents is None:
             raise ChunkError(f"chunk {chunk_paths(workdir, *key)[0].name} in {workdir}: {why}; "
                              "rerun the same command to recompute it")
-        parts.append([pd.read_csv(io.BytesIO(contents[p.name]))
+        parts.append([pd.read_csv(io.BytesIO(contents.pop(p.name)))
                       for p in chunk_paths(workdir, *key)])
+        stem = chunk_name(*key) + "."
+        for name, data in contents.items():  # the extra tables: <stem><name>.csv
+            table = pd.read_csv(io.BytesIO(data))
+            extra.setdefault(name[len(stem):-len(".csv")], []).append(table)
     if not parts:
         raise FileNotFoundError(f"no verified chunk tables in {workdir / CHUNK_DIR}")
     runs = pd.concat([r for r, _ in parts], ignore_index=True)
     curves = pd.concat([c for _, c in parts], ignore_index=True)
     runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
     curves = curves.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
-    return runs, curves
+    extra = {name: pd.concat(frames, ignore_index=True).sort_values("run_id", kind="stable")
+             .reset_index(drop=True) for name, frames in extra.items()}
+    return runs, curves, extra
 
 
 def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -251,9 +279,12 @@ def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Every chunk is verified against its manifest first (ChunkError naming the first that
     doesn't), and read from the very bytes verified; the tables are replaced only after that.
+    The chunks' extra tables (write_chunk's `extra`) become <name>.csv.
     """
     workdir = pathlib.Path(workdir)
-    runs, curves = verified_tables(workdir)
+    runs, curves, extra = _verified_chunks(workdir)
+    for name, table in extra.items():
+        write_csv(workdir / f"{name}.csv", table)
     write_csv(workdir / CURVES_TABLE, curves)
     write_csv(workdir / RUNS_TABLE, runs)
     return runs, curves

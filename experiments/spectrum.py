@@ -19,6 +19,13 @@ uses), inside the compiled, vmapped program.
   adam_preconditioner  P's diagonal from optax's scale_by_adam state.
   gradient_noise_scale B_simple = tr(Σ)/|G|² (McCandlish et al. 2018) from the per-example
                        gradients of the evaluation batch.
+  slq_quadrature, broadened_density
+                       the spectral density (1/n)·Σᵢ δ(t − λᵢ) by stochastic Lanczos quadrature
+                       (Ubaru, Chen & Saad 2017): each Rademacher probe's m Lanczos steps give
+                       the Gauss quadrature (nodes θₖ, weights wₖ) of zᵀg(H)z/n, exact for
+                       polynomials g of degree ≤ 2m − 1; their mean, smoothed by a Gaussian on an
+                       eigenvalue grid (Ghorbani, Krishnan & Xiao 2019; PyHessian), integrates
+                       to 1. With config.spectrum_density (experiments.density_table).
 """
 
 from __future__ import annotations
@@ -119,10 +126,123 @@ def top_eigenvalues(f: Callable, params, v0, k: int, steps: int) -> jax.Array:
     (capped at dim(θ)) from the pytree v0; NaN for those past dim(θ)."""
     matvec, flat = _flat_hvp(f, params)
     start = ravel_pytree(v0)[0]
-    steps = min(steps, flat.shape[0])
+    return _top_ritz_values(lanczos_tridiagonal(matvec, start, min(steps, flat.shape[0])), k)
+
+
+def _top_ritz_values(tridiagonal: jax.Array, k: int) -> jax.Array:
+    steps = tridiagonal.shape[0]
     top = jnp.arange(steps - 1, max(steps - k, 0) - 1, -1)
-    ritz = tridiagonal_eigenvalues(lanczos_tridiagonal(matvec, start, steps), top)
+    ritz = tridiagonal_eigenvalues(tridiagonal, top)
     return jnp.pad(ritz, (0, k - ritz.shape[0]), constant_values=jnp.nan)  # NaN past dim(θ)
+
+
+def gauss_quadrature(tridiagonal: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(nodes, weights) of the Gauss quadrature of a Lanczos tridiagonal T from a unit start
+    vector q: the eigenvalues θₖ of T (ascending) and wₖ = (e₁ᵀuₖ)², so that Σₖ wₖ g(θₖ)
+    approximates qᵀg(H)q (Golub & Meurant, *Matrices, Moments and Quadrature*, ch. 6).
+
+    θₖ by bisection (tridiagonal_eigenvalues); uₖ without LAPACK (a custom call, see there) by
+    the twisted factorization of T − θₖI (Dhillon & Parlett 2004, "Multiple representations to
+    compute orthogonal eigenvectors", §3): the top-down pivots d⁺ and bottom-up pivots d⁻ give
+    γⱼ = d⁺ⱼ + d⁻ⱼ − (αⱼ − θ); with x_r = 1 at r = argmin |γⱼ| (where uₖ is large), xⱼ =
+    −βⱼxⱼ₊₁/d⁺ⱼ above r and xⱼ₊₁ = −βⱼxⱼ/d⁻ⱼ₊₁ below, and wₖ = x₁²/‖x‖². Reading wₖ off
+    e₁ᵀ(T − θI)⁻¹e₁ instead (its residue) returns ~1 for eigenvectors localized away from e₁
+    (true weight ~1e-20): θₖ is then within rounding of an eigenvalue of T[1:, 1:].
+    After a breakdown (βⱼ = 0 and zeros below: lanczos_tridiagonal's exhausted Krylov space) the
+    zero rows are not part of the quadrature: they get weight 0 and node NaN.
+    """
+    alphas, betas = jnp.diag(tridiagonal), jnp.diag(tridiagonal, 1)
+    m = alphas.shape[0]
+    live = 1 + jnp.sum(betas != 0)  # rows of the explored Krylov space
+    alive = jnp.arange(m) < live
+    radius = jnp.abs(jnp.pad(betas, (1, 0))) + jnp.abs(jnp.pad(betas, (0, 1)))
+    top = jnp.max(jnp.where(alive, alphas + radius, -jnp.inf))
+    bottom = jnp.min(jnp.where(alive, alphas - radius, jnp.inf))
+    # The dead rows (decoupled: β = 0 between them) sit above every live eigenvalue, so the
+    # live ones are the first `live` in ascending order.
+    alphas = jnp.where(alive, alphas, top + (top - bottom) + jnp.abs(top) + 1.0)
+    tridiagonal = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
+    nodes = tridiagonal_eigenvalues(tridiagonal, jnp.arange(m))
+    floor = jnp.finfo(alphas.dtype).eps * jnp.maximum(jnp.max(jnp.abs(tridiagonal)), 1e-30)
+    beta2 = betas**2
+
+    def pivots(shift, diagonal, squares, reverse):
+        def step(d, ab):
+            d = ab[0] - shift - ab[1] / jnp.where(jnp.abs(d) < floor, floor, d)
+            return d, d
+
+        first = diagonal[-1 if reverse else 0] - shift
+        _, rest = jax.lax.scan(step, first, (diagonal[:-1], squares) if reverse
+                               else (diagonal[1:], squares), reverse=reverse)
+        out = jnp.concatenate([rest, first[None]] if reverse else [first[None], rest])
+        return jnp.where(jnp.abs(out) < floor, floor, out)
+
+    def weight(theta):
+        down = pivots(theta, alphas, beta2, False)  # d⁺: eliminating from the top
+        up = pivots(theta, alphas, beta2, True)  # d⁻: from the bottom
+        twist = jnp.argmin(jnp.abs(down + up - (alphas - theta)))
+        index = jnp.arange(m)
+        above = jnp.where(index[:-1] < twist, -betas / down[:-1], 1.0)  # xⱼ/xⱼ₊₁, j < r
+        below = jnp.where(index[1:] > twist, -betas / up[1:], 1.0)  # xⱼ₊₁/xⱼ, j ≥ r
+        x_above = jnp.cumprod(jnp.append(above, 1.0)[::-1])[::-1]
+        x_below = jnp.cumprod(jnp.insert(below, 0, 1.0))
+        x = jnp.where(index < twist, x_above, jnp.where(index > twist, x_below, 1.0))
+        return x[0] ** 2 / jnp.sum(x**2)
+
+    weights = jnp.where(alive, jax.vmap(weight)(nodes), 0.0)
+    return jnp.where(alive, nodes, jnp.nan), weights
+
+
+def slq_quadrature(
+    f: Callable, params, key: jax.Array, probes: int, steps: int
+) -> tuple[jax.Array, jax.Array]:
+    """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017): (probes, m) nodes and weights of
+    `steps` Lanczos steps (capped at dim(θ)) from each of `probes` Rademacher vectors drawn from
+    key, so that mean over probes of Σₖ wₖ g(θₖ) estimates tr(g(H))/dim(θ) (slq_estimate)."""
+    return _slq_and_top(f, params, key, probes, steps, None, 0)[0]
+
+
+def _slq_and_top(f: Callable, params, key, probes: int, steps: int, v0, k: int):
+    """((nodes, weights) of slq_quadrature, and with v0 the top_eigenvalues from v0): every
+    Lanczos run in one vmapped loop, so the measurement compiles one Hessian-vector product
+    for both and runs its steps side by side."""
+    matvec, flat = _flat_hvp(f, params)
+    starts = jax.random.rademacher(key, (probes, flat.shape[0]), flat.dtype)
+    if v0 is not None:
+        starts = jnp.concatenate([starts, ravel_pytree(v0)[0][None].astype(flat.dtype)])
+    steps = min(steps, flat.shape[0])
+    tridiagonals = jax.vmap(lambda v: lanczos_tridiagonal(matvec, v, steps))(starts)
+    quadrature = jax.vmap(gauss_quadrature)(tridiagonals[:probes])
+    return quadrature, (_top_ritz_values(tridiagonals[probes], k) if v0 is not None else None)
+
+
+def slq_estimate(nodes: jax.Array, weights: jax.Array, g: Callable) -> jax.Array:
+    """tr(g(H))/dim(θ) from slq_quadrature's nodes and weights (dead nodes have weight 0)."""
+    return jnp.mean(jnp.sum(weights * jnp.where(weights > 0, g(nodes), 0.0), axis=-1))
+
+
+def broadened_density(
+    nodes: jax.Array, weights: jax.Array, grid_size: int, sigma: float
+) -> tuple[jax.Array, jax.Array]:
+    """(eigenvalue grid, density): the SLQ spectral measure smoothed by a Gaussian,
+    φ(t) = mean over probes of Σₖ wₖ·N(t; θₖ, s²) (Ghorbani, Krishnan & Xiao 2019, eq. 4; as
+    PyHessian and google/spectral-density, but in the compiled program).
+
+    s = sigma × the nodes' range (at least 1e-3·max|θ|, so a point spectrum still resolves in
+    float32), and the grid spans the nodes ± 5s in grid_size points: the Gaussians' mass outside
+    it is < 6e-7 and the grid step is ≤ s for grid_size ≥ (1 + 10·sigma)/sigma + 1 (61 at
+    sigma = 0.02), where the trapezoid rule integrates φ to 1 within float32 rounding.
+    """
+    live = weights > 0
+    lo = jnp.min(jnp.where(live, nodes, jnp.inf))
+    hi = jnp.max(jnp.where(live, nodes, -jnp.inf))
+    width = jnp.maximum(hi - lo, 1e-3 * jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
+    s = sigma * jnp.maximum(width, 1e-30)
+    grid = jnp.linspace(lo - 5.0 * s, hi + 5.0 * s, grid_size, dtype=nodes.dtype)
+    gap = (grid[:, None, None] - jnp.where(live, nodes, 0.0)) / s
+    kernel = jnp.exp(-0.5 * gap**2) / (s * jnp.sqrt(2.0 * jnp.pi).astype(nodes.dtype))
+    density = jnp.mean(jnp.sum(weights * kernel, axis=-1), axis=-1)
+    return grid, density
 
 
 def hutchinson_trace(f: Callable, params, key: jax.Array, probes: int) -> jax.Array:
@@ -173,6 +293,11 @@ def adam_threshold(learning_rate, b1: float):
 # --- In a training run (experiments.training) ----------------------------------------------
 
 
+# The density's (density_grid,) arrays per measurement: metrics of three axes (runs, logged
+# steps, grid), which the curves table leaves out; experiments.density_table writes them.
+DENSITY_GRID, DENSITY = "spectrum_density_eigenvalue", "spectrum_density"
+
+
 def eigenvalue_names(config) -> list[str]:
     return [f"hessian_eig_{i}" for i in range(1, int(config.spectrum_k) + 1)]
 
@@ -188,9 +313,18 @@ def measure(
     and, for adam/adamw, preconditioned_sharpness. f: the objective on the evaluation batch;
     per_example(params, x, y): its term for one example of batch = (x, y) (penalty included);
     v0: the run's fixed Lanczos start (a pytree like params)."""
-    steps = int(config.lanczos_steps)
-    top = top_eigenvalues(f, params, v0, int(config.spectrum_k), steps)
-    out = dict(zip(eigenvalue_names(config), top, strict=True))
+    steps, k = int(config.lanczos_steps), int(config.spectrum_k)
+    out = {}
+    if config.spectrum_density:  # the top-k's Lanczos run beside the probes'
+        (nodes, weights), top = _slq_and_top(
+            f, params, jax.random.fold_in(key, 1), int(config.density_probes), steps, v0, k
+        )
+        out[DENSITY_GRID], out[DENSITY] = broadened_density(
+            nodes, weights, int(config.density_grid), float(config.density_sigma)
+        )
+    else:
+        top = top_eigenvalues(f, params, v0, k, steps)
+    out.update(zip(eigenvalue_names(config), top, strict=True))
     out["hessian_trace"] = hutchinson_trace(f, params, key, int(config.hutchinson_probes))
     out["gradient_noise_scale"] = gradient_noise_scale(per_example, params, *batch)
     if is_adaptive(config):
@@ -205,7 +339,11 @@ def not_measured(config) -> dict[str, jax.Array]:
     """NaN for every curve of `measure` (the blocks between measurements)."""
     names = [*eigenvalue_names(config), "hessian_trace", "gradient_noise_scale"]
     names += ["preconditioned_sharpness"] * is_adaptive(config)
-    return {name: jnp.float32(jnp.nan) for name in names}
+    out = {name: jnp.float32(jnp.nan) for name in names}
+    if config.spectrum_density:
+        grid = jnp.full((int(config.density_grid),), jnp.nan, jnp.float32)
+        out.update({DENSITY_GRID: grid, DENSITY: grid})
+    return out
 
 
 def run_summary(metrics: dict[str, jax.Array], config, hyper) -> dict[str, jax.Array]:

@@ -440,6 +440,19 @@ def _where(swept: list[tuple[str, Any]]) -> str:
     return "" if not swept else " (with " + ", ".join(f"{p}={v!r}" for p, v in swept) + ")"
 
 
+def _check_density(c: config_dict.ConfigDict, where: str) -> None:
+    """The SLQ density's knobs (experiments.spectrum.broadened_density)."""
+    if c.spectrum_density and not int(c.spectrum_every):
+        raise ConfigError(
+            f"config.spectrum_density={c.spectrum_density} needs config.spectrum_every > 0{where}"
+        )
+    if int(c.density_grid) < 2:
+        raise ConfigError(f"config.density_grid={c.density_grid} must be at least 2{where}")
+    sigma = float(c.density_sigma)
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"config.density_sigma={c.density_sigma} must be positive{where}")
+
+
 def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
     """steps, log_every, sharpness_every, spectrum_every (and its knobs) and checkpoint_every
     fit into each other."""
@@ -454,7 +467,7 @@ def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
                 f"config.log_every={log_every} that divides config.steps={steps}{where}"
             )
     sharpness_every = int(c.sharpness_every)
-    for name in ("spectrum_k", "lanczos_steps", "hutchinson_probes"):
+    for name in ("spectrum_k", "lanczos_steps", "hutchinson_probes", "density_probes"):
         if int(c[name]) < 1:
             raise ConfigError(f"config.{name}={c[name]} must be at least 1{where}")
     if int(c.spectrum_k) > int(c.lanczos_steps):
@@ -462,6 +475,7 @@ def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
             f"config.spectrum_k={c.spectrum_k} must not exceed "
             f"config.lanczos_steps={c.lanczos_steps}{where}"
         )
+    _check_density(c, where)
     if sharpness_every and not c.diagnostics:
         raise ConfigError(
             f"config.sharpness_every={sharpness_every} needs config.diagnostics=True{where}"

@@ -8,8 +8,9 @@ r"""The anchor sweep (configs/anchor.py, 96 runs) three ways, side by side in on
   python scripts/bench_sweep.py --noanchor --profile [--config=configs/default.py]
                                                  # compile / execute / host per group
   python scripts/bench_sweep.py --warm_cache     # the same with a filled compilation cache
-  python scripts/bench_sweep.py --diagnostics    # + the anchor's Hessian spectrum vs power
-                                                 #   iteration; default sweep diagnostics on/off
+  python scripts/bench_sweep.py --diagnostics    # + the anchor's Hessian spectrum and density vs
+                                                 #   power iteration; default sweep diagnostics
+                                                 #   on/off
   python scripts/bench_sweep.py --device         # + 1,032 runs vs the sequential loop on a GPU
   python scripts/bench_sweep.py --noanchor --opt_levels   # compile / execute by XLA opt level
   python scripts/bench_sweep.py --noanchor --devices=4     # whole chunks per device vs split
@@ -918,22 +919,28 @@ def device_section(base_config) -> None:
 
 
 SPECTRUM_VARIANTS = {
-    # name -> (sharpness_every, spectrum_every): today's power iteration (20 iterations), the
-    # spectrum (top-5 by 20 Lanczos steps, 64 Hutchinson probes, Adam's preconditioned
-    # sharpness) instead of it, and both; every 100 steps, as configs/default.py's sharpness.
-    "power": (100, 0),
-    "spectrum": (0, 100),
-    "both": (100, 100),
+    # name -> (sharpness_every, spectrum_every, spectrum_density): today's power iteration (20
+    # iterations), the spectrum (top-5 by 20 Lanczos steps, 64 Hutchinson probes, Adam's
+    # preconditioned sharpness) instead of it, both, and the spectrum with the SLQ density (2
+    # probes × 20 Lanczos steps, 101 grid points); every 100 steps, as configs/default.py's
+    # sharpness.
+    "power": (100, 0, False),
+    "spectrum": (0, 100, False),
+    "both": (100, 100, False),
+    "density": (0, 100, True),
 }
 
 
 def spectrum_section(steps: int) -> None:
     """The anchor sweep with the power iteration vs the Hessian spectrum (experiments.spectrum)
-    at the default knobs, interleaved in this process; the target is ≤ 2× the power iteration."""
+    at the default knobs, without and with the spectral density, interleaved in this process;
+    the target is ≤ 2× the power iteration."""
 
     def variant(name: str):
         config = anchor_config(steps)
-        config.sharpness_every, config.spectrum_every = SPECTRUM_VARIANTS[name]
+        config.sharpness_every, config.spectrum_every, config.spectrum_density = (
+            SPECTRUM_VARIANTS[name]
+        )
         return config
 
     walls = {name: [] for name in SPECTRUM_VARIANTS}
@@ -956,7 +963,9 @@ def spectrum_section(steps: int) -> None:
           f"spectrum_s={wall['spectrum']:.3g} both_s={wall['both']:.3g} "
           f"spectrum_ratio={wall['spectrum'] / wall['power']:.3g} "
           f"both_ratio={wall['both'] / wall['power']:.3g} "
-          f"spectrum_exec_ratio={execute['spectrum'] / execute['power']:.3g}")
+          f"spectrum_exec_ratio={execute['spectrum'] / execute['power']:.3g} "
+          f"density_s={wall['density']:.3g} density_ratio={wall['density'] / wall['power']:.3g} "
+          f"density_exec_ratio={execute['density'] / execute['power']:.3g}")
 
 
 def diagnostics_section() -> None:

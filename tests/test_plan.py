@@ -69,6 +69,16 @@ LATE_CHECKS = {
     "no Hutchinson probes": (
         {"hutchinson_probes": 0}, r"config\.hutchinson_probes=0 must be at least 1"
     ),
+    "a density without the spectrum": (
+        {"spectrum_density": True}, r"config\.spectrum_density=True needs config\.spectrum_every"
+    ),
+    "a one-point density grid": (
+        {"density_grid": 1}, r"config\.density_grid=1 must be at least 2"
+    ),
+    "a zero density width": ({"density_sigma": 0.0}, r"config\.density_sigma=0.0 must be positive"),
+    "no density probes": (
+        {"density_probes": 0}, r"config\.density_probes=0 must be at least 1"
+    ),
     "checkpoint_every not a multiple of log_every": (
         {"checkpoint_every": 15},
         r"config\.checkpoint_every=15 must be a multiple of config\.log_every=10",

@@ -263,3 +263,28 @@ def test_a_rerun_that_trains_nothing_says_so(finished, tmp_path, monkeypatch):
     _sweep(path)
     assert not [line for line in infos if "trained" in line], infos
     assert any(f"were already in {path}: nothing to train" in line for line in infos), infos
+
+
+def test_extra_chunk_tables_are_verified_and_assembled(tmp_path):
+    """write_chunk's extra tables (the spectral density's) are in the manifest: assembled into
+    <name>.csv in run_id order; truncated, or a manifest naming a file outside the chunk's
+    tables, the chunk does not verify."""
+    import json
+
+    for chunk_id, run_ids in ((1, [2, 3]), (0, [0, 1])):
+        runs = pd.DataFrame({"run_id": run_ids})
+        curves = pd.DataFrame({"run_id": run_ids, "step": [0, 0]})
+        density = pd.DataFrame({"run_id": run_ids, "density": [0.5, 1.5]})
+        result_files.write_chunk(tmp_path, 0, chunk_id, runs, curves, {"dens": density})
+    result_files.assemble(tmp_path)
+    table = pd.read_csv(tmp_path / "dens.csv")
+    assert table.to_dict("list") == {"run_id": [0, 1, 2, 3], "density": [0.5, 1.5, 0.5, 1.5]}
+    path = tmp_path / "chunks" / "g000-c00000.dens.csv"
+    path.write_text(path.read_text()[:-4])
+    assert not result_files.chunk_done(tmp_path, 0, 0)
+    manifest = result_files.manifest_path(tmp_path, 0, 1)
+    record = json.loads(manifest.read_text())
+    # The same file by a path through the parent: its checksum matches, its name is no table's.
+    record["files"]["../chunks/g000-c00001.dens.csv"] = record["files"]["g000-c00001.dens.csv"]
+    manifest.write_text(json.dumps(record))
+    assert not result_files.chunk_done(tmp_path, 0, 1)
