@@ -160,6 +160,12 @@ def test_quick_compute_then_judge_end_to_end(tmp_path):
     runs = tables["runs"]
     assert len(runs) == 2 * len(config.families) * len(claim9.ARM_NAMES) * 2 * config.units
     assert np.isfinite(runs[[f"rmse_{t}" for t in claim9.TARGETS]].to_numpy()).all()
+    # The linear L2 fit (with an intercept) leaves training residuals of mean 0, so its bias to
+    # the mean is small, and shifting it by its residuals' median removes its offset to the
+    # median (1 − ln 2 under exponential noise): the shifted fit is closer than the fit itself.
+    l2 = runs.query("model == 'linear' and family == 'exponential' and loss == 'squared_error'")
+    assert l2["bias_mean"].abs().mean() < 0.15
+    assert (l2["rmse_shifted_median"] < l2["rmse_median"]).mean() > 0.8
     section = claim9.judge(claim_tables.round_trip(tables, tmp_path / "claim9"), tmp_path, True)
     assert section.verdict in ("supported", "qualified")
 
@@ -171,3 +177,34 @@ def test_a_flat_validation_optimum_at_the_grid_end_is_not_an_edge(tmp_path):
     selection = section.tables["selection"]
     assert (selection["learning_rate"] == 0.01).all() and not selection["grid_edge"].any()
     assert "No learning rate was selected at a grid edge" in section.findings
+
+
+def test_score_group_shifts_each_fit_by_its_residual_quantile_and_reports_bias():
+    """A fake group: every fit is f + c (c = 0.2, 0.5 per run) and the training labels are
+    f_train + e with e = 0, 1, ..., 9; so the fit's residuals are e − c, their median 4.5 − c
+    and 0.9-quantile 8.1 − c (numpy's linear interpolation), and the shifted fits are
+    f + 4.5 and f + 8.1 whatever c is."""
+    import types
+
+    shift = np.array([0.2, 0.5])
+    x_test, x_train = np.linspace(0, 1, 7)[:, None], np.linspace(0, 1, 10)[:, None]
+    f = lambda x: 3.0 * x[:, 0]
+    group = types.SimpleNamespace(
+        config=types.SimpleNamespace(dataset=types.SimpleNamespace(noise="exponential")),
+        dataset=types.SimpleNamespace(x_test=x_test, f_test=f(x_test)),
+        data={"x_train": x_train},
+        hyper={"loss_knobs.tau": np.array([0.5, 0.5]), "learning_rate": np.array([0.1, 0.1]),
+               "seed": np.array([0, 1])},
+        metrics={"val_loss": np.ones((2, 3))},
+        outputs=lambda x: (f(x)[None, :] + shift[:, None])[..., None],
+        targets=lambda: f(x_train)[None, :] + np.arange(10.0)[None, :].repeat(2, 0),
+    )
+    group.config.loss = "squared_error"
+    offsets = pd.DataFrame([{"family": "exponential", "mean": 0.0, "median": 4.0,
+                             "q_high": 8.0}])
+    out = claim9.score_group(group, "linear", offsets, tau_high=0.9)
+    np.testing.assert_allclose(out["bias_mean"], shift)
+    np.testing.assert_allclose(out["bias_median"], shift - 4.0)
+    np.testing.assert_allclose(out["rmse_median"], np.abs(shift - 4.0))
+    np.testing.assert_allclose(out["rmse_shifted_median"], [0.5, 0.5])
+    np.testing.assert_allclose(out["rmse_shifted_q_high"], [0.1, 0.1], atol=1e-12)

@@ -78,9 +78,14 @@ def arm_name(loss: str, tau: float) -> str:
     return "quantile_0.5" if abs(tau - 0.5) < 1e-9 else "quantile_high"
 
 
-def score_group(group, model: str, offsets: pd.DataFrame) -> pd.DataFrame:
-    """One trained group (one loss, one noise family): a row per run with its validation loss and
-    the RMSE of its fitted function to each target on the test inputs."""
+def score_group(group, model: str, offsets: pd.DataFrame, tau_high: float) -> pd.DataFrame:
+    """One trained group (one loss, one noise family): a row per run with its validation loss,
+    the RMSE (`rmse_<target>`) and mean signed error (`bias_<target>`: its mean over the test
+    inputs of fit − target) of its fitted function to each target on the test inputs, and the
+    RMSE of the *shifted* fit: the fit plus the empirical median / τ_high-quantile of its own
+    training residuals (`rmse_shifted_median`, `rmse_shifted_q_high`), the alternative "fit L2,
+    then move it by a residual quantile" (with noise independent of x, the targets differ by
+    a constant)."""
     config = group.config
     family = config.dataset.noise
     row = offsets.set_index("family").loc[family]
@@ -96,6 +101,12 @@ def score_group(group, model: str, offsets: pd.DataFrame) -> pd.DataFrame:
     for target in TARGETS:
         residual = fitted - (f_test + float(row[target]))[None, :]
         out[f"rmse_{target}"] = np.sqrt((residual**2).mean(-1))
+        out[f"bias_{target}"] = residual.mean(-1)
+    train_residual = group.targets() - group.outputs(np.asarray(group.data["x_train"]))[..., 0]
+    for target, tau in (("median", 0.5), ("q_high", tau_high)):
+        shifted = fitted + np.quantile(train_residual, tau, axis=-1)[:, None]
+        out[f"rmse_shifted_{target}"] = np.sqrt(
+            ((shifted - (f_test + float(row[target]))[None, :])**2).mean(-1))
     return out
 
 
@@ -107,7 +118,7 @@ def fit_runs(c) -> pd.DataFrame:
     frames = []
     for model in ("linear", "mlp"):
         for group in trained_runs.train(c.models[model], on_validation=True):
-            frames.append(score_group(group, model, offsets))
+            frames.append(score_group(group, model, offsets, c.tau_high))
     runs = pd.concat(frames, ignore_index=True)
     return runs[runs["loss"].isin(ARM_NAMES)].reset_index(drop=True)
 
