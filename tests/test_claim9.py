@@ -130,6 +130,10 @@ def test_engel_fits_agree_with_statsmodels_quantreg_and_ols():
     median = engel.iloc[1]
     assert median["intercept"] == pytest.approx(81.48, abs=0.01)
     assert median["slope"] == pytest.approx(0.5602, abs=1e-4)
+    # statsmodels' own intervals for the slopes (its Engel example: τ = 0.5 [0.534, 0.587]).
+    assert median["slope_low"] == pytest.approx(0.5340, abs=1e-3)
+    assert median["slope_high"] == pytest.approx(0.5864, abs=1e-3)
+    assert ((engel["slope_low"] < engel["slope"]) & (engel["slope"] < engel["slope_high"])).all()
 
 
 def test_stackloss_huber_agrees_with_statsmodels_rlm_at_its_scale():

@@ -175,18 +175,22 @@ def engel_table(taus, steps: int) -> pd.DataFrame:
     rows = []
     for tau in (None, *taus):
         if tau is None:
-            oracle = sm.OLS(y, design).fit().params
+            result = sm.OLS(y, design).fit()
             loss, objective = losses.squared_error, lambda b: float(np.mean((y - design @ b)**2))
         else:
-            oracle = sm.QuantReg(y, design).fit(q=tau).params
+            result = sm.QuantReg(y, design).fit(q=tau)
             loss = functools.partial(losses.quantile, tau=tau)
             objective = functools.partial(
                 lambda b, t: pinball_objective(y, design @ b, t), t=tau)
+        oracle = result.params
         fit = descent_fit(x, (y - centre) / spread, loss, steps)
         fit = np.concatenate([[fit[0] * spread + centre], fit[1:] * spread])
         rows.append(_oracle_row("mean (OLS)" if tau is None else f"τ = {tau:g} (QuantReg)",
                                 fit, oracle, objective(fit), objective(oracle),
                                 [np.median(x), np.quantile(x, 0.9)]))
+        # statsmodels' 95% interval for the slope (OLS: t; QuantReg: its sandwich kernel
+        # estimate), so the lines' non-parallelism is read with its uncertainty.
+        rows[-1]["slope_low"], rows[-1]["slope_high"] = np.asarray(result.conf_int())[1]
     return pd.DataFrame(rows)
 
 
