@@ -108,6 +108,8 @@ def test_each_loss_closest_to_its_statistic_is_supported(tmp_path):
     assert [g.favours for g in section.guide] == ["other", "l2", "other"]
     assert "added after the numbers" in section.findings
     assert "expected by construction" in section.findings
+    assert "one_sided: 10% of labels shifted up by 5, std √(1 + c(1 − c)k²) = 1.80" in section.setup
+    assert "same residuals and so the same MAD scale" in section.findings
     assert (section.plots["rmse_to_targets"]).read_bytes()[:4] == b"\x89PNG"
 
 
