@@ -27,7 +27,7 @@ def _setup() -> pd.DataFrame:
 
 
 def _runs(flip_median: tuple[str, ...] = (), gaussian_gap: float = 0.02,
-          shifted_l2: float = 0.1) -> pd.DataFrame:
+          shifted_l2: float = 0.3) -> pd.DataFrame:
     """Runs where each loss is 0.1 from its own target and 0.4 from the others (seed noise
     ±0.002); Huber's own target is the mean here; `flip_median` models where L2 is closer to the
     median than L1 instead. The middle learning rate has the lowest validation loss, except
@@ -245,11 +245,16 @@ def test_a_shifted_l2_fit_as_close_as_l1_is_said(tmp_path):
     tied = _judge(tmp_path / "a", _runs(shifted_l2=0.1))
     assert tied.key_numbers["shifted_l2_minus_l1_to_median"].estimate == pytest.approx(0.0,
                                                                                   abs=0.005)
-    assert "differ by a constant" in tied.limits
-    assert "moved by its residuals' median did as well" in tied.takeaway
+    assert "differ by a constant" in tied.limits and "advice half" in tied.limits
+    assert "moved by its residuals' median was as close to the median as L1" in tied.takeaway
+    assert tied.takeaway.startswith("Aim at the statistic you need")
+    assert "also L2 plus its residuals' median (as close here)" in tied.guide[0].choice
     worse = _judge(tmp_path / "b", _runs(shifted_l2=0.3))
-    assert "moved by its residuals' median did as well" not in worse.takeaway
-    assert "did not close the gap" in worse.takeaway
+    assert "was further from the median than L1" in worse.takeaway
+    assert "L1 stayed closer in 2 of 2 skewed cells, by at most 0.20" in worse.takeaway
+    assert worse.takeaway.startswith("Choose the loss by the statistic you need")
+    assert "also L2" not in worse.guide[0].choice
+    assert list(worse.tables["shifted"]["family"]) == ["exponential", "exponential"]
 
 
 def test_a_failing_cell_reports_its_matched_learning_rates(tmp_path):

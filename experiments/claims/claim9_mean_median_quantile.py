@@ -416,6 +416,9 @@ def key_numbers_of(chosen: pd.DataFrame, family: str) -> dict[str, Interval]:
             arm("squared_error", "shifted_median"), arm("absolute_error", "median"))
         out["shifted_l2_minus_pinball_to_q90"] = statistics.paired_difference(
             arm("squared_error", "shifted_q_high"), arm("quantile_high", "q_high"))
+    if "bias_q_high" in chosen:
+        out["pinball_bias_to_q90"] = statistics.mean(
+            _column(chosen, "linear", family, "quantile_high", "bias_q_high"))
     if (chosen["family"] == "gaussian").any():
         gauss = lambda loss: _arm(chosen, "linear", "gaussian", loss, "mean")
         out["gaussian_l1_minus_l2_to_mean"] = statistics.paired_difference(
@@ -496,11 +499,12 @@ def check_lines(checks: pd.DataFrame) -> list[str]:
     return lines
 
 
-def post_hoc_lines(chosen: pd.DataFrame, numbers: dict[str, Interval],
-                   targets: pd.DataFrame, margin: float) -> list[str]:
+def post_hoc_lines(chosen: pd.DataFrame, numbers: dict[str, Interval], targets: pd.DataFrame,
+                   margin: float, shifted: pd.DataFrame) -> list[str]:
     """Comparisons added after the numbers (none decides the verdict): each skewed cell's L2
     against its closest rival to the mean, L1 against its closest rival to the median, and the
     shifted L2 fit against L1 and the pinball; the Gaussian L1 / L2 ratio beside √(π/2)."""
+    by_cell = shifted.set_index(["model", "family"]) if len(shifted) else shifted
     lines = [f"- Comparisons {ADDED}; differences of RMSEs to the target, < 0 favours the "
              "first-named fit:"]
     for (model, family), _ in chosen.groupby(["model", "family"], sort=False):
@@ -515,11 +519,12 @@ def post_hoc_lines(chosen: pd.DataFrame, numbers: dict[str, Interval],
                  f"{pair('squared_error', 'mean', mean_rival, 'mean')}",
                  f"L1 − {ARM_NAMES[median_rival]} to the median "
                  f"{pair('absolute_error', 'median', median_rival, 'median')}"]
-        if "rmse_shifted_median" in chosen:
-            parts += [f"shifted L2 − L1 to the median "
-                      f"{pair('squared_error', 'shifted_median', 'absolute_error', 'median')}",
-                      f"shifted L2 − pinball 0.9 to the 0.9-quantile "
-                      f"{pair('squared_error', 'shifted_q_high', 'quantile_high', 'q_high')}"]
+        if (model, family) in by_cell.index:
+            row = by_cell.loc[(model, family)]
+            parts += ["shifted L2 − L1 to the median "
+                      + Interval.from_columns(row, "to_median").format(".3f"),
+                      "shifted L2 − pinball 0.9 to the 0.9-quantile "
+                      + Interval.from_columns(row, "to_q90").format(".3f")]
         lines.append(f"  - {model}, {family}: " + "; ".join(parts) + ".")
     if "gaussian_l1_over_l2_to_mean" in numbers:
         l2 = _arm(chosen, "linear", "gaussian", "squared_error", "mean").mean()
@@ -602,6 +607,35 @@ def _versus(gap: Interval, margin: float) -> str:
     return "as close" if -margin < gap.low and gap.high < margin else "not distinguished"
 
 
+def _relation(gap: Interval, margin: float, target: str, other: str) -> str:
+    """'closer to the median than L1' and the like, for a difference first − other."""
+    return {"closer": f"closer to the {target} than {other}",
+            "further": f"further from the {target} than {other}",
+            "as close": f"as close to the {target} as {other}",
+            "not distinguished": f"not distinguished from {other} in RMSE to the {target}",
+            }[_versus(gap, margin)]
+
+
+def shifted_table(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per skewed (model, family), added after the numbers: the shifted L2 fit (L2 plus its
+    training residuals' median / 0.9-quantile) minus L1 in RMSE to the median (`to_median`) and
+    minus the τ = 0.9 pinball to the 0.9-quantile (`to_q90`), paired over seeds. Empty when the
+    runs carry no shifted fits."""
+    rows = []
+    if "rmse_shifted_median" not in chosen:
+        return pd.DataFrame(rows)
+    for (model, family), _ in chosen.groupby(["model", "family"], sort=False):
+        if family == "gaussian":
+            continue
+        arm = lambda loss, target, m=model, f=family: _arm(chosen, m, f, loss, target)
+        rows.append({"model": model, "family": family, **statistics.paired_difference(
+            arm("squared_error", "shifted_median"), arm("absolute_error", "median"),
+        ).as_columns("to_median"), **statistics.paired_difference(
+            arm("squared_error", "shifted_q_high"), arm("quantile_high", "q_high"),
+        ).as_columns("to_q90")})
+    return pd.DataFrame(rows)
+
+
 def failing_cell_text(row, runs: pd.DataFrame, selection: pd.DataFrame) -> str:
     """A check that did not hold, with its paired difference at every learning rate both arms
     share, whether the chosen rates sit at a grid edge, and the fit's own error vs the gap."""
@@ -636,14 +670,39 @@ def shifted_text(numbers: dict[str, Interval], margin: float) -> str:
     if to_median is None:
         return "a shifted L2 fit (L2 plus a quantile of its residuals) was not tested"
     to_q90 = numbers["shifted_l2_minus_pinball_to_q90"]
-    return (f"an L2 fit moved by its training residuals' median is "
-            f"{_versus(to_median, margin)} to the median than L1 (difference "
+    text = (f"an L2 fit moved by its training residuals' median is "
+            f"{_relation(to_median, margin, 'median', 'L1')} (difference "
             f"{to_median.format('.3f')}), and moved by their 0.9-quantile "
-            f"{_versus(to_q90, margin)} to the 0.9-quantile than the pinball "
+            f"{_relation(to_q90, margin, '0.9-quantile', 'the pinball')} "
             f"({to_q90.format('.3f')}; linear, {HEADLINE_FAMILY}; added after the numbers)")
+    if _versus(to_median, margin) in ("closer", "as close") or to_q90.high < 0:
+        text += (". So the claim's advice half ('the loss should follow the statistic') is "
+                 "not supported where the noise does not depend on x: moving an L2 fit did as "
+                 "well or better (the rule, stated before, does not test this)")
+    return text
 
 
-def limits_text(checks, runs, selection, numbers, engel, setup) -> str:
+def pinball_limit(selection, numbers, targets, tau: float) -> list[str]:
+    """Why the shifted L2 fit can beat the τ = 0.9 pinball here: its chosen rate at a grid
+    edge with a bias (optimization), and, under exponential noise, the quantile fit's larger
+    asymptotic variance τ(1 − τ)/f(q_τ)² (f: the noise density; OLS's: σ² = 1)."""
+    pick = selection[(selection["model"] == "linear") & (selection["family"] == HEADLINE_FAMILY)
+                     & (selection["loss"] == "quantile_high")]
+    if "pinball_bias_to_q90" not in numbers or not pick["grid_edge"].any():
+        return []
+    text = (f"The linear τ = 0.9 pinball ({HEADLINE_FAMILY}) chose the grid's edge "
+            f"({pick['learning_rate'].iloc[0]:g}) and is biased by "
+            f"{numbers['pinball_bias_to_q90'].format('.3f')} to its target, so part of its gap "
+            "to the shifted L2 fit is optimization")
+    if HEADLINE_FAMILY == "exponential":  # ε = E − 1: density exp(−(q + 1)) at its quantile q
+        q = float(targets.set_index("family").loc["exponential", "q_high"])
+        text += (f"; part is statistical: its asymptotic variance τ(1 − τ)/f(q)² is "
+                 f"{tau * (1 - tau) / np.exp(-(q + 1)) ** 2:.1f}× OLS's under this noise "
+                 "(Koenker 2005)")
+    return [text + "."]
+
+
+def limits_text(checks, runs, selection, numbers, engel, setup, targets) -> str:
     missing = checks[~checks["holds"] & ~checks["control"]]
     parts = (["Every check held."] if missing.empty else
              [failing_cell_text(r, runs, selection) for r in missing.itertuples()])
@@ -652,17 +711,37 @@ def limits_text(checks, runs, selection, numbers, engel, setup) -> str:
                  + "; the loss matters beyond a constant where the spread changes with x "
                  "(Engel: slopes " + ", ".join(f"{s:.3f}" for s in engel["slope"])
                  + " for mean, median, 0.9-quantile).")
+    parts += pinball_limit(selection, numbers, targets, setup.tau_high)
     parts.append("Conditional on one design x and one teacher (data_seed 0): the intervals "
                  "cover the label noise and the initialization only, so the MLP results rest on "
                  "a single nonlinear teacher.")
-    parts.append(f"The checks restate the population minimizers at n = {setup.n_train}: as n "
+    n_fit = round(setup.n_train * (1 - setup.validation_fraction))
+    parts.append(f"The checks restate the population minimizers at n = {n_fit}: as n "
                  "grows L2 − L1 to the median tends to the closed-form gap and L1's error to 0, "
                  "so the ratios grow like √n.")
     return " ".join(parts)
 
 
+def shift_clause(to_median: Interval, to_q90: Interval, cells: pd.DataFrame,
+                 margin: float) -> str:
+    """The takeaway's clause on the shifted L2 fit: the headline cell, then every skewed cell
+    (`cells`: shifted_table)."""
+    further = cells[cells["to_median_low"] > 0]
+    spread = (f"; L1 stayed closer in {len(further)} of {len(cells)} skewed cells, by at most "
+              f"{further['to_median'].max():.2f}" if len(further) else "")
+    q_closer = int((cells["to_q90_high"] < 0).sum())
+    helped = _versus(to_median, margin) in ("closer", "as close") or q_closer > 0
+    return ("; " + ("but the noise here does not change with x, and " if helped else "")
+            + f"an L2 fit moved by its residuals' median was "
+            f"{_relation(to_median, margin, 'median', 'L1')} ({to_median.format('.2f')}{spread}), "
+            "while moved by their 0.9-quantile it was closer to that quantile than the pinball "
+            f"fit in {q_closer} of {len(cells)} cells ({to_q90.format('.2f')} here)"
+            + (", so the loss matters most where the noise's spread changes with x"
+               if helped else ""))
+
+
 def takeaway_text(verdict: str, checks: pd.DataFrame, numbers: dict[str, Interval],
-                  failures: list[str], gap: float, margin: float) -> str:
+                  failures: list[str], gap: float, margin: float, cells: pd.DataFrame) -> str:
     family = HEADLINE_FAMILY
     diff = numbers["l2_minus_l1_to_median"].format(".2f")
     if failures:
@@ -680,12 +759,8 @@ def takeaway_text(verdict: str, checks: pd.DataFrame, numbers: dict[str, Interva
              else " (Huber, added after the numbers, as close)")
     shifted = numbers.get("shifted_l2_minus_l1_to_median")
     as_well = shifted is not None and _versus(shifted, margin) in ("closer", "as close")
-    shift = ("; whether a shifted L2 fit does as well was not tested" if shifted is None else
-             f"; with noise whose spread does not change with x, an L2 fit moved by its "
-             f"residuals' median did as well ({shifted.format('.2f')} vs L1), so the loss "
-             "matters most where the spread changes with x" if as_well else
-             f"; an L2 fit moved by its residuals' median did not close the gap "
-             f"({shifted.format('.2f')} vs L1)")
+    shift = ("; whether a shifted L2 fit does as well was not tested" if shifted is None
+             else shift_clause(shifted, numbers["shifted_l2_minus_pinball_to_q90"], cells, margin))
     opening = ("Aim at the statistic you need" if as_well
                else "Choose the loss by the statistic you need")
     return (f"{opening}{hedge}: under skewed ({family}) noise the squared-error (L2) fit sat "
@@ -696,23 +771,30 @@ def takeaway_text(verdict: str, checks: pd.DataFrame, numbers: dict[str, Interva
             f"pinball loss at τ = 0.9 tracked the 90th percentile{shift}.")
 
 
-def guide_rows(checks: pd.DataFrame, numbers: dict[str, Interval], gap: float) -> list[GuideRow]:
+def guide_rows(checks: pd.DataFrame, numbers: dict[str, Interval], gap: float,
+               margin: float) -> list[GuideRow]:
     """A row per statistic whose checks all hold (negative controls aside)."""
     gated = checks[~checks["control"]]
     held = lambda prefix: bool(gated[gated["check"].str.startswith(prefix)]["holds"].all())
     fmt = lambda name: numbers[name].format(".2f")
     cell = f"linear model, {HEADLINE_FAMILY} noise"
-    shifted = lambda name, what: (f"; L2 moved by its residuals' {what} minus it: {fmt(name)} "
-                                  "(added after the numbers)" if name in numbers else "")
+    shifted = lambda name, what, other: (
+        f"; L2 moved by its residuals' {what} minus {other}: {fmt(name)} (added after the "
+        "numbers)" if name in numbers else "")
+    also = lambda name, what: (
+        f"; if the noise's spread does not change with x, also L2 plus its residuals' {what} "
+        f"({_versus(numbers[name], margin)} here)" if name in numbers
+        and _versus(numbers[name], margin) in ("closer", "as close") else "")
     rows = []
     if held("L1 closer"):
         rows.append(GuideRow(
             "skewed noise, and you want the typical value (the conditional median)",
-            "L1 (absolute error) or pinball τ = 0.5 (= ½·L1: the same fit under Adam)",
+            "L1 (absolute error) or pinball τ = 0.5 (= ½·L1: the same fit under Adam)"
+            + also("shifted_l2_minus_l1_to_median", "median"),
             f"claim 9: L2's RMSE to the median exceeds L1's by {fmt('l2_minus_l1_to_median')} "
             f"noise std (closed-form gap {gap:.3f}; as a ratio ×{fmt('l2_over_l1_to_median')}, "
             f"which grows with n; {cell})"
-            + shifted("shifted_l2_minus_l1_to_median", "median"), favours="other"))
+            + shifted("shifted_l2_minus_l1_to_median", "median", "L1"), favours="other"))
     if held("L2 closer"):
         huber_too = numbers["l2_minus_huber_to_mean"].high >= 0
         rows.append(GuideRow(
@@ -725,10 +807,12 @@ def guide_rows(checks: pd.DataFrame, numbers: dict[str, Interval], gap: float) -
     if held("pinball"):
         rows.append(GuideRow(
             "you want a quantile (an upper level, a prediction bound)",
-            "pinball (quantile) loss at that τ",
+            "pinball (quantile) loss at that τ" + also("shifted_l2_minus_pinball_to_q90",
+                                                       "τ-quantile"),
             "claim 9: the next-best loss's RMSE to the 0.9-quantile exceeds the pinball's by "
             f"{fmt('rival_minus_pinball_to_q90')} noise std (expected by construction: it aims "
-            "at another statistic)" + shifted("shifted_l2_minus_pinball_to_q90", "0.9-quantile"),
+            "at another statistic)" + shifted("shifted_l2_minus_pinball_to_q90", "0.9-quantile",
+                                              "the pinball"),
             favours="other"))
     return rows
 
@@ -771,6 +855,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     verdict = verdict_of(checks, failures)
     numbers = key_numbers_of(chosen, HEADLINE_FAMILY)
     gap = target_gap(targets, HEADLINE_FAMILY, "squared_error", "median")
+    shifted = shifted_table(chosen)
     outdir = pathlib.Path(workdir) / KEY
     outdir.mkdir(parents=True, exist_ok=True)
     logging.info("claim9: verdict %s", verdict)
@@ -782,19 +867,20 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
                "with n)), L1 − L2 to the mean "
                f"{numbers['l1_minus_l2_to_mean'].format('.3f')}.")
     findings = [*check_lines(checks), *selection_lines(selection),
-                *post_hoc_lines(chosen, numbers, targets, setup.equivalence_margin),
+                *post_hoc_lines(chosen, numbers, targets, setup.equivalence_margin, shifted),
                 *real_data_lines(tables["engel"], tables["stackloss"], failures)]
     return Section(
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(setup), rule=rule_text(setup),
         verdict=verdict, summary=summary,
-        limits=limits_text(checks, tables["runs"], selection, numbers, tables["engel"], setup),
+        limits=limits_text(checks, tables["runs"], selection, numbers, tables["engel"], setup,
+                           targets),
         findings="\n".join(findings),
-        tables={"checks": checks, "selection": selection, "targets": targets,
+        tables={"checks": checks, "selection": selection, "targets": targets, "shifted": shifted,
                 "engel": tables["engel"], "stackloss": tables["stackloss"]},
         plots={"rmse_to_targets": target_plot(chosen, outdir / "rmse_to_targets.png")},
         key_numbers=numbers, kind="empirical", part="loss", headline="l2_minus_l1_to_median",
         units=units_of(numbers),
         takeaway=takeaway_text(verdict, checks, numbers, failures, gap,
-                               setup.equivalence_margin),
-        guide=guide_rows(checks, numbers, gap),
+                               setup.equivalence_margin, shifted),
+        guide=guide_rows(checks, numbers, gap, setup.equivalence_margin),
     )
