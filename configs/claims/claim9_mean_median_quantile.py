@@ -19,9 +19,10 @@ Real data (no training grid; statsmodels as the oracle): Engel's food expenditur
 1965) with Huber against RLM(HuberT(1.345)), by full-batch descent on standardized inputs
 (`oracle_steps`).
 
-Time (2026-12-07, the 2-core machine shared with other jobs, load average ~13, so wall times are
-~4x CPU times): default 727 s wall, 207 s of CPU; --quick 24 s of CPU (117 s wall), most of it
-compiling the two programs (one per model; every loss, τ and noise family fused in each).
+Time (2026-12-07, the 2-core machine shared with other jobs): with 3-rate grids, default 727 s
+wall at load average ~13 (207 s of CPU); with the 4-rate grids below, default 487 s wall at load
+average ~5-7 (CPU not measured; expect ~4/3 of 207 s); --quick (2 rates each) ~30 s of CPU, most
+of it compiling the two programs (one per model; every loss, τ and noise family fused in each).
 """
 
 from ml_collections import config_dict
