@@ -127,3 +127,16 @@ def test_quick_compute_end_to_end(tmp_path):
     assert runs["test_accuracy"].between(0, 1).all()
     section = _judged(runs, tmp_path, tables["shorter_budget_runs"])
     assert section.verdict in ("supported", "refuted", "qualified")
+
+
+def test_plain_square_within_margin_at_max_k_is_refuted_even_if_its_gap_fell(tmp_path):
+    """The plain square loss ahead of CE at K = 2 and level with it at K = 100: its gap falls
+    (slope < 0) and the rescaled loss is within the margin, but nothing fell behind."""
+    def gained(loss, k):
+        ahead = round(60 * (math.log2(100 / 2) - math.log2(k / 2)))
+        return ahead if loss == claim11.SQUARE else 0
+
+    section = _judged(_runs(gained), tmp_path)
+    assert section.key_numbers["square_gap_per_doubling"].high < 0
+    assert section.verdict == "refuted", section.findings
+

@@ -111,9 +111,10 @@ RULE = (
     "whose 95% interval (over units) lies below 0. **Closes**: at the "
     "largest K the rescaled square loss's gap is shown within "
     f"±{100 * EQUIVALENCE_MARGIN:g} accuracy point by two one-sided tests (TOST, 5% each), or "
-    "its interval lies above 0. **Supported** if it widens and closes; **refuted** if the "
-    "plain square loss's gap at the largest K is itself shown within the margin or above 0 "
-    "(nothing to close: the square loss needs no rescaling here); **qualified** otherwise "
+    "its interval lies above 0. **Refuted** if the plain square loss's gap at the largest K "
+    "is itself shown within the margin or above 0 (nothing to close: the square loss needs no "
+    "rescaling here; checked first, whatever the slope); **supported** if it widens and "
+    "closes; **qualified** otherwise "
     "(say which half held), and qualified as *not tested* where the smallest or the largest "
     "K's budget did not converge (a loss still gaining on validation from B/2 to B: the upper "
     f"end of its gain's 95% interval ≥ {100 * EQUIVALENCE_MARGIN:g} point, as in claim 4). "
@@ -197,10 +198,12 @@ def verdict(gaps: pd.DataFrame, slope: statistics.Interval) -> tuple[str, dict[s
               "plain_fine": _shown_close(_gap_at(gaps, k_max, SQUARE))}
     if not tested:
         return "qualified", halves
-    if halves["widens"] and halves["closes"]:
-        return "supported", halves
+    # Checked first: a plain loss level with CE at the largest K fell behind nowhere that
+    # matters, whatever its slope (e.g. ahead at K = 2, level at the largest K).
     if halves["plain_fine"]:
         return "refuted", halves
+    if halves["widens"] and halves["closes"]:
+        return "supported", halves
     return "qualified", halves
 
 
