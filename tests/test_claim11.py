@@ -129,6 +129,33 @@ def test_quick_compute_end_to_end(tmp_path):
     assert section.verdict in ("supported", "refuted", "qualified")
 
 
+def _behind(loss, k):
+    """The plain square loss widens as in _widening; the rescaled loss and squentropy stay 5
+    points (200 of 4,000) behind CE at every K."""
+    return _widening(loss, k) + (0 if loss == claim11.SQUARE else -200)
+
+
+def _still_gaining_at_max_k(runs):
+    shorter = runs.assign(steps=50)
+    at_max = (shorter["num_classes"] == 100) & (shorter["loss"] == claim11.SQUARE)
+    shorter.loc[at_max, "val_accuracy"] -= 0.05  # the plain square loss still gains 5 points
+    return shorter
+
+
+def test_not_tested_guide_follows_its_own_numbers(tmp_path):
+    runs = _runs(_behind)
+    section = _judged(runs, tmp_path, _still_gaining_at_max_k(runs))
+    assert section.verdict == "qualified" and "not tested" in section.findings
+    row = section.guide[0]
+    # every square-loss variant is behind CE: the row cannot recommend rescaling or squentropy
+    assert row.choice.startswith("cross-entropy") and "rescale" not in row.choice, row.choice
+    assert "squentropy" not in row.choice and row.favours == ""
+    # the takeaway names the loss and K still gaining, with its interval
+    assert "square (k = M = 1) at K = 100 still gained +5.00 [" in section.takeaway, (
+        section.takeaway)
+    assert "not shown converged" in section.limits
+
+
 def test_plain_square_within_margin_at_max_k_is_refuted_even_if_its_gap_fell(tmp_path):
     """The plain square loss ahead of CE at K = 2 and level with it at K = 100: its gap falls
     (slope < 0) and the rescaled loss is within the margin, but nothing fell behind."""
