@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,14 @@ def test_plain_square_within_margin_at_max_k_is_refuted_even_if_its_gap_fell(tmp
     assert section.key_numbers["square_gap_per_doubling"].high < 0
     assert section.verdict == "refuted", section.findings
 
+
+def test_findings_flag_every_edge_interval_and_the_literature(tmp_path):
+    section = _judged(_runs(_behind), tmp_path)
+    # the first lr is selected everywhere: cross-entropy's edge is flagged like the arms'
+    assert "K = 2 cross-entropy at 0.003" in section.findings, section.findings
+    # accuracies with their intervals; a gap shown beyond the margin is said so
+    assert re.search(r"cross-entropy \d+\.\d\d% \[\d+\.\d\d%, \d+\.\d\d%\]", section.findings)
+    assert "shown outside ±1 pt" in section.findings
+    assert "equivalent only for |gap| <" in section.findings
+    assert "unlike Hui, Belkin & Wright (2023)" in section.findings
+    assert "examples per class as well as the number of classes" in section.setup
