@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,54 @@ def test_quick_compute_end_to_end(tmp_path):
     assert runs["test_accuracy"].between(0, 1).all()
     section = _judged(runs, tmp_path, tables["shorter_budget_runs"])
     assert section.verdict in ("supported", "refuted", "qualified")
+
+
+def _behind(loss, k):
+    """The plain square loss widens as in _widening; the rescaled loss and squentropy stay 5
+    points (200 of 4,000) behind CE at every K."""
+    return _widening(loss, k) + (0 if loss == claim11.SQUARE else -200)
+
+
+def _still_gaining_at_max_k(runs):
+    shorter = runs.assign(steps=50)
+    at_max = (shorter["num_classes"] == 100) & (shorter["loss"] == claim11.SQUARE)
+    shorter.loc[at_max, "val_accuracy"] -= 0.05  # the plain square loss still gains 5 points
+    return shorter
+
+
+def test_not_tested_guide_follows_its_own_numbers(tmp_path):
+    runs = _runs(_behind)
+    section = _judged(runs, tmp_path, _still_gaining_at_max_k(runs))
+    assert section.verdict == "qualified" and "not tested" in section.findings
+    row = section.guide[0]
+    # every square-loss variant is behind CE: the row cannot recommend rescaling or squentropy
+    assert row.choice.startswith("cross-entropy") and "rescale" not in row.choice, row.choice
+    assert "squentropy" not in row.choice and row.favours == ""
+    # the takeaway names the loss and K still gaining, with its interval
+    assert "square (k = M = 1) at K = 100 still gained +5.00 [" in section.takeaway, (
+        section.takeaway)
+    assert "not shown converged" in section.limits
+
+
+def test_plain_square_within_margin_at_max_k_is_refuted_even_if_its_gap_fell(tmp_path):
+    """The plain square loss ahead of CE at K = 2 and level with it at K = 100: its gap falls
+    (slope < 0) and the rescaled loss is within the margin, but nothing fell behind."""
+    def gained(loss, k):
+        ahead = round(60 * (math.log2(100 / 2) - math.log2(k / 2)))
+        return ahead if loss == claim11.SQUARE else 0
+
+    section = _judged(_runs(gained), tmp_path)
+    assert section.key_numbers["square_gap_per_doubling"].high < 0
+    assert section.verdict == "refuted", section.findings
+
+
+def test_findings_flag_every_edge_interval_and_the_literature(tmp_path):
+    section = _judged(_runs(_behind), tmp_path)
+    # the first lr is selected everywhere: cross-entropy's edge is flagged like the arms'
+    assert "K = 2 cross-entropy at 0.003" in section.findings, section.findings
+    # accuracies with their intervals; a gap shown beyond the margin is said so
+    assert re.search(r"cross-entropy \d+\.\d\d% \[\d+\.\d\d%, \d+\.\d\d%\]", section.findings)
+    assert "shown outside ±1 pt" in section.findings
+    assert "equivalent only for |gap| <" in section.findings
+    assert "unlike Hui, Belkin & Wright (2023)" in section.findings
+    assert "examples per class as well as the number of classes" in section.setup

@@ -24,6 +24,7 @@ import pathlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import scipy.stats
 from absl import logging
 
 from experiments import plots, shipped_configs, statistics
@@ -111,9 +112,10 @@ RULE = (
     "whose 95% interval (over units) lies below 0. **Closes**: at the "
     "largest K the rescaled square loss's gap is shown within "
     f"±{100 * EQUIVALENCE_MARGIN:g} accuracy point by two one-sided tests (TOST, 5% each), or "
-    "its interval lies above 0. **Supported** if it widens and closes; **refuted** if the "
-    "plain square loss's gap at the largest K is itself shown within the margin or above 0 "
-    "(nothing to close: the square loss needs no rescaling here); **qualified** otherwise "
+    "its interval lies above 0. **Refuted** if the plain square loss's gap at the largest K "
+    "is itself shown within the margin or above 0 (nothing to close: the square loss needs no "
+    "rescaling here; checked first, whatever the slope); **supported** if it widens and "
+    "closes; **qualified** otherwise "
     "(say which half held), and qualified as *not tested* where the smallest or the largest "
     "K's budget did not converge (a loss still gaining on validation from B/2 to B: the upper "
     f"end of its gain's 95% interval ≥ {100 * EQUIVALENCE_MARGIN:g} point, as in claim 4). "
@@ -154,9 +156,10 @@ def gap_table(runs: pd.DataFrame, best: pd.DataFrame, budget: pd.DataFrame) -> p
             rows.append({
                 "num_classes": int(k), "arm": arm, "loss": loss,
                 "best_lr": chosen["best_lr"], "lr_at_grid_edge": chosen["lr_at_grid_edge"],
-                "acc": mine["test_accuracy"].mean(), "acc_ce": ce["test_accuracy"].mean(),
+                **statistics.mean(mine.loc[units, "test_accuracy"].to_numpy()).as_columns("acc"),
+                **statistics.mean(ce.loc[units, "test_accuracy"].to_numpy()).as_columns("acc_ce"),
                 **gap.interval.as_columns("gap"), "p": gap.interval.p_value,
-                "equiv_p": gap.equivalence_p,
+                "equiv_p": gap.equivalence_p, "gap_se": gap.se, "units": len(units),
                 **{c: chosen[c] for c in chosen.index if c.startswith(("test_ece_ts",
                                                                        "test_nll_ts"))},
                 "budget_converged": bool(converged[cell_name(k)]),
@@ -197,10 +200,12 @@ def verdict(gaps: pd.DataFrame, slope: statistics.Interval) -> tuple[str, dict[s
               "plain_fine": _shown_close(_gap_at(gaps, k_max, SQUARE))}
     if not tested:
         return "qualified", halves
-    if halves["widens"] and halves["closes"]:
-        return "supported", halves
+    # Checked first: a plain loss level with CE at the largest K fell behind nowhere that
+    # matters, whatever its slope (e.g. ahead at K = 2, level at the largest K).
     if halves["plain_fine"]:
         return "refuted", halves
+    if halves["widens"] and halves["closes"]:
+        return "supported", halves
     return "qualified", halves
 
 
@@ -209,9 +214,27 @@ def _outcome_words(row: dict) -> str:
         return "better than CE"
     if row["equiv_p"] < 1 - statistics.LEVEL:
         return f"within ±{100 * EQUIVALENCE_MARGIN:g} pt (TOST p = {row['equiv_p']:.2g})"
+    if row["gap_high"] < -EQUIVALENCE_MARGIN:
+        return f"behind CE, shown outside ±{100 * EQUIVALENCE_MARGIN:g} pt"
     if row["gap_high"] < 0:
         return "behind CE"
     return "undecided"
+
+
+def _reach_line(gaps: pd.DataFrame, k: int) -> str:
+    """How small a gap the TOST could call equivalent at this size: |gap| < margin −
+    t_{LEVEL, units − 1}·SE (its one-sided tests at 1 − LEVEL); "not shown within" says little
+    where this is near 0."""
+    words = []
+    for arm in ARMS:
+        row = _gap_at(gaps, k, arm)
+        df = max(int(row["units"]) - 1, 1)
+        reach = EQUIVALENCE_MARGIN - scipy.stats.t.ppf(statistics.LEVEL, df) * row["gap_se"]
+        words.append(f"{ARM_WORDS[arm]} " + (f"equivalent only for |gap| < {100 * reach:.2f} pt"
+                                             if reach > 0 else "never, at this size"))
+    return (f"- Reach of the ±{100 * EQUIVALENCE_MARGIN:g} pt equivalence test at K = {k} "
+            f"(its standard error over {int(_gap_at(gaps, k, SQUARE)['units'])} units, "
+            f"McNemar's floor): " + "; ".join(words) + ".")
 
 
 def _gap_words(row: dict) -> str:
@@ -223,12 +246,14 @@ def _k_lines(gaps: pd.DataFrame) -> list[str]:
     lines = []
     for k, part in gaps.groupby("num_classes", sort=True):
         rows = {r["arm"]: r for r in part.to_dict("records")}
-        ce = next(iter(rows.values()))["acc_ce"]
-        arms = "; ".join(f"{ARM_WORDS[a]} {100 * rows[a]['acc']:.2f}% ({_gap_words(rows[a])})"
-                         for a in ARMS)
-        note = "" if rows[SQUARE]["budget_converged"] else " **Budget not converged.**"
-        lines.append(f"- **K = {k}:** cross-entropy {100 * ce:.2f}% test accuracy; {arms} "
-                     f"(gap to CE, paired 95% interval).{note}")
+        def acc(row, prefix="acc"):
+            return statistics.Interval.from_columns(row, prefix).format(".2f", 100, "%")
+
+        ce = acc(next(iter(rows.values())), "acc_ce")
+        arms = "; ".join(f"{ARM_WORDS[a]} {acc(rows[a])} ({_gap_words(rows[a])})" for a in ARMS)
+        note = "" if rows[SQUARE]["budget_converged"] else " **Budget not shown converged.**"
+        lines.append(f"- **K = {k}:** test accuracy (95% interval over units) cross-entropy "
+                     f"{ce}; {arms} (gap to CE in points, paired 95% interval).{note}")
     return lines
 
 
@@ -243,11 +268,16 @@ def _calibration_lines(gaps: pd.DataFrame, best: pd.DataFrame) -> list[str]:
             for r in part.to_dict("records"))
         lines.append(f"- Calibration at K = {k} after temperature "
                      f"scaling on validation (test): {words}.")
-    edge = gaps[gaps["lr_at_grid_edge"]].drop_duplicates(["num_classes", "loss"])
+    # Every loss's edge, cross-entropy's too: each gap is read against CE's selected rate.
+    ks = {cell_name(int(k)): int(k) for k in gaps["num_classes"].unique()}
+    edge = best[best["lr_at_grid_edge"] & best["dataset"].isin(ks)].assign(
+        num_classes=lambda f: f["dataset"].map(ks)).sort_values(["num_classes", "loss"])
     if len(edge):
         lines.append("- Selected at an edge of the lr grid (a rate outside it might do "
-                     "better): " + ", ".join(f"K = {r.num_classes} {r.loss} at {r.best_lr:g}"
-                                             for r in edge.itertuples()) + ".")
+                     "better): " + ", ".join(f"K = {r['num_classes']} "
+                                             f"{ARM_WORDS.get(r['loss'], r['loss'])} at "
+                                             f"{r['best_lr']:g}"
+                                             for r in edge.to_dict("records")) + ".")
     return lines
 
 
@@ -257,18 +287,22 @@ def findings(gaps: pd.DataFrame, best: pd.DataFrame, budget: pd.DataFrame,
     slope, squentropy_slope = slopes
     k_max = int(gaps["num_classes"].max())
     rescale = claim_config.rescaling(k_max)
+    rescaled_edge = (", its lr at the grid's edge"
+                     if _gap_at(gaps, k_max, RESCALED)["lr_at_grid_edge"] else "")
     lines = [
         *_k_lines(gaps),
         f"- Plain square loss's gap against log₂ K: {slope.format('+.2f')} pt per doubling "
         f"of K (mean over units of each unit's fitted slope) → "
         + ("**widens**" if halves["widens"] else "not shown to widen")
         + f"; squentropy's: {squentropy_slope.format('+.2f')} pt per doubling.",
-        f"- At K = {k_max} the rescaled square loss (k = {rescale[0]:g}, M = {rescale[1]:g}) "
-        f"is {_gap_words(_gap_at(gaps, k_max, RESCALED))} → "
+        f"- At K = {k_max} the rescaled square loss (k = {rescale[0]:g}, M = {rescale[1]:g}, "
+        f"not tuned here{rescaled_edge}) is {_gap_words(_gap_at(gaps, k_max, RESCALED))} → "
         + ("**closes**" if halves["closes"] else "not shown to close") + "; the plain one is "
         f"{_gap_words(_gap_at(gaps, k_max, SQUARE))}. Verdict: **{result}**"
-        + ("" if halves["tested"] else " (not tested: a budget did not converge)") + ".",
+        + ("" if halves["tested"] else " (not tested: a budget was not shown converged)") + ".",
+        _reach_line(gaps, k_max),
         _literature_line(result, halves),
+        *_squentropy_line(gaps, halves),
     ]
     unconverged = (": the verdict is *not tested* where this is the smallest or the largest "
                    "K; elsewhere it still enters the slope.")
@@ -279,7 +313,7 @@ def findings(gaps: pd.DataFrame, best: pd.DataFrame, budget: pd.DataFrame,
 def _literature_line(result: str, halves: dict) -> str:
     if not halves["tested"]:
         return ("- Against the literature (Demirkaya et al. 2020; Hui & Belkin 2021): not "
-                "tested, the budget did not converge at the smallest or the largest K.")
+                "tested, the budget was not shown converged at the smallest or the largest K.")
     if result == "refuted":
         return ("- This **overturns** Demirkaya et al. (2020) and Hui & Belkin's (2021) "
                 "premise on this task: the plain square loss did not fall behind "
@@ -291,6 +325,19 @@ def _literature_line(result: str, halves: dict) -> str:
             + ("is" if halves["widens"] else "is **not**") + " reproduced, and Hui & Belkin's "
             "rescaling " + ("does" if halves["closes"] else "does **not**")
             + " close the gap at the largest K here.")
+
+
+def _squentropy_line(gaps: pd.DataFrame, halves: dict) -> list[str]:
+    """Said plainly where squentropy trails CE at the largest K: its authors report it level
+    with or ahead of cross-entropy in accuracy."""
+    k_max = int(gaps["num_classes"].max())
+    row = _gap_at(gaps, k_max, SQUENTROPY)
+    if row["gap_high"] >= 0:
+        return []
+    return [f"- Squentropy trails cross-entropy at K = {k_max} ({_gap_words(row)})"
+            + ("" if halves["tested"] else ", at a budget not shown converged")
+            + ", unlike Hui, Belkin & Wright (2023), who report it matching or beating "
+            "cross-entropy's accuracy on their benchmarks."]
 
 
 def gap_plot(gaps: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
@@ -314,6 +361,10 @@ def gap_plot(gaps: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
 def setup_text(config, steps: int) -> str:
     ks = config.sweep.dataset.num_classes
     lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
+
+    def per_class(k):
+        return round(config.dataset.n_train * (1 - config.dataset.validation_fraction) / k)
+
     rescaled = ", ".join(f"K = {k}: k = {claim_config.rescaling(k)[0]:g}, M = "
                          f"{claim_config.rescaling(k)[1]:g}" for k in ks)
     return (
@@ -322,16 +373,17 @@ def setup_text(config, steps: int) -> str:
         f"{config.dataset.dim}) inputs, classes balanced exactly, noise-free, K ∈ "
         f"{{{', '.join(str(k) for k in ks)}}}; {config.dataset.n_train} training examples "
         f"({config.dataset.validation_fraction:.0%} carved for validation: "
-        f"{round(config.dataset.n_train * (1 - config.dataset.validation_fraction) / max(ks))} "
-        f"per class left to train on at K = {max(ks)}) and {config.dataset.n_test} test "
-        f"examples at every K. MLP {config.dataset.dim} -> {config.model.widths[0]} -> K "
+        f"{per_class(min(ks))} per class left to train on at K = {min(ks)}, "
+        f"{per_class(max(ks))} at K = {max(ks)}, so K sets the examples per class as well as "
+        f"the number of classes) and {config.dataset.n_test} test examples at every K. "
+        f"MLP {config.dataset.dim} -> {config.model.widths[0]} -> K "
         f"(ReLU); Adam ({config.schedule} schedule), minibatch {config.batch_size}, "
         f"{steps} steps (and {steps // 2} for the budget check), no penalty; lr ∈ {{{lrs}}} × "
         f"{len(config.sweep.seed)} units. Losses: softmax cross-entropy, the square loss on "
         f"raw outputs (one_hot_squared_error, k = M = 1), the rescaled square loss (Hui & "
         f"Belkin's (k, M): {rescaled}; they use k = M = 1 up to 10 classes and k = 15, M = 30 "
-        f"for their 1,000-class tasks, and list nothing between, so K = 50 and 100 take the "
-        f"large-K value untuned) and squentropy (cross-entropy + (1/(K−1)) Σ_{{j≠y}} f_j², "
+        f"for their 1,000-class tasks; every K above 10 takes that 1,000-class value here, "
+        f"not tuned) and squentropy (cross-entropy + (1/(K−1)) Σ_{{j≠y}} f_j², "
         f"Hui, Belkin & Wright 2023). A unit draws the teacher, the data and the validation "
         f"carve, and seeds initialization and minibatch order. Intervals: 95%, paired over "
         f"units, McNemar's per-example variance as a floor (statistics.paired_accuracy_gap)."
@@ -347,8 +399,39 @@ def summary(gaps: pd.DataFrame, slope: statistics.Interval) -> str:
             f"{slope.format('+.2f')} pt per doubling of K.")
 
 
+def _budget_words(gaps: pd.DataFrame, budget: pd.DataFrame) -> str:
+    """Why the verdict is not tested: the loss at the smallest or the largest K whose B/2 -> B
+    validation gain has the largest lower end, with its interval (shown still rising, or only
+    not shown flat)."""
+    ks = {cell_name(int(k)): int(k) for k in (gaps["num_classes"].min(),
+                                               gaps["num_classes"].max())}
+    part = budget[budget["dataset"].isin(ks) & ~budget["converged"]]
+    row = part.loc[part["val_gain_low"].idxmax()]
+    gain = statistics.Interval.from_columns(row, "val_gain")
+    who = (f"{ARM_WORDS.get(row['loss'], row['loss'])} at K = {ks[row['dataset']]}"
+           f" {'still gained' if gain.low > 0 else 'gained'} {gain.format('+.2f', 100)} "
+           f"points of validation accuracy from {int(row['shorter_steps'])} to "
+           f"{int(row['steps'])} steps")
+    return who if gain.low > 0 else f"no loss was shown flat: {who}"
+
+
+def _limits(gaps: pd.DataFrame, budget: pd.DataFrame, result: str, halves: dict) -> str:
+    """Where the claim stops holding, for the verdict table."""
+    k_max = int(gaps["num_classes"].max())
+    k, m = claim_config.rescaling(k_max)
+    if not halves["tested"]:
+        return f"not tested: the budget was not shown converged ({_budget_words(gaps, budget)})"
+    if result == "refuted":
+        return (f"the plain square loss did not fall behind cross-entropy at K = {k_max} "
+                f"(within ±{100 * EQUIVALENCE_MARGIN:g} pt or ahead)")
+    if halves["closes"]:
+        return "the rescaled square loss at the largest K is within the margin or better"
+    return (f"the rescaled square loss (k = {k:g}, M = {m:g}, not tuned here) was not shown "
+            f"within ±{100 * EQUIVALENCE_MARGIN:g} pt of cross-entropy at K = {k_max}")
+
+
 def takeaway(gaps: pd.DataFrame, slope: statistics.Interval, result: str,
-             halves: dict) -> str:
+             halves: dict, budget: pd.DataFrame) -> str:
     """One sentence for a practitioner, from the verdict and the slope with its interval."""
     k_max = int(gaps["num_classes"].max())
     per = (f"{slope.format('+.2f')} accuracy points per doubling of the number of classes "
@@ -356,9 +439,8 @@ def takeaway(gaps: pd.DataFrame, slope: statistics.Interval, result: str,
     rescaled = statistics.Interval.from_columns(_gap_at(gaps, k_max, RESCALED), "gap")
     if not halves["tested"]:
         return (f"Whether the square loss needs rescaling with many classes was not tested: "
-                f"a training budget did not converge (validation accuracy still rising from "
-                f"half the steps to all of them); the plain square loss's gap to "
-                f"cross-entropy moved {per}.")
+                f"the training budget was not shown converged ({_budget_words(gaps, budget)}"
+                f"); at this budget the plain square loss's gap to cross-entropy moved {per}.")
     if result == "supported":
         return (f"With many classes, rescale the square loss or use squentropy: plain "
                 f"squared error to the one-hot label falls further behind cross-entropy as "
@@ -383,12 +465,14 @@ def guide(gaps: pd.DataFrame, result: str, halves: dict) -> list[GuideRow]:
     k, m = claim_config.rescaling(k_max)
     rows = {a: _gap_at(gaps, k_max, a) for a in ARMS}
     fine = [a for a in (RESCALED, SQUENTROPY) if _shown_close(rows[a])]
-    choice = ("cross-entropy, or the square loss rescaled (k = 15, M = 30) / squentropy"
-              if not halves["tested"] else
-              "the plain square loss is fine (no rescaling needed)" if result == "refuted" else
+    # Computed from the numbers in every branch (a refuted verdict is always tested).
+    choice = ("the plain square loss is fine (no rescaling needed)" if result == "refuted" else
               " or ".join({RESCALED: f"rescale the square loss (k = {k:g}, M = {m:g})",
                            SQUENTROPY: "use squentropy"}[a] for a in fine)
-              if fine else "cross-entropy (neither rescaling nor squentropy was shown close)")
+              if fine else f"cross-entropy (no square-loss variant was shown within "
+                           f"±{100 * EQUIVALENCE_MARGIN:g} pt of it)")
+    if not halves["tested"]:
+        choice += ", at a budget not shown converged (not tested)"
     evidence = (f"claim 11: gap to cross-entropy at K = {k_max}: "
                 + "; ".join(f"{ARM_WORDS[a]} {_gap_words(rows[a])}" for a in ARMS))
     # The plain square loss is the L2 loss: fine at the largest K -> "l2"; beaten -> "other".
@@ -432,7 +516,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
         plots={"gap_vs_classes": gap_plot(gaps, outdir / "gap_vs_classes.png")},
         key_numbers=key_numbers, kind="empirical", part="loss",
         headline="square_gap_per_doubling", units=units,
-        limits=("the rescaled square loss at the largest K is within the margin or better"
-                if halves["closes"] else ""),
-        takeaway=takeaway(gaps, slope, outcome, halves), guide=guide(gaps, outcome, halves),
+        limits=_limits(gaps, budget, outcome, halves),
+        takeaway=takeaway(gaps, slope, outcome, halves, budget),
+        guide=guide(gaps, outcome, halves),
     )
