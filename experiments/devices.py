@@ -170,10 +170,10 @@ def compile_portable(
     that `load_portable` puts on any device of the same kind (None when they cannot be had).
 
     With JAX's persistent compilation cache on, the bytes are also kept in its directory
-    (PORTABLE_PREFIX + a hash of the program, its options, the versions and XLA_FLAGS), so a
-    rerun loads them instead of compiling. Loaded programs are the same machine code on every
-    device, hence the same numbers; the devices of one platform only differ in the device
-    assignment.
+    (PORTABLE_PREFIX + a hash of the program, its argument and result trees, its options, the
+    versions and XLA_FLAGS), so a rerun loads them instead of compiling. Loaded programs are the
+    same machine code on every device, hence the same numbers; the devices of one platform only
+    differ in the device assignment.
     """
     path = _portable_path(lowered, device, options)
     if path is not None and path.exists():
@@ -205,7 +205,10 @@ def _portable_path(lowered: jax.stages.Lowered, device, options) -> pathlib.Path
     if not directory:
         return None
     digest = hashlib.sha256()
-    for part in (lowered.as_text(), jax.__version__, importlib.metadata.version("jaxlib"),
+    # The trees too: jit prunes unused arguments from the HLO, so two programs of one text can
+    # take different argument trees, and the kept bytes carry theirs.
+    for part in (lowered.as_text(), str(jax.tree_util.tree_structure(lowered.args_info)),
+                 str(lowered.out_tree), jax.__version__, importlib.metadata.version("jaxlib"),
                  device.platform, device.client.platform_version, os.environ.get("XLA_FLAGS", ""),
                  repr(sorted((options or {}).items()))):
         digest.update(part.encode())

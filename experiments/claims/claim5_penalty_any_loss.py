@@ -67,7 +67,7 @@ GROWTH_UNIT = "ratio of parameter norms ‖θ_T‖/‖θ_T/2‖ (end vs middle o
 
 def _classification_columns(outputs: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Per run, on the test split: accuracy, NLL and ECE of softmax(outputs)."""
-    from experiments.claims.claim4_classification import expected_calibration_error
+    from experiments.claims.classifier_runs import expected_calibration_error
 
     shifted = outputs - outputs.max(-1, keepdims=True)
     log_prob = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
