@@ -69,9 +69,11 @@ def test_verdict_follows_the_numbers(tmp_path):
     headline = better.key_numbers["best_bounded_minus_ce"]
     assert headline.estimate == pytest.approx(10, abs=0.5) and headline.low > 0  # points
     assert "use a bounded loss" in better.takeaway
+    assert better.guide[0].favours == "other"  # the answer lists it under "when L2 is wrong"
     worse = _judged(_runs(bounded_gain=-40), tmp_path / "b")
     assert worse.verdict == "refuted" and worse.key_numbers["best_bounded_minus_ce"].high < 0
     assert "keep cross-entropy" in worse.takeaway
+    assert worse.guide[0].favours == ""  # cross-entropy is not the L2 choice either
     same = _judged(_runs(bounded_gain=0), tmp_path / "c")
     assert same.verdict == "refuted"
 
