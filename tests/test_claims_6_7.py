@@ -169,8 +169,8 @@ def test_judge_on_hand_made_tables(tmp_path, gaussian_alpha, verdict):
     assert iv.low <= gaussian_alpha + 0.01 and iv.format(".2f") in section.takeaway
     assert alphas.loc[("mlp", "cauchy"), "test_mse_ratio"] == pytest.approx(0.5, abs=0.02)
     # OLS has no finite moments under Cauchy noise: any robust loss beats it by construction.
-    assert [g.choice for g in section.guide][-1] == ("any robust loss; OLS fails by "
-                                                      "construction under Cauchy noise")
+    assert [g.choice for g in section.guide][-1] == ("any robust loss (OLS fails by "
+                                                      "construction under Cauchy noise)")
     # Cauchy's α sits at the parameter bound (α → 0 only as u → −∞): no interval for it.
     assert "cauchy → 0 (at the bound" in section.findings
     assert "alpha_cauchy_linear" not in section.key_numbers

@@ -202,10 +202,14 @@ def test_section_feeds_the_sparse_truths_answer(tmp_path):
     mlp = tables["mlp_runs"]
     assert (mlp["arm"] == "l1_prox").sum() == 2 * 2  # the proximal arm, per teacher and seed
     assert (mlp.loc[mlp["arm"] != "l1_prox", "exact_zero_rows"] == 0).all()  # Adam's: none
-    # The answer's bottom line carries the takeaway (with its number) and links to the section.
+    # The answer's bottom line carries the guide's situations (and, where L2 is not the choice,
+    # what to use) with a link to the section; the numbers stay in the guide and the section.
     text = "\n".join(report.answer([section]))
-    line = next(s for s in text.splitlines() if "(#claim7)" in s)
-    assert section.takeaway.rstrip(".") in line and iv.format(".2f") in line
+    lines = [s for s in text.splitlines() if "(#claim7)" in s]
+    for row in section.guide:
+        wanted = row.situation + ("" if row.favours == "l2" else f": {row.choice}")
+        assert any(wanted in line for line in lines), wanted
+        assert row.evidence in text  # the decision guide's evidence column
     bad = _small()
     bad.linear.sparse_k = 40
     with pytest.raises(ValueError, match=r"linear\.sparse_k"):
