@@ -75,7 +75,10 @@ def test_verdict_follows_the_numbers(tmp_path):
     assert "keep cross-entropy" in worse.takeaway
     assert worse.guide[0].favours == ""  # cross-entropy is not the L2 choice either
     same = _judged(_runs(bounded_gain=0), tmp_path / "c")
-    assert same.verdict == "refuted"
+    assert same.verdict == "refuted"  # 5 units × 400 examples: shown within ±1 point
+    # Too little data to show either (review row 1): no difference is not "does not hold".
+    unclear = _judged(_runs(bounded_gain=0, units=2, n=60), tmp_path / "d")
+    assert unclear.verdict == "qualified" and "not beyond noise" in unclear.takeaway
 
 
 def test_selection_reads_validation_and_flags_grid_edges(tmp_path):
@@ -85,6 +88,10 @@ def test_selection_reads_validation_and_flags_grid_edges(tmp_path):
     assert set(best["selection"]) == {"noisy", "clean"}
     interior = _judged(_runs(bounded_gain=40), tmp_path / "i").tables["best_lr"]
     assert not interior["lr_at_grid_edge"].any()
+    # Wins whose lr sits at a grid edge do not make the claim supported (review row 3).
+    assert section.verdict == "qualified"
+    assert set(section.tables["comparison"].query("counted & selection == 'noisy'")["outcome"]) \
+        == {"bounded better, lr at a grid edge"}
 
 
 def test_section_fields(tmp_path):
