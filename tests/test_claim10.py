@@ -127,3 +127,19 @@ def test_quick_compute_end_to_end(tmp_path):
     section = claim10.judge(claim_tables.round_trip(tables, tmp_path / "claim10"), tmp_path,
                             quick=True)
     assert section.verdict in ("supported", "qualified", "refuted")
+
+
+def test_no_selection_reads_the_test_split(tmp_path):
+    # Scramble every test column across runs (review row 15): the selected lrs and the chosen
+    # bounded loss per cell stay; the accuracies move (the scramble bites).
+    runs = _runs(bounded_gain=40)
+    order = np.random.default_rng(0).permutation(len(runs))
+    scrambled = runs.copy()
+    for column in ("test_accuracy", "test_correct", "n_test"):
+        scrambled[column] = runs[column].to_numpy()[order]
+    a, b = (_judged(r, tmp_path / name) for r, name in ((runs, "a"), (scrambled, "b")))
+    keys = ["dataset", "kind", "rate", "loss", "selection", "lr"]
+    pd.testing.assert_frame_equal(a.tables["best_lr"][keys], b.tables["best_lr"][keys])
+    winners = [list(s.tables["comparison"]["best_bounded"]) for s in (a, b)]
+    assert winners[0] == winners[1]
+    assert not np.allclose(a.tables["best_lr"]["test_acc"], b.tables["best_lr"]["test_acc"])
