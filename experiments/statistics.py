@@ -429,13 +429,28 @@ def paired_accuracy_gap(correct_a: np.ndarray, correct_b: np.ndarray, margin: fl
     (`mcnemar_variance`, known exactly from the per-example correctness) is a floor on the
     standard error, so a small number of units whose gaps agree by chance cannot make the
     interval narrower than the test sets alone allow."""
-    a, b = np.asarray(correct_a, np.float64), np.asarray(correct_b, np.float64)
-    gaps = a.mean(-1) - b.mean(-1)
-    est, reps, units = bootstrap_replicates(lambda x: x.mean(-1), gaps, resamples=resamples,
-                                            seed=seed)
-    mcnemar_se = float(np.sqrt(mcnemar_variance(correct_a, correct_b).mean() / units))
-    se = float(max(bootstrap_se(reps, units), mcnemar_se))
+    return paired_accuracy_contrast([correct_a], [correct_b], margin, level=level,
+                                    resamples=resamples, seed=seed)
+
+
+def paired_accuracy_contrast(plus: Sequence[np.ndarray], minus: Sequence[np.ndarray],
+                             margin: float, *, level: float = LEVEL, resamples: int = RESAMPLES,
+                             seed: int = 0) -> PairedAccuracyGap:
+    """Σ acc(plus) − Σ acc(minus) over U units, every arm evaluated on the same test examples
+    of a unit: a gap (one arm each side, `paired_accuracy_gap`) or a difference of gaps, e.g.
+    (a at noise − a clean) − (b at noise − b clean).
+
+    Each arm: (U, n) per-example correctness. Per example, z = Σ plus − Σ minus; the units'
+    mean z are resampled together (bootstrap-t, df U − 1), and the per-example variance of z
+    within each unit, Var(z)/n (for one arm each side exactly McNemar's variance), is a floor on
+    the standard error."""
+    z = (sum(np.asarray(c, np.float64) for c in plus)
+         - sum(np.asarray(c, np.float64) for c in minus))
+    est, reps, units = bootstrap_replicates(lambda x: x.mean(-1), z.mean(-1),
+                                            resamples=resamples, seed=seed)
+    floor_se = float(np.sqrt((z.var(-1) / z.shape[-1]).mean() / units))
+    se = float(max(bootstrap_se(reps, units), floor_se))
     df = max(units - 1, 1)
     interval = _t_interval(np.float64(est), np.float64(se), df, level, 0.0)
     return PairedAccuracyGap(interval, tost_p_value(float(est), se, df, margin), margin, se,
-                             mcnemar_se)
+                             floor_se)

@@ -49,3 +49,24 @@ def test_paired_accuracy_gap_floors_its_se_at_mcnemar_and_decides_equivalence():
     np.testing.assert_allclose(gap.interval.low, -10 / 800 - crit * expected_se, rtol=1e-12)
     assert gap.equivalence_p > 0.05  # −1.25 pt is outside ±1 pt
     assert statistics.paired_accuracy_gap(a, a, margin=0.01).equivalence_p < 1e-6
+
+
+def test_difference_of_gaps_has_the_per_example_floor_of_its_four_arms():
+    # (a at noise − a clean) − (b at noise − b clean) on the same test examples per unit: the
+    # estimate is the difference of the two gaps, and the floor is Var(z)/n for the per-example
+    # z = a_n − a_c − b_n + b_c (z in −2..2), computed here by hand.
+    rng = np.random.default_rng(2)
+    a_c, b_c = rng.random((2, 4, 500)) < 0.9
+    a_n = np.where(rng.random((4, 500)) < 0.85, a_c, ~a_c)
+    b_n = np.where(rng.random((4, 500)) < 0.70, b_c, ~b_c)
+    contrast = statistics.paired_accuracy_contrast([a_n, b_c], [a_c, b_n], margin=0.01)
+    gap_a = statistics.paired_accuracy_gap(a_n, a_c, 0.01).interval.estimate
+    gap_b = statistics.paired_accuracy_gap(b_n, b_c, 0.01).interval.estimate
+    np.testing.assert_allclose(contrast.interval.estimate, gap_a - gap_b, atol=1e-15)
+    z = a_n.astype(float) - a_c - b_n + b_c
+    np.testing.assert_allclose(contrast.mcnemar_se, np.sqrt((z.var(-1) / 500).mean() / 4),
+                               rtol=1e-12)
+    assert contrast.se >= contrast.mcnemar_se and contrast.interval.low > 0  # b lost more
+    # One arm each side is the paired gap itself.
+    one = statistics.paired_accuracy_contrast([a_n], [a_c], 0.01)
+    assert one == statistics.paired_accuracy_gap(a_n, a_c, 0.01)
