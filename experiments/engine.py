@@ -389,8 +389,8 @@ def execute(
 
     Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
     """
-    todo = {p.group_id: [c for c in chunks if c.group_id == p.group_id] for p in plan.programs}
-    needed = [p for p in plan.programs if todo[p.group_id]]
+    todo = {p.group_id: [c for c in chunks if c.group_id == p.group_id] for p in plan.groups}
+    needed = [p for p in plan.groups if todo[p.group_id]]
     ahead = bool(plan.config.compile_ahead)
     pool = None
     if ahead and len(needed) > 1:  # one program: nothing to overlap its compile with

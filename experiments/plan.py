@@ -1,8 +1,8 @@
-"""What a sweep is, resolved once: every check, then the grid expanded into programs and chunks.
+"""What a sweep is, resolved once: every check, then the grid expanded into groups and chunks.
 
 `plan = SweepPlan.resolve(config, n_devices)` runs every check of the engine (a `ConfigError`
 naming the field and the value, experiments.validation, before anything is compiled or written),
-then expands the grid once (experiments.grid) into `programs` (grid.Group: id, frozen config, the
+then expands the grid once (experiments.grid) into `groups` (grid.Group: id, frozen config, the
 losses it fuses, its dataset key), `chunks` (every chunk in grid order, its hyperparameters
 padded to `chunk_size` by repeating its last run), this process's `part` and the chunks it
 `owned`, and the sweep `identity` (experiments.workdir). Chunks come from `chunk_size` alone
@@ -47,7 +47,7 @@ class Chunk:
 @dataclasses.dataclass(frozen=True)
 class SweepPlan:
     config: config_dict.FrozenConfigDict
-    programs: tuple[grid.Group, ...]
+    groups: tuple[grid.Group, ...]
     chunks: tuple[Chunk, ...]
     chunk_size: int
     n_devices: int  # local devices: chunks run side by side
@@ -65,11 +65,11 @@ class SweepPlan:
         would be ignored). `part` defaults to this process's (experiments.parts).
         """
         validation.check_fields(config, overridden)
-        programs = tuple(grid.expand(config))
-        datasets = validation.check_programs(config, programs)
+        groups = tuple(grid.expand(config))
+        datasets = validation.check_groups(config, groups)
         part = part_of(config) if part is None else part
-        chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in programs)))
-        chunks = tuple(_chunks(programs, chunk_size))
+        chunk_size = max(1, min(int(config.chunk_size), max(len(p.runs) for p in groups)))
+        chunks = tuple(_chunks(groups, chunk_size))
         owned = tuple(chunks[i] for i in blocks(len(chunks), part.count)[part.index])
         if part.count > 1:
             logging.info(
@@ -78,7 +78,7 @@ class SweepPlan:
             )
         return cls(
             config=config_dict.FrozenConfigDict(config),
-            programs=programs,
+            groups=groups,
             chunks=chunks,
             chunk_size=chunk_size,
             n_devices=n_devices,
@@ -98,7 +98,7 @@ class SweepPlan:
         the grid, in run_id order), re-chunked: runs at values no grid holds (a bisection's
         per-run learning rates) from the same compiled programs. Only finiteness is checked
         here (experiments.validation checks the config's values, not these)."""
-        unknown = set(values) - set(self.programs[0].hyper)
+        unknown = set(values) - set(self.groups[0].hyper)
         if unknown:
             raise ValueError(f"with_values: {sorted(unknown)} are not numeric run fields")
         for field, v in values.items():
@@ -106,20 +106,20 @@ class SweepPlan:
             if bad.size:
                 raise ValueError(f"with_values: {field}={np.asarray(v)[bad[0]]} (run "
                                  f"{bad[0]}) is not finite")
-        programs = tuple(
-            dataclasses.replace(program, hyper={
-                **program.hyper,
-                **{field: np.asarray(v)[[run.run_id for run in program.runs]].astype(
-                    program.hyper[field].dtype) for field, v in values.items()},
+        groups = tuple(
+            dataclasses.replace(group, hyper={
+                **group.hyper,
+                **{field: np.asarray(v)[[run.run_id for run in group.runs]].astype(
+                    group.hyper[field].dtype) for field, v in values.items()},
             })
-            for program in self.programs
+            for group in self.groups
         )
-        chunks = tuple(_chunks(programs, self.chunk_size))
+        chunks = tuple(_chunks(groups, self.chunk_size))
         owned = tuple(chunks[i] for i in blocks(len(chunks), self.part.count)[self.part.index])
-        return dataclasses.replace(self, programs=programs, chunks=chunks, owned=owned)
+        return dataclasses.replace(self, groups=groups, chunks=chunks, owned=owned)
 
-    def dataset(self, program: grid.Group) -> data_lib.Dataset:
-        return self.datasets[program.dataset_key]
+    def dataset(self, group: grid.Group) -> data_lib.Dataset:
+        return self.datasets[group.dataset_key]
 
     @property
     def keys(self) -> list[tuple[int, int]]:
@@ -134,20 +134,20 @@ class SweepPlan:
     def summary(self) -> str:
         """The plan in words (the sweep's --dry_run): runs, groups, chunks, this part's share,
         the estimated cost, one line per group, and a last line `chunks: N` (for scripts)."""
-        runs = sum(len(p.runs) for p in self.programs)
+        runs = sum(len(p.runs) for p in self.groups)
         owned_runs = sum(len(c.runs) for c in self.owned)
         lines = [
-            f"{runs} runs in {len(self.programs)} group{'s' * (len(self.programs) != 1)} (one "
+            f"{runs} runs in {len(self.groups)} group{'s' * (len(self.groups) != 1)} (one "
             f"compiled program each), {len(self.chunks)} chunks of up to {self.chunk_size} runs, "
             f"one chunk per device on {self.n_devices} device(s)",
             f"this part ({self.part.name}): {len(self.owned)} chunks, {owned_runs} runs; "
             f"{validation.estimate(self.config, owned_runs)} (compiling not counted)",
         ]
-        for program in self.programs:
-            chunks = sum(c.group_id == program.group_id for c in self.chunks)
-            swept = ", ".join(f"{k}={v}" for k, v in program.structure
-                              if k in dict(program.runs[0].swept) or k == "loss_task")
-            lines.append(f"  group {program.group_id}: {len(program.runs)} runs, {chunks} "
+        for group in self.groups:
+            chunks = sum(c.group_id == group.group_id for c in self.chunks)
+            swept = ", ".join(f"{k}={v}" for k, v in group.structure
+                              if k in dict(group.runs[0].swept) or k == "loss_task")
+            lines.append(f"  group {group.group_id}: {len(group.runs)} runs, {chunks} "
                          f"chunks{'; ' + swept if swept else ''}")
         lines.append(f"chunks: {len(self.chunks)}")
         return "\n".join(lines)
@@ -156,23 +156,23 @@ class SweepPlan:
         """The grid as config.json records it."""
         return {
             "axes": [[p, list(v)] for p, v in grid.sweep_axes(self.config)],
-            "runs": sum(len(p.runs) for p in self.programs),
+            "runs": sum(len(p.runs) for p in self.groups),
             "groups": [
                 {"group_id": p.group_id, "runs": len(p.runs),
                  "structure": {k: v for k, v in p.structure if k in dict(p.runs[0].swept)}}
-                for p in self.programs
+                for p in self.groups
             ],
         }
 
 
-def _chunks(programs, chunk_size: int):
-    for program in programs:
-        for chunk_id, start in enumerate(range(0, len(program.runs), chunk_size)):
-            runs = program.runs[start : start + chunk_size]
+def _chunks(groups, chunk_size: int):
+    for group in groups:
+        for chunk_id, start in enumerate(range(0, len(group.runs), chunk_size)):
+            runs = group.runs[start : start + chunk_size]
             # Padding keeps every call the same shape, so one compiled program serves all chunks.
             idx = np.arange(start, start + chunk_size).clip(max=start + len(runs) - 1)
-            hyper = {k: v[idx] for k, v in program.hyper.items()}
-            yield Chunk(program.group_id, chunk_id, runs, hyper)
+            hyper = {k: v[idx] for k, v in group.hyper.items()}
+            yield Chunk(group.group_id, chunk_id, runs, hyper)
 
 
 def _as_tuples(value: Any) -> Any:

@@ -7,8 +7,8 @@ line naming the bad field, its value and, for names, the closest valid ones.
 `check_fields(config, overridden)` checks every value a run can take: the config's own value of
 each field and every value on each sweep axis (named `config.sweep.<path>` in the message, so the
 offending axis is obvious), and refuses a command-line override of a swept field (the axis would
-silently replace it). `check_programs(programs)` runs the cross-field checks once per compiled
-program and loss (batch size vs the training set; steps, log_every, sharpness_every and
+silently replace it). `check_groups(groups)` runs the cross-field checks once per group (one
+compiled program) and loss (batch size vs the training set; steps, log_every, sharpness_every and
 checkpoint_every; the loss's task vs the dataset's; the model's output vs the loss). The datasets
 are loaded there (synthetic, digits and diabetes take milliseconds, mnist1d about a second), which
 also rejects NaN or inf in them with the dataset's name.
@@ -343,16 +343,16 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
                     ) from None
 
 
-def check_programs(config, programs) -> dict[tuple, data_lib.Dataset]:
-    """Cross-field checks, once per compiled program (grid.Group) and loss it serves.
+def check_groups(config, groups) -> dict[tuple, data_lib.Dataset]:
+    """Cross-field checks, once per group (grid.Group: one compiled group) and loss it serves.
 
     Returns the datasets it loaded (which also rejects NaN or inf in them), by dataset key.
     """
     datasets: dict[tuple, data_lib.Dataset] = {}
-    for program in programs:
-        c = program.config
-        structural = [(p, v) for p, v in program.runs[0].swept if p not in NUMERIC_FIELDS]
-        key = program.dataset_key
+    for group in groups:
+        c = group.config
+        structural = [(p, v) for p, v in group.runs[0].swept if p not in NUMERIC_FIELDS]
+        key = group.dataset_key
         if key not in datasets:
             try:
                 datasets[key] = data_lib.load(c.dataset)
@@ -360,13 +360,13 @@ def check_programs(config, programs) -> dict[tuple, data_lib.Dataset]:
                 raise ConfigError(
                     f"config.dataset.name={c.dataset.name!r}{_where(structural)}: {e}"
                 ) from None
-        for loss in program.losses:
+        for loss in group.losses:
             where = _where([(p, loss if p == "loss" else v) for p, v in structural])
             _check_run(c, loss, datasets[key], where)
-        # The noise is the same for every loss of a (fused) program, and its message names the
+        # The noise is the same for every loss of a (fused) group, and its message names the
         # family: name the rest only.
         rest = [x for x in structural if x[0] not in ("loss", "dataset.noise")]
-        _check_targets(program, datasets[key], _where(rest), grid.flatten(config))
+        _check_targets(group, datasets[key], _where(rest), grid.flatten(config))
     return datasets
 
 

@@ -63,7 +63,7 @@ def main(argv):
     n = jax.local_device_count()
     plan_n = SweepPlan.resolve(config, n)
     plan_1 = SweepPlan.resolve(config, 1)
-    [program] = plan_n.programs
+    [program] = plan_n.groups
     mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()), ("runs",))
     runs_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())

@@ -252,7 +252,7 @@ def losslab_engine(config) -> tuple[Timing, float]:
     compile_s = execute_s = 0.0
     final: dict[int, float] = {}
     plan = SweepPlan.resolve(config, jax.local_device_count())
-    for group in plan.programs:
+    for group in plan.groups:
         t = time.perf_counter()
         program = engine.compile_group(plan, group)
         program._ready(plan.n_devices)
@@ -1016,7 +1016,7 @@ def opt_levels_section(steps: int) -> None:
     for name, config in programs.items():
         config.compilation_cache_dir = ""
         plan = SweepPlan.resolve(config, 1, part=Part(0, 1))
-        program = plan.programs[0]
+        program = plan.groups[0]
         pieces = training.make_program(
             program.config, plan.dataset(program), program.losses, program.noises
         )

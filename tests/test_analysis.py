@@ -110,5 +110,5 @@ def test_tiny_docstring_counts_its_runs_and_programs():
     described = re.search(r"= (\d+) runs in (\d+) compiled program", tiny.__doc__)
     resolved = plan.SweepPlan.resolve(tiny.get_config())
     assert described, tiny.__doc__
-    assert int(described.group(1)) == sum(len(p.runs) for p in resolved.programs)
-    assert int(described.group(2)) == len(resolved.programs)
+    assert int(described.group(1)) == sum(len(p.runs) for p in resolved.groups)
+    assert int(described.group(2)) == len(resolved.groups)

@@ -50,7 +50,7 @@ def test_plan_with_values_sets_each_runs_lr_and_rechunks():
     config = claim1_config.get_config("quick,linear")
     config.chunk_size = 5  # 12 runs -> chunks of 5, 5, 2 (padded with the last run)
     plan = SweepPlan.resolve(config, 1, part=Part(0, 1))
-    n = sum(len(p.runs) for p in plan.programs)
+    n = sum(len(p.runs) for p in plan.groups)
     lrs = np.linspace(0.1, 1.2, n)
     changed = plan.with_values({"learning_rate": lrs})
     assert [c.key for c in changed.chunks] == [c.key for c in plan.chunks]

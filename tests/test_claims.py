@@ -112,7 +112,7 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
     c = claim2_config.get_config()
     config = _monte_carlo_config(c.robust, 4, "contaminated", loss="huber")
     plan = SweepPlan.resolve(config)
-    group = plan.programs[0]
+    group = plan.groups[0]
     assert plan.chunk_size == len(group.runs)
     dataset = plan.dataset(group)
     program = sweep.compile_program(plan, group)

@@ -82,7 +82,7 @@ def test_a_groups_config_holds_its_structure_and_no_per_run_value():
     config.sweep.loss_knobs.delta = (0.5, 2.0)
     config.sweep.dataset.noise = ("gaussian", "laplace")
     config.fuse_noise = True
-    (group,) = SweepPlan.resolve(config).programs
+    (group,) = SweepPlan.resolve(config).groups
     for path in ("learning_rate", "penalty_strength", "seed", "loss_knobs.delta",
                  "dataset.noise_scale", "loss", "dataset.noise"):
         node, _, leaf = path.rpartition(".")

@@ -111,7 +111,7 @@ from experiments.plan import SweepPlan
 config = get_config()
 sweep.run_sweep(config, sys.argv[1])
 plan = SweepPlan.resolve(config, jax.local_device_count())
-program = sweep.compile_program(plan, plan.programs[0])
+program = sweep.compile_program(plan, plan.groups[0])
 chunks = [c for c in plan.chunks if c.group_id == 0]
 program([c.hyper for c in chunks])
 print(json.dumps({"devices": jax.device_count(), "compiled_on": sorted(program._on)}))

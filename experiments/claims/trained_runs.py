@@ -147,7 +147,7 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
         for result in engine.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
             by_group.setdefault(result.chunk.group_id, []).append(result)
     out = []
-    for program in plan.programs:
+    for program in plan.groups:
         parts = by_group[program.group_id]
         metrics = {k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics}
         trained = TrainedGroup(
@@ -165,7 +165,7 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
         out.extend(split_fused(trained))
     logging.info(
         "trained %d runs in %d groups in %.1fs",
-        sum(len(p.runs) for p in plan.programs), len(plan.programs), time.perf_counter() - t0,
+        sum(len(p.runs) for p in plan.groups), len(plan.groups), time.perf_counter() - t0,
     )
     return out
 
