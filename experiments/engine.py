@@ -499,7 +499,7 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
     record = provenance.record()
     record.update(config=config.to_dict(), grid=plan.grid_record())
     workdir_lib.prepare(workdir, plan, record, overwrite=overwrite)
-    logging.info("resolved config: %s", workdir / workdir_lib.CONFIG_FILE)
+    logging.info("resolved config: %s", workdir / result_files.CONFIG_FILE)
     if part.count > 1:
         parts.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 

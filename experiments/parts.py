@@ -35,13 +35,8 @@ from ml_collections import config_dict
 
 from experiments import devices, result_files
 from experiments.devices import WAIT_TIMEOUT_S
-from experiments.workdir import (
-    CONFIG_FILE,
-    WorkdirError,
-    differences,
-    read_record,
-    sweep_identity,
-)
+from experiments.result_files import CONFIG_FILE, sweep_identity
+from experiments.workdir import WorkdirError, differences, read_record
 
 PART_DIR = "parts"
 ASSEMBLY_LOCK = "assembling.lock"
@@ -168,7 +163,7 @@ def read_part_records(workdir) -> list[dict]:
 
 
 def check_consistent(records: list[dict], record: dict | None = None) -> None:
-    """Raise WorkdirError when parts (or `record`) are not one sweep (workdir.sweep_identity)."""
+    """Raise WorkdirError when parts (or `record`) are not one sweep (sweep_identity)."""
     if not records:
         return
     reference = _identity(record if record is not None else records[0])

@@ -24,8 +24,7 @@ from absl import logging
 from ml_collections import config_dict
 
 from experiments import data as data_lib
-from experiments import grid, validation
-from experiments import workdir as workdir_lib
+from experiments import grid, result_files, validation
 from experiments.config_schema import base_config
 from experiments.parts import Part, blocks, part_of
 
@@ -84,7 +83,7 @@ class SweepPlan:
             n_devices=n_devices,
             part=part,
             owned=owned,
-            identity=workdir_lib.sweep_identity(config.to_dict(), chunk_size),
+            identity=result_files.sweep_identity(config.to_dict(), chunk_size),
             datasets=datasets,
         )
 

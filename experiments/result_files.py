@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
+from experiments.config_schema import RESULT_NEUTRAL_FIELDS
+
 RUNS_TABLE = "runs.csv"
 CURVES_TABLE = "curves.csv"
 GROUPS_TABLE = "groups.csv"
@@ -140,18 +142,29 @@ class ChunkError(ValueError):
     """A chunk's files do not match its manifest (or it has none); names the chunk and why."""
 
 
+CONFIG_FILE = "config.json"  # the sweep's resolved config, identity and provenance
+
+
+def sweep_identity(config: dict, chunk_size: int) -> dict:
+    """What must match to resume a workdir: the config as JSON types, minus the fields that
+    change no number in the tables (config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots,
+    progress bar, ...), plus the chunk size."""
+    plain = json.loads(json.dumps(config, default=str))
+    identity = {k: v for k, v in plain.items() if k not in RESULT_NEUTRAL_FIELDS}
+    identity["chunk_size"] = int(chunk_size)
+    return identity
+
+
 _identity_cache: dict[tuple, str] = {}
 _reported: set[tuple[str, str]] = set()
 
 
 def workdir_identity(workdir: pathlib.Path) -> str:
-    """sha256 of the sweep identity (experiments.workdir.sweep_identity) recorded in config.json.
+    """sha256 of the sweep identity (sweep_identity) recorded in config.json.
 
     workdir.prepare has checked (or written) config.json against the running sweep before any
     chunk is written or read, so this is the identity of the sweep now running.
     """
-    from experiments.workdir import CONFIG_FILE, sweep_identity  # workdir imports this module
-
     path = pathlib.Path(workdir) / CONFIG_FILE
     try:
         st = path.stat()

@@ -14,7 +14,7 @@
   holding the same sweep resumes with or without `overwrite` (for a clean rerun, use a new one).
 
 "Same sweep" compares the resolved config minus the fields that can't change a number in the
-tables (IGNORED_FIELDS = config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots, progress bar,
+tables (config_schema.RESULT_NEUTRAL_FIELDS: TensorBoard, plots, progress bar,
 compilation cache, which shard/process this is; not checkpoint_every, whose segments may round
 a diagnostic differently), plus the effective chunk size (config.chunk_size capped at the largest
 group). The chunk size is part of the identity on purpose: finished chunks are files keyed by
@@ -44,11 +44,8 @@ from typing import Any
 from absl import logging
 
 from experiments import result_files
-from experiments.config_schema import RESULT_NEUTRAL_FIELDS
+from experiments.result_files import CONFIG_FILE, sweep_identity
 
-CONFIG_FILE = "config.json"
-# Fields that don't change any number in the tables; they may differ between a run and its resume.
-IGNORED_FIELDS = RESULT_NEUTRAL_FIELDS
 STALE_TMP_SECONDS = 3600.0
 # Provenance keys compared on resume and by experiments.reproduce.
 PROVENANCE_KEYS = ("versions", "git", "machine")
@@ -56,14 +53,6 @@ PROVENANCE_KEYS = ("versions", "git", "machine")
 
 class WorkdirError(RuntimeError):
     """The workdir holds something other than this sweep; the message says what to do."""
-
-
-def sweep_identity(config: dict[str, Any], chunk_size: int) -> dict[str, Any]:
-    """What must match to resume a workdir: the config as JSON types, minus IGNORED_FIELDS."""
-    plain = json.loads(json.dumps(config, default=str))
-    identity = {k: v for k, v in plain.items() if k not in IGNORED_FIELDS}
-    identity["chunk_size"] = int(chunk_size)
-    return identity
 
 
 def differences(recorded: Any, current: Any, prefix: str = "") -> list[str]:

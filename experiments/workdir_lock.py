@@ -12,7 +12,7 @@ time, read back for the refusal message.
   coordinate with each other (chunk files are per part; assembly has its own lock in
   distribution.assembly_lock) while a plain sweep is refused while any part runs, and parts are
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
-  `workdir.sweep_identity`), so a part of a *different* distributed sweep is refused too.
+  `result_files.sweep_identity`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
   blocks: the next sweep takes it over and logs the dead holder it replaces. A holder that ends
   (normally or by an exception) clears its record, so only a dead one is reported.
@@ -36,7 +36,8 @@ from collections.abc import Iterator
 
 from absl import logging
 
-from experiments.workdir import WorkdirError, sweep_identity
+from experiments.result_files import sweep_identity
+from experiments.workdir import WorkdirError
 
 
 class WorkdirLockedError(WorkdirError):
@@ -156,7 +157,7 @@ def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
 
 
 def identity_of(config) -> str:
-    """sha256 of the sweep's identity (experiments.workdir.sweep_identity): equal for its parts."""
+    """sha256 of the sweep's identity (result_files.sweep_identity): equal for its parts."""
     text = json.dumps(sweep_identity(config.to_dict(), int(config.chunk_size)), sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -288,3 +288,16 @@ def test_extra_chunk_tables_are_verified_and_assembled(tmp_path):
     record["files"]["../chunks/g000-c00001.dens.csv"] = record["files"]["g000-c00001.dens.csv"]
     manifest.write_text(json.dumps(record))
     assert not result_files.chunk_done(tmp_path, 0, 1)
+
+
+def test_result_files_sits_below_workdir():
+    # No import cycle (issue 34): the sweep identity and config.json's name live in result_files,
+    # which workdir, parts, plan and the lock read; result_files imports none of them.
+    import subprocess
+    import sys
+
+    code = ("import sys, experiments.result_files as r; "
+            "assert not {'experiments.workdir', 'experiments.parts', 'experiments.plan'} "
+            "& set(sys.modules), sorted(m for m in sys.modules if m.startswith('experiments'));"
+            "import experiments.workdir as w; assert w.sweep_identity is r.sweep_identity")
+    subprocess.run([sys.executable, "-c", code], check=True)
