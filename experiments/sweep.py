@@ -18,18 +18,7 @@ from ml_collections import config_flags
 
 from experiments import config_schema, console, devices, result_files, validation
 from experiments import workdir as workdir_lib
-
-# Moved to experiments.engine (renamed there); kept under their old names for old imports.
-from experiments.engine import (  # noqa: F401
-    ChunkResult,
-    SweepResult,
-    execute,
-    run_sweep,
-)
-from experiments.engine import CompiledGroup as ChunkProgram  # noqa: F401
-from experiments.engine import CompiledSegments as SegmentedProgram  # noqa: F401
-from experiments.engine import assemble as finish  # noqa: F401
-from experiments.engine import compile_group as compile_program  # noqa: F401
+from experiments.engine import run_sweep
 from experiments.plan import SweepPlan
 
 USAGE = """Run a sweep of training runs and write its tables, plots and TensorBoard curves.

@@ -11,7 +11,7 @@
 # and submits itself with `sbatch --array=0-<tasks-1>`, tasks = min(N, MAX_TASKS): a task per
 # chunk at most, since a chunk is the smallest unit of work (more tasks would get nothing).
 # Under Slurm, each task runs the shard-th of num_shards contiguous blocks of the grid's chunks
-# (see experiments/distribution.py) and writes its own chunk files. The last task to finish sees
+# (see experiments/parts.py) and writes its own chunk files. The last task to finish sees
 # every chunk and assembles runs.csv, curves.csv, TensorBoard events and plots. If tasks failed
 # and were rerun separately, or to assemble by hand:
 #

@@ -9,14 +9,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from configs import tiny
-from experiments import analysis, sweep
+from experiments import analysis, engine
 
 
 def _tiny(workdir, steps):
     config = tiny.get_config()
     config.steps, config.log_every = steps, 10
     config.plots = config.tensorboard = config.progress = False
-    sweep.run_sweep(config, workdir)
+    engine.run_sweep(config, workdir)
     return workdir
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import checkpoints, sweep
+from experiments import checkpoints, engine
 
 
 def _config():
@@ -23,9 +23,9 @@ def _config():
 def _segmented_equals_whole(tmp_path, checkpoint_every: int) -> None:
     """The sweep of _config() in segments of `checkpoint_every` steps gives the one-piece tables."""
     config = _config()
-    whole = sweep.run_sweep(config, tmp_path / "whole")
+    whole = engine.run_sweep(config, tmp_path / "whole")
     config.checkpoint_every = checkpoint_every
-    segmented = sweep.run_sweep(config, tmp_path / "segmented")
+    segmented = engine.run_sweep(config, tmp_path / "segmented")
     # Bit-identical on CPU; on a GPU the segment programs may sum in another order (seen on an
     # H200: 1 ulp in a few values), so there within float32 rounding.
     exact = jax.default_backend() == "cpu"
@@ -44,7 +44,7 @@ def test_segmented_run_equals_one_piece(tmp_path):
 def test_resume_from_a_mid_run_checkpoint(tmp_path, monkeypatch):
     config = _config()
     config.checkpoint_every = 20
-    reference = sweep.run_sweep(config, tmp_path / "reference")
+    reference = engine.run_sweep(config, tmp_path / "reference")
 
     # Interrupt the first chunk right after its second checkpoint (40 of 60 steps).
     real_save = checkpoints.save
@@ -58,12 +58,12 @@ def test_resume_from_a_mid_run_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoints, "save", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(config, tmp_path / "resumed")
+        engine.run_sweep(config, tmp_path / "resumed")
     left = tmp_path / "resumed" / checkpoints.CHECKPOINT_DIR
     # Blocks of log_every steps done: step 0's evaluation and 4 blocks (40 steps).
     assert [checkpoints.latest_step(d) for d in left.iterdir()] == [5]
     monkeypatch.setattr(checkpoints, "save", real_save)
-    resumed = sweep.run_sweep(config, tmp_path / "resumed")
+    resumed = engine.run_sweep(config, tmp_path / "resumed")
     pd.testing.assert_frame_equal(reference.curves, resumed.curves, check_exact=True)
     pd.testing.assert_frame_equal(reference.runs, resumed.runs, check_exact=True)
 
@@ -72,7 +72,7 @@ def test_checkpoint_every_must_fit_log_every(tmp_path):
     config = _config()
     config.checkpoint_every = 25  # not a multiple of log_every=10
     with pytest.raises(ValueError, match="checkpoint_every=25"):
-        sweep.run_sweep(config, tmp_path)
+        engine.run_sweep(config, tmp_path)
 
 
 def test_segments_need_not_align_with_sharpness(tmp_path):

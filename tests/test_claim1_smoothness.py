@@ -44,7 +44,7 @@ def test_bisection_finds_two_over_the_curvature_of_quadratics():
 
 def test_plan_with_values_sets_each_runs_lr_and_rechunks():
     """A bisection round: every run of the grid at its own lr, in the same programs."""
-    from experiments.distribution import Part
+    from experiments.parts import Part
     from experiments.plan import SweepPlan
 
     config = claim1_config.get_config("quick,linear")

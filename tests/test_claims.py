@@ -24,7 +24,7 @@ from configs.claims import claim2_gauss_markov as claim2_config
 from configs.claims import claim3_gaussian_prior as claim3_config
 from configs.claims import claim5_penalty_any_loss as claim5_config
 from experiments import data as data_lib
-from experiments import sweep
+from experiments import engine
 from experiments.claims import claim2_gauss_markov as claim2
 from experiments.claims import claim3_gaussian_prior as claim3
 from experiments.claims import report, trained_runs
@@ -115,7 +115,7 @@ def test_claim2_huber_matches_sklearn_huber_regressor_at_its_scale():
     group = plan.groups[0]
     assert plan.chunk_size == len(group.runs)
     dataset = plan.dataset(group)
-    program = sweep.compile_program(plan, group)
+    program = engine.compile_group(plan, group)
     data = program.data
     targets = trained_runs.TrainedGroup(group.config, dataset, data, group.runs, group.hyper,
                                         None, {}, group.losses, group.noises).targets()

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from experiments import devices, engine, result_files, sweep, workdir_lock
+from experiments import devices, engine, result_files, workdir_lock
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TRIALS = 20
@@ -105,7 +105,7 @@ def _interrupted_in_process(path, rng, monkeypatch, seen: set[str]) -> None:
 
     monkeypatch.setattr(result_files.os, "replace", replace)
     try:
-        sweep.run_sweep(_config(), path)
+        engine.run_sweep(_config(), path)
     except Killed:
         pass
     except result_files.ResultsWriteError as e:  # the one line the command line prints
@@ -124,9 +124,9 @@ def _intrude(intruder: str, path: pathlib.Path, config) -> None:
         link = path.with_name(f"{path.name}-link")
         link.unlink(missing_ok=True)
         link.symlink_to(path)
-        sweep.run_sweep(config, link)
+        engine.run_sweep(config, link)
     else:
-        sweep.run_sweep(config, path)
+        engine.run_sweep(config, path)
 
 
 def _cli(path: pathlib.Path, cache: str, log) -> subprocess.Popen:
@@ -184,7 +184,7 @@ def test_twenty_random_faults_end_in_the_uninterrupted_tables(tmp_path, monkeypa
     # persistent cache keys on them, so the reference's program serves the subprocesses too (on
     # a CPU the flag changes nothing compiled).
     monkeypatch.setenv("XLA_FLAGS", devices.DETERMINISTIC_OPS_FLAG)
-    sweep.run_sweep(_config(), reference)
+    engine.run_sweep(_config(), reference)
     expected = _tables(reference)
     rng = np.random.default_rng(13)
     by_subprocess = set(rng.choice(TRIALS, SUBPROCESS_TRIALS, replace=False).tolist())
@@ -200,7 +200,7 @@ def test_twenty_random_faults_end_in_the_uninterrupted_tables(tmp_path, monkeypa
         else:
             _interrupted_in_process(path, rng, monkeypatch, seen)
         _damage(path, rng)
-        result = sweep.run_sweep(_config(), path)  # the final rerun
+        result = engine.run_sweep(_config(), path)  # the final rerun
         assert _tables(path) == expected, f"trial {trial}"
         assert sorted(result.runs["run_id"]) == list(range(RUNS)), f"trial {trial}"
         assert len(result.curves) == RUNS * (FLAGS["steps"] // FLAGS["log_every"] + 1)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import distribution, grid, sweep, validation
+from experiments import engine, grid, parts, validation
 from experiments.claims import trained_runs
 from experiments.plan import SweepPlan
 
@@ -38,10 +38,10 @@ def _two_groups(**fields):
 
 
 def test_shards_with_chunk_size_beyond_the_largest_group_run_and_assemble(tmp_path):
-    # Bug 1: sweep.py capped chunk_size at the largest group, distribution.py did not.
+    # Bug 1: sweep.py capped chunk_size at the largest group, parts.py did not.
     workdir = tmp_path / "w"
     for shard in (0, 1):
-        result = sweep.run_sweep(_two_groups(chunk_size=96, num_shards=2, shard=shard), workdir)
+        result = engine.run_sweep(_two_groups(chunk_size=96, num_shards=2, shard=shard), workdir)
     assert sorted(result.runs["run_id"]) == list(range(8))  # the last shard assembled them all
     chunks = sorted(p.name for p in (workdir / "chunks").glob("*.runs.csv"))
     assert chunks == ["g000-c00000.runs.csv", "g001-c00000.runs.csv"]
@@ -101,7 +101,7 @@ def test_every_check_fires_before_anything_is_written(case, tmp_path):
     fields, message = LATE_CHECKS[case]
     workdir = tmp_path / "w"
     with pytest.raises(validation.ConfigError, match=message) as info:
-        sweep.run_sweep(_config(**fields), workdir, overridden=fields)
+        engine.run_sweep(_config(**fields), workdir, overridden=fields)
     assert "\n" not in str(info.value)
     assert not workdir.exists()
 
@@ -137,10 +137,10 @@ def test_a_sweep_in_parts_expands_its_grid_once_per_process(tmp_path, monkeypatc
     workdir = tmp_path / "w"
     for shard in (0, 1):
         calls.clear()
-        sweep.run_sweep(_two_groups(chunk_size=3, num_shards=2, shard=shard), workdir)
+        engine.run_sweep(_two_groups(chunk_size=3, num_shards=2, shard=shard), workdir)
         assert len(calls) == 1, f"shard {shard} expanded the grid {len(calls)} times"
     calls.clear()
-    merged = SweepPlan.from_record(distribution.record_of(workdir))  # what merge resolves
+    merged = SweepPlan.from_record(parts.record_of(workdir))  # what merge resolves
     assert len(calls) == 1 and merged.keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
     calls.clear()
     trained = trained_runs.train(_two_groups())

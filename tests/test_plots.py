@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from configs import tiny
-from experiments import plots, sweep
+from experiments import engine, plots
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def lr_sweep(tmp_path_factory):
     config.steps, config.log_every = 30, 10
     config.sweep.learning_rate = (1e-3, 1e-1)
     config.plots = config.tensorboard = config.progress = False
-    return sweep.run_sweep(config, tmp_path_factory.mktemp("plots") / "lr")
+    return engine.run_sweep(config, tmp_path_factory.mktemp("plots") / "lr")
 
 
 def test_every_cell_holds_exactly_the_seeds(lr_sweep):

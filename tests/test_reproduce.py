@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import grid, plan, reproduce, result_files, sweep
+from experiments import engine, grid, plan, reproduce, result_files
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_reruns_are_bit_identical_and_reproduce_reports_tampering(tmp_path):
     config = tiny.get_config()
     config.tensorboard = config.plots = config.progress = False
     original = tmp_path / "tiny"
-    sweep.run_sweep(config, original)
+    engine.run_sweep(config, original)
 
     # Determinism: a second run in a fresh process writes the same bytes.
     into = tmp_path / "tiny-reproduce"

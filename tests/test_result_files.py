@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from experiments import result_files
+from experiments import engine, result_files
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
@@ -42,9 +42,8 @@ def test_files_written_from_threads_follow_the_umask_and_leave_it_unchanged(tmp_
 
 
 def _sweep(path, **overrides):
-    from experiments import sweep
     from tests.test_resume import _config
-    return sweep.run_sweep(_config(**overrides), path)
+    return engine.run_sweep(_config(**overrides), path)
 
 
 @pytest.fixture(scope="module")
@@ -163,15 +162,15 @@ def test_merge_on_a_damaged_chunk_does_not_claim_to_recompute_it(finished, tmp_p
     """Issue 36, minor: merge recomputes nothing, so its log says to rerun the sweep."""
     from absl import logging
 
-    from experiments import distribution
+    from experiments import parts
     from experiments.plan import SweepPlan
     path = _copy(finished, tmp_path)
     _edit_chunk(path, "g000-c00001.runs.csv")
     warnings: list[str] = []
     monkeypatch.setattr(logging, "warning", lambda msg, *a: warnings.append(msg % a))
-    plan = SweepPlan.from_record(distribution.record_of(path))
+    plan = SweepPlan.from_record(parts.record_of(path))
     with pytest.raises(result_files.ChunkError, match="g000-c00001"):
-        distribution.check_complete(plan, path)
+        parts.check_complete(plan, path)
     (line,) = [w for w in warnings if "g000-c00001" in w]
     assert "recomputing it" not in line and "rerun the sweep" in line
 
@@ -216,7 +215,7 @@ def test_a_damaged_or_foreign_config_json_is_named(finished, tmp_path, damage):
     """Issue 36 item 14: merge, reproduce and analysis.load name the file that can't be read."""
     import json
 
-    from experiments import analysis, distribution, reproduce
+    from experiments import analysis, parts, reproduce
     from experiments.workdir import WorkdirError
     path = _copy(finished, tmp_path)
     config_json = path / "config.json"
@@ -226,7 +225,7 @@ def test_a_damaged_or_foreign_config_json_is_named(finished, tmp_path, damage):
         config_json.write_text(json.dumps({"something": "else"}))
     match = rf"{config_json}.*(not a losslab sweep|JSON|Expecting|Unterminated)"
     with pytest.raises(WorkdirError, match=match):
-        distribution.record_of(path)  # what merge reads
+        parts.record_of(path)  # what merge reads
     with pytest.raises(WorkdirError, match=match):
         reproduce.reproduce(path, tmp_path / "into")
     with pytest.raises(WorkdirError, match=match):

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import result_files, sweep, workdir
+from experiments import engine, result_files, workdir
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def _tables(path: pathlib.Path) -> tuple[bytes, bytes]:
 def reference(tmp_path_factory) -> pathlib.Path:
     """An uninterrupted run of FLAGS in this process."""
     path = tmp_path_factory.mktemp("reference")
-    result = sweep.run_sweep(_config(), path)
+    result = engine.run_sweep(_config(), path)
     assert sorted(result.runs["run_id"]) == list(range(6))
     return path
 
@@ -146,23 +146,23 @@ def test_workdir_of_another_sweep_is_refused_until_overwrite(tmp_path):
     def small(**overrides):
         return _config(**{"sweep.seed": (0,), "steps": 60, **overrides})
 
-    first = sweep.run_sweep(small(), path)
+    first = engine.run_sweep(small(), path)
     before = _tables(path)
 
     with pytest.raises(workdir.WorkdirError, match=r"holds a different sweep \(steps: 60 -> 120\)"):
-        sweep.run_sweep(small(steps=120), path)
+        engine.run_sweep(small(steps=120), path)
     with pytest.raises(workdir.WorkdirError, match=r"chunk_size: 1 -> 2"):
-        sweep.run_sweep(small(chunk_size=2), path)
+        engine.run_sweep(small(chunk_size=2), path)
     with pytest.raises(workdir.WorkdirError, match=r"sweep\.seed: \[0\] -> \[0, 1\]"):
-        sweep.run_sweep(small(**{"sweep.seed": (0, 1)}), path)
+        engine.run_sweep(small(**{"sweep.seed": (0, 1)}), path)
     assert _tables(path) == before
 
     # The same sweep (execution fields aside) resumes: nothing left to compile.
-    again = sweep.run_sweep(small(progress=True), path)
+    again = engine.run_sweep(small(progress=True), path)
     assert again.compiled_programs == 0 and first.compiled_programs == 1
     assert _tables(path) == before
 
-    fresh = sweep.run_sweep(small(steps=120), path, overwrite=True)
+    fresh = engine.run_sweep(small(steps=120), path, overwrite=True)
     assert fresh.compiled_programs == 1
     (moved,) = tmp_path.glob("w.old-*")
     assert _tables(moved) == before
@@ -173,7 +173,7 @@ def test_workdir_of_another_sweep_is_refused_until_overwrite(tmp_path):
 def test_directory_that_is_not_a_sweep_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(workdir.WorkdirError, match=r"has no config\.json"):
-        sweep.run_sweep(_config(), tmp_path)
+        engine.run_sweep(_config(), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
@@ -184,7 +184,7 @@ def test_read_only_workdir_is_named_before_any_compute(tmp_path, monkeypatch):
     monkeypatch.setattr(result_files.tempfile, "mkstemp", read_only)
     message = r"can't write .*w/config\.json: Read-only"
     with pytest.raises(result_files.ResultsWriteError, match=message):
-        sweep.run_sweep(_config(), tmp_path / "w")
+        engine.run_sweep(_config(), tmp_path / "w")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores chmod (the monkeypatched test runs)")
@@ -194,7 +194,7 @@ def test_read_only_directory_with_chmod(tmp_path):
     locked.chmod(0o500)
     try:
         with pytest.raises(result_files.ResultsWriteError, match=r"locked/w.*Permission denied"):
-            sweep.run_sweep(_config(), locked / "w")
+            engine.run_sweep(_config(), locked / "w")
     finally:
         locked.chmod(0o700)
 
@@ -212,7 +212,7 @@ def test_full_disk_keeps_finished_chunks_and_rerun_finishes(reference, tmp_path,
     monkeypatch.setattr(result_files.os, "replace", replace_until_full)
     with pytest.raises(result_files.ResultsWriteError,
                        match=r"can't write .*g000-c00002\.curves\.csv: No space left on device"):
-        sweep.run_sweep(_config(), path)
+        engine.run_sweep(_config(), path)
     monkeypatch.setattr(result_files.os, "replace", real_replace)
 
     kept = _chunk_files(path)
@@ -221,7 +221,7 @@ def test_full_disk_keeps_finished_chunks_and_rerun_finishes(reference, tmp_path,
         assert p.read_bytes() == (reference / result_files.CHUNK_DIR / p.name).read_bytes()
     assert not list((path / result_files.CHUNK_DIR).glob(".*.tmp"))
 
-    sweep.run_sweep(_config(), path)
+    engine.run_sweep(_config(), path)
     assert _tables(path) == _tables(reference)
 
 
@@ -229,7 +229,7 @@ def test_full_disk_keeps_finished_chunks_and_rerun_finishes(reference, tmp_path,
 def test_diverging_members_are_flagged_and_the_rest_is_written(tmp_path):
     config = _config(**{"sweep.loss": ("squared_error",), "sweep.learning_rate": (1e-2, 100.0),
                         "sweep.seed": (0, 1), "optimizer": "sgd", "steps": 60, "chunk_size": 8})
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     runs, curves = result.runs, result.curves
     assert sorted(runs["run_id"]) == list(range(8))
     stable = runs["learning_rate"] == 1e-2
@@ -250,7 +250,7 @@ def test_overwrite_of_the_current_directory_or_an_ancestor_is_refused(tmp_path, 
     (tmp_path / "w" / "notes.txt").write_text("mine")  # not a sweep: --overwrite would move it
     monkeypatch.chdir(tmp_path / where)
     with pytest.raises(workdir.WorkdirError) as info:
-        sweep.run_sweep(_config(), target, overwrite=True)
+        engine.run_sweep(_config(), target, overwrite=True)
     message = str(info.value)
     assert "\n" not in message
     assert f"--workdir={target}" in message and str(tmp_path / "w") in message

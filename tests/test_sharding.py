@@ -7,7 +7,7 @@ devices, each running whole chunks with the one-device program.
 
 All slow: each compile of the tiny program costs about 7 s of CPU (the reference 2, the shards 3,
 the four-device process 3, the two processes 1 each); the logic of the split itself is tested
-fast in test_distribution.py.
+fast in test_parts.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import distribution, result_files
+from experiments import engine, result_files
 
 # experiments.sweep is imported inside the tests: this file is also the subprocesses' config file,
 # loaded while experiments.sweep runs as __main__ (a second import would define its flags twice).
@@ -58,10 +58,9 @@ def _tables(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    from experiments import sweep
 
     workdir = tmp_path_factory.mktemp("single")
-    sweep.run_sweep(_config(), workdir)
+    engine.run_sweep(_config(), workdir)
     return workdir
 
 
@@ -73,17 +72,16 @@ def _assert_same_files(workdir, reference):
 @pytest.mark.slow
 def test_shards_then_merge_equal_one_run(reference, tmp_path):
     """Three shards (a group split across two of them); only the last one to finish assembles."""
-    from experiments import sweep
     from experiments.plan import SweepPlan
 
-    parts = [sweep.run_sweep(_config(shard=s, num_shards=3), tmp_path) for s in (2, 0)]
-    assert [len(p.runs) for p in parts] == [4, 3]  # chunks (g1c0, g1c1) and (g0c0)
+    shards = [engine.run_sweep(_config(shard=s, num_shards=3), tmp_path) for s in (2, 0)]
+    assert [len(p.runs) for p in shards] == [4, 3]  # chunks (g1c0, g1c1) and (g0c0)
     assert not (tmp_path / result_files.RUNS_TABLE).exists()
-    plan = SweepPlan.from_record(distribution.record_of(tmp_path))
+    plan = SweepPlan.from_record(parts.record_of(tmp_path))
     with pytest.raises(ValueError, match=r"1 of 4 chunks missing.*g000-c00001"):
-        sweep.finish(plan, tmp_path)
+        engine.assemble(plan, tmp_path)
 
-    last = sweep.run_sweep(_config(shard=1, num_shards=3), tmp_path)  # g0c1: sees all, assembles
+    last = engine.run_sweep(_config(shard=1, num_shards=3), tmp_path)  # g0c1: sees all, assembles
     assert last.compiled_programs == 1 and len(last.runs) == 8
     _assert_same_files(tmp_path, reference)
 
@@ -96,7 +94,7 @@ def test_shards_then_merge_equal_one_run(reference, tmp_path):
     assert record["config"]["xla_gpu_deterministic_ops"] is True
 
     (tmp_path / result_files.RUNS_TABLE).unlink()
-    merged = sweep.finish(plan, tmp_path)  # what `python -m experiments.merge` runs
+    merged = engine.assemble(plan, tmp_path)  # what `python -m experiments.merge` runs
     assert len(merged.runs) == 8
     _assert_same_files(tmp_path, reference)
 
@@ -109,9 +107,9 @@ from test_sharding import get_config
 from experiments import sweep
 from experiments.plan import SweepPlan
 config = get_config()
-sweep.run_sweep(config, sys.argv[1])
+engine.run_sweep(config, sys.argv[1])
 plan = SweepPlan.resolve(config, jax.local_device_count())
-program = sweep.compile_program(plan, plan.groups[0])
+program = engine.compile_group(plan, plan.groups[0])
 chunks = [c for c in plan.chunks if c.group_id == 0]
 program([c.hyper for c in chunks])
 print(json.dumps({"devices": jax.device_count(), "compiled_on": sorted(program._on)}))

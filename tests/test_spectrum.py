@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import density_table, plots, result_files, spectrum, sweep
+from experiments import density_table, engine, plots, result_files, spectrum
 from tests.test_stability import _design, _linear_config
 
 
@@ -108,7 +108,7 @@ def test_spectrum_inside_a_sweep(tmp_path):
     config.learning_rate = 0.05
     _, z = _design(config)
     h = _hessian(z, 0.3)
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     curves = result.curves.dropna(subset=["hessian_eig_1"])
     assert list(curves["step"]) == [0, 50, 100, 150, 200]
     top = curves[[f"hessian_eig_{i}" for i in range(1, 6)]].to_numpy()
@@ -150,7 +150,7 @@ def test_adam_preconditioned_sharpness_inside_a_sweep(tmp_path):
     config.spectrum_every = 100
     config.sharpness_batch = 64
     config.learning_rate = 0.01
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     curves = result.curves.dropna(subset=["hessian_eig_1"])
     pre = curves["preconditioned_sharpness"].to_numpy()
     assert np.isnan(pre[0]) and np.isfinite(pre[1:]).all()  # undefined before the first step

@@ -10,7 +10,7 @@ import pytest
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import grid, oracles, stability, sweep
+from experiments import engine, grid, oracles, stability
 
 
 def _linear_config(**overrides):
@@ -62,7 +62,7 @@ def test_power_iteration_matches_eigvalsh_for_least_squares(lam, tmp_path):
     config.sharpness_iters = 200
     config.sharpness_batch = config.dataset.n_train
     config.learning_rate = 0.05
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     sharp = result.curves["sharpness"].dropna().to_numpy()
     assert len(sharp) == 5  # steps 0, 50, 100, 150, 200
     np.testing.assert_allclose(sharp, expected, rtol=1e-4)  # constant: the loss is quadratic
@@ -80,7 +80,7 @@ def test_gradient_descent_diverges_exactly_above_two_over_h(tmp_path):
     config.sharpness_batch = config.dataset.n_train
     config.steps = 1000
     config.log_every = 50
-    runs = sweep.run_sweep(config, tmp_path).runs.sort_values("learning_rate")
+    runs = engine.run_sweep(config, tmp_path).runs.sort_values("learning_rate")
     diverged = runs["diverged"].astype(bool).to_numpy()
     np.testing.assert_array_equal(diverged, [f > 1 for f in factors])
     assert (runs.loc[runs["diverged"].astype(bool), "diverge_step"] > 0).all()
@@ -97,7 +97,7 @@ def test_absolute_error_gradient_does_not_vanish_at_the_optimum(tmp_path):
     config.steps = 4000
     config.log_every = 100
     config.sweep.loss = ("squared_error", "absolute_error")
-    runs = sweep.run_sweep(config, tmp_path).runs.set_index("loss")
+    runs = engine.run_sweep(config, tmp_path).runs.set_index("loss")
     l2, l1 = runs.loc["squared_error"], runs.loc["absolute_error"]
     assert l2["param_error_to_oracle"] < 1e-4  # at the least-squares solution...
     assert l2["grad_norm_ratio"] < 1e-4  # ...where its gradient vanishes
@@ -111,9 +111,9 @@ def test_a_diverging_member_does_not_change_the_others(tmp_path):
     config = _linear_config()
     config.chunk_size = 2
     config.sweep.learning_rate = (0.05, 1e3)
-    together = sweep.run_sweep(config, tmp_path / "together")
+    together = engine.run_sweep(config, tmp_path / "together")
     config.sweep.learning_rate = (0.05, 0.04)  # the same program shape, no diverging member
-    alone = sweep.run_sweep(config, tmp_path / "alone")
+    alone = engine.run_sweep(config, tmp_path / "alone")
     assert together.runs["diverged"].astype(bool).tolist() == [False, True]
     assert not alone.runs["diverged"].astype(bool).any()
     stable = together.curves[together.curves["run_id"] == 0].reset_index(drop=True)

@@ -16,7 +16,7 @@ from jax import monitoring
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import devices, engine, grid, sweep, training
+from experiments import devices, engine, grid, training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def test_vectorized_sweep_equals_runs_one_by_one(tmp_path):
     config = _quiet(tiny.get_config())
     config.steps = 50
     config.chunk_size = 3  # 4 runs per group -> one full chunk and one padded chunk
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     assert len(result.runs) == 8
     assert result.compiled_programs == 1  # both losses in one program (fuse_losses)
     for group in grid.expand(config):
@@ -112,7 +112,7 @@ def test_compile_count_does_not_grow_with_numeric_axes(tmp_path):
         config.sweep.penalty_strength = lambdas
         config.sweep.learning_rate = learning_rates
         config.sweep.seed = (0,)
-        return _count_compiles(lambda: sweep.run_sweep(config, tmp_path / name))
+        return _count_compiles(lambda: engine.run_sweep(config, tmp_path / name))
 
     sweep_with((0.0,), (1e-2,), "warmup")  # host-side helpers compile once, here
     small, small_compiles = sweep_with((0.0, 1e-2), (1e-2,), "small")
@@ -176,9 +176,9 @@ def test_sweep_command_writes_every_output(tmp_path):
 def test_fused_losses_give_the_results_of_separate_programs(tmp_path):
     config = _quiet(tiny.get_config())
     config.steps = 50
-    fused = sweep.run_sweep(config, tmp_path / "fused")
+    fused = engine.run_sweep(config, tmp_path / "fused")
     config.fuse_losses = False
-    separate = sweep.run_sweep(config, tmp_path / "separate")
+    separate = engine.run_sweep(config, tmp_path / "separate")
     assert fused.compiled_programs == 1 and separate.compiled_programs == 2
     for column in ("objective", "test_loss", "test_mse", "grad_norm"):
         np.testing.assert_allclose(fused.curves[column], separate.curves[column], rtol=1e-5)
@@ -190,9 +190,9 @@ def test_fused_noise_families_give_the_results_of_separate_programs(tmp_path):
     config = _quiet(tiny.get_config())
     config.steps = 50
     config.sweep.dataset.noise = ("gaussian", "student_t", "contaminated")
-    fused = sweep.run_sweep(config, tmp_path / "fused")
+    fused = engine.run_sweep(config, tmp_path / "fused")
     config.fuse_noise = False
-    separate = sweep.run_sweep(config, tmp_path / "separate")
+    separate = engine.run_sweep(config, tmp_path / "separate")
     assert fused.compiled_programs == 1 and separate.compiled_programs == 3
     assert list(fused.runs["dataset.noise"]) == list(separate.runs["dataset.noise"])
     for column in ("objective", "test_loss", "test_mse", "grad_norm"):
@@ -210,7 +210,7 @@ def test_barron_alpha_axis_runs_the_whole_robust_family_in_one_program(tmp_path)
     config.sweep.loss = ("general_robust",)
     config.sweep.penalty_strength = None
     config.sweep.loss_knobs.alpha = (float("-inf"), -2.0, 0.0, 1.0, 2.0)
-    result = sweep.run_sweep(config, tmp_path)
+    result = engine.run_sweep(config, tmp_path)
     assert result.compiled_programs == 1
     assert len(result.runs) == 5 * 2  # α × seeds
     assert np.isfinite(result.curves["objective"]).all()
@@ -272,8 +272,8 @@ def test_minibatches_drawn_during_training_are_those_drawn_before(tmp_path, monk
     minibatch indices from the step keys: the same indices, so the same tables."""
     config = _quiet(tiny.get_config())
     config.steps = 40
-    before = sweep.run_sweep(config, tmp_path / "before")
+    before = engine.run_sweep(config, tmp_path / "before")
     monkeypatch.setattr(training, "MINIBATCH_DRAW_BYTES", 0)
-    during = sweep.run_sweep(config, tmp_path / "during")
+    during = engine.run_sweep(config, tmp_path / "during")
     for name in ("runs.csv", "curves.csv"):
         assert (before.workdir / name).read_bytes() == (during.workdir / name).read_bytes()

@@ -13,7 +13,8 @@ from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 from tensorboardX.record_writer import masked_crc32c
 
 from configs import tiny
-from experiments import result_files, sweep, tensorboard_events
+from experiments import engine, result_files, tensorboard_events
+from experiments.plan import SweepPlan
 
 
 def _config(**fields):
@@ -112,8 +113,8 @@ def test_every_run_has_hparams_and_scalars_and_chunk_one_shows_before_the_end(
             assert not (pathlib.Path(workdir) / result_files.RUNS_TABLE).exists()
         write_chunk(workdir, group_id, chunk_id, runs, curves, *extra)
 
-    monkeypatch.setattr(sweep.result_files, "write_chunk", after_events)
-    result = sweep.run_sweep(_config(), tmp_path / "w")
+    monkeypatch.setattr(engine.result_files, "write_chunk", after_events)
+    result = engine.run_sweep(_config(), tmp_path / "w")
     assert len(seen) == 1 and len(seen[0]) == 2  # chunk_size 2
     assert all(h is not None and "loss" in h for h in seen[0].values())
     _check_every_run(tmp_path / "w", result.runs, result.curves)
@@ -130,14 +131,14 @@ def test_resume_never_duplicates_events_and_rewrites_an_interrupted_chunk(tmp_pa
         if len(calls) == 2:
             raise KeyboardInterrupt  # as if killed between chunks
 
-    monkeypatch.setattr(sweep.result_files, "write_chunk", killed_after_two)
+    monkeypatch.setattr(engine.result_files, "write_chunk", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(_config(), workdir)
-    monkeypatch.setattr(sweep.result_files, "write_chunk", write_chunk)
+        engine.run_sweep(_config(), workdir)
+    monkeypatch.setattr(engine.result_files, "write_chunk", write_chunk)
     tb = workdir / tensorboard_events.TB_DIR
     assert len(list(tb.rglob("events.out.tfevents.*"))) == 4
     # An interrupted TensorBoard write of chunk 0: marker gone, a truncated file left behind.
-    events = tensorboard_events.Writer(workdir, sweep.SweepPlan.resolve(_config()))
+    events = tensorboard_events.Writer(workdir, SweepPlan.resolve(_config()))
     events.marker((0, 0)).unlink()
     runs0, _ = result_files.read_chunks(workdir, [(0, 0)])
     first = next((tb / runs0["run_name"][0]).glob("events.out.tfevents.*"))
@@ -145,12 +146,12 @@ def test_resume_never_duplicates_events_and_rewrites_an_interrupted_chunk(tmp_pa
     kept = next((tb / result_files.read_chunks(workdir, [(0, 1)])[0]["run_name"][0]).glob("ev*"))
     kept_bytes = kept.read_bytes()
 
-    result = sweep.run_sweep(_config(), workdir)
+    result = engine.run_sweep(_config(), workdir)
     _check_every_run(workdir, result.runs, result.curves)  # exactly one file per run, complete
     assert kept.read_bytes() == kept_bytes  # a chunk already written is skipped
     assert all(events.written(key) for key in events.plan.keys)
     before = {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")}
-    sweep.run_sweep(_config(), workdir)  # a finished sweep rerun: nothing trained or rewritten
+    engine.run_sweep(_config(), workdir)  # a finished sweep rerun: nothing trained or rewritten
     assert {p: p.read_bytes() for p in tb.rglob("events.out.tfevents.*")} == before
 
 
@@ -170,7 +171,7 @@ def test_full_disk_while_writing_events_is_one_error_naming_the_path(tmp_path, m
     workdir = tmp_path / "w"
     with pytest.raises(result_files.ResultsWriteError,
                        match=r"can't write .*w/tb/.*: No space left on device") as info:
-        sweep.run_sweep(_config(), workdir)
+        engine.run_sweep(_config(), workdir)
     assert "\n" not in str(info.value)
     assert not list((workdir / result_files.CHUNK_DIR).glob("*.runs.csv"))  # events come first
 
@@ -203,7 +204,7 @@ def test_a_read_only_tb_directory_is_one_error_naming_it(tmp_path, monkeypatch):
 
 def test_validation_and_sharpness_curves_are_in_tensorboard(tmp_path):
     # Issue 33 item 7: the tables had them, TensorBoard did not. tiny holds out a validation split.
-    result = sweep.run_sweep(_config(sharpness_every=20, sharpness_iters=5), tmp_path / "w")
+    result = engine.run_sweep(_config(sharpness_every=20, sharpness_iters=5), tmp_path / "w")
     row = result.runs.iloc[0]
     run = read_run(tmp_path / "w" / tensorboard_events.TB_DIR / row["run_name"])
     mine = result.curves[result.curves["run_id"] == row["run_id"]]

@@ -14,7 +14,7 @@ import pytest
 
 from configs import tiny
 from experiments import data as data_lib
-from experiments import sweep, validation
+from experiments import engine, validation
 from experiments.plan import SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -217,7 +217,7 @@ def test_bad_config_fails_before_writing_anything(case, tmp_path):
     config, message = CASES[case]
     workdir = tmp_path / "w"
     with pytest.raises(validation.ConfigError, match=message) as info:
-        sweep.run_sweep(config, workdir)
+        engine.run_sweep(config, workdir)
     assert "\n" not in str(info.value)
     assert not workdir.exists()
 
@@ -226,7 +226,7 @@ def test_sweep_axis_on_a_missing_field_names_it(tmp_path):
     config = _config()
     config.sweep.stepz = (1, 2)  # an unlocked config accepts a new key; the CLI's lock does not
     with pytest.raises(validation.ConfigError, match=r"sweep\.stepz.*names no config field.*steps"):
-        sweep.run_sweep(config, tmp_path / "w")
+        engine.run_sweep(config, tmp_path / "w")
     assert not (tmp_path / "w").exists()
 
 
@@ -240,7 +240,7 @@ def test_non_finite_dataset_is_named(tmp_path, monkeypatch):
     monkeypatch.setitem(data_lib._LOADERS, "synthetic", with_nan)
     message = r"dataset 'synthetic': x_train has 1 non-finite"
     with pytest.raises(validation.ConfigError, match=message):
-        sweep.run_sweep(_config(), tmp_path / "w")
+        engine.run_sweep(_config(), tmp_path / "w")
     assert not (tmp_path / "w").exists()
 
 

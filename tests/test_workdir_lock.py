@@ -15,7 +15,7 @@ import time
 import pytest
 from absl import logging
 
-from experiments import workdir_lock
+from experiments import engine, workdir_lock
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _HOLD = ("import sys, time; from experiments import workdir_lock\n"
@@ -156,13 +156,13 @@ def test_a_full_disk_while_recording_the_holder_is_one_error_naming_the_lock(tmp
 def test_a_refused_config_creates_no_directory_and_no_lock(tmp_path):
     """Issue 36 item 5: the config is checked before the workdir is locked."""
     from configs import tiny
-    from experiments import sweep, validation
+    from experiments import validation
 
     config = tiny.get_config()
     config.steps = -1
     workdir = tmp_path / "missing" / "w"
     with pytest.raises(validation.ConfigError, match=r"config\.steps=-1"):
-        sweep.run_sweep(config, workdir)
+        engine.run_sweep(config, workdir)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import devices, distribution, result_files, workdir
+from experiments import devices, parts, result_files, workdir
 from experiments.plan import Chunk, SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def _plan(**overrides) -> SweepPlan:
 @pytest.mark.parametrize("num_units", [0, 1, 4, 7, 100])
 @pytest.mark.parametrize("count", [1, 2, 3, 8])
 def test_blocks_are_contiguous_and_balanced(num_units, count):
-    split = distribution.blocks(num_units, count)
+    split = parts.blocks(num_units, count)
     assert len(split) == count
     assert [i for block in split for i in block] == list(range(num_units))
     sizes = [len(block) for block in split]
@@ -73,7 +73,7 @@ def test_shard_out_of_range_is_refused(shard, num_shards):
 
 
 def test_part_indices_combine_shards_and_processes():
-    part = distribution.Part(index=5, count=6, processes=2)  # shard 2, process 1
+    part = parts.Part(index=5, count=6, processes=2)  # shard 2, process 1
     assert part.process_index == 1 and list(part.job_parts) == [4, 5]
     assert part.name == "part-00005-of-00006"
 
@@ -89,45 +89,45 @@ def test_completeness_lists_missing_and_foreign_chunks(tmp_path):
     assert keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
     _write_fake_chunk(tmp_path, 0, 0)
     _write_fake_chunk(tmp_path, 1, 1)
-    assert distribution.missing_chunks(tmp_path, keys) == ["g000-c00001", "g001-c00000"]
+    assert parts.missing_chunks(tmp_path, keys) == ["g000-c00001", "g001-c00000"]
     with pytest.raises(ValueError, match=r"2 of 4 chunks missing.*g000-c00001, g001-c00000"):
-        distribution.check_complete(plan, tmp_path)
+        parts.check_complete(plan, tmp_path)
     _write_fake_chunk(tmp_path, 0, 1)
     _write_fake_chunk(tmp_path, 1, 0)
-    distribution.check_complete(plan, tmp_path)
+    parts.check_complete(plan, tmp_path)
     _write_fake_chunk(tmp_path, 2, 0)  # from a bigger grid
     with pytest.raises(ValueError, match="g002-c00000"):
-        distribution.check_complete(plan, tmp_path)
+        parts.check_complete(plan, tmp_path)
 
 
 def test_wait_for_chunks_times_out_naming_them(tmp_path):
     with pytest.raises(ValueError, match="g000-c00002"):
-        distribution.wait_for_chunks(tmp_path, [(0, 2)], timeout_s=0.0)
+        parts.wait_for_chunks(tmp_path, [(0, 2)], timeout_s=0.0)
 
 
 def test_parts_must_agree_on_everything_but_per_part_fields(tmp_path):
     def record(**overrides):
         return {"config": _config(**overrides).to_dict(), "created": "now"}
 
-    distribution.write_part_record(tmp_path, distribution.Part(0, 2), record(shard=0, num_shards=2))
-    distribution.write_part_record(tmp_path, distribution.Part(1, 2), record(shard=1, num_shards=2))
-    merged = distribution.merged_record(tmp_path)
+    parts.write_part_record(tmp_path, parts.Part(0, 2), record(shard=0, num_shards=2))
+    parts.write_part_record(tmp_path, parts.Part(1, 2), record(shard=1, num_shards=2))
+    merged = parts.merged_record(tmp_path)
     assert merged["config"]["shard"] == 0
     assert [p["part"]["index"] for p in merged["parts"]] == [0, 1]
-    rebuilt = SweepPlan.from_record(distribution.record_of(tmp_path))
+    rebuilt = SweepPlan.from_record(parts.record_of(tmp_path))
     assert rebuilt.identity == _plan(shard=0, num_shards=2).identity
     assert rebuilt.keys == _plan().keys
     with pytest.raises(workdir.WorkdirError, match="learning_rate"):
-        distribution.write_part_record(
-            tmp_path, distribution.Part(1, 2), record(shard=1, num_shards=2, learning_rate=0.5)
+        parts.write_part_record(
+            tmp_path, parts.Part(1, 2), record(shard=1, num_shards=2, learning_rate=0.5)
         )
 
 
 def test_only_one_holder_of_the_assembly_lock(tmp_path):
-    with distribution.assembly_lock(tmp_path) as first:
-        with distribution.assembly_lock(tmp_path) as second:
+    with parts.assembly_lock(tmp_path) as first:
+        with parts.assembly_lock(tmp_path) as second:
             assert first and not second
-    with distribution.assembly_lock(tmp_path) as again:
+    with parts.assembly_lock(tmp_path) as again:
         assert again
 
 
@@ -203,7 +203,7 @@ def test_initialize_checks_process_id():
 
 def test_merge_refuses_an_incomplete_sweep(tmp_path):
     record = {"config": _config(shard=0, num_shards=2).to_dict()}
-    distribution.write_part_record(tmp_path, distribution.Part(0, 2), record)
+    parts.write_part_record(tmp_path, parts.Part(0, 2), record)
     _write_fake_chunk(tmp_path, 0, 0)
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.merge", f"--workdir={tmp_path}"],
