@@ -70,6 +70,8 @@ def test_verdict_follows_the_numbers(tmp_path):
     assert headline.estimate == pytest.approx(10, abs=0.5) and headline.low > 0  # points
     assert "use a bounded loss" in better.takeaway
     assert better.guide[0].favours == "other"  # the answer lists it under "when L2 is wrong"
+    # The square loss's row (RULE's last sentence): GCE − square > 0 here (square is 30 worse).
+    assert better.guide[1].favours == "other" and "GCE − square +" in better.guide[1].evidence
     worse = _judged(_runs(bounded_gain=-40), tmp_path / "b")
     assert worse.verdict == "refuted" and worse.key_numbers["best_bounded_minus_ce"].high < 0
     assert "keep cross-entropy" in worse.takeaway
@@ -92,6 +94,11 @@ def test_selection_reads_validation_and_flags_grid_edges(tmp_path):
     assert section.verdict == "qualified"
     assert set(section.tables["comparison"].query("counted & selection == 'noisy'")["outcome"]) \
         == {"bounded better, lr at a grid edge"}
+    # ... and the takeaway says they won, at an edge (re-review row B), with CE at the bottom.
+    assert "each with a learning rate at its grid's edge" in section.takeaway
+    assert "lowest learning rate" not in section.takeaway  # CE chose the top here
+    assert "lowest learning rate in 5 of 6" in claim10.edge_note(5, 6)
+    assert claim10.edge_note(0, 6) == ""
 
 
 def test_section_fields(tmp_path):

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from configs import tiny
-from experiments import engine, result_files
+from experiments import engine, parts, result_files
 
 # experiments.sweep is imported inside the tests: this file is also the subprocesses' config file,
 # loaded while experiments.sweep runs as __main__ (a second import would define its flags twice).
