@@ -104,7 +104,7 @@ import json, sys
 import jax
 sys.path.insert(0, "tests")
 from test_sharding import get_config
-from experiments import sweep
+from experiments import engine
 from experiments.plan import SweepPlan
 config = get_config()
 engine.run_sweep(config, sys.argv[1])
