@@ -466,9 +466,11 @@ def _selection_words(runs, comparison, best) -> str:
             f"±{100 * MARGIN:g} point: TOST p = {pooled['noisy'].equivalence_p:.2g} "
             f"({units} units). {len(edges)} of {len(best)} selected lrs sit at an edge of the "
             f"grid (flagged in best_lr: lr_at_grid_edge); CE's selected lr is the grid's lowest "
-            f"({lowest:g}) in {ce_low} of the {counted} counted cells: a smaller lr fits "
-            f"fewer flipped labels within the budget (an implicit early stop), so a grid "
-            f"extended further down could narrow CE's loss."
+            f"({lowest:g}) in {ce_low} of the {counted} counted cells"
+            + (": a smaller lr fits fewer flipped labels within the budget (an implicit early "
+               "stop), so a grid extended further down could narrow CE's loss." if ce_low else
+               " (a smaller lr fits fewer flipped labels within the budget, an implicit early "
+               "stop: the grid reaches below CE's choice everywhere).")
             + (" With every selection at an edge (a 2-point grid), the selection decides "
                "nothing here." if len(edges) == len(best) else ""))
 
@@ -567,7 +569,9 @@ def takeaway(outcome: str, pooled: statistics.Interval, winner: str, wins: int,
         return (f"Bounded losses did not beat cross-entropy under label noise here: {gap}; keep "
                 f"cross-entropy (and tune its learning rate on a noisy validation split).")
     if wins:
-        where = f"beyond noise in {wins} of {counted} settings"
+        where = f"beyond noise in {wins} of {counted} settings" + (
+            f" (and in {edge_wins} more with a learning rate at its grid's edge)"
+            if edge_wins else "")
     elif edge_wins:
         where = (f"beyond noise in {edge_wins} of {counted} settings, each with a learning rate "
                  f"at its grid's edge (so the grid may set the gap), in none with interior ones")
