@@ -21,8 +21,8 @@ report.html and verdicts.csv; report.md is byte-identical to the run's (its foot
 provenance.json). A module with only the legacy `run(workdir, quick)` cannot be re-rendered and is
 listed as not run. The terminal shows one line per claim and its verdict; the claims' own INFO
 lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
-it): 157 s for all claims with a cold compilation cache on an idle 2-core machine, the default
-sizes 650 s (2026-12-07; README's report section has the per-claim times).
+it): 213 s for claims 1-11 with a cold compilation cache on an idle 2-core machine, the default
+sizes 1,541 s (2026-12-07; README's report section has the per-claim times).
 """
 
 from __future__ import annotations
