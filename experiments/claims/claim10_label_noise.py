@@ -280,10 +280,10 @@ def verdict(comparison: pd.DataFrame, pooled: Pooled) -> str:
     wins = int((counted["outcome"] == "bounded better").sum())
     if len(counted) and wins == len(counted):
         return "supported"
-    edge_wins = int(counted["outcome"].str.startswith("bounded better").sum())
+    any_wins = int(counted["outcome"].str.startswith("bounded better").sum())  # edges too
     shown_not_better = (pooled.interval.high < 0
                         or pooled.equivalence_p < 1 - statistics.LEVEL)
-    return "refuted" if edge_wins == 0 and shown_not_better else "qualified"
+    return "refuted" if any_wins == 0 and shown_not_better else "qualified"
 
 
 def pooled_gap(runs: pd.DataFrame, comparison: pd.DataFrame, best: pd.DataFrame,
