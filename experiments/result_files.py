@@ -155,6 +155,12 @@ def sweep_identity(config: dict, chunk_size: int) -> dict:
     return identity
 
 
+def identity_digest(identity: dict) -> str:
+    """sha256 of a sweep identity as sorted JSON: what chunk manifests and the workdir lock
+    compare."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
 _identity_cache: dict[tuple, str] = {}
 _reported: set[tuple[str, str]] = set()
 
@@ -174,8 +180,7 @@ def workdir_identity(workdir: pathlib.Path) -> str:
     if key not in _identity_cache:
         record = json.loads(path.read_text())
         identity = sweep_identity(record.get("config", {}), record.get("chunk_size", -1))
-        text = json.dumps(identity, sort_keys=True, default=str)
-        _identity_cache[key] = hashlib.sha256(text.encode()).hexdigest()
+        _identity_cache[key] = identity_digest(identity)
     return _identity_cache[key]
 
 

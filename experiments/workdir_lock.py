@@ -10,7 +10,7 @@ time, read back for the refusal message.
 * The parts of one distributed sweep (num_shards > 1 or several jax.distributed processes; see
   experiments.parts) share a workdir by design: they take the lock *shared*, so they
   coordinate with each other (chunk files are per part; assembly has its own lock in
-  distribution.assembly_lock) while a plain sweep is refused while any part runs, and parts are
+  parts.assembly_lock) while a plain sweep is refused while any part runs, and parts are
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
   `result_files.sweep_identity`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 import pathlib
@@ -36,7 +35,7 @@ from collections.abc import Iterator
 
 from absl import logging
 
-from experiments.result_files import sweep_identity
+from experiments.result_files import identity_digest, sweep_identity
 from experiments.workdir import WorkdirError
 
 
@@ -158,9 +157,7 @@ def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
 
 def identity_of(config) -> str:
     """sha256 of the sweep's identity (result_files.sweep_identity): equal for its parts."""
-    text = json.dumps(sweep_identity(config.to_dict(), int(config.chunk_size)), sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return identity_digest(sweep_identity(config.to_dict(), int(config.chunk_size)))
 
 
 def sweep_lock(config, workdir: str | os.PathLike):
