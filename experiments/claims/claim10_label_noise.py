@@ -450,9 +450,20 @@ def ce_at_lowest_lr(runs, comparison, best) -> tuple[int, int]:
     return int((noisy_ce[in_counted]["lr"] == lowest).sum()), len(counted)
 
 
-def _selection_words(runs, comparison, best) -> str:
-    pooled = {s: pooled_gap(runs, comparison, best, s) for s in SELECTIONS}
-    primary = pooled_gap(runs, comparison, best, "noisy", arm=PRIMARY)
+def pooled_gaps(runs, comparison, best) -> dict[str, Pooled]:
+    """Every pooled gap the section prints, computed once: the best bounded loss − CE with the
+    lr chosen on noisy and on clean validation labels, GCE alone − CE, square − CE and
+    GCE − square (noisy selection)."""
+    return {"noisy": pooled_gap(runs, comparison, best, "noisy"),
+            "clean": pooled_gap(runs, comparison, best, "clean"),
+            "gce": pooled_gap(runs, comparison, best, "noisy", arm=PRIMARY),
+            "square": pooled_gap(runs, comparison, best, "noisy", arm=SQUARE),
+            "gce_square": pooled_gap(runs, comparison, best, "noisy", arm=PRIMARY,
+                                     against=SQUARE)}
+
+
+def _selection_words(runs, comparison, best, pooled: dict[str, Pooled]) -> str:
+    primary = pooled["gce"]
     edges = best[best["lr_at_grid_edge"]]
     ce_low, counted = ce_at_lowest_lr(runs, comparison, best)
     lowest = runs["learning_rate"].min()
@@ -475,7 +486,7 @@ def _selection_words(runs, comparison, best) -> str:
                "nothing here." if len(edges) == len(best) else ""))
 
 
-def findings(runs, best, comparison, drops, outcome: str) -> str:
+def findings(runs, best, comparison, drops, outcome: str, pooled: dict[str, Pooled]) -> str:
     counted = comparison[(comparison["selection"] == "noisy") & comparison["counted"]]
     wins = int((counted["outcome"] == "bounded better").sum())
     edge_wins = int((counted["outcome"] == "bounded better, lr at a grid edge").sum())
@@ -497,7 +508,7 @@ def findings(runs, best, comparison, drops, outcome: str) -> str:
         "",
         _shape_words(drops, best, comparison),
         "",
-        _selection_words(runs, comparison, best),
+        _selection_words(runs, comparison, best, pooled),
         "",
         f"Memorization (beside CE's drop): the share of flipped training labels each model "
         f"predicts as the wrong label at symmetric {top:g} (percentile interval over units): "
@@ -506,7 +517,7 @@ def findings(runs, best, comparison, drops, outcome: str) -> str:
         f"stopping early on the noisy validation split could shrink CE's loss and is not tested "
         f"here, nor is a half budget (the gap may depend on the steps).",
         "",
-        _square_words(runs, comparison, best),
+        _square_words(pooled),
     ])
 
 
@@ -530,22 +541,16 @@ def _side(iv: statistics.Interval, ahead: str, behind: str) -> str:
     return ahead if iv.low > 0 else behind if iv.high < 0 else "not shown different"
 
 
-def _square_words(runs, comparison, best) -> str:
+def _square_words(pooled: dict[str, Pooled]) -> str:
     """Where the square loss (one-hot, raw outputs: the L2 arm) sits against CE and GCE, pooled
     over the counted cells."""
-    square = pooled_gap(runs, comparison, best, "noisy", arm=SQUARE).interval
-    gce = _gce_minus_square(runs, comparison, best)
+    square, gce = pooled["square"].interval, pooled["gce_square"].interval
     return (f"The square loss (the L2 arm, one-hot targets on raw outputs) over the counted "
             f"cells: square − CE {square.format('+.2f')} pt "
             f"({_side(square, 'ahead of CE', 'behind CE')}), GCE − square "
             f"{gce.format('+.2f')} pt ({_side(gce, 'GCE ahead', 'GCE behind')}). (Ghosh et al.'s "
             f"robustness of the square loss is for it on the softmax probabilities, which is "
             f"bounded; on raw outputs, as here, it is not.)")
-
-
-def _gce_minus_square(runs, comparison, best) -> statistics.Interval:
-    """GCE alone − the square loss (the same search size on each side), pooled."""
-    return pooled_gap(runs, comparison, best, "noisy", arm=PRIMARY, against=SQUARE).interval
 
 
 def edge_note(ce_low: int, counted: int) -> str:
@@ -620,6 +625,9 @@ def reversal(comparison: pd.DataFrame) -> str:
                      f"{_iv(r, 'gap_best')} pt" for r in rows.to_dict("records"))
 
 
+KEY_NUMBERS = {"best_bounded_minus_ce": "noisy", "oracle_best_bounded_minus_ce": "clean",
+               "gce_minus_ce": "gce", "square_minus_ce": "square",
+               "gce_minus_square": "gce_square"}  # key number -> pooled_gaps' key
 UNIT_WORDS = {"best_bounded_minus_ce": "best bounded loss − cross-entropy",
               "oracle_best_bounded_minus_ce": "best bounded loss − cross-entropy, lr chosen on "
                                               "clean validation labels",
@@ -636,26 +644,19 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     best = best_table(runs)
     comparison = comparison_table(runs, best)
     drops = drop_table(runs, best)
-    pooled_test = pooled_gap(runs, comparison, best, "noisy")
-    pooled = pooled_test.interval
-    outcome = verdict(comparison, pooled_test)
+    gaps = pooled_gaps(runs, comparison, best)
+    pooled = gaps["noisy"].interval
+    outcome = verdict(comparison, gaps["noisy"])
     counted = comparison[(comparison["selection"] == "noisy") & comparison["counted"]]
     wins = int((counted["outcome"] == "bounded better").sum())
     edge_wins = int((counted["outcome"] == "bounded better, lr at a grid edge").sum())
     ce_low, _ = ce_at_lowest_lr(runs, comparison, best)
     behind = reversal(comparison)
     logging.info("%s: %s", KEY, outcome)
-    key_numbers = {"best_bounded_minus_ce": pooled,
-                   "oracle_best_bounded_minus_ce": pooled_gap(runs, comparison, best,
-                                                              "clean").interval,
-                   "gce_minus_ce": pooled_gap(runs, comparison, best, "noisy",
-                                              arm=PRIMARY).interval,
-                   "square_minus_ce": pooled_gap(runs, comparison, best, "noisy",
-                                                 arm=SQUARE).interval,
-                   "gce_minus_square": _gce_minus_square(runs, comparison, best)}
+    key_numbers = {name: gaps[key].interval for name, key in KEY_NUMBERS.items()}
     return Section(
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(size), rule=RULE, verdict=outcome,
-        findings=findings(runs, best, comparison, drops, outcome),
+        findings=findings(runs, best, comparison, drops, outcome, gaps),
         summary=(f"Best bounded loss − CE over the counted noisy cells: "
                  f"{pooled.format('+.2f')} accuracy points (noisy-validation selection)."),
         tables={"comparison": comparison, "best_lr": best, "drop_from_clean": drops},
