@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
 import pathlib
 import time
@@ -32,6 +33,7 @@ from experiments import (
     console,
     density_table,
     devices,
+    grid,
     oracles,
     parts,
     plots,
@@ -89,7 +91,7 @@ class CompiledGroup:
 
     PIECES = ("draws", "train")  # the programs `lower` yields
 
-    def __init__(self, plan: SweepPlan, program: Group):
+    def __init__(self, plan: SweepPlan, program: Group, shared: dict | None = None):
         self.config = program.config
         self.devices = jax.local_devices()[: plan.n_devices]
         self.data = training.data_arrays(plan.dataset(program))
@@ -105,11 +107,19 @@ class CompiledGroup:
         # order: the draws compile in a worker while the next program is traced.
         self.timings: list[tuple[str, float, float]] = []
         self._portable: list[tuple[bytes, Any]] = []  # (executable bytes, lowered) per program
+        # executables by program_key, kept by the caller across plans (see compile_group)
+        self._shared = shared if type(self) is CompiledGroup else None
+        self.key = program_key(program, self.data, self.hyper_spec, self.devices)
         self._ready(1)
 
     def _compile_on(self, index: int) -> None:
         device = self.devices[index]
         data = jax.device_put(self.data, device)
+        if index == 0 and self._shared is not None and self.key in self._shared:
+            executables, self._portable = self._shared[self.key]
+            self._on[0] = executables, data
+            logging.info("reused the executables of an earlier plan's group (same program)")
+            return
         if index > 0 and self._portable:  # device 0's program: the same machine code
             loaded = [devices.load_portable(payload, lowered, device)
                       for payload, lowered in self._portable]
@@ -146,6 +156,8 @@ class CompiledGroup:
         if portable and all(payload is not None for _, _, payload, _ in built):
             self._portable = [(payload, lowered) for lowered, _, payload, _ in built]
         self._on[index] = tuple(compiled for _, compiled, _, _ in built), data
+        if index == 0 and self._shared is not None:
+            self._shared[self.key] = self._on[0][0], self._portable
 
     def _ready(self, n: int) -> None:
         """Compile for device 0, then load that program onto devices 1..n-1 where not yet done."""
@@ -313,11 +325,33 @@ class CompiledSegments(CompiledGroup):
         return [jax.device_get((c.state.params, m)) for c, m in zip(carry, metrics, strict=True)]
 
 
-def compile_group(plan: SweepPlan, program: Group) -> CompiledGroup:
-    """The group's program, compiled ahead of time at the chunk's shape (for the first device)."""
+# Dataset fields that only the host's data loading reads (experiments.data): groups differing in
+# them alone (a claim's units: another split of the same shapes) compile to one program.
+HOST_DATA_FIELDS = ("dataset.split_seed", "dataset.data_seed", "dataset.validation_seed")
+
+
+def program_key(program: Group, data: dict, hyper_spec: dict, devices_: list) -> str:
+    """What a group's executables are compiled from, known before tracing: its structure config
+    less HOST_DATA_FIELDS and the sweep's axes (their values are in the fields), its losses and
+    noise families, the shapes and dtypes of its data and of a chunk's hyperparameters, and the
+    devices. Two groups with one key lower to the same program text
+    (tests/test_shared_executables.py checks the claims' units)."""
+    fields = {k: v for k, v in grid.flatten(program.config).items()  # the group's own values
+              if k not in HOST_DATA_FIELDS and not k.startswith("sweep.")}
+    shapes = {k: (tuple(v.shape), str(v.dtype)) for k, v in {**data, **hyper_spec}.items()}
+    return json.dumps([sorted(fields.items()), program.losses, program.noises,
+                       sorted(shapes.items()), [str(d) for d in devices_]], default=repr)
+
+
+def compile_group(plan: SweepPlan, program: Group, shared: dict | None = None) -> CompiledGroup:
+    """The group's program, compiled ahead of time at the chunk's shape (for the first device).
+
+    `shared` (a dict the caller keeps, e.g. across a claim's units): executables by program_key;
+    a group whose key is there reuses them without tracing or compiling (the numbers are the
+    same: the same program), and a new one is added. Not for checkpointed segments."""
     if int(program.config.checkpoint_every) > 0:
         return CompiledSegments(plan, program)
-    return CompiledGroup(plan, program)
+    return CompiledGroup(plan, program, shared)
 
 
 @dataclasses.dataclass
@@ -358,9 +392,9 @@ def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
         yield wave
 
 
-def _compiled(plan: SweepPlan, program: Group) -> CompiledGroup:
+def _compiled(plan: SweepPlan, program: Group, shared: dict | None = None) -> CompiledGroup:
     t0 = time.perf_counter()
-    compiled = compile_group(plan, program)
+    compiled = compile_group(plan, program, shared)
     logging.info(
         "group %d (%s): compiled in %.1fs",
         program.group_id, program.label, time.perf_counter() - t0,
@@ -374,7 +408,7 @@ def compile_workers(n_programs: int) -> int:
 
 
 def execute(
-    plan: SweepPlan, chunks, checkpoint_root: pathlib.Path
+    plan: SweepPlan, chunks, checkpoint_root: pathlib.Path, shared: dict | None = None
 ) -> Iterator[ChunkResult]:
     """The engine loop: compile each program that `chunks` need once, run its chunks in order,
     one whole chunk per local device at a time.
@@ -388,6 +422,7 @@ def execute(
     error surfaces here, once; programs not yet being compiled are then cancelled.
 
     Mid-run checkpoints (config.checkpoint_every) go to checkpoint_root/checkpoints/g<G>-c<C>.
+    `shared`: executables kept across calls (compile_group).
     """
     todo = {p.group_id: [c for c in chunks if c.group_id == p.group_id] for p in plan.groups}
     needed = [p for p in plan.groups if todo[p.group_id]]
@@ -397,7 +432,7 @@ def execute(
         pool = concurrent.futures.ThreadPoolExecutor(
             compile_workers(len(needed)), thread_name_prefix="losslab-compile"
         )
-        futures = {p.group_id: pool.submit(_compiled, plan, p) for p in needed}
+        futures = {p.group_id: pool.submit(_compiled, plan, p, shared) for p in needed}
     pending = None  # the wave dispatched last: (program, compiled, wave, outputs)
 
     def results(program, compiled, wave, outputs) -> Iterator[ChunkResult]:
@@ -414,7 +449,7 @@ def execute(
     try:
         for program in needed:
             if pool is None:
-                compiled = _compiled(plan, program)
+                compiled = _compiled(plan, program, shared)
             else:
                 future = futures[program.group_id]
                 ok = future.done() and future.exception() is None

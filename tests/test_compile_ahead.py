@@ -42,11 +42,11 @@ def test_compiling_ahead_writes_the_sequential_tables_byte_for_byte(tmp_path, mo
             yield result
             last_result[ahead][result.chunk.group_id] = time.perf_counter()
 
-    def recorded(plan, program):  # (group, thread, start) of every compile
+    def recorded(plan, program, shared=None):  # (group, thread, start) of every compile
         compiles[ahead].append(
             (program.group_id, threading.current_thread().name, time.perf_counter())
         )
-        return compile_program(plan, program)
+        return compile_program(plan, program, shared)
 
     monkeypatch.setattr(engine, "execute", watched)
     monkeypatch.setattr(engine, "compile_group", recorded)
@@ -95,7 +95,7 @@ def _plan():
 def test_a_compile_error_in_a_worker_surfaces_once_after_the_ready_chunks(
     tmp_path, monkeypatch
 ):
-    def compile_program(plan, program):
+    def compile_program(plan, program, shared=None):
         if program.group_id == 1:
             raise ValueError("cannot compile group 1")
         return _FakeProgram()
@@ -115,7 +115,7 @@ def test_a_compile_error_in_a_worker_surfaces_once_after_the_ready_chunks(
 
 
 def test_an_error_compiling_the_first_group_is_raised_before_any_chunk(tmp_path, monkeypatch):
-    def compile_program(plan, program):
+    def compile_program(plan, program, shared=None):
         raise RuntimeError(f"XLA failed on group {program.group_id}")
 
     monkeypatch.setattr(engine, "compile_group", compile_program)
@@ -128,7 +128,7 @@ def test_an_error_compiling_the_first_group_is_raised_before_any_chunk(tmp_path,
 def test_a_caller_that_stops_does_not_wait_for_a_compile_still_running(tmp_path, monkeypatch):
     release = threading.Event()
 
-    def compile_program(plan, program):
+    def compile_program(plan, program, shared=None):
         if program.group_id == 1:
             release.wait(60)  # a long compile
         return _FakeProgram()
@@ -148,7 +148,7 @@ def test_a_caller_that_stops_does_not_wait_for_a_compile_still_running(tmp_path,
 def test_sequential_engine_compiles_nothing_ahead(tmp_path, monkeypatch):
     compiled = []
 
-    def compile_program(plan, program):
+    def compile_program(plan, program, shared=None):
         compiled.append(program.group_id)
         return _FakeProgram()
 

@@ -166,7 +166,7 @@ def compiled_once(monkeypatch):
     """In this process, each program is compiled once for all the trials' sweeps."""
     compiled, compile_program = {}, engine.compile_group
 
-    def memoized(plan, program):
+    def memoized(plan, program, shared=None):
         key = (json.dumps(program.config.to_dict(), sort_keys=True, default=str),
                program.losses, plan.chunk_size, plan.n_devices)
         if key not in compiled:

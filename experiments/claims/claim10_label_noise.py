@@ -116,12 +116,12 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
     size = "quick" if quick else "default"
     config = claim_config.get_config(size)
     rates = claim_config.NOISE_RATES[size]
-    frames = []
+    frames, shared = [], {}  # executables shared by the units (the same programs)
     for unit in config.sweep.seed:
         for kind in claim_config.KINDS:
             kind_rates = rates if kind == claim_config.KINDS[0] else tuple(r for r in rates if r)
             groups = trained_runs.train(unit_config(config, int(unit), kind, kind_rates),
-                                        on_validation=True)
+                                        on_validation=True, shared=shared)
             frames.append(runs_table(groups))
     runs = pd.concat(frames, ignore_index=True)
     return {"runs_per_unit": runs.sort_values([*CELL, "loss", "learning_rate", "unit"],

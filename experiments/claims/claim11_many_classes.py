@@ -73,21 +73,23 @@ def _groups_table(groups, loss_name: str | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def train_unit(config, unit: int, steps: int) -> pd.DataFrame:
+def train_unit(config, unit: int, steps: int, shared: dict | None = None) -> pd.DataFrame:
     """Unit u's runs at a budget: CE, square and squentropy at every K (one program per K),
-    then the rescaled square loss at each K whose (k, M) is not (1, 1)."""
+    then the rescaled square loss at each K whose (k, M) is not (1, 1). `shared`: executables
+    reused across units (trained_runs.train)."""
     from experiments.claims import trained_runs  # the engine: compute only, never judge
 
     c = unit_config(config, unit)
     c.steps = steps
-    tables = [_groups_table(trained_runs.train(c, on_validation=True))]
+    tables = [_groups_table(trained_runs.train(c, on_validation=True, shared=shared))]
     rescaled = [k for k in c.sweep.dataset.num_classes if claim_config.rescaling(k) != (1, 1)]
     for k in rescaled:
         r = c.copy_and_resolve_references()
         r.sweep.loss = (SQUARE,)
         r.sweep.dataset.num_classes = (k,)
         r.loss_knobs.k, r.loss_knobs.m = claim_config.rescaling(k)
-        tables.append(_groups_table(trained_runs.train(r, on_validation=True), RESCALED))
+        tables.append(_groups_table(trained_runs.train(r, on_validation=True, shared=shared),
+                                    RESCALED))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -96,7 +98,8 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
     size = "quick" if quick else "default"
     config, steps = claim_config.get_config(size), claim_config.BUDGETS[size]
     order = ["num_classes", "loss", "learning_rate", "unit"]
-    runs, shorter = (pd.concat([train_unit(config, int(u), b) for u in config.sweep.seed],
+    shared: dict = {}  # the units' programs are the same: executables reused (train_unit)
+    runs, shorter = (pd.concat([train_unit(config, int(u), b, shared) for u in config.sweep.seed],
                                ignore_index=True).sort_values(order, ignore_index=True)
                      for b in (steps, steps // 2))
     return {"runs_per_unit": runs, "shorter_budget_runs": shorter}

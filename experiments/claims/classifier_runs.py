@@ -116,12 +116,13 @@ def unit_config(config, unit: int):
 
 
 def train_units(config) -> pd.DataFrame:
-    """Every unit of config.sweep.seed on its own split (one program per cell and unit; the
-    units' programs are identical, so the compilation cache serves all but the first)."""
+    """Every unit of config.sweep.seed on its own split (one program per cell; the units'
+    programs are identical, so all but the first reuse its executables: `shared`)."""
     from experiments.claims import trained_runs  # the engine: compute only, never judge
 
+    shared: dict = {}
     return pd.concat([runs_table(trained_runs.train(unit_config(config, int(u)),
-                                                    on_validation=True))
+                                                    on_validation=True, shared=shared))
                       for u in config.sweep.seed], ignore_index=True)
 
 

@@ -122,7 +122,8 @@ class TrainedGroup:
 
 
 def train(config: config_dict.ConfigDict, on_validation: bool = False,
-          values: dict[str, np.ndarray] | None = None) -> list[TrainedGroup]:
+          values: dict[str, np.ndarray] | None = None,
+          shared: dict | None = None) -> list[TrainedGroup]:
     """Every group of `config`'s grid, trained by the engine (experiments.engine.execute).
 
     on_validation: evaluate on the validation split instead of test (see the module docstring;
@@ -132,6 +133,8 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
     (experiments.plan: a ConfigError, a ValueError, naming the bad field). Compiled programs go
     to JAX's persistent cache as in run_sweep (config.compilation_cache_dir), so a rerun skips
     compilation; mid-run checkpoints (config.checkpoint_every) go to a temporary directory.
+    shared: a dict kept across calls whose programs repeat (a claim's units: the same shapes on
+    another data split): their executables are reused without tracing (engine.compile_group).
     """
     plan = SweepPlan.resolve(config, jax.local_device_count(), part=Part(0, 1))
     if values:
@@ -144,7 +147,7 @@ def train(config: config_dict.ConfigDict, on_validation: bool = False,
     by_group: dict[int, list[engine.ChunkResult]] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="losslab-trained-runs-") as checkpoint_root:
-        for result in engine.execute(plan, plan.chunks, pathlib.Path(checkpoint_root)):
+        for result in engine.execute(plan, plan.chunks, pathlib.Path(checkpoint_root), shared):
             by_group.setdefault(result.chunk.group_id, []).append(result)
     out = []
     for program in plan.groups:
