@@ -136,16 +136,20 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
         return pd.concat(frames, ignore_index=True)
 
     config = claim4_config.get_config("default")
+    assert tuple(config.extra_cells) == (("mnist", "mlp"),)  # real MNIST beside the grid
     runs, shorter = claim4.train_to_budget(config, (100, 200, 400, 800), train=fake_train)
     all_cells = [("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"), ("mnist1d", "cnn")]
-    assert calls == [(100, all_cells), (50, all_cells), (200, [("mnist1d", "cnn")]),
-                     (200, [("mnist1d", "mlp")]), (400, [("mnist1d", "mlp")])]
+    mnist = [("mnist", "mlp")]
+    assert calls == [(100, all_cells), (100, mnist), (50, all_cells), (50, mnist),
+                     (200, [("mnist1d", "cnn")]), (200, [("mnist1d", "mlp")]),
+                     (400, [("mnist1d", "mlp")])]
     steps = runs.groupby(claim4.CELL)["steps"].max().to_dict()
     assert steps == {("digits", "cnn"): 100, ("digits", "mlp"): 100, ("mnist1d", "cnn"): 200,
-                     ("mnist1d", "mlp"): 400}
+                     ("mnist1d", "mlp"): 400, ("mnist", "mlp"): 100}
     assert shorter.groupby(claim4.CELL)["steps"].max().to_dict()[("mnist1d", "mlp")] == 200
     assert claim4.budget_table(runs, shorter)["converged"].all()
     # A ladder that ends before a cell converges leaves it reported as not converged.
+    config.extra_cells = ()
     short_runs, short_shorter = claim4.train_to_budget(config, (100, 200), train=fake_train)
     budget = claim4.budget_table(short_runs, short_shorter).groupby(claim4.CELL)["converged"]
     assert not budget.all()[("mnist1d", "mlp")] and budget.all()[("mnist1d", "cnn")]

