@@ -13,16 +13,19 @@ Adding a claim is two functions and one registry line: write experiments/claims/
 before judge, in a run and in a re-render alike) and add `"claim<N>": "<module>"` to CLAIMS below.
 A claim tested in parts returns Sections keyed claim<N>a, claim<N>b, ...
 
-Modules are imported only when their claim runs; a claim whose module does not exist yet is
-skipped with a warning (and listed as not run). A claim that raises is logged with its traceback
-and listed as failed; the report is still written for the others, and the command exits with
-status 1. `--rerender` calls only `judge` on the saved tables and rebuilds report.md,
-report.html and verdicts.csv; report.md is byte-identical to the run's (its footer comes from
-provenance.json). A module with only the legacy `run(workdir, quick)` cannot be re-rendered and is
-listed as not run. The terminal shows one line per claim and its verdict; the claims' own INFO
-lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
-it): 213 s for claims 1-11 with a cold compilation cache on an idle 2-core machine, the default
-sizes 1,541 s (2026-12-07; README's report section has the per-claim times).
+Modules are imported only when their claim runs; a claim whose module does not exist yet is skipped
+with a warning (and listed as not run). A claim that raises is logged with its traceback and listed
+as failed; the report is still written for the others, and the command exits with status 1.
+`--rerender` calls only `judge` on the saved tables and rebuilds report.md, report.html and
+verdicts.csv; report.md is byte-identical to the run's (its footer comes from provenance.json). A
+module with only the legacy `run(workdir, quick)` cannot be re-rendered and is listed as not run.
+Claims are computed side by side, `--workers` at a time (default one per CPU core), each in a
+spawned process of its own (experiments.claims.runner; a claim keeps about one core busy), the
+longest first; the tables are the same as one after another (`--workers=1`, in this process), and a
+worker that dies fails only its claim. The terminal shows one line per claim and its verdict; the
+claims' own INFO lines (compile times, tables) appear only with --verbosity=1. --quick (the
+end-to-end test runs it): 213 s for claims 1-11 with a cold compilation cache on an idle 2-core
+machine, the default sizes 1,541 s (2026-12-07; README's report section has the per-claim times).
 """
 
 from __future__ import annotations
@@ -31,20 +34,18 @@ import concurrent.futures
 import datetime
 import importlib
 import json
-import logging as std_logging
 import multiprocessing
 import os
 import pathlib
-import re
 import sys
 import time
-import traceback
 
 import matplotlib
 from absl import app, flags, logging
 
 from experiments import console, result_files
-from experiments.claims import claim_tables, report
+from experiments.claims import claim_tables, report, runner
+from experiments.claims.runner import ClaimsTerminal  # noqa: F401 (entry.ClaimsTerminal)
 from experiments.claims.section import Section
 
 # The registry: claim key -> module (imported when the claim runs). Tests register fake claims by
@@ -70,8 +71,6 @@ FLAGS = flags.FLAGS
 # report's time is mostly claim 4's CNNs, which level 1 runs 1.25× slower and level 2 runs as fast
 # as level 3 while compiling them in 0.59× (BENCHMARKS.md, "XLA optimization level").
 XLA_OPTIMIZATION_LEVEL = {"quick": 1, "default": 2}
-
-
 def define_flags() -> None:
     """--workdir, --quick, --only, --rerender, --xla_optimization_level; defined only when run
     as a program, so tests can import this (the claims use experiments.engine, which defines no
@@ -88,6 +87,11 @@ def define_flags() -> None:
         "--workdir (each claim's judge only: no training, no JAX program); --only re-renders "
         "just those claims. Sizes (--quick) come from the run's provenance.json.",
     )
+    flags.DEFINE_integer(
+        "workers", 0,
+        "Claims computed side by side, each in a process of its own (a claim keeps about one "
+        "core busy: its programs are small). 0: one per CPU core, at most one per claim; 1: one "
+        "after another in this process. The numbers are the same either way.", lower_bound=0)
     flags.DEFINE_enum(
         "xla_optimization_level", "auto", ["auto", "0", "1", "2", "3"],
         "XLA's backend optimization level for every program of the report (config."
@@ -124,64 +128,43 @@ def load_claim(key: str):
         return None
 
 
-def sections_of(key: str, result) -> list[Section]:
-    """A claim's Section, or its parts (keys claim<N>a, claim<N>b, ...), checked."""
-    parts = result if isinstance(result, list) else [result]
-    for section in parts:
-        if not re.fullmatch(re.escape(key) + ("[a-z]" if len(parts) > 1 else ""), section.key):
-            raise ValueError(f"{CLAIMS[key]} returned a section with key {section.key!r}")
-    return parts
-
-
-def run_claim(module, key: str, workdir: pathlib.Path, quick: bool):
-    """One claim: compute -> tables saved as CSV -> tables read back -> judge (a Section or a
-    list). A module that still has only `run(workdir, quick)` is called as before."""
-    if not hasattr(module, "compute"):
-        return module.run(workdir, quick)
-    outdir = workdir / key
-    tables = module.compute(workdir, quick)
-    return module.judge(claim_tables.round_trip(tables, outdir), workdir, quick)
-
-
-def _timed(key: str, step, progress: str) -> tuple[list[Section], float] | str:
-    """Run one claim's `step()`; (its sections, seconds), or the reason it is not in the report."""
-    logging.info("%s%s", key, progress)
-    start = time.perf_counter()
-    try:
-        parts = sections_of(key, step())
-    except Exception:
-        logging.error("%s failed:\n%s", key, traceback.format_exc())
-        return "failed: see the log"
-    seconds = time.perf_counter() - start
-    for section in parts:
-        logging.info("%s: %s in %.1f s", section.key, section.verdict, seconds)
-    return parts, seconds
-
-
 def run_claims(
-    workdir: str | pathlib.Path, quick: bool = False, only: list[str] | tuple[str, ...] = ()
+    workdir: str | pathlib.Path, quick: bool = False, only: list[str] | tuple[str, ...] = (),
+    workers: int = 1,
 ) -> tuple[list[Section], dict[str, pathlib.Path], dict[str, str]]:
-    """Run the selected claims, write the report; return (sections, paths, not_run)."""
+    """Run the selected claims, write the report; return (sections, paths, not_run).
+
+    workers > 1: that many claims at a time, each in a spawned process of its own (their
+    tables, plots and sections are the same as one after another: each claim's programs and
+    data are its own); the report keeps the claims' order."""
     workdir = pathlib.Path(workdir)
     keys = select(only)
-    sections: list[Section] = []
-    wall_times: dict[str, float] = {}
-    not_run: dict[str, str] = {}
+    jobs, not_run = {}, {}
     for number, key in enumerate(keys, 1):
-        module = load_claim(key)
-        if module is None:
+        if load_claim(key) is None:
             not_run[key] = "module missing"
             continue
-        outcome = _timed(key, lambda m=module, k=key: run_claim(m, k, workdir, quick),
-                         f" ({number}/{len(keys)}): running ({'quick' if quick else 'default'} "
-                         "sizes)")
+        jobs[key] = (CLAIMS[key], workdir, quick,
+                     f" ({number}/{len(keys)}): running ({'quick' if quick else 'default'} sizes)")
+    workers = min(workers, len(jobs))
+    if workers > 1:
+        outcomes = runner.run_side_by_side(jobs, workers)
+    else:
+        outcomes = {key: runner.run_one(key, *job) for key, job in jobs.items()}
+    sections: list[Section] = []
+    wall_times: dict[str, float] = {}
+    for key in keys:
+        outcome = outcomes.get(key)
+        if outcome is None:
+            continue
         if isinstance(outcome, str):
             not_run[key] = outcome
             continue
         sections += outcome[0]
         wall_times[key] = outcome[1]
     paths = report.write(sections, workdir, quick=quick, wall_times=wall_times,
-                         not_run=not_run, claims=keys)
+                         not_run={k: not_run[k] for k in keys if k in not_run}, claims=keys,
+                         workers=max(workers, 1))
     return sections, paths, not_run
 
 
@@ -223,10 +206,11 @@ def _saved_inputs(keys: list[str], workdir: pathlib.Path, record: dict) -> dict:
 
 
 def _judge_saved(key: str, module_name: str, workdir: pathlib.Path, quick: bool):
-    """One claim's judge on its saved tables (in a worker process): `_timed`'s outcome."""
+    """One claim's judge on its saved tables (in a worker process): `runner.timed`'s outcome."""
     module = importlib.import_module(module_name)
     tables = claim_tables.load(workdir / key)
-    return _timed(key, lambda: module.judge(tables, workdir, quick), ": judging its saved tables")
+    return runner.timed(key, lambda: module.judge(tables, workdir, quick),
+                        ": judging its saved tables")
 
 
 def _judge_in_parallel(modules: dict[str, str], workdir: pathlib.Path, quick: bool) -> dict:
@@ -272,16 +256,6 @@ def rerender_claims(
     return sections, paths, not_run
 
 
-class ClaimsTerminal(std_logging.Filter):
-    """The terminal of a report: the runner's own lines (progress, one verdict line per claim,
-    where the report is) and every warning or error; the INFO lines of the claims and the engine
-    (compile times, pandas tables) only with --verbosity=1 (absl's debug)."""
-
-    def filter(self, record: std_logging.LogRecord) -> bool:
-        return (record.levelno >= std_logging.WARNING or record.pathname == __file__
-                or logging.level_debug())
-
-
 def _bad_input(message: str):
     """Bad input: one line naming the flag and its value, exit status 2, nothing written."""
     print(f"experiments.claims: {message}", file=sys.stderr)
@@ -311,7 +285,8 @@ def _render_or_run(keys: list[str]):
             _bad_input(str(error))
     else:
         _configure_xla(FLAGS.quick)
-        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys)
+        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys,
+                                       FLAGS.workers or os.cpu_count() or 1)
     return paths, not_run
 
 
@@ -325,7 +300,7 @@ def main(argv):
     except ValueError as error:
         _bad_input(str(error))
     console.quiet_jax()
-    logging.get_absl_handler().addFilter(ClaimsTerminal())
+    logging.get_absl_handler().addFilter(runner.ClaimsTerminal())
     matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
     start = time.perf_counter()
     # Imported here: workdir's sweep identity needs config_schema, which imports JAX (through

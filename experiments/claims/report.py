@@ -457,18 +457,24 @@ def _check(sections: Sequence[Section]) -> None:
 
 
 def run_record(workdir: pathlib.Path, *, quick: bool, claims: Sequence[str],
-               wall_times: Mapping[str, float] | None, not_run: Mapping[str, str] | None) -> dict:
+               wall_times: Mapping[str, float] | None, not_run: Mapping[str, str] | None,
+               workers: int = 1) -> dict:
     """The provenance record of a run (imports JAX: it names the backend), with what the report's
-    footer needs so a re-render can reproduce it."""
+    footer needs so a re-render can reproduce it (`workers`: claims computed side by side)."""
     from experiments import provenance  # JAX: only a run needs it, never a re-render
 
     record = provenance.record()
     record.update(
         quick=quick, claims=list(claims), wall_times_s=dict(wall_times or {}),
-        not_run=dict(not_run or {}),
+        not_run=dict(not_run or {}), workers=int(workers),
         command="python -m experiments.claims --workdir=" + workdir.as_posix()
         + (" --quick" if quick else ""))
     return record
+
+
+def _side_by_side(record: Mapping) -> str:
+    workers = int(record.get("workers") or 1)
+    return f" ({workers} claims computed side by side)" if workers > 1 else ""
 
 
 def header_of(record: Mapping, rendered: Sequence[str]) -> dict[str, str]:
@@ -493,7 +499,7 @@ def header_of(record: Mapping, rendered: Sequence[str]) -> dict[str, str]:
             f"{record.get('created', '')} (git commit "
             f"`{str(git.get('commit') or 'unknown')[:12]}`"
             f"{', uncommitted changes' if git.get('dirty') else ''}). "
-            + (f"Wall time per claim: {times}. " if times else "")
+            + (f"Wall time per claim{_side_by_side(record)}: {times}. " if times else "")
             + "Versions, machine and command line: `provenance.json`."
         ),
     }
@@ -508,10 +514,12 @@ def write(
     not_run: Mapping[str, str] | None = None,
     claims: Sequence[str] | None = None,
     record: Mapping | None = None,
+    workers: int = 1,
 ) -> dict[str, pathlib.Path]:
     """Write tables (CSV), report.md, report.html, verdicts.csv and provenance.json; return paths.
 
-    `wall_times`: seconds per claim key (shown in the footer); `not_run`: claim key -> reason,
+    `wall_times`: seconds per claim key (shown in the footer, with `workers`, the claims computed
+    side by side); `not_run`: claim key -> reason,
     listed in the verdict table without a verdict; `claims`: the claim keys the run selected
     (default: those of the sections and of not_run). `record`: a re-render passes the run's
     provenance record (the footer comes from it; `quick` and `wall_times` are then ignored) and
@@ -532,7 +540,7 @@ def write(
             claims = list(dict.fromkeys([*(_claim_key(s.key) for s in sections),
                                          *(not_run or {})]))
         record = run_record(workdir, quick=quick, claims=claims,
-                            wall_times=wall_times, not_run=not_run)
+                            wall_times=wall_times, not_run=not_run, workers=workers)
         result_files.write_json(workdir / PROVENANCE_JSON, record)
     header = header_of(record, [_claim_key(s.key) for s in sections])
     md = render_markdown(sections, workdir, header, verdicts, not_run)
