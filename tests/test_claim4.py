@@ -136,8 +136,9 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
         return pd.concat(frames, ignore_index=True)
 
     config = claim4_config.get_config("default")
-    assert tuple(config.extra_cells) == (("mnist", "mlp"),)  # real MNIST beside the grid
-    runs, shorter = claim4.train_to_budget(config, (100, 200, 400, 800), train=fake_train)
+    extra = claim4_config.EXTRA_CELLS["default"]
+    assert extra == (("mnist", "mlp"),)  # real MNIST beside the grid
+    runs, shorter = claim4.train_to_budget(config, (100, 200, 400, 800), extra, train=fake_train)
     all_cells = [("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"), ("mnist1d", "cnn")]
     mnist = [("mnist", "mlp")]
     assert calls == [(100, all_cells), (100, mnist), (50, all_cells), (50, mnist),
@@ -149,7 +150,6 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
     assert shorter.groupby(claim4.CELL)["steps"].max().to_dict()[("mnist1d", "mlp")] == 200
     assert claim4.budget_table(runs, shorter)["converged"].all()
     # A ladder that ends before a cell converges leaves it reported as not converged.
-    config.extra_cells = ()
     short_runs, short_shorter = claim4.train_to_budget(config, (100, 200), train=fake_train)
     budget = claim4.budget_table(short_runs, short_shorter).groupby(claim4.CELL)["converged"]
     assert not budget.all()[("mnist1d", "mlp")] and budget.all()[("mnist1d", "cnn")]
@@ -261,3 +261,19 @@ def test_judge_is_a_function_of_the_tables(tmp_path):
                                                                 second.takeaway)
     for name, table in first.tables.items():
         pd.testing.assert_frame_equal(table, second.tables[name])
+
+
+@pytest.mark.slow
+def test_claim4_trains_its_extra_cells_for_real():
+    """The extra cells (real MNIST × MLP by default) go through the engine like the grid's: each a
+    grid of its own, validated, at B and B/2."""
+    config = claim4_config.get_config("quick")
+    config.sweep.dataset.name, config.sweep.seed = ("digits",), (0,)
+    config.sweep.learning_rate, config.log_every = (1e-2,), 10
+    runs, shorter = claim4.train_to_budget(config, (20,), claim4_config.EXTRA_CELLS["default"])
+    for frame, steps in ((runs, 20), (shorter, 10)):
+        assert sorted(set(zip(frame["dataset"], frame["model"], strict=True))) == [
+            ("digits", "mlp"), ("mnist", "mlp")]
+        assert (frame["steps"] == steps).all() and len(frame) == 2 * len(claim4_config.LOSSES)
+    mnist = runs[runs["dataset"] == "mnist"]
+    assert mnist["test_accuracy"].between(0.0, 1.0).all() and mnist["test_accuracy"].max() > 0.2

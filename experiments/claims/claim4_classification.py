@@ -59,17 +59,17 @@ def _cells_of(frame: pd.DataFrame, cells) -> pd.Series:
     return frame.set_index(CELL).index.isin(cells)
 
 
-def train_to_budget(config, ladder: tuple[int, ...], train=train_units):
+def train_to_budget(config, ladder: tuple[int, ...], extra_cells=(), train=train_units):
     """(runs, shorter): the runs table with each cell at the first budget of `ladder` that is
     converged, and the same cells' runs at the budget before it (half of ladder[0] first).
 
-    Every cell trains at ladder[0] and ladder[0] // 2 steps (each with its cosine schedule over
-    its own length); a cell where a loss still gains (budget_table) is retrained alone at the
-    next budget, with its lr re-selected there, and the budget it leaves becomes its shorter
-    one, until it converges or the ladder ends (the last budget's runs are then reported as
-    not converged). The cells are the grid's (config.sweep.dataset.name × model.name) and
-    config.extra_cells, each of those trained as a grid of its own. Budget and lr are chosen on
-    the validation split only. `train(config)` returns a runs table (runs_table)."""
+    Every cell trains at ladder[0] and ladder[0] // 2 steps (each with its cosine schedule over its
+    own length); a cell where a loss still gains (budget_table) is retrained alone at the next
+    budget, with its lr re-selected there, and the budget it leaves becomes its shorter one, until
+    it converges or the ladder ends (the last budget's runs are then reported as not converged).
+    The cells are the grid's (config.sweep.dataset.name × model.name) and `extra_cells` ((dataset,
+    model) pairs), each of those trained as a grid of its own. Budget and lr are chosen on the
+    validation split only. `train(config)` returns a runs table (runs_table)."""
     def at(steps, cell=None):
         c = config.copy_and_resolve_references()
         c.steps = steps
@@ -77,9 +77,9 @@ def train_to_budget(config, ladder: tuple[int, ...], train=train_units):
             c.sweep.dataset.name, c.sweep.model.name = (cell[0],), (cell[1],)
         return train(c)
 
-    def everywhere(steps):  # the grid's cells and config.extra_cells
-        extra = [tuple(cell) for cell in config.get("extra_cells", ())]
-        return pd.concat([at(steps), *(at(steps, cell) for cell in extra)], ignore_index=True)
+    def everywhere(steps):  # the grid's cells and the extra cells
+        return pd.concat([at(steps), *(at(steps, cell) for cell in extra_cells)],
+                         ignore_index=True)
 
     runs, shorter = everywhere(ladder[0]), everywhere(ladder[0] // 2)
     for steps in ladder[1:]:
@@ -345,11 +345,11 @@ def lr_plot(by_lr: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     return plots.save_png(fig, path)
 
 
-def setup_text(config, budgets: tuple[int, ...]) -> str:
+def setup_text(config, budgets: tuple[int, ...], extra_cells=()) -> str:
     lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
     return (
         f"Datasets {', '.join(config.sweep.dataset.name)} (10 classes) × models "
-        f"{', '.join(config.sweep.model.name)}{_extra_words(config)} (MLP "
+        f"{', '.join(config.sweep.model.name)}{_extra_words(extra_cells)} (MLP "
         f"{tuple(config.model.widths)}, CNN channels "
         f"{tuple(config.model.channels)} + dense {config.model.dense_width}) × losses "
         f"softmax_cross_entropy, one_hot_squared_error (raw outputs, k = M = 1) and "
@@ -368,9 +368,9 @@ def setup_text(config, budgets: tuple[int, ...]) -> str:
     )
 
 
-def _extra_words(config) -> str:
-    """The cells trained beside the grid (config.extra_cells), in words."""
-    cells = [f"{dataset} × {model}" for dataset, model in config.get("extra_cells", ())]
+def _extra_words(extra_cells) -> str:
+    """The cells trained beside the grid, in words."""
+    cells = [f"{dataset} × {model}" for dataset, model in extra_cells]
     return f", plus {', '.join(cells)} (real MNIST: 28×28 images)" if cells else ""
 
 
@@ -446,7 +446,8 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
     """Train every cell to its budget: the runs (per-example test correctness included) and the
     same cells' runs at the shorter budget the check compares with."""
     size = "quick" if quick else "default"
-    runs, shorter = train_to_budget(claim_config.get_config(size), claim_config.BUDGETS[size])
+    runs, shorter = train_to_budget(claim_config.get_config(size), claim_config.BUDGETS[size],
+                                    claim_config.EXTRA_CELLS[size])
     return {"runs_per_unit": runs, "shorter_budget_runs": shorter}
 
 
@@ -469,7 +470,8 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
               if no_worse else "")
     return Section(
         key=KEY, title=TITLE, claim=CLAIM,
-        setup=setup_text(claim_config.get_config(size), claim_config.BUDGETS[size]),
+        setup=setup_text(claim_config.get_config(size), claim_config.BUDGETS[size],
+                         claim_config.EXTRA_CELLS[size]),
         rule=RULE, verdict=outcome, findings=findings(best, comparison, budget, pooled, outcome),
         summary=summary(comparison, pooled),
         tables={"comparison": comparison, "best_lr": best, "budget_check": budget,
