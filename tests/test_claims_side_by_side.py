@@ -5,11 +5,17 @@ claim."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import signal
+import subprocess
+import sys
+import time
 
 from experiments.claims import __main__ as entry
 
 FOOTER = "Computed by"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _files(workdir: pathlib.Path) -> dict[str, bytes]:
@@ -44,3 +50,40 @@ def test_a_worker_that_dies_fails_only_its_claim(tmp_path, monkeypatch):
     assert [s.key for s in sections] == ["claim8"]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "claim 7 did not run" in report.lower()
+
+
+def test_workers_do_not_outlive_a_killed_report(tmp_path):
+    """SIGKILL the report: its workers exit too, instead of computing into its workdir."""
+    (tmp_path / "slow_claim.py").write_text(
+        "import os, pathlib, time\n\n\ndef compute(workdir, quick):\n"
+        "    pathlib.Path(workdir, f'worker-{os.getpid()}').write_text('')\n"
+        "    time.sleep(120)\n\n\ndef judge(tables, workdir, quick):\n    pass\n")
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from experiments.claims import __main__ as entry\n"
+        "entry.CLAIMS.update(claim7='slow_claim', claim8='slow_claim')\n"
+        "entry.run_claims(sys.argv[2], quick=True, only=['claim7', 'claim8'], workers=2)\n")
+    workdir = tmp_path / "report"
+    workdir.mkdir()
+    report = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(workdir)],
+                              cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while len(list(workdir.glob("worker-*"))) < 2:
+        assert time.monotonic() < deadline and report.poll() is None, "workers never started"
+        time.sleep(0.5)
+    pids = [int(p.name.split("-")[1]) for p in workdir.glob("worker-*")]
+    report.send_signal(signal.SIGKILL)
+    report.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"workers {pids} outlived the killed report"
+        time.sleep(0.5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = pathlib.Path(f"/proc/{pid}/stat")
+    return not (status.is_file() and status.read_text().split()[2] == "Z")  # a zombie is gone

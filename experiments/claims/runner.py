@@ -11,8 +11,10 @@ import concurrent.futures
 import importlib
 import logging as std_logging
 import multiprocessing
+import os
 import pathlib
 import re
+import threading
 import time
 import traceback
 
@@ -70,10 +72,19 @@ def run_one(key: str, module_name: str, workdir: pathlib.Path, quick: bool, prog
     return timed(key, lambda: run_claim(module, key, workdir, quick), progress)
 
 
-def _worker(connection, verbosity: int, key: str, job: tuple) -> None:
+def _exit_with(parent: int) -> None:
+    """Exit when the parent process is gone: a report stopped by a signal (even SIGKILL) leaves
+    no claim computing, and writing into its workdir, behind it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _worker(connection, parent: int, verbosity: int, key: str, job: tuple) -> None:
     """A worker process (spawned: JAX is not fork-safe) runs one claim and sends back `run_one`'s
-    outcome. It logs and draws as the parent does and inherits XLA_FLAGS from its environment
-    (set before any worker starts)."""
+    outcome. It logs and draws as the parent does, inherits XLA_FLAGS from its environment (set
+    before any worker starts) and exits with its parent (_exit_with)."""
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     flags.FLAGS.mark_as_parsed()  # a worker parses no flags (the parent did)
     logging.set_verbosity(verbosity)
     handler = logging.get_absl_handler()
@@ -90,8 +101,8 @@ def _in_a_process(key: str, job: tuple, verbosity: int):
     claim (with its exit code)."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_worker, args=(sender, verbosity, key, job),
-                              name=f"losslab-{key}")
+    process = context.Process(target=_worker, args=(sender, os.getpid(), verbosity, key, job),
+                              name=f"losslab-{key}", daemon=True)
     process.start()
     sender.close()  # the child's end: recv() then sees EOF if the child dies without sending
     try:
