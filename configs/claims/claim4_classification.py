@@ -87,7 +87,10 @@ def get_config(size: str = "default") -> config_dict.ConfigDict:
     c.schedule = "cosine"
     c.batch_size = 64
     c.steps = BUDGETS[size][0]
-    c.log_every = 50  # only the final validation accuracy is read; 50 divides every budget
+    # Only the final validation accuracy is read: log at B/2 and B (each a multiple of B/2, as is
+    # every later budget of the ladder). An evaluation covers the whole training, validation and
+    # test sets; every 50 steps they cost about a fifth of the training.
+    c.log_every = BUDGETS[size][0] // 2
     c.diagnostics = False  # claim 4 reads no gradient diagnostics; numbers unchanged, ~5% faster
     c.chunk_size = 64
 

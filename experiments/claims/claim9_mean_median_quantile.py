@@ -117,10 +117,22 @@ def fit_runs(c) -> pd.DataFrame:
     offsets = target_offsets(c.families, c)
     frames = []
     for model in ("linear", "mlp"):
-        for group in trained_runs.train(c.models[model], on_validation=True):
-            frames.append(score_group(group, model, offsets, c.tau_high))
+        for config in tau_programs(c.models[model], c.tau_high):
+            for group in trained_runs.train(config, on_validation=True):
+                frames.append(score_group(group, model, offsets, c.tau_high))
     runs = pd.concat(frames, ignore_index=True)
     return runs[runs["loss"].isin(ARM_NAMES)].reset_index(drop=True)
+
+
+def tau_programs(config, tau_high: float) -> tuple:
+    """A model's runs as two programs: every loss at τ = 0.5, and the pinball loss alone at
+    τ = tau_high. τ changes only the pinball loss: one program over (loss × τ) trained the other
+    losses twice (3 of its 8 loss-τ pairs), more than a second compilation costs at the default
+    sizes."""
+    low, high = config.copy_and_resolve_references(), config.copy_and_resolve_references()
+    low.sweep.loss_knobs.tau = (0.5,)
+    high.sweep.loss, high.sweep.loss_knobs.tau = ("quantile",), (tau_high,)
+    return low, high
 
 
 # --- real data, statsmodels as the oracle ------------------------------------------------------
