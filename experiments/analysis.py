@@ -64,13 +64,14 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _read_tables(workdir: pathlib.Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_tables(workdir: pathlib.Path, record: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """runs.csv and curves.csv, or (before assembly) the verified chunk tables concatenated in
     memory: a chunk being written, truncated or edited is left out, with a warning naming it."""
     runs_path, curves_path = workdir / result_files.RUNS_TABLE, workdir / result_files.CURVES_TABLE
     if runs_path.exists() and curves_path.exists():
         return pd.read_csv(runs_path), pd.read_csv(curves_path)
-    return result_files.verified_tables(workdir, skip_unverified=True)
+    identity = result_files.identity_digest(result_files.recorded_identity(record))
+    return result_files.verified_tables(workdir, identity, skip_unverified=True)[:2]
 
 
 def load(workdir: str | pathlib.Path) -> Sweep:
@@ -89,7 +90,7 @@ def load(workdir: str | pathlib.Path) -> Sweep:
         for path, value in _flatten(config).items()
         if path.split(".")[0] not in EXECUTION_FIELDS and path not in axes
     }
-    runs, wide_curves = _read_tables(workdir)
+    runs, wide_curves = _read_tables(workdir, record)
     runs = runs.assign(**{p: [v] * len(runs) for p, v in fixed.items() if p not in runs})
     hyper = ["run_id", *[a for a in axes if a in runs]]
     curves = (

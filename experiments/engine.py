@@ -512,7 +512,7 @@ def run_sweep(
     # Every check, then the grid, once: before any compute or any write.
     plan = SweepPlan.resolve(config, jax.local_device_count(), overridden=overridden)
     devices.check_xla_flags(config)
-    with workdir_lock.sweep_lock(config, workdir):
+    with workdir_lock.sweep_lock(plan, workdir):
         return _run_plan(config, plan, workdir, overwrite)
 
 
@@ -539,7 +539,7 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
         parts.write_part_record(workdir, part, dict(record, chunk_size=plan.chunk_size))
 
     steps = training.logged_steps(config)
-    todo = [c for c in plan.owned if not result_files.chunk_done(workdir, *c.key)]
+    todo = [c for c in plan.owned if not result_files.chunk_done(workdir, plan.digest, *c.key)]
     events = tensorboard_events.Writer(workdir, plan)  # per chunk, so a running sweep shows
     progress = console.ProgressBar(
         total=total, desc="sweep", unit="run", disable=not config.progress
@@ -555,7 +555,7 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
         )
         events.write_chunk(chunk.key, runs_df, curves_df)  # before the tables: see its module
         density = density_table.chunk_tables(chunk.runs, result.metrics, steps)
-        result_files.write_chunk(workdir, *chunk.key, runs_df, curves_df, density)
+        result_files.write_chunk(workdir, plan.digest, *chunk.key, runs_df, curves_df, density)
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
@@ -590,7 +590,7 @@ def assemble(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
     parts.check_complete(plan, workdir)
     if parts.read_part_records(workdir):
         result_files.write_json(workdir / "config.json", parts.merged_record(workdir))
-    runs_df, curves_df = result_files.assemble(workdir)
+    runs_df, curves_df = result_files.assemble(workdir, plan.digest)
     groups_df = stability.group_table(runs_df)
     result_files.write_csv(workdir / result_files.GROUPS_TABLE, groups_df)
     paths = {

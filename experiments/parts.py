@@ -35,7 +35,7 @@ from ml_collections import config_dict
 
 from experiments import devices, result_files
 from experiments.devices import WAIT_TIMEOUT_S
-from experiments.result_files import CONFIG_FILE, sweep_identity
+from experiments.result_files import CONFIG_FILE, recorded_identity
 from experiments.workdir import WorkdirError, differences, read_record
 
 PART_DIR = "parts"
@@ -85,10 +85,11 @@ def blocks(num_units: int, count: int) -> list[range]:
     return [range(a, b) for a, b in itertools.pairwise(edges)]
 
 
-def missing_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
-    """Names (g<G>-c<C>) of the chunks among `keys` not yet written."""
+def missing_chunks(workdir, identity: str, keys: list[tuple[int, int]]) -> list[str]:
+    """Names (g<G>-c<C>) of the chunks among `keys` not yet written by the sweep `identity`
+    (its digest)."""
     return [result_files.chunk_name(*k) for k in keys
-            if not result_files.chunk_done(workdir, *k, then=RERUN_TO_RECOMPUTE)]
+            if not result_files.chunk_done(workdir, identity, *k, then=RERUN_TO_RECOMPUTE)]
 
 
 def unexpected_chunks(workdir, keys: list[tuple[int, int]]) -> list[str]:
@@ -103,7 +104,7 @@ def check_complete(plan, workdir) -> None:
     """Raise ChunkError (a ValueError) listing missing (or foreign) chunk files: the tables need
     exactly these."""
     keys = plan.keys
-    missing = missing_chunks(workdir, keys)
+    missing = missing_chunks(workdir, plan.digest, keys)
     if missing:
         raise result_files.ChunkError(
             f"{len(missing)} of {len(keys)} chunks missing in {workdir}/{result_files.CHUNK_DIR}:"
@@ -123,11 +124,12 @@ def _abbreviate(names: list[str], limit: int = 20) -> str:
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def wait_for_chunks(workdir, keys: list[tuple[int, int]], timeout_s: float = WAIT_TIMEOUT_S):
+def wait_for_chunks(workdir, identity: str, keys: list[tuple[int, int]],
+                    timeout_s: float = WAIT_TIMEOUT_S):
     """Poll until every chunk in `keys` is written (by other processes); ChunkError on timeout."""
     deadline = time.monotonic() + timeout_s
     last_log = 0.0
-    while missing := missing_chunks(workdir, keys):
+    while missing := missing_chunks(workdir, identity, keys):
         now = time.monotonic()
         if now > deadline:
             raise result_files.ChunkError(
@@ -147,10 +149,6 @@ def part_record_path(workdir, part: Part) -> pathlib.Path:
     return pathlib.Path(workdir) / PART_DIR / f"{part.name}.json"
 
 
-def _identity(record: dict) -> dict:
-    return sweep_identity(record["config"], record.get("chunk_size", -1))
-
-
 def read_part_records(workdir) -> list[dict]:
     """Every part's record, in part order."""
     records = []
@@ -166,9 +164,9 @@ def check_consistent(records: list[dict], record: dict | None = None) -> None:
     """Raise WorkdirError when parts (or `record`) are not one sweep (sweep_identity)."""
     if not records:
         return
-    reference = _identity(record if record is not None else records[0])
+    reference = recorded_identity(record if record is not None else records[0])
     for other in records:
-        differ = differences(_identity(other), reference)
+        differ = differences(recorded_identity(other), reference)
         if differ:
             raise WorkdirError(
                 f"part {other['part']['index']} of this workdir ran a different sweep"
@@ -242,8 +240,8 @@ def ready_to_assemble(plan, workdir) -> bool:
     if part.process_index != 0:
         return False
     if part.processes > 1:
-        wait_for_chunks(workdir, plan.job_keys())
-    missing = missing_chunks(workdir, plan.keys)
+        wait_for_chunks(workdir, plan.digest, plan.job_keys())
+    missing = missing_chunks(workdir, plan.digest, plan.keys)
     if missing:
         logging.info(
             "%s done; %d chunks of other shards still missing, so the last shard to finish"

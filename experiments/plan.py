@@ -16,6 +16,7 @@ distribution, workdir and merge read the plan, never the raw config;
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -116,6 +117,12 @@ class SweepPlan:
         chunks = tuple(_chunks(groups, self.chunk_size))
         owned = tuple(chunks[i] for i in blocks(len(chunks), self.part.count)[self.part.index])
         return dataclasses.replace(self, groups=groups, chunks=chunks, owned=owned)
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """result_files.identity_digest of `identity`: what chunk manifests and the workdir lock
+        record."""
+        return result_files.identity_digest(self.identity)
 
     def dataset(self, group: grid.Group) -> data_lib.Dataset:
         return self.datasets[group.dataset_key]

@@ -161,33 +161,20 @@ def identity_digest(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_identity_cache: dict[tuple, str] = {}
+def recorded_identity(record: dict) -> dict:
+    """The sweep identity of a config.json (or part) record."""
+    return sweep_identity(record["config"], record.get("chunk_size", -1))
+
+
 _reported: set[tuple[str, str]] = set()
 
 
-def workdir_identity(workdir: pathlib.Path) -> str:
-    """sha256 of the sweep identity (sweep_identity) recorded in config.json.
-
-    workdir.prepare has checked (or written) config.json against the running sweep before any
-    chunk is written or read, so this is the identity of the sweep now running.
-    """
-    path = pathlib.Path(workdir) / CONFIG_FILE
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return ""  # no recorded sweep (chunks written outside run_sweep, e.g. by tests)
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _identity_cache:
-        record = json.loads(path.read_text())
-        identity = sweep_identity(record.get("config", {}), record.get("chunk_size", -1))
-        _identity_cache[key] = identity_digest(identity)
-    return _identity_cache[key]
-
-
-def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.DataFrame,
-                extra: Mapping[str, pd.DataFrame] = MappingProxyType({})) -> None:
+def write_chunk(workdir, identity: str, group_id, chunk_id, runs: pd.DataFrame,
+                curves: pd.DataFrame, extra: Mapping[str, pd.DataFrame] = MappingProxyType({})
+                ) -> None:
     """Curves, runs, the `extra` tables (name -> table, as chunks/g<G>-c<C>.<name>.csv), then
-    the manifest (identity + sha256 of each): done once it verifies."""
+    the manifest (`identity`, the sweep's identity_digest, + sha256 of each): done once it
+    verifies."""
     workdir = pathlib.Path(workdir)
     manifest = manifest_path(workdir, group_id, chunk_id)
     manifest.unlink(missing_ok=True)  # never "done" while its files are being replaced
@@ -199,14 +186,16 @@ def write_chunk(workdir, group_id, chunk_id, runs: pd.DataFrame, curves: pd.Data
     for path, table in extra_paths.items():
         write_csv(path, table)
     write_json(manifest, {
-        "identity": workdir_identity(workdir),
+        "identity": identity,
         "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                   for p in (runs_path, curves_path, *extra_paths)},
     })
 
 
-def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] | None, str]:
-    """(the chunk's file contents, "") when its manifest verifies, else (None, why not)."""
+def _verified(workdir, identity: str, group_id: int, chunk_id: int
+              ) -> tuple[dict[str, bytes] | None, str]:
+    """(the chunk's file contents, "") when its manifest verifies against the sweep `identity`
+    (identity_digest), else (None, why not)."""
     workdir = pathlib.Path(workdir)
     paths = chunk_paths(workdir, group_id, chunk_id)
     try:
@@ -215,7 +204,7 @@ def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] |
         return None, "its manifest is missing"
     except (OSError, ValueError) as e:
         return None, f"its manifest is unreadable ({e})"
-    if not isinstance(manifest, dict) or manifest.get("identity") != workdir_identity(workdir):
+    if not isinstance(manifest, dict) or manifest.get("identity") != identity:
         return None, "it was written by a different sweep (identity differs from config.json)"
     contents = {}
     listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
@@ -234,10 +223,11 @@ def _verified(workdir, group_id: int, chunk_id: int) -> tuple[dict[str, bytes] |
     return contents, ""
 
 
-def chunk_done(workdir, group_id: int, chunk_id: int, *, then: str = "recomputing it") -> bool:
+def chunk_done(workdir, identity: str, group_id: int, chunk_id: int, *,
+               then: str = "recomputing it") -> bool:
     """The chunk is written and verifies; one log line when files exist but don't verify,
     ending with `then` (what becomes of it)."""
-    contents, why = _verified(workdir, group_id, chunk_id)
+    contents, why = _verified(workdir, identity, group_id, chunk_id)
     if contents is None:
         paths = chunk_paths(workdir, group_id, chunk_id)
         manifest = manifest_path(workdir, group_id, chunk_id)
@@ -254,21 +244,16 @@ def _chunk_keys(workdir: pathlib.Path) -> list[tuple[int, int]]:
     return sorted((int(n[1:4]), int(n[6:])) for n in names)
 
 
-def verified_tables(workdir, *, skip_unverified: bool = False) -> tuple[pd.DataFrame, ...]:
-    """(runs, curves) of every chunk in `workdir`, read from the very bytes verified against its
-    manifest, sorted by run_id (and step). A chunk that doesn't verify raises ChunkError naming
-    it, or with `skip_unverified` is left out with a warning naming it. Writes nothing."""
-    runs, curves, _ = _verified_chunks(workdir, skip_unverified)
-    return runs, curves
-
-
-def _verified_chunks(workdir, skip_unverified: bool = False
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    """verified_tables, and the extra tables (name -> every chunk's rows, by run_id)."""
+def verified_tables(workdir, identity: str, *, skip_unverified: bool = False
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(runs, curves, extra tables: name -> every chunk's rows) of every chunk in `workdir`,
+    read from the very bytes verified against its manifest, sorted by run_id (and step). A
+    chunk that doesn't verify raises ChunkError naming it, or with `skip_unverified` is left
+    out with a warning naming it. Writes nothing."""
     workdir = pathlib.Path(workdir)
     parts, extra = [], {}
     for key in _chunk_keys(workdir):
-        contents, why = _verified(workdir, *key)
+        contents, why = _verified(workdir, identity, *key)
         if contents is None and skip_unverified:
             logging.warning("chunk %s in %s is left out: %s", chunk_name(*key), workdir, why)
             continue
@@ -292,7 +277,7 @@ def _verified_chunks(workdir, skip_unverified: bool = False
     return runs, curves, extra
 
 
-def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
+def assemble(workdir, identity: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Concatenate the chunk tables into runs.csv and curves.csv, sorted by run_id (and step).
 
     Every chunk is verified against its manifest first (ChunkError naming the first that
@@ -300,7 +285,7 @@ def assemble(workdir) -> tuple[pd.DataFrame, pd.DataFrame]:
     The chunks' extra tables (write_chunk's `extra`) become <name>.csv.
     """
     workdir = pathlib.Path(workdir)
-    runs, curves, extra = _verified_chunks(workdir)
+    runs, curves, extra = verified_tables(workdir, identity)
     for name, table in extra.items():
         write_csv(workdir / f"{name}.csv", table)
     write_csv(workdir / CURVES_TABLE, curves)

@@ -150,7 +150,7 @@ class Writer:
         """Write every chunk whose tables exist but which has no marker; return tb/."""
         for key in self.plan.keys:
             if self.enabled and not self.written(key) and result_files.chunk_done(
-                self.workdir, *key
+                self.workdir, self.plan.digest, *key
             ):
                 self.write_chunk(key, *result_files.read_chunks(self.workdir, [key]))
         return self.tb_dir

@@ -44,7 +44,7 @@ from typing import Any
 from absl import logging
 
 from experiments import result_files
-from experiments.result_files import CONFIG_FILE, sweep_identity
+from experiments.result_files import CONFIG_FILE, recorded_identity
 
 STALE_TMP_SECONDS = 3600.0
 # Provenance keys compared on resume and by experiments.reproduce.
@@ -149,9 +149,7 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
         if config_path.exists():
             try:
                 recorded = read_record(workdir)
-                problems = differences(
-                    sweep_identity(recorded["config"], recorded.get("chunk_size", -1)), identity
-                )
+                problems = differences(recorded_identity(recorded), identity)
             except WorkdirError as e:  # --overwrite moves it aside like any other
                 problems = [str(e)]
         else:

@@ -12,7 +12,7 @@ time, read back for the refusal message.
   coordinate with each other (chunk files are per part; assembly has its own lock in
   parts.assembly_lock) while a plain sweep is refused while any part runs, and parts are
   refused while a plain sweep runs. The lock's record carries the sweep identity (a hash of
-  `result_files.sweep_identity`), so a part of a *different* distributed sweep is refused too.
+  `result_files.identity_digest`), so a part of a *different* distributed sweep is refused too.
 * flock is released by the kernel when its holder dies, so a lock left by a killed sweep never
   blocks: the next sweep takes it over and logs the dead holder it replaces. A holder that ends
   (normally or by an exception) clears its record, so only a dead one is reported.
@@ -35,7 +35,6 @@ from collections.abc import Iterator
 
 from absl import logging
 
-from experiments.result_files import identity_digest, sweep_identity
 from experiments.workdir import WorkdirError
 
 
@@ -155,14 +154,10 @@ def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
             e.errno, f"can't write the workdir lock {path}: {e.strerror}") from e
 
 
-def identity_of(config) -> str:
-    """sha256 of the sweep's identity (result_files.sweep_identity): equal for its parts."""
-    return identity_digest(sweep_identity(config.to_dict(), int(config.chunk_size)))
-
-
-def sweep_lock(config, workdir: str | os.PathLike):
-    """The lock a sweep of `config` holds on `workdir`: shared for the parts of one distributed
-    sweep (num_shards > 1 or jax.distributed), exclusive otherwise."""
-    shared = int(config.num_shards) > 1 or bool(config.distributed)
-    return held(workdir, shared=shared, identity=identity_of(config))
+def sweep_lock(plan, workdir: str | os.PathLike):
+    """The lock the sweep `plan` holds on `workdir`: shared for the parts of one distributed
+    sweep (num_shards > 1 or jax.distributed), exclusive otherwise; its identity is the plan's
+    digest (equal for its parts)."""
+    shared = int(plan.config.num_shards) > 1 or bool(plan.config.distributed)
+    return held(workdir, shared=shared, identity=plan.digest)
 

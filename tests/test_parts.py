@@ -78,31 +78,31 @@ def test_part_indices_combine_shards_and_processes():
     assert part.name == "part-00005-of-00006"
 
 
-def _write_fake_chunk(workdir, group_id, chunk_id):
+def _write_fake_chunk(workdir, plan, group_id, chunk_id):
     frame = pd.DataFrame({"run_id": [group_id * 10 + chunk_id]})
-    result_files.write_chunk(workdir, group_id, chunk_id, frame, frame.assign(step=0))
+    result_files.write_chunk(workdir, plan.digest, group_id, chunk_id, frame, frame.assign(step=0))
 
 
 def test_completeness_lists_missing_and_foreign_chunks(tmp_path):
     plan = _plan()
     keys = plan.keys
     assert keys == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    _write_fake_chunk(tmp_path, 0, 0)
-    _write_fake_chunk(tmp_path, 1, 1)
-    assert parts.missing_chunks(tmp_path, keys) == ["g000-c00001", "g001-c00000"]
+    _write_fake_chunk(tmp_path, plan, 0, 0)
+    _write_fake_chunk(tmp_path, plan, 1, 1)
+    assert parts.missing_chunks(tmp_path, plan.digest, keys) == ["g000-c00001", "g001-c00000"]
     with pytest.raises(ValueError, match=r"2 of 4 chunks missing.*g000-c00001, g001-c00000"):
         parts.check_complete(plan, tmp_path)
-    _write_fake_chunk(tmp_path, 0, 1)
-    _write_fake_chunk(tmp_path, 1, 0)
+    _write_fake_chunk(tmp_path, plan, 0, 1)
+    _write_fake_chunk(tmp_path, plan, 1, 0)
     parts.check_complete(plan, tmp_path)
-    _write_fake_chunk(tmp_path, 2, 0)  # from a bigger grid
+    _write_fake_chunk(tmp_path, plan, 2, 0)  # from a bigger grid
     with pytest.raises(ValueError, match="g002-c00000"):
         parts.check_complete(plan, tmp_path)
 
 
 def test_wait_for_chunks_times_out_naming_them(tmp_path):
     with pytest.raises(ValueError, match="g000-c00002"):
-        parts.wait_for_chunks(tmp_path, [(0, 2)], timeout_s=0.0)
+        parts.wait_for_chunks(tmp_path, "", [(0, 2)], timeout_s=0.0)
 
 
 def test_parts_must_agree_on_everything_but_per_part_fields(tmp_path):
@@ -204,7 +204,7 @@ def test_initialize_checks_process_id():
 def test_merge_refuses_an_incomplete_sweep(tmp_path):
     record = {"config": _config(shard=0, num_shards=2).to_dict()}
     parts.write_part_record(tmp_path, parts.Part(0, 2), record)
-    _write_fake_chunk(tmp_path, 0, 0)
+    _write_fake_chunk(tmp_path, _plan(shard=0, num_shards=2), 0, 0)
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.merge", f"--workdir={tmp_path}"],
         cwd=ROOT,

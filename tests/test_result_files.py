@@ -60,6 +60,13 @@ def _copy(finished, tmp_path):
     return target
 
 
+def _identity(path):
+    """The digest of the sweep identity recorded in the workdir's config.json."""
+    import json
+    record = json.loads((path / "config.json").read_text())
+    return result_files.identity_digest(result_files.recorded_identity(record))
+
+
 def _tables(path):
     return [(path / t).read_bytes() for t in (result_files.RUNS_TABLE, result_files.CURVES_TABLE)]
 
@@ -79,10 +86,10 @@ def test_damaged_chunk_is_reported_recomputed_and_tables_identical(finished, tmp
         target.write_text("".join(lines))
     else:
         result_files.manifest_path(path, 0, 1).unlink()
-    assert not result_files.chunk_done(path, 0, 1)
-    assert result_files.chunk_done(path, 0, 0)
+    assert not result_files.chunk_done(path, _identity(path), 0, 1)
+    assert result_files.chunk_done(path, _identity(path), 0, 0)
     with pytest.raises(result_files.ChunkError, match="g000-c00001"):
-        result_files.assemble(path)  # never used: tables untouched
+        result_files.assemble(path, _identity(path))  # never used: tables untouched
     assert _tables(path) == _tables(finished)
     _sweep(path)
     assert target.read_bytes() == data
@@ -96,7 +103,7 @@ def test_chunks_of_another_identity_are_not_reused(finished, tmp_path):
     record["config"]["steps"] = 300  # edited by hand, then rerun with the matching override
     (path / "config.json").write_text(json.dumps(record))
     for key in [(0, c) for c in range(6)]:
-        assert not result_files.chunk_done(path, *key)
+        assert not result_files.chunk_done(path, _identity(path), *key)
     result = _sweep(path, steps=300)
     assert int(result.curves["step"].max()) == 300  # not the 600-step chunks
     fresh = tmp_path / "fresh"
@@ -274,19 +281,19 @@ def test_extra_chunk_tables_are_verified_and_assembled(tmp_path):
         runs = pd.DataFrame({"run_id": run_ids})
         curves = pd.DataFrame({"run_id": run_ids, "step": [0, 0]})
         density = pd.DataFrame({"run_id": run_ids, "density": [0.5, 1.5]})
-        result_files.write_chunk(tmp_path, 0, chunk_id, runs, curves, {"dens": density})
-    result_files.assemble(tmp_path)
+        result_files.write_chunk(tmp_path, "", 0, chunk_id, runs, curves, {"dens": density})
+    result_files.assemble(tmp_path, "")
     table = pd.read_csv(tmp_path / "dens.csv")
     assert table.to_dict("list") == {"run_id": [0, 1, 2, 3], "density": [0.5, 1.5, 0.5, 1.5]}
     path = tmp_path / "chunks" / "g000-c00000.dens.csv"
     path.write_text(path.read_text()[:-4])
-    assert not result_files.chunk_done(tmp_path, 0, 0)
+    assert not result_files.chunk_done(tmp_path, "", 0, 0)
     manifest = result_files.manifest_path(tmp_path, 0, 1)
     record = json.loads(manifest.read_text())
     # The same file by a path through the parent: its checksum matches, its name is no table's.
     record["files"]["../chunks/g000-c00001.dens.csv"] = record["files"]["g000-c00001.dens.csv"]
     manifest.write_text(json.dumps(record))
-    assert not result_files.chunk_done(tmp_path, 0, 1)
+    assert not result_files.chunk_done(tmp_path, "", 0, 1)
 
 
 def test_result_files_sits_below_workdir():
@@ -298,5 +305,5 @@ def test_result_files_sits_below_workdir():
     code = ("import sys, experiments.result_files as r; "
             "assert not {'experiments.workdir', 'experiments.parts', 'experiments.plan'} "
             "& set(sys.modules), sorted(m for m in sys.modules if m.startswith('experiments'));"
-            "import experiments.workdir as w; assert w.sweep_identity is r.sweep_identity")
+            "import experiments.workdir as w; assert w.recorded_identity is r.recorded_identity")
     subprocess.run([sys.executable, "-c", code], check=True)

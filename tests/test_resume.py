@@ -68,13 +68,13 @@ def reference(tmp_path_factory) -> pathlib.Path:
 def test_assemble_never_reads_temporary_files(tmp_path):
     runs = pd.DataFrame({"run_id": [1, 0], "final_loss": [0.5, 0.25]})
     curves = pd.DataFrame({"run_id": [1, 1, 0, 0], "step": [0, 10, 0, 10], "objective": [1.0] * 4})
-    result_files.write_chunk(tmp_path, 0, 0, runs, curves)
+    result_files.write_chunk(tmp_path, "", 0, 0, runs, curves)
     chunk_dir = tmp_path / result_files.CHUNK_DIR
     # What a writer killed mid-write leaves: mkstemp's names, half a table inside.
     (chunk_dir / ".g000-c00001.runs.csv.k3j_x1.tmp").write_text("run_id,final_loss\n7,0.")
     (chunk_dir / ".g000-c00001.curves.csv.abcdef.tmp").write_text("run_id,step,objective\n7,0,1")
     assert [p.name for p in _chunk_files(tmp_path)] == ["g000-c00000.runs.csv"]
-    table_runs, table_curves = result_files.assemble(tmp_path)
+    table_runs, table_curves = result_files.assemble(tmp_path, "")
     assert table_runs["run_id"].tolist() == [0, 1]
     assert table_curves["run_id"].tolist() == [0, 0, 1, 1]
     assert not list(tmp_path.glob(".*.tmp"))  # the assembled tables' own temporaries are gone

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from experiments import density_table, engine, plots, result_files, spectrum
+from experiments.plan import SweepPlan
 from tests.test_stability import _design, _linear_config
 
 
@@ -141,7 +142,7 @@ def _check_density_table(result, eigenvalues, config, steps):
     assert paths["plot:spectrum_density_g0"].stat().st_size > 0
     chunk = workdir / "chunks" / "g000-c00000.spectrum_density.csv"
     chunk.write_text(chunk.read_text()[:-10])  # truncated: the chunk no longer verifies
-    assert not result_files.chunk_done(workdir, 0, 0)
+    assert not result_files.chunk_done(workdir, SweepPlan.resolve(config).digest, 0, 0)
 
 
 def test_adam_preconditioned_sharpness_inside_a_sweep(tmp_path):

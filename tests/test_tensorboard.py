@@ -106,12 +106,12 @@ def test_every_run_has_hparams_and_scalars_and_chunk_one_shows_before_the_end(
     seen = []
     write_chunk = result_files.write_chunk
 
-    def after_events(workdir, group_id, chunk_id, runs, curves, *extra):
+    def after_events(workdir, identity, group_id, chunk_id, runs, curves, *extra):
         if not seen:  # the first chunk: its events are complete while the sweep still runs
             tb = pathlib.Path(workdir) / tensorboard_events.TB_DIR
             seen.append({n: read_run(tb / n)["hparams"] for n in runs["run_name"]})
             assert not (pathlib.Path(workdir) / result_files.RUNS_TABLE).exists()
-        write_chunk(workdir, group_id, chunk_id, runs, curves, *extra)
+        write_chunk(workdir, identity, group_id, chunk_id, runs, curves, *extra)
 
     monkeypatch.setattr(engine.result_files, "write_chunk", after_events)
     result = engine.run_sweep(_config(), tmp_path / "w")

@@ -16,6 +16,7 @@ import pytest
 from absl import logging
 
 from experiments import engine, workdir_lock
+from experiments.plan import SweepPlan
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _HOLD = ("import sys, time; from experiments import workdir_lock\n"
@@ -100,10 +101,9 @@ def test_the_sweep_lock_tells_two_distributed_sweeps_apart(tmp_path):
     def part(lr):
         config = tiny.get_config()
         config.num_shards, config.learning_rate = 2, lr
-        return config
+        return SweepPlan.resolve(config)
 
-    with workdir_lock.held(tmp_path / "w", shared=True,
-                           identity=workdir_lock.identity_of(part(1e-2))):
+    with workdir_lock.held(tmp_path / "w", shared=True, identity=part(1e-2).digest):
         with workdir_lock.sweep_lock(part(1e-2), tmp_path / "w"):  # the same sweep's other shard
             pass
         with pytest.raises(workdir_lock.WorkdirLockedError, match="different distributed sweep"):
