@@ -257,11 +257,6 @@ def holm(p_values: Sequence[float], level: float = LEVEL) -> tuple[np.ndarray, n
     return adjusted, adjusted < 1.0 - level
 
 
-def holm_level(m: int, rank: int, level: float = LEVEL) -> float:
-    """Per-comparison level of the rank-th smallest p-value (0-based) in Holm's procedure."""
-    return 1.0 - (1.0 - level) / (m - rank)
-
-
 def accuracy_test_noise(accuracy: np.ndarray, n_test: int) -> np.ndarray:
     """Binomial standard error of an accuracy measured on n_test examples: √(p(1−p)/n)."""
     p = np.clip(np.asarray(accuracy, np.float64), 0.0, 1.0)
