@@ -40,6 +40,7 @@ import numpy as np
 from absl import flags
 from ml_collections import config_dict
 
+import losses
 from experiments import data as data_lib
 from experiments import grid, models, shipped_configs, training
 from experiments.config_schema import EXECUTION_FIELDS, NUMERIC_FIELDS, base_config
@@ -50,14 +51,8 @@ class ConfigError(ValueError):
 
 
 # Fields whose value is one of a fixed set of names: path -> () -> the valid names.
-def _loss_names() -> tuple[str, ...]:
-    import losses
-
-    return tuple(losses.names())
-
-
 NAMED_FIELDS: dict[str, Callable[[], tuple[str, ...]]] = {
-    "loss": _loss_names,
+    "loss": lambda: tuple(losses.names()),
     "optimizer": lambda: training.OPTIMIZERS,
     "schedule": lambda: training.SCHEDULES,
     "penalty": lambda: training.PENALTIES,
@@ -307,8 +302,6 @@ _PROBES = (
 
 
 def _call_abstractly(loss: str, knobs: dict[str, Any], probe) -> None:
-    import losses
-
     fn = losses.get(loss, **knobs)
     jax.eval_shape(lambda p, t: fn(p, t), *probe)
 
@@ -319,8 +312,6 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
     The loss is called abstractly on inputs it accepts with the schema's default knobs, so a
     ValueError with one knob changed is that knob's fault.
     """
-    import losses
-
     for loss in axes.get("loss", (config.loss,)):
         default_knobs = losses.knobs(loss)
         probe = None
@@ -491,8 +482,6 @@ def _check_periods(c: config_dict.ConfigDict, where: str) -> None:
 def _check_run(
     c: config_dict.ConfigDict, loss: str, dataset: data_lib.Dataset, where: str
 ) -> None:
-    import losses
-
     _check_periods(c, where)
     n_train = dataset.x_train.shape[0]
     if c.batch_size > n_train:

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 
 from absl import logging
 
+from experiments import result_files
 from experiments.workdir import WorkdirError
 
 
@@ -106,7 +107,6 @@ def held(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
-        from experiments import result_files
         raise result_files.ResultsWriteError(
             e.errno, f"can't create the workdir lock {path}: {e.strerror}") from e
     try:
@@ -149,7 +149,6 @@ def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, record)
     except OSError as e:
-        from experiments import result_files
         raise result_files.ResultsWriteError(
             e.errno, f"can't write the workdir lock {path}: {e.strerror}") from e
 
