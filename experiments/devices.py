@@ -101,15 +101,10 @@ def xla_flags(config: config_dict.ConfigDict) -> dict[str, str]:
     level = int(config.xla_optimization_level)
     if level != XLA_DEFAULT_OPTIMIZATION_LEVEL:
         flags["xla_backend_optimization_level"] = f"--xla_backend_optimization_level={level}"
-    cpu_devices = cpu_device_count(config)
+    cpu_devices = int(config.cpu_devices) or (os.cpu_count() or 1)  # 0: one per core
     if cpu_devices > 1:
         flags[CPU_DEVICES_FLAG] = f"--{CPU_DEVICES_FLAG}={cpu_devices}"
     return flags
-
-
-def cpu_device_count(config: config_dict.ConfigDict) -> int:
-    """config.cpu_devices, 0 resolved to one device per core of this machine."""
-    return int(config.cpu_devices) or (os.cpu_count() or 1)
 
 
 def apply_xla_flags(config: config_dict.ConfigDict) -> None:

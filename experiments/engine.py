@@ -402,11 +402,6 @@ def _compiled(plan: SweepPlan, program: Group, shared: dict | None = None) -> Co
     return compiled
 
 
-def compile_workers(n_programs: int) -> int:
-    """Threads compiling ahead: one per two CPU cores (the rest train), at least one."""
-    return max(1, min(n_programs, (os.cpu_count() or 1) // 2))
-
-
 def execute(
     plan: SweepPlan, chunks, checkpoint_root: pathlib.Path, shared: dict | None = None
 ) -> Iterator[ChunkResult]:
@@ -429,9 +424,8 @@ def execute(
     ahead = bool(plan.config.compile_ahead)
     pool = None
     if ahead and len(needed) > 1:  # one program: nothing to overlap its compile with
-        pool = concurrent.futures.ThreadPoolExecutor(
-            compile_workers(len(needed)), thread_name_prefix="losslab-compile"
-        )
+        workers = max(1, min(len(needed), (os.cpu_count() or 1) // 2))  # the other cores train
+        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="losslab-compile")
         futures = {p.group_id: pool.submit(_compiled, plan, p, shared) for p in needed}
     pending = None  # the wave dispatched last: (program, compiled, wave, outputs)
 

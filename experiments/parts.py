@@ -145,10 +145,6 @@ def wait_for_chunks(workdir, identity: str, keys: list[tuple[int, int]],
 # ---- part records: where each part ran; merged into config.json by whoever assembles ----
 
 
-def part_record_path(workdir, part: Part) -> pathlib.Path:
-    return pathlib.Path(workdir) / PART_DIR / f"{part.name}.json"
-
-
 def read_part_records(workdir) -> list[dict]:
     """Every part's record, in part order."""
     records = []
@@ -181,7 +177,7 @@ def write_part_record(workdir, part: Part, record: dict) -> None:
               if (r["part"]["index"], r["part"]["count"]) != (part.index, part.count)]
     check_consistent(others, record)
     record = {**record, "part": dataclasses.asdict(part)}
-    result_files.write_json(part_record_path(workdir, part), record)
+    result_files.write_json(pathlib.Path(workdir) / PART_DIR / f"{part.name}.json", record)
 
 
 def merged_record(workdir) -> dict:

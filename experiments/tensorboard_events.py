@@ -118,6 +118,8 @@ class Writer:
             and (pd.api.types.is_numeric_dtype(runs[c]) or pd.api.types.is_bool_dtype(runs[c]))
         ]
         experiment = self._experiment(metrics)
+        session_end = _plugin_summary("_hparams_/session_end_info",
+                                      session_end_info=SessionEndInfo(status=Status.STATUS_SUCCESS))
         by_run = dict(tuple(curves.groupby("run_id", sort=False)))
         for row in runs.to_dict("records"):
             run_dir = self.tb_dir / row["run_name"]
@@ -139,7 +141,7 @@ class Writer:
             if metrics:
                 results = [(RESULTS_PREFIX + c, float(row[c])) for c in metrics]
                 summaries.append((_scalars(results), last))
-            summaries.append((_session_end(), None))
+            summaries.append((session_end, None))
             try:
                 _write_events(run_dir, summaries)
             except OSError as e:
@@ -210,11 +212,6 @@ def _scalars(pairs) -> Summary:
     """One Summary of several scalars: the values tensorboardX.summary.scalar(tag, value) makes
     (tags here need no cleaning), merged as tf.summary.merge would."""
     return Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in pairs])
-
-
-def _session_end():
-    info = SessionEndInfo(status=Status.STATUS_SUCCESS)
-    return _plugin_summary("_hparams_/session_end_info", session_end_info=info)
 
 
 def _plugin_summary(tag: str, **content):
