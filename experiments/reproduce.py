@@ -41,19 +41,6 @@ from experiments import workdir as workdir_lib
 USAGE = "\n\n".join(__doc__.split("\n\n")[:2])
 
 FLAGS = flags.FLAGS
-
-
-def define_flags() -> None:
-    """--workdir, --into, --overwrite, --rtol, --atol; defined only when run as a program, so
-    importing this module (the tests, the sweep's command line in the same process) defines none."""
-    flags.DEFINE_string("workdir", None, "The finished sweep's directory.")
-    flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
-    flags.DEFINE_bool(
-        "overwrite", False, "If --into holds a different sweep, move it aside to "
-        "<into>.old-<timestamp> and rerun (without it, such a directory is refused).")
-    flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")
-    flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
-
 # Columns that identify a row of each table.
 TABLE_KEYS = {result_files.RUNS_TABLE: ("run_id",), result_files.CURVES_TABLE: ("run_id", "step")}
 
@@ -246,5 +233,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
+    # Defined only when run as a program, so importing this module (the tests, the sweep's
+    # command line in the same process) defines none (as experiments.merge).
+    flags.DEFINE_string("workdir", None, "The finished sweep's directory.")
+    flags.DEFINE_string("into", None, "Where to rerun it (default: <workdir>-reproduce).")
+    flags.DEFINE_bool(
+        "overwrite", False, "If --into holds a different sweep, move it aside to "
+        "<into>.old-<timestamp> and rerun (without it, such a directory is refused).")
+    flags.DEFINE_float("rtol", 1e-4, "Relative tolerance for a value to count as close.")
+    flags.DEFINE_float("atol", 1e-6, "Absolute tolerance for a value to count as close.")
     app.run(main, flags_parser=validation.parse_flags)
