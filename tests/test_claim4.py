@@ -118,13 +118,14 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
     """A cell converges at budget B when no loss gains ≥ 0.5 pt from B/2 to B (each fully
     annealed): a cell that still gains is retrained alone at the next budget, and the budget it
     leaves becomes its shorter one; the test split never decides."""
-    calls = []
+    calls, lrs = [], []
     needs = {("mnist1d", "mlp"): 200, ("mnist1d", "cnn"): 100}  # gains until this many steps
 
     def fake_train(config):
         steps = int(config.steps)
         cells = list(itertools.product(config.sweep.dataset.name, config.sweep.model.name))
         calls.append((steps, cells))
+        lrs.append(tuple(config.sweep.learning_rate))
         frames = []
         for dataset, model in cells:
             short = np.log2(needs.get((dataset, model), 50) / steps)
@@ -137,10 +138,12 @@ def test_claim4_budget_ladder_compares_each_budget_with_half_of_it():
 
     config = claim4_config.get_config("default")
     extra = claim4_config.EXTRA_CELLS["default"]
-    assert extra == (("mnist", "mlp"),)  # real MNIST beside the grid
+    assert list(extra) == [("mnist", "mlp")]  # real MNIST beside the grid
     runs, shorter = claim4.train_to_budget(config, (100, 200, 400, 800), extra, train=fake_train)
     all_cells = [("digits", "mlp"), ("digits", "cnn"), ("mnist1d", "mlp"), ("mnist1d", "cnn")]
     mnist = [("mnist", "mlp")]
+    assert lrs[1] == lrs[3] == extra[("mnist", "mlp")] != lrs[0]  # the extra cell's own grid
+    assert lrs[0] == lrs[2] == tuple(config.sweep.learning_rate)
     assert calls == [(100, all_cells), (100, mnist), (50, all_cells), (50, mnist),
                      (200, [("mnist1d", "cnn")]), (200, [("mnist1d", "mlp")]),
                      (400, [("mnist1d", "mlp")])]
@@ -274,6 +277,7 @@ def test_claim4_trains_its_extra_cells_for_real():
     for frame, steps in ((runs, 20), (shorter, 10)):
         assert sorted(set(zip(frame["dataset"], frame["model"], strict=True))) == [
             ("digits", "mlp"), ("mnist", "mlp")]
-        assert (frame["steps"] == steps).all() and len(frame) == 2 * len(claim4_config.LOSSES)
+        rates = 1 + len(claim4_config.EXTRA_CELLS["default"][("mnist", "mlp")])  # digits: 1
+        assert (frame["steps"] == steps).all() and len(frame) == rates * len(claim4_config.LOSSES)
     mnist = runs[runs["dataset"] == "mnist"]
     assert mnist["test_accuracy"].between(0.0, 1.0).all() and mnist["test_accuracy"].max() > 0.2

