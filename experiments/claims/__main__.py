@@ -24,8 +24,9 @@ spawned process of its own (experiments.claims.runner; a claim keeps about one c
 longest first; the tables are the same as one after another (`--workers=1`, in this process), and a
 worker that dies fails only its claim. The terminal shows one line per claim and its verdict; the
 claims' own INFO lines (compile times, tables) appear only with --verbosity=1. --quick (the
-end-to-end test runs it): 213 s for claims 1-11 with a cold compilation cache on an idle 2-core
-machine, the default sizes 1,541 s (2026-12-07; README's report section has the per-claim times).
+end-to-end test runs it): 136 s for claims 1-11 with a cold compilation cache on an idle 2-core
+machine, two claims at a time; the default sizes 913 s (2026-12-07; README's report section has
+the per-claim times).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def define_flags() -> None:
     flags)."""
     flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
     flags.DEFINE_bool("quick", False,
-                      "Small sizes: a smoke test of every claim (~3 min on 2 cores).")
+                      "Small sizes: a smoke test of every claim (~2.3 min on 2 cores).")
     flags.DEFINE_list(
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
     )
