@@ -22,7 +22,7 @@ Real data (no training grid; statsmodels as the oracle): Engel's food expenditur
 Time (2026-12-07, the 2-core machine shared with other jobs): with 3-rate grids, default 727 s
 wall at load average ~13 (207 s of CPU); with the 4-rate grids below, default 487 s wall at load
 average ~5-7 (CPU not measured; expect ~4/3 of 207 s); --quick (2 rates each) ~30 s of CPU, most
-of it compiling the two programs (one per model; every loss, τ and noise family fused in each).
+of it compiling the programs (two per model: every loss and noise family fused in each).
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
 otherwise idle 2-core machine): default 199 s, `--quick` 21 s.

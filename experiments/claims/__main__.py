@@ -72,10 +72,12 @@ FLAGS = flags.FLAGS
 # report's time is mostly claim 4's CNNs, which level 1 runs 1.25× slower and level 2 runs as fast
 # as level 3 while compiling them in 0.59× (BENCHMARKS.md, "XLA optimization level").
 XLA_OPTIMIZATION_LEVEL = {"quick": 1, "default": 2}
+
+
 def define_flags() -> None:
-    """--workdir, --quick, --only, --rerender, --xla_optimization_level; defined only when run
-    as a program, so tests can import this (the claims use experiments.engine, which defines no
-    flags)."""
+    """--workdir, --quick, --only, --rerender, --workers, --xla_optimization_level; defined only
+    when run as a program, so tests can import this (the claims use experiments.engine, which
+    defines no flags)."""
     flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
     flags.DEFINE_bool("quick", False,
                       "Small sizes: a smoke test of every claim (~2.3 min on 2 cores).")
