@@ -181,3 +181,17 @@ def test_terminal_of_a_quick_claim_is_a_few_lines(tmp_path):
     assert all(re.match(r"[IWE]\d{4} ", line) for line in lines), lines  # log lines, no tables
     assert re.search(r"claim8: (supported|qualified|refuted) in \d+\.\d s", out.stderr)
     assert "report.md" in lines[-1]
+
+
+@pytest.mark.parametrize("flag", ["--workers=-1", "--xla_optimization_level=7", "--quick=maybe"])
+def test_cli_bad_flag_value_is_one_line_and_status_2(tmp_path, flag):
+    out = _cli(f"--workdir={tmp_path / 'report'}", flag)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert flag.split("=")[0] in out.stderr and not (tmp_path / "report").exists()
+
+
+def test_cli_help_lists_the_flags_and_exits_0():
+    out = _cli("--help")
+    assert out.returncode == 0, out.stderr
+    for flag in ("workdir", "quick", "only", "rerender", "workers"):
+        assert f"--{flag}:" in out.stdout or f"--[no]{flag}:" in out.stdout, flag

@@ -325,10 +325,23 @@ def main(argv):
         raise SystemExit(f"claims failed: {', '.join(failed)}")
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parser; a bad flag value (--workers=-1, --quick=maybe) is bad input: one line naming
+    the flag and the value, exit status 2 (absl's own exits 1 with its usage hint). --help prints
+    every flag and exits 0, as `python -m experiments.sweep --help` does."""
+    if any(arg in ("-h", "--help", "--helpshort", "--helpfull", "-?") for arg in argv[1:]):
+        print(FLAGS.main_module_help() or FLAGS.get_help())
+        raise SystemExit(0)
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        _bad_input(str(error))
+
+
 def cli() -> None:
     """The `losslab-claims` command (pyproject.toml): `python -m experiments.claims` installed."""
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":
