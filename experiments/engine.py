@@ -108,8 +108,9 @@ class CompiledGroup:
         self.timings: list[tuple[str, float, float]] = []
         self._portable: list[tuple[bytes, Any]] = []  # (executable bytes, lowered) per program
         # executables by program_key, kept by the caller across plans (see compile_group)
-        self._shared = shared if type(self) is CompiledGroup else None
-        self.key = program_key(program, self.data, self.hyper_spec, self.devices)
+        self._shared = shared
+        self.key = (None if shared is None
+                    else program_key(program, self.data, self.hyper_spec, self.devices))
         self._ready(1)
 
     def _compile_on(self, index: int) -> None:

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from experiments.claims import __main__ as entry
-from experiments.claims import claim_tables
+from experiments.claims import claim_tables, runner
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -160,7 +160,7 @@ def test_cli_bad_rerender_input_is_one_line_and_status_2(tmp_path):
 
 
 def test_terminal_filter_keeps_the_runner_and_warnings():
-    terminal = entry.ClaimsTerminal()
+    terminal = runner.ClaimsTerminal()
 
     def record(path, level):
         return std_logging.LogRecord("absl", level, path, 1, "x\n   a  b\n0  1  2", None, None)

@@ -41,12 +41,10 @@ import pathlib
 import sys
 import time
 
-import matplotlib
 from absl import app, flags, logging
 
-from experiments import console, result_files
+from experiments import result_files
 from experiments.claims import claim_tables, report, runner
-from experiments.claims.runner import ClaimsTerminal  # noqa: F401 (entry.ClaimsTerminal)
 from experiments.claims.section import Section
 
 # The registry: claim key -> module (imported when the claim runs). Tests register fake claims by
@@ -302,9 +300,7 @@ def main(argv):
         keys = select(FLAGS.only)
     except ValueError as error:
         _bad_input(str(error))
-    console.quiet_jax()
-    logging.get_absl_handler().addFilter(runner.ClaimsTerminal())
-    matplotlib.use("Agg")  # the report's PNGs; importing a claim module never selects a backend
+    runner.use_terminal()
     start = time.perf_counter()
     # Imported here: workdir's sweep identity needs config_schema, which imports JAX (through
     # losses), and a re-render (rerender_claims) must not.

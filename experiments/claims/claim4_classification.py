@@ -70,6 +70,8 @@ def train_to_budget(config, ladder: tuple[int, ...], extra_cells=None, train=tra
     The cells are the grid's (config.sweep.dataset.name × model.name) and `extra_cells` ((dataset,
     model) -> its lr grid), each of those trained as a grid of its own. Budget and lr are chosen on
     the validation split only. `train(config)` returns a runs table (runs_table)."""
+    extra = {tuple(cell): tuple(lrs) for cell, lrs in (extra_cells or {}).items()}
+
     def at(steps, cell=None):
         c = config.copy_and_resolve_references()
         c.steps = steps
@@ -77,8 +79,6 @@ def train_to_budget(config, ladder: tuple[int, ...], extra_cells=None, train=tra
             c.sweep.dataset.name, c.sweep.model.name = (cell[0],), (cell[1],)
             c.sweep.learning_rate = extra.get(cell, c.sweep.learning_rate)
         return train(c)
-
-    extra = {tuple(cell): tuple(lrs) for cell, lrs in (extra_cells or {}).items()}
 
     def everywhere(steps):  # the grid's cells and the extra cells
         return pd.concat([at(steps), *(at(steps, cell) for cell in extra)], ignore_index=True)

@@ -87,11 +87,8 @@ def _worker(connection, parent: int, verbosity: int, key: str, job: tuple) -> No
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     flags.FLAGS.mark_as_parsed()  # a worker parses no flags (the parent did)
     logging.set_verbosity(verbosity)
-    handler = logging.get_absl_handler()
-    handler.addFilter(ClaimsTerminal())
-    std_logging.root.handlers = [handler]  # only absl's, as under app.run (no basicConfig's)
-    matplotlib.use("Agg")
-    console.quiet_jax()
+    std_logging.root.handlers = [logging.get_absl_handler()]  # only absl's, as under app.run
+    use_terminal()
     connection.send(run_one(key, *job))
     connection.close()
 
@@ -124,6 +121,15 @@ def run_side_by_side(jobs: dict[str, tuple], workers: int) -> dict:
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="losslab-claim") as pool:
         futures = {k: pool.submit(_in_a_process, k, jobs[k], verbosity) for k in order}
         return {k: future.result() for k, future in futures.items()}
+
+
+def use_terminal() -> None:
+    """The report's terminal (ClaimsTerminal on absl's handler, JAX's own warnings quiet) and its
+    plots drawn to files (matplotlib's Agg; importing a claim module never selects a backend):
+    in the command's process and in each worker alike."""
+    logging.get_absl_handler().addFilter(ClaimsTerminal())
+    console.quiet_jax()
+    matplotlib.use("Agg")
 
 
 # The runner's own files: this one and the command's (experiments/claims/__main__.py).
