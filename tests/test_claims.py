@@ -267,6 +267,20 @@ def test_report_xla_level_auto_depends_on_size():
     assert entry.optimization_level("3", quick=True) == 3
 
 
+def test_claims_side_by_side_share_the_cores_as_cpu_devices(monkeypatch):
+    """Two workers on 2 cores: one CPU device each (XLA's default, no count flag); one claim at a
+    time: one device per core, as a sweep; a count XLA_FLAGS already sets is kept."""
+    from experiments.claims import __main__ as entry
+
+    count = "--xla_force_host_platform_device_count"
+    monkeypatch.setattr(entry.os, "cpu_count", lambda: 2)
+    for workers, already, expected in ((2, "", []), (1, "", [f"{count}=2"]),
+                                       (2, f"{count}=4", [f"{count}=4"])):
+        monkeypatch.setenv("XLA_FLAGS", already)
+        entry.configure_xla(2, workers)
+        assert [f for f in entry.os.environ["XLA_FLAGS"].split() if count in f] == expected
+
+
 # --- end to end ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 
 from experiments.claims import __main__ as entry
+from experiments.claims import runner
 
 FOOTER = "Computed by"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -50,6 +51,41 @@ def test_a_worker_that_dies_fails_only_its_claim(tmp_path, monkeypatch):
     assert [s.key for s in sections] == ["claim8"]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "claim 7 did not run" in report.lower()
+
+
+FAKE_CLAIM = """import os, pathlib
+from experiments.claims.section import Section
+
+
+def compute(workdir, quick):
+    if {dies}:
+        os._exit(3)
+    pathlib.Path(workdir, "{key}.pid").write_text(str(os.getpid()))
+    return {{}}
+
+
+def judge(tables, workdir, quick):
+    return Section(key="{key}", title="", claim="", setup="", rule="", verdict="supported",
+                   findings="")
+"""
+
+
+def test_workers_are_kept_between_claims_and_replaced_when_one_dies(tmp_path, monkeypatch):
+    """Five claims on two workers: a worker runs the next claim when it finishes one (no new
+    process, no new JAX import per claim); the claim whose worker dies fails alone and a new
+    worker takes the claims after it."""
+    keys = [f"claim{n}" for n in range(1, 6)]
+    for key in keys:
+        (tmp_path / f"fake_{key}.py").write_text(FAKE_CLAIM.format(key=key,
+                                                                   dies=key == "claim2"))
+    monkeypatch.syspath_prepend(str(tmp_path))  # a spawned worker gets this sys.path
+    jobs = {key: (f"fake_{key}", tmp_path, True, "") for key in keys}
+    outcomes = runner.run_side_by_side(jobs, workers=2)
+    assert set(outcomes) == set(keys)
+    assert outcomes["claim2"] == "failed: its worker process died (exit code 3)"
+    assert all(outcomes[k][0][0].key == k for k in keys if k != "claim2")
+    pids = {int((tmp_path / f"{k}.pid").read_text()) for k in keys if k != "claim2"}
+    assert os.getpid() not in pids and len(pids) <= 3  # 2 workers + the one that replaced
 
 
 def test_workers_do_not_outlive_a_killed_report(tmp_path):

@@ -19,11 +19,12 @@ as failed; the report is still written for the others, and the command exits wit
 `--rerender` calls only `judge` on the saved tables and rebuilds report.md, report.html and
 verdicts.csv; report.md is byte-identical to the run's (its footer comes from provenance.json). A
 module with only the legacy `run(workdir, quick)` cannot be re-rendered and is listed as not run.
-Claims are computed side by side, `--workers` at a time (default one per CPU core), each in a
-spawned process of its own (experiments.claims.runner; a claim keeps about one core busy), the
-longest first; the tables are the same as one after another (`--workers=1`, in this process), and a
-worker that dies fails only its claim. The terminal shows one line per claim and its verdict; the
-claims' own INFO lines (compile times, tables) appear only with --verbosity=1. --quick (the
+Claims are computed side by side, `--workers` at a time (default one per CPU core), in as many
+spawned worker processes (experiments.claims.runner; a claim keeps about one core busy, and each
+worker gets cores // workers CPU devices), each taking the next claim, the longest first; the
+tables are the same as one after another (`--workers=1`, in this process), and a worker that dies
+fails only its claim. The terminal shows one line per claim and its verdict; the claims' own INFO
+lines (compile times, tables) appear only with --verbosity=1. --quick (the
 end-to-end test runs it): 136 s for claims 1-11 with a cold compilation cache on an idle 2-core
 machine, two claims at a time; the default sizes 913 s (2026-12-07; README's report section has
 the per-claim times).
@@ -90,7 +91,7 @@ def define_flags() -> None:
     )
     flags.DEFINE_integer(
         "workers", 0,
-        "Claims computed side by side, each in a process of its own (a claim keeps about one "
+        "Claims computed side by side in as many worker processes (a claim keeps about one "
         "core busy: its programs are small). 0: one per CPU core, at most one per claim; 1: one "
         "after another in this process. The numbers are the same either way.", lower_bound=0)
     flags.DEFINE_enum(
@@ -135,7 +136,7 @@ def run_claims(
 ) -> tuple[list[Section], dict[str, pathlib.Path], dict[str, str]]:
     """Run the selected claims, write the report; return (sections, paths, not_run).
 
-    workers > 1: that many claims at a time, each in a spawned process of its own (their
+    workers > 1: that many claims at a time, in as many spawned worker processes (their
     tables, plots and sections are the same as one after another: each claim's programs and
     data are its own); the report keeps the claims' order."""
     workdir = pathlib.Path(workdir)
@@ -263,14 +264,19 @@ def _bad_input(message: str):
     raise SystemExit(2)
 
 
-def _configure_xla(quick: bool) -> None:
+def configure_xla(level: int, workers: int) -> None:
     """Before anything initializes JAX's backend (XLA reads XLA_FLAGS once): the claims' configs
     derive from base_config, whose xla_gpu_deterministic_ops is on; XLA_FLAGS is recorded in
-    provenance.json. (Imported here: a re-render never imports JAX's device setup.)"""
+    provenance.json. Claims side by side share the cores: each worker gets cores // workers CPU
+    devices (one each on 2 cores: --quick 130-133 s against 138-140 s with two each, the tables
+    byte-identical; BENCHMARKS.md). (Imported here: a re-render never imports JAX's device
+    setup.)"""
     from experiments import config_schema, devices
 
     settings = config_schema.base_config()
-    settings.xla_optimization_level = optimization_level(FLAGS.xla_optimization_level, quick)
+    settings.xla_optimization_level = level
+    if workers > 1:
+        settings.cpu_devices = max(1, (os.cpu_count() or 1) // workers)
     devices.apply_xla_flags(settings)
 
 
@@ -285,9 +291,9 @@ def _render_or_run(keys: list[str]):
         except (FileNotFoundError, ValueError) as error:
             _bad_input(str(error))
     else:
-        _configure_xla(FLAGS.quick)
-        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys,
-                                       FLAGS.workers or os.cpu_count() or 1)
+        workers = min(FLAGS.workers or os.cpu_count() or 1, len(keys))
+        configure_xla(optimization_level(FLAGS.xla_optimization_level, FLAGS.quick), workers)
+        _, paths, not_run = run_claims(FLAGS.workdir, FLAGS.quick, keys, workers)
     return paths, not_run
 
 

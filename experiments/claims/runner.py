@@ -13,6 +13,7 @@ import logging as std_logging
 import multiprocessing
 import os
 import pathlib
+import queue
 import re
 import threading
 import time
@@ -25,11 +26,11 @@ from experiments import console
 from experiments.claims import claim_tables
 from experiments.claims.section import Section
 
-# Seconds per claim at the default sizes (the 2026-12-07 run, README): claims start longest first,
-# so that workers running side by side (--workers) finish close together.
-EXPECTED_SECONDS = {"claim1": 50, "claim2": 31, "claim3": 42, "claim4": 428, "claim5": 55,
-                    "claim6": 41, "claim7": 9, "claim8": 20, "claim9": 202, "claim10": 480,
-                    "claim11": 182}
+# Seconds per claim at the default sizes (the 2026-12-07 evening run, README): claims start longest
+# first, so that workers running side by side (--workers) finish close together.
+EXPECTED_SECONDS = {"claim1": 73, "claim2": 45, "claim3": 57, "claim4": 505, "claim5": 57,
+                    "claim6": 57, "claim7": 11, "claim8": 19, "claim9": 199, "claim10": 572,
+                    "claim11": 189}
 
 
 def sections_of(key: str, result) -> list[Section]:
@@ -80,47 +81,80 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _worker(connection, parent: int, verbosity: int, key: str, job: tuple) -> None:
-    """A worker process (spawned: JAX is not fork-safe) runs one claim and sends back `run_one`'s
-    outcome. It logs and draws as the parent does, inherits XLA_FLAGS from its environment (set
-    before any worker starts) and exits with its parent (_exit_with)."""
+def _worker(connection, parent: int, verbosity: int) -> None:
+    """A worker process (spawned: JAX is not fork-safe) runs the claims it is sent, one after
+    another, and sends back each one's `run_one` outcome, until it is sent None. It logs and
+    draws as the parent does, inherits XLA_FLAGS from its environment (set before any worker
+    starts) and exits with its parent (_exit_with)."""
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     flags.FLAGS.mark_as_parsed()  # a worker parses no flags (the parent did)
     logging.set_verbosity(verbosity)
     std_logging.root.handlers = [logging.get_absl_handler()]  # only absl's, as under app.run
     use_terminal()
-    connection.send(run_one(key, *job))
+    while (job := connection.recv()) is not None:
+        connection.send(run_one(*job))
     connection.close()
 
 
-def _in_a_process(key: str, job: tuple, verbosity: int):
-    """`run_one(key, *job)` in a spawned process of its own; a process that dies fails only its
-    claim (with its exit code)."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_worker, args=(sender, os.getpid(), verbosity, key, job),
-                              name=f"losslab-{key}", daemon=True)
-    process.start()
-    sender.close()  # the child's end: recv() then sees EOF if the child dies without sending
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = None
-    process.join()
-    if outcome is None:
-        logging.error("%s failed: its worker process died (exit code %s)", key, process.exitcode)
-        return f"failed: its worker process died (exit code {process.exitcode})"
-    return outcome
+class _Worker:
+    """A spawned process that runs claims one after another: started once, it saves each later
+    claim the ~3 s of starting Python and importing JAX (the 2026-12-07 default run lost 27 s of
+    claim time to them)."""
+
+    def __init__(self, verbosity: int):
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child, os.getpid(), verbosity),
+                                       name="losslab-claims", daemon=True)
+        self.process.start()
+        child.close()  # the child's end: recv() then sees EOF if the child dies
+
+    def run(self, key: str, job: tuple):
+        """`run_one(key, *job)` in this process; None when the process died (then it is joined
+        and `exitcode` says how)."""
+        try:
+            self.connection.send((key, *job))
+            return self.connection.recv()
+        except (EOFError, BrokenPipeError):
+            self.process.join()
+            return None
+
+    def stop(self) -> None:
+        self.connection.send(None)
+        self.process.join()
 
 
 def run_side_by_side(jobs: dict[str, tuple], workers: int) -> dict:
-    """key -> `run_one`'s outcome, `workers` claims at a time, each in a spawned process of its
-    own, the longest (EXPECTED_SECONDS) first."""
-    order = sorted(jobs, key=lambda k: -EXPECTED_SECONDS.get(k, 0))
+    """key -> `run_one`'s outcome, `workers` claims at a time in as many spawned processes, each
+    taking the next claim, the longest (EXPECTED_SECONDS) first, when it finishes one. A process
+    that dies fails only its claim (with its exit code); a new one takes the next claim."""
+    waiting = queue.SimpleQueue()
+    for key in sorted(jobs, key=lambda k: -EXPECTED_SECONDS.get(k, 0)):
+        waiting.put(key)
     verbosity = logging.get_verbosity()
-    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="losslab-claim") as pool:
-        futures = {k: pool.submit(_in_a_process, k, jobs[k], verbosity) for k in order}
-        return {k: future.result() for k, future in futures.items()}
+    outcomes = {}
+
+    def serve() -> None:
+        worker = None
+        while True:
+            try:
+                key = waiting.get_nowait()
+            except queue.Empty:
+                break
+            worker = worker or _Worker(verbosity)
+            outcomes[key] = worker.run(key, jobs[key])
+            if outcomes[key] is None:
+                code = worker.process.exitcode
+                logging.error("%s failed: its worker process died (exit code %s)", key, code)
+                outcomes[key] = f"failed: its worker process died (exit code {code})"
+                worker = None
+        if worker:
+            worker.stop()
+
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="losslab") as pool:
+        for future in [pool.submit(serve) for _ in range(workers)]:
+            future.result()
+    return {key: outcomes[key] for key in jobs}
 
 
 def use_terminal() -> None:
