@@ -42,7 +42,7 @@ Cost (2026-12-07, the shared 2-core machine at load average ≈ 14): one default
 each a third more runs for the wider lr grid). `--quick` computed in 97-162 s there.
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
-otherwise idle 2-core machine): default 572 s, `--quick` 16 s.
+otherwise idle 2-core machine): default 548 s, `--quick` 16 s.
 """
 
 from ml_collections import config_dict

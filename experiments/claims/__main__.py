@@ -24,10 +24,9 @@ spawned worker processes (experiments.claims.runner; a claim keeps about one cor
 worker gets cores // workers CPU devices), each taking the next claim, the longest first; the
 tables are the same as one after another (`--workers=1`, in this process), and a worker that dies
 fails only its claim. The terminal shows one line per claim and its verdict; the claims' own INFO
-lines (compile times, tables) appear only with --verbosity=1. --quick (the
-end-to-end test runs it): 136 s for claims 1-11 with a cold compilation cache on an idle 2-core
-machine, two claims at a time; the default sizes 913 s (2026-12-07; README's report section has
-the per-claim times).
+lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
+it): 128 s for claims 1-11 with a cold compilation cache on an idle 2-core machine, two claims at
+a time; the default sizes 869 s (2026-12-07; README's report section has the per-claim times).
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def define_flags() -> None:
     defines no flags)."""
     flags.DEFINE_string("workdir", None, "Directory for the report, its tables and plots.")
     flags.DEFINE_bool("quick", False,
-                      "Small sizes: a smoke test of every claim (~2.3 min on 2 cores).")
+                      "Small sizes: a smoke test of every claim (~2.2 min on 2 cores).")
     flags.DEFINE_list(
         "only", [], f"Run only these claims (comma-separated keys from {', '.join(CLAIMS)})."
     )
