@@ -150,3 +150,41 @@ def test_no_selection_reads_the_test_split(tmp_path):
     winners = [list(s.tables["comparison"]["best_bounded"]) for s in (a, b)]
     assert winners[0] == winners[1]
     assert not np.allclose(a.tables["best_lr"]["test_acc"], b.tables["best_lr"]["test_acc"])
+
+
+def test_memorization_is_worded_from_its_numbers(tmp_path):
+    """Review 10c row 1: "so CE had time to fit the flips" was a fixed string, printed where CE's
+    selected model fitted fewer flipped labels than the bounded loss."""
+    runs = _runs(bounded_gain=40)
+    noisy = runs["rate"] > 0
+    runs.loc[noisy & (runs["loss"] == claim10.CE), "memorized"] = 0.1
+    runs.loc[noisy & (runs["loss"] == claim10.GCE), "memorized"] = 0.6
+    findings = _judged(runs, tmp_path / "fewer").findings
+    assert "had time to fit" not in findings
+    assert "more flipped labels than the best bounded loss in 0 of 2 counted cells and fewer " \
+           "in 2: digits asymmetric 0.4, where best bounded − CE is +10" in findings
+    assert "digits symmetric 0.4: CE 10% [10, 10], GCE 60% [60, 60]" in findings
+    assert "memorization does not explain its gap" in findings
+    runs.loc[noisy & (runs["loss"] == claim10.CE), "memorized"] = 0.9
+    findings = _judged(runs, tmp_path / "more").findings
+    assert "in 2 of 2 counted cells (digits asymmetric 0.4, digits symmetric 0.4) and fewer " \
+           "in 0" in findings and "does not explain" not in findings
+
+
+def test_a_cell_interval_clear_of_zero_that_holm_does_not_keep_says_so(tmp_path):
+    """Review 10c row 2: "+16.9 [+10.1, +23.7] pt, no difference shown" read as a contradiction;
+    the line says the interval is the cell's own and Holm's correction over the cells decides."""
+    comparison = _judged(_runs(bounded_gain=40), tmp_path).tables["comparison"].copy()
+    counted = comparison["counted"]
+    comparison.loc[counted, "p_best_holm"] = 0.2
+    comparison.loc[counted, "outcome"] = "no difference shown"
+    lines = claim10._cell_lines(comparison)
+    noted = [line for line in lines if "excludes 0, Holm's correction over the 2 counted" in line]
+    assert len(noted) == 2 and all("asymmetric 0.4" in line or "symmetric 0.4" in line
+                                   for line in noted)
+    comparison.loc[counted, "gap_best_low"] = -0.01  # an interval that holds 0: no note
+    assert not any("correction over" in line for line in claim10._cell_lines(comparison))
+    pooled = claim10.statistics.Interval(8.7, 7.0, 10.3)
+    words = claim10.takeaway("qualified", pooled, "GCE", 0, 6, clear=4)
+    assert "in none alone after Holm's correction over 6 (each setting's own 95% interval " \
+           "above 0 in 4)" in words
