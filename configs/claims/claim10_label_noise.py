@@ -35,11 +35,10 @@ half-decade toward it): its memorization of flipped labels grows with the lr, so
 stops too high decides its gap. `quick`: digits only, rates 0
 and 0.4, 2 lrs, 2 units, 400 steps (every selection is at a grid edge: a smoke test).
 
-Cost (2026-12-07, the shared 2-core machine at load average ≈ 14): one default unit took 986 s
-(its 14 groups; tracing the fused five-loss program is ≈ 17 s of each group), so 3 units take
-≈ 50 min there; at claim 4's measured ≈ 6× slowdown of that machine, ≈ 8 min idle, over the
-≈ 4 min aimed at; the 0.2 rate (only the shape used it) is dropped for that (10 groups a unit,
-each a third more runs for the wider lr grid). `--quick` computed in 97-162 s there.
+Why the 0.2 rate is not in the grid: with it (14 groups a unit, the earlier, narrower lr grid),
+one unit took 986 s on the shared 2-core machine at load average ≈ 14 (≈ 8 min idle, over the
+≈ 4 min aimed at), and only the shape used it; without it, 10 groups a unit, each a third more
+runs for the wider lr grid.
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
 otherwise idle 2-core machine): default 548 s, `--quick` 16 s.
