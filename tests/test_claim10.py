@@ -188,3 +188,30 @@ def test_a_cell_interval_clear_of_zero_that_holm_does_not_keep_says_so(tmp_path)
     words = claim10.takeaway("qualified", pooled, "GCE", 0, 6, clear=4)
     assert "in none alone after Holm's correction over 6 (each setting's own 95% interval " \
            "above 0 in 4)" in words
+
+
+def test_the_square_loss_is_placed_by_the_kind_of_flip(tmp_path):
+    """Review 10c row 4: pooled, the square loss is behind CE; under pairwise flips on MNIST it
+    was ahead. The paragraph gives square − CE per kind of flip beside the pooled number."""
+    iv = claim10.statistics.Interval
+    pooled = {"square": claim10.Pooled(iv(-0.0365, -0.055, -0.0181), 1.0),
+              "gce_square": claim10.Pooled(iv(0.12, 0.105, 0.135), 1.0)}
+    words = claim10._square_words(pooled, {"asymmetric": iv(8.35, 3.89, 12.82),
+                                           "symmetric": iv(-9.66, -12.12, -7.2),
+                                           "none": iv(np.nan, np.nan, np.nan)})
+    assert "asymmetric flips +8.35 [+3.89, +12.82] pt (ahead); symmetric flips -9.66" in words
+    assert "none" not in words
+    section = _judged(_runs(bounded_gain=40), tmp_path)
+    assert "by the kind of flip (descriptive, not in the rule), square − CE: asymmetric flips -" \
+           in section.findings and "symmetric flips -" in section.findings  # 30 worse in both
+
+
+def test_the_selection_paragraph_names_both_grid_edges(tmp_path):
+    """Review 10c row 3: the paragraph named only the lowest edge; CE's clean-label lr (the base
+    of every drop) sat at the highest on both datasets of the default run."""
+    section = _judged(_runs(bounded_gain=40, lrs=(0.001, 0.003)), tmp_path)  # best: the top
+    best = section.tables["best_lr"]
+    assert f"{len(best)} of {len(best)} selected lrs sit at an edge of the grid (0 at its " \
+           f"lowest, {len(best)} at its highest, 0.003;" in section.findings
+    assert "CE on clean labels, the base of the drops in the shape paragraph, is at the " \
+           "highest on digits" in section.findings

@@ -480,7 +480,10 @@ def _selection_words(runs, comparison, best, pooled: dict[str, Pooled]) -> str:
     primary = pooled["gce"]
     edges = best[best["lr_at_grid_edge"]]
     ce_low, counted = ce_at_lowest_lr(runs, comparison, best)
-    lowest = runs["learning_rate"].min()
+    lowest, highest = runs["learning_rate"].min(), runs["learning_rate"].max()
+    at_top = edges[edges["lr"] == highest]
+    ce_clean_top = at_top[(at_top["loss"] == CE) & (at_top["rate"] == 0)
+                          & (at_top["selection"] == "noisy")]
     units = int(runs["unit"].nunique())
     return (f"Selection: over the counted cells the best bounded loss − CE is "
             f"{pooled['noisy'].interval.format('+.2f')} pt with the lr chosen on noisy "
@@ -490,7 +493,13 @@ def _selection_words(runs, comparison, best, pooled: dict[str, Pooled]) -> str:
             f"{primary.interval.format('+.2f')} pt. The pooled gap's equivalence test within "
             f"±{100 * MARGIN:g} point: TOST p = {pooled['noisy'].equivalence_p:.2g} "
             f"({units} units). {len(edges)} of {len(best)} selected lrs sit at an edge of the "
-            f"grid (flagged in best_lr: lr_at_grid_edge); CE's selected lr is the grid's lowest "
+            f"grid ({len(edges) - len(at_top)} at its lowest, {len(at_top)} at its highest, "
+            f"{highest:g}; flagged in best_lr: lr_at_grid_edge)"
+            + (f"; CE on clean labels, the base of the drops in the shape paragraph, is at the "
+               f"highest on {', '.join(ce_clean_top['dataset'])} (a grid reaching higher would "
+               f"move it only where CE validates better, most likely widening CE's drop)"
+               if len(ce_clean_top) else "")
+            + f"; CE's selected lr is the grid's lowest "
             f"({lowest:g}) in {ce_low} of the {counted} counted cells"
             + (": a smaller lr fits fewer flipped labels within the budget (an implicit early "
                "stop), so a grid extended further down could narrow CE's loss." if ce_low else
@@ -557,7 +566,9 @@ def findings(runs, best, comparison, drops, outcome: str, pooled: dict[str, Pool
         "",
         memorization_words(best, comparison, int(runs["steps"].max())),
         "",
-        _square_words(pooled),
+        _square_words(pooled, {kind: pooled_gap(runs, comparison[comparison["kind"] == kind],
+                                                best, "noisy", arm=SQUARE).interval
+                               for kind in sorted(set(comparison["kind"]) - {"none"})}),
     ])
 
 
@@ -581,14 +592,20 @@ def _side(iv: statistics.Interval, ahead: str, behind: str) -> str:
     return ahead if iv.low > 0 else behind if iv.high < 0 else "not shown different"
 
 
-def _square_words(pooled: dict[str, Pooled]) -> str:
+def _square_words(pooled: dict[str, Pooled], by_kind: dict[str, statistics.Interval]) -> str:
     """Where the square loss (one-hot, raw outputs: the L2 arm) sits against CE and GCE, pooled
-    over the counted cells."""
+    over the counted cells, and against CE by flip kind (`by_kind`: kind -> square − CE over
+    that kind's counted cells; its sign can differ between uniform and pairwise flips)."""
     square, gce = pooled["square"].interval, pooled["gce_square"].interval
+    kinds = "; ".join(f"{kind} flips {iv.format('+.2f')} pt ({_side(iv, 'ahead', 'behind')})"
+                      for kind, iv in by_kind.items() if not np.isnan(iv.estimate))
     return (f"The square loss (the L2 arm, one-hot targets on raw outputs) over the counted "
             f"cells: square − CE {square.format('+.2f')} pt "
-            f"({_side(square, 'ahead of CE', 'behind CE')}), GCE − square "
-            f"{gce.format('+.2f')} pt ({_side(gce, 'GCE ahead', 'GCE behind')}). (Ghosh et al.'s "
+            f"({_side(square, 'ahead of CE', 'behind CE')})"
+            + (f"; by the kind of flip (descriptive, not in the rule), square − CE: {kinds}"
+               if kinds else "")
+            + f". GCE − square {gce.format('+.2f')} pt ({_side(gce, 'GCE ahead', 'GCE behind')})."
+            f" (Ghosh et al.'s "
             f"robustness of the square loss is for it on the softmax probabilities, which is "
             f"bounded; on raw outputs, as here, it is not.)")
 
