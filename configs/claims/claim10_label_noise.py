@@ -41,7 +41,7 @@ one unit took 986 s on the shared 2-core machine at load average ≈ 14 (≈ 8 m
 runs for the wider lr grid.
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
-otherwise idle 2-core machine): default 548 s, `--quick` 16 s.
+otherwise idle 2-core machine): default 561 s, `--quick` 16 s.
 """
 
 from ml_collections import config_dict

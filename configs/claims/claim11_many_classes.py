@@ -35,7 +35,7 @@ selected 0.03, the grid's top, in four cells; none is at an edge now) the defaul
 that machine at load ~7 (the 3-rate, 5,000-test default: 592 s at load ~14).
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
-otherwise idle 2-core machine): default 178 s, `--quick` 44 s.
+otherwise idle 2-core machine): default 173 s, `--quick` 44 s.
 """
 
 from ml_collections import config_dict

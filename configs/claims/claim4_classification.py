@@ -48,7 +48,7 @@ allowed. Run it with `train_to_budget(get_config("with_mnist"), BUDGETS["with_mn
 or the sweep command with `:with_mnist`.
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
-otherwise idle 2-core machine): default 483 s, `--quick` 36 s.
+otherwise idle 2-core machine): default 498 s, `--quick` 36 s.
 """
 
 from ml_collections import config_dict

@@ -25,7 +25,7 @@ average ~5-7 (CPU not measured; expect ~4/3 of 207 s); --quick (2 rates each) ~3
 of it compiling the programs (two per model: every loss and noise family fused in each).
 
 Latest (2026-12-07, cold compilation cache, the report computing two claims at a time on the
-otherwise idle 2-core machine): default 190 s, `--quick` 20 s.
+otherwise idle 2-core machine): default 181 s, `--quick` 20 s.
 """
 
 from ml_collections import config_dict

@@ -26,7 +26,8 @@ tables are the same as one after another (`--workers=1`, in this process), and a
 fails only its claim. The terminal shows one line per claim and its verdict; the claims' own INFO
 lines (compile times, tables) appear only with --verbosity=1. --quick (the end-to-end test runs
 it): 128 s for claims 1-11 with a cold compilation cache on an idle 2-core machine, two claims at
-a time; the default sizes 869 s (2026-12-07; README's report section has the per-claim times).
+a time; the default sizes 869 and 878 s in two runs (2026-12-07; README's report section has the
+per-claim times).
 """
 
 from __future__ import annotations
