@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -383,14 +384,10 @@ class ChunkResult:
 
 def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
     """Consecutive chunks, up to `size` at a time, the chunks of a wave resuming from one period."""
-    wave: list[Chunk] = []
-    for chunk in chunks:
-        if wave and (len(wave) == size or start_of(chunk) != start_of(wave[0])):
-            yield wave
-            wave = []
-        wave.append(chunk)
-    if wave:
-        yield wave
+    for _, same_start in itertools.groupby(chunks, start_of):
+        same_start = list(same_start)
+        for i in range(0, len(same_start), size):
+            yield same_start[i : i + size]
 
 
 def _compiled(plan: SweepPlan, program: Group, shared: dict | None = None) -> CompiledGroup:
