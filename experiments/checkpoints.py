@@ -26,14 +26,8 @@ def chunk_dir(workdir: pathlib.Path, group_id: int, chunk_id: int) -> pathlib.Pa
 
 def latest_step(directory: pathlib.Path) -> int | None:
     """The largest k with a complete step_<k> (orbax writes to a temporary name, then renames)."""
-    if not directory.exists():
-        return None
-    steps = [
-        int(p.name.removeprefix("step_"))
-        for p in directory.iterdir()
-        if p.is_dir() and p.name.startswith("step_") and p.name.removeprefix("step_").isdigit()
-    ]
-    return max(steps, default=None)
+    steps = [p.name.removeprefix("step_") for p in directory.glob("step_*") if p.is_dir()]
+    return max((int(k) for k in steps if k.isdigit()), default=None)
 
 
 def save(directory: pathlib.Path, step: int, tree) -> None:
@@ -41,8 +35,8 @@ def save(directory: pathlib.Path, step: int, tree) -> None:
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(directory / f"step_{step}", tree)
     checkpointer.wait_until_finished()
-    for old in directory.iterdir():
-        if old.name.startswith("step_") and old.name != f"step_{step}":
+    for old in directory.glob("step_*"):
+        if old.name != f"step_{step}":
             shutil.rmtree(old, ignore_errors=True)
 
 

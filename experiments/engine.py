@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -383,14 +384,10 @@ class ChunkResult:
 
 def _waves(chunks, size: int, start_of) -> Iterator[list[Chunk]]:
     """Consecutive chunks, up to `size` at a time, the chunks of a wave resuming from one period."""
-    wave: list[Chunk] = []
-    for chunk in chunks:
-        if wave and (len(wave) == size or start_of(chunk) != start_of(wave[0])):
-            yield wave
-            wave = []
-        wave.append(chunk)
-    if wave:
-        yield wave
+    for _, same_start in itertools.groupby(chunks, start_of):
+        same_start = list(same_start)
+        for i in range(0, len(same_start), size):
+            yield same_start[i : i + size]
 
 
 def _compiled(plan: SweepPlan, program: Group, shared: dict | None = None) -> CompiledGroup:
@@ -539,7 +536,8 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
     progress = console.ProgressBar(
         total=total, desc="sweep", unit="run", disable=not config.progress
     )
-    progress.update(total - sum(len(c.runs) for c in todo))  # already written
+    trained = sum(len(c.runs) for c in todo)
+    progress.update(total - trained)  # already written
     t_start = time.perf_counter()
     compiled: set[int] = set()
     for result in execute(plan, todo, workdir):
@@ -554,7 +552,6 @@ def _run_plan(config: config_dict.ConfigDict, plan: SweepPlan, workdir: pathlib.
         checkpoints.remove(checkpoints.chunk_dir(workdir, *chunk.key))
         progress.update(len(chunk.runs))
     progress.close()
-    trained = sum(len(c.runs) for c in todo)
     if trained:
         logging.info("sweep: trained %d runs in %.1fs", trained, time.perf_counter() - t_start)
     else:
@@ -598,8 +595,7 @@ def assemble(plan: SweepPlan, workdir: str | pathlib.Path) -> SweepResult:
         paths["tensorboard"] = tensorboard_events.Writer(workdir, plan).write_missing()
     if config.plots:
         plotted = plots.sweep_plots(runs_df, curves_df, workdir / "plots", groups_df)
-        for name, path in plotted.items():
-            paths[f"plot:{name}"] = path
+        paths.update({f"plot:{name}": path for name, path in plotted.items()})
     paths.update(density_table.outputs(workdir, runs_df, plot=config.plots))
     summary = plots.end_of_run_summary(runs_df, workdir, paths)
     logging.info("summary:\n%s", "\n".join(summary))

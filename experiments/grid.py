@@ -58,7 +58,9 @@ class Group:
 
     @property
     def dataset_key(self) -> tuple:
-        return dataset_key(self.config)
+        """The dataset fields that decide which arrays are loaded (noise is drawn in-program)."""
+        return tuple(sorted((path, value) for path, value in flatten(self.config.dataset).items()
+                            if f"dataset.{path}" not in NUMERIC_FIELDS and path != "noise"))
 
     @property
     def label(self) -> str:
@@ -89,7 +91,7 @@ def flatten(c: config_dict.ConfigDict, prefix: str = "") -> dict[str, Any]:
         if isinstance(value, config_dict.ConfigDict):
             out.update(flatten(value, path + "."))
         else:
-            out[path] = tuple(value) if isinstance(value, list) else value
+            out[path] = _plain(value)
     return out
 
 
@@ -154,23 +156,15 @@ def structure_of(config: config_dict.ConfigDict) -> tuple[tuple[str, Any], ...]:
 def _structure(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """`structure_of` from a config's flattened fields."""
     fuse = bool(fields.get("fuse_losses", False))
-    out = []
-    for path, value in fields.items():
-        if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
-            continue
-        if path == "dataset.noise" and fields.get("fuse_noise", False):
-            continue
-        if fuse and path == "loss":
-            out.append(("loss_task", losses.task(value)))
-            continue
-        out.append((path, value))
-    return tuple(out)
+    return tuple(("loss_task", losses.task(value)) if fuse and path == "loss" else (path, value)
+                 for path, value in fields.items() if _in_structure(path, fields))
 
 
-def dataset_key(config: config_dict.ConfigDict) -> tuple:
-    """The dataset fields that decide which arrays are loaded (noise is drawn in-program)."""
-    return tuple(sorted((path, value) for path, value in flatten(config.dataset).items()
-                        if f"dataset.{path}" not in NUMERIC_FIELDS and path != "noise"))
+def _in_structure(path: str, fields: dict[str, Any]) -> bool:
+    """Whether field `path` shapes the compiled program: not numeric, not an execution field,
+    and not the noise family when `fields` fuse it (every family in one program)."""
+    return not (path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS
+                or (path == "dataset.noise" and fields.get("fuse_noise", False)))
 
 
 def hyper_of(
@@ -201,17 +195,14 @@ def expand(config: config_dict.ConfigDict) -> list[Group]:
     axes = sweep_axes(config)
     base = flatten(config)
     fuse = bool(base.get("fuse_losses", False))
-    fuse_noise = bool(base.get("fuse_noise", False))
     n_runs = math.prod(len(values) for _, values in axes)
     index = np.unravel_index(np.arange(n_runs), [len(v) for _, v in axes]) if axes else ()
     # Group code of each run: the mixed-radix number of its structural values' classes (equal
     # values, or losses of one task when fused, share a class).
     code = np.zeros(n_runs, np.int64)
     for (path, values), idx in zip(axes, index, strict=True):
-        if path in NUMERIC_FIELDS or path.split(".")[0] in EXECUTION_FIELDS:
+        if not _in_structure(path, base):
             continue
-        if fuse_noise and path == "dataset.noise":
-            continue  # every family in one program
         keys = [("task", losses.task(v)) if fuse and path == "loss" else _key(v) for v in values]
         classes: dict[Any, int] = {}
         cls = np.asarray([classes.setdefault(k, len(classes)) for k in keys], np.int64)

@@ -158,8 +158,6 @@ def read_part_records(workdir) -> list[dict]:
 
 def check_consistent(records: list[dict], record: dict | None = None) -> None:
     """Raise WorkdirError when parts (or `record`) are not one sweep (sweep_identity)."""
-    if not records:
-        return
     reference = recorded_identity(record if record is not None else records[0])
     for other in records:
         differ = differences(recorded_identity(other), reference)
@@ -186,11 +184,10 @@ def merged_record(workdir) -> dict:
     if not records:
         raise ValueError(f"no part records in {pathlib.Path(workdir) / PART_DIR}")
     check_consistent(records)
-    first = records[0]
     parts = [
         {k: r[k] for k in ("part", "machine", "created", "argv", "git") if k in r} for r in records
     ]
-    return {**{k: v for k, v in first.items() if k != "part"}, "parts": parts}
+    return {**{k: v for k, v in records[0].items() if k != "part"}, "parts": parts}
 
 
 def record_of(workdir) -> dict:
