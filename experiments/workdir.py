@@ -94,11 +94,8 @@ def move_aside(workdir: pathlib.Path) -> pathlib.Path:
     while target.exists():
         target = workdir.with_name(f"{workdir.name}.old-{stamp}-{n}")
         n += 1
-    try:
+    with result_files.on_os_error(f"can't move {workdir} aside to {target}"):
         workdir.rename(target)
-    except OSError as e:
-        raise result_files.ResultsWriteError(e.errno, f"can't move {workdir} aside to {target}: "
-                                        f"{e.strerror}") from e
     logging.warning("--overwrite: moved the previous workdir %s to %s", workdir, target)
     return target
 
@@ -177,11 +174,8 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
         logging.info("resuming the sweep in %s: finished chunks are kept", workdir)
         return True
 
-    try:
+    with result_files.on_os_error(f"can't create workdir {workdir}"):
         workdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise result_files.ResultsWriteError(
-            e.errno, f"can't create workdir {workdir}: {e.strerror}") from e
     remove_stale_temporaries(workdir)
     result_files.write_json(config_path, record)
     return False
