@@ -53,8 +53,7 @@ def lock_path(workdir: str | os.PathLike) -> pathlib.Path:
 def _read_holder(fd: int) -> dict:
     with contextlib.suppress(OSError, ValueError):
         os.lseek(fd, 0, os.SEEK_SET)
-        text = os.read(fd, 4096).decode()
-        holder = json.loads(text)
+        holder = json.loads(os.read(fd, 4096).decode())
         if isinstance(holder, dict):
             return holder
     return {}
