@@ -299,14 +299,13 @@ def describe_fields() -> list[tuple[str, object, str]]:
     import losses
     from experiments import grid  # grid imports this module: here, once both are loaded
 
-    config = base_config()
     comments = _field_comments()
     takers: dict[str, list[str]] = {}
     for name in losses.names():
         for knob in losses.knobs(name):
             takers.setdefault(knob, []).append(name)
     rows = []
-    for path, default in grid.flatten(config).items():
+    for path, default in grid.flatten(base_config()).items():
         if path.startswith("sweep."):
             continue
         if path.startswith("loss_knobs."):

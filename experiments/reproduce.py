@@ -206,8 +206,7 @@ def format_report(report: Report) -> str:
     for c in report.columns:
         lines.append(f"{c.table:<11} {c.column:<28} {c.status:<9} {c.max_abs:>13.3g} "
                      f"{c.max_rel:>13.3g}  {c.mismatched:>8}" + (f"  {c.note}" if c.note else ""))
-    for line in report.warnings:
-        lines.append(f"WARNING: {line}")
+    lines += [f"WARNING: {line}" for line in report.warnings]
     counts = {s: sum(c.status == s for c in report.columns) for s in ("exact", "close", "MISMATCH")}
     verdict = "REPRODUCED" if report.ok else "NOT REPRODUCED"
     lines.append(f"{verdict}: {counts['exact']} columns exact, {counts['close']} close, "

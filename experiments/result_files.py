@@ -32,7 +32,7 @@ import pathlib
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -56,6 +56,16 @@ def write_error(path: pathlib.Path, e: OSError) -> ResultsWriteError:
         e.errno, f"can't write {path}: {e.strerror or e} (results written before are kept; "
         "fix the disk and rerun the same command to resume)"
     )
+
+
+@contextlib.contextmanager
+def on_os_error(what: str) -> Iterator[None]:
+    """An OSError in the block becomes ResultsWriteError '<what>: <strerror>' (e.g. "can't
+    create workdir runs/x: Read-only file system")."""
+    try:
+        yield
+    except OSError as e:
+        raise ResultsWriteError(e.errno, f"{what}: {e.strerror}") from e
 
 
 def _fsync(path: pathlib.Path) -> None:

@@ -314,14 +314,12 @@ def _check_loss_knobs(config: config_dict.ConfigDict, axes: dict[str, tuple]) ->
     """
     for loss in axes.get("loss", (config.loss,)):
         default_knobs = losses.knobs(loss)
-        probe = None
-        for candidate in _PROBES:
+        for probe in _PROBES:  # the first shapes the loss takes
             with contextlib.suppress(Exception):  # raises: not the shapes this loss takes
-                _call_abstractly(loss, default_knobs, candidate)
-                probe = candidate
+                _call_abstractly(loss, default_knobs, probe)
                 break
-        if probe is None:
-            continue  # its shapes are checked against the model's output below
+        else:
+            continue  # none: its shapes are checked against the model's output below
         for knob in default_knobs:
             path = f"loss_knobs.{knob}"
             name = f"config.sweep.{path}" if path in axes else f"config.{path}"
@@ -384,9 +382,8 @@ def _check_targets(program, dataset: data_lib.Dataset, where: str, fields: dict)
     """
     if dataset.f_train is None:
         return
-    noises = program.noises
     index = np.asarray(program.hyper.get(grid.NOISE_INDEX, np.zeros(len(program.runs), int)))
-    for i, family in enumerate(noises):
+    for i, family in enumerate(program.noises):
         members = np.flatnonzero(index == i)
         hyper = {k: np.asarray(v, np.float64)[members] for k, v in program.hyper.items()}
         _check_family_targets(program, dataset, family, members, hyper, where, fields)
@@ -412,15 +409,13 @@ def _check_family_targets(program, dataset, family, members, hyper, where: str,
     bad = np.flatnonzero(~(reach <= limit))
     if not bad.size:
         return
-    run = program.runs[members[bad[0]]]
-    swept = dict(run.swept)
+    swept = dict(program.runs[members[bad[0]]].swept)
     values = {k: swept.get(k, fields[k]) for k in knobs}
-    named = [f"config.sweep.{k}" if k in swept else f"config.{k}" for k in knobs]
-    primary = max(range(len(knobs)), key=lambda i: abs(values[knobs[i]]))
-    others = ", ".join(f"{named[i]}={values[knobs[i]]!r}" for i in range(len(knobs))
-                       if i != primary)
+    named = {k: f"config.sweep.{k}" if k in swept else f"config.{k}" for k in knobs}
+    primary = max(knobs, key=lambda k: abs(values[k]))
+    others = ", ".join(f"{named[k]}={values[k]!r}" for k in knobs if k != primary)
     raise ConfigError(
-        f"{named[primary]}={values[knobs[primary]]!r} (noise {family!r}"
+        f"{named[primary]}={values[primary]!r} (noise {family!r}"
         f"{', ' + others if others else ''}){where}: synthetic targets reach ~{reach[bad[0]]:.2g}, "
         f"and their squares summed over {n} examples overflow float32 (|y| must stay below "
         f"{limit:.2g}); lower it"
@@ -584,11 +579,9 @@ def _axis_literal(text: str) -> str:
     """An axis value as the Python literal ml_collections parses: "(huber,cauchy)" and
     "huber,cauchy" become "('huber', 'cauchy')", "huber" a one-value axis; a value that is
     already a literal ("('huber','cauchy')", "(0.1,1.0)", "None") is kept as it is."""
-    try:
+    with contextlib.suppress(ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         ast.literal_eval(text)
         return text
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        pass
     inner = text.strip()
     if inner[:1] in "([" and inner[-1:] in ")]":
         inner = inner[1:-1]

@@ -94,11 +94,8 @@ def move_aside(workdir: pathlib.Path) -> pathlib.Path:
     while target.exists():
         target = workdir.with_name(f"{workdir.name}.old-{stamp}-{n}")
         n += 1
-    try:
+    with result_files.on_os_error(f"can't move {workdir} aside to {target}"):
         workdir.rename(target)
-    except OSError as e:
-        raise result_files.ResultsWriteError(e.errno, f"can't move {workdir} aside to {target}: "
-                                        f"{e.strerror}") from e
     logging.warning("--overwrite: moved the previous workdir %s to %s", workdir, target)
     return target
 
@@ -137,51 +134,41 @@ def prepare(workdir: pathlib.Path, plan, record: dict[str, Any], *,
     """
     workdir = pathlib.Path(workdir)
     record = dict(record, chunk_size=plan.chunk_size)
-    identity = plan.identity
     config_path = workdir / CONFIG_FILE
     contents = [p for p in workdir.iterdir() if not _is_temporary(p)] if workdir.is_dir() else []
     if workdir.exists() and not workdir.is_dir():
         raise WorkdirError(f"workdir {workdir} exists and is not a directory")
 
-    resume = False
     if contents:
-        problems: list[str] = []
         if config_path.exists():
             try:
                 recorded = read_record(workdir)
-                problems = differences(recorded_identity(recorded), identity)
+                problems = differences(recorded_identity(recorded), plan.identity)
             except WorkdirError as e:  # --overwrite moves it aside like any other
                 problems = [str(e)]
         else:
             problems = [f"it has no {CONFIG_FILE}, so it is not a losslab sweep's workdir"]
-        if not problems:
-            resume = True
-        elif overwrite:
-            _refuse_moving_the_cwd(workdir)
-            move_aside(workdir)
-        else:
+        if not problems:  # the same sweep (so `recorded` was read)
+            remove_stale_temporaries(workdir)
+            for key in PROVENANCE_KEYS:
+                changed = differences(recorded.get(key, {}), record.get(key, {}), f"{key}.")
+                if changed:
+                    logging.warning("resuming %s under a different %s than it started with (%s): "
+                                    "its tables will mix both", workdir, key, "; ".join(changed))
+            logging.info("resuming the sweep in %s: finished chunks are kept", workdir)
+            return True
+        if not overwrite:
             shown = "; ".join(problems[:5]) + (f"; ... ({len(problems)} in all)"
                                                if len(problems) > 5 else "")
             raise WorkdirError(
                 f"workdir {workdir} holds a different sweep ({shown}). Use another --workdir, "
                 "or pass --overwrite to move it aside and start fresh"
             )
+        _refuse_moving_the_cwd(workdir)
+        move_aside(workdir)
 
-    if resume:
-        remove_stale_temporaries(workdir)
-        for key in PROVENANCE_KEYS:
-            changed = differences(recorded.get(key, {}), record.get(key, {}), f"{key}.")
-            if changed:
-                logging.warning("resuming %s under a different %s than it started with (%s): its "
-                                "tables will mix both", workdir, key, "; ".join(changed))
-        logging.info("resuming the sweep in %s: finished chunks are kept", workdir)
-        return True
-
-    try:
+    with result_files.on_os_error(f"can't create workdir {workdir}"):
         workdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise result_files.ResultsWriteError(
-            e.errno, f"can't create workdir {workdir}: {e.strerror}") from e
     remove_stale_temporaries(workdir)
     result_files.write_json(config_path, record)
     return False

@@ -53,8 +53,7 @@ def lock_path(workdir: str | os.PathLike) -> pathlib.Path:
 def _read_holder(fd: int) -> dict:
     with contextlib.suppress(OSError, ValueError):
         os.lseek(fd, 0, os.SEEK_SET)
-        text = os.read(fd, 4096).decode()
-        holder = json.loads(text)
+        holder = json.loads(os.read(fd, 4096).decode())
         if isinstance(holder, dict):
             return holder
     return {}
@@ -103,12 +102,9 @@ def held(
     """
     path = lock_path(workdir)
     acquired = False
-    try:
+    with result_files.on_os_error(f"can't create the workdir lock {path}"):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as e:
-        raise result_files.ResultsWriteError(
-            e.errno, f"can't create the workdir lock {path}: {e.strerror}") from e
     try:
         if _try_lock(fd, fcntl.LOCK_EX):  # free: record this sweep
             previous = _read_holder(fd)
@@ -118,7 +114,10 @@ def held(
             me = {"pid": os.getpid(), "host": socket.gethostname(),
                   "start": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                   "shared": shared, "identity": identity}
-            _record(fd, path, json.dumps(me).encode())
+            with result_files.on_os_error(f"can't write the workdir lock {path}"):  # disk full
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, json.dumps(me).encode())
             if shared and not _try_lock(fd, fcntl.LOCK_SH):
                 raise _refused(workdir, path, _read_holder(fd))
         elif not shared:
@@ -139,18 +138,6 @@ def held(
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
         os.close(fd)  # releases the flock
-
-
-def _record(fd: int, path: pathlib.Path, record: bytes) -> None:
-    """Replace the lock file's contents with `record`; ResultsWriteError naming it on a full or
-    failing disk."""
-    try:
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, record)
-    except OSError as e:
-        raise result_files.ResultsWriteError(
-            e.errno, f"can't write the workdir lock {path}: {e.strerror}") from e
 
 
 def sweep_lock(plan, workdir: str | os.PathLike):
