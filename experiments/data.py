@@ -229,15 +229,12 @@ def synthetic_regression(
     return validate(Dataset(
         name="synthetic",
         task="regression",
-        x_train=_read_only(x_train, np.float32),
-        y_train=f_train,
-        x_test=_read_only(x_test, np.float32),
-        y_test=f_test,
         num_classes=None,
         input_shape=(dim,),
         f_train=f_train,
         f_test=f_test,
         true_coef=None if true_coef is None else _read_only(true_coef, np.float32),
+        **_splits(x_train, f_train, x_test, f_test, np.float32),
     ))
 
 
