@@ -145,9 +145,7 @@ def is_decoupled(config: config_dict.ConfigDict) -> bool:
     return config.optimizer == "adamw" or config.l2_mode == "decoupled"
 
 
-def make_optimizer(
-    config: config_dict.ConfigDict, hyper: Hyper, mask
-) -> optax.GradientTransformation:
+def make_optimizer(config: config_dict.ConfigDict, hyper: Hyper) -> optax.GradientTransformation:
     """chain(preconditioner, [decoupled decay λθ], −lr(t)) with traced lr, momentum and λ.
 
     Written as one chain so that SGD + decoupled decay is exactly SGD on loss + λ·½‖θ‖² (the
@@ -163,7 +161,8 @@ def make_optimizer(
         base = optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=config.eps)
     multiplier = lr_multiplier(config.schedule, config.steps, config.warmup_steps)
     parts = [base]
-    if is_decoupled(config):
+    if is_decoupled(config):  # on the leaves the penalty covers (penalty_fn)
+        mask = losses.decay_mask if config.penalty_mask == "kernels" else None
         parts.append(optax.add_decayed_weights(hyper["penalty_strength"], mask))
     parts.append(
         optax.scale_by_learning_rate(lambda count: hyper["learning_rate"] * multiplier(count))
@@ -372,7 +371,6 @@ def make_program(
     diagnostics = bool(config.diagnostics)
     n_blocks = steps // log_every + 1
     eval_size = min(int(config.sharpness_batch), n_train)
-    mask = losses.decay_mask if config.penalty_mask == "kernels" else None
 
     def predict(params, x):
         out = model.apply(params, x)
@@ -396,7 +394,7 @@ def make_program(
             clean_test,
             loss_fn(config, hyper, loss_names),
             penalty_fn(config, hyper),
-            make_optimizer(config, hyper, mask),
+            make_optimizer(config, hyper),
         )
 
     def data_loss(ctx: Context, params, x, y):
