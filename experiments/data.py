@@ -229,15 +229,12 @@ def synthetic_regression(
     return validate(Dataset(
         name="synthetic",
         task="regression",
-        x_train=_read_only(x_train, np.float32),
-        y_train=f_train,
-        x_test=_read_only(x_test, np.float32),
-        y_test=f_test,
         num_classes=None,
         input_shape=(dim,),
         f_train=f_train,
         f_test=f_test,
         true_coef=None if true_coef is None else _read_only(true_coef, np.float32),
+        **_splits(x_train, f_train, x_test, f_test, np.float32),
     ))
 
 
@@ -699,13 +696,13 @@ _LOADER_FIELDS: dict[str, tuple[str, ...]] = {
 _MISSING = object()
 
 
-def _config_field(config: Any, field: str) -> Any:
+def _config_field(config: Any, field: str, default: Any = _MISSING) -> Any:
     if isinstance(config, Mapping):
-        return config.get(field, _MISSING)
+        return config.get(field, default)
     try:
         return getattr(config, field)
     except (AttributeError, KeyError):
-        return _MISSING
+        return default
 
 
 def load(config_dataset: Any) -> Dataset:
@@ -735,17 +732,16 @@ def load(config_dataset: Any) -> Dataset:
         if data_seed is not _MISSING:
             kwargs["seed"] = data_seed
     dataset = validate(_LOADERS[name](**kwargs))
-    rate = _config_field(config_dataset, "label_noise")
-    if rate is not _MISSING and rate:
-        kind = _config_field(config_dataset, "label_noise_kind")
-        seed = _config_field(config_dataset, "split_seed")
-        dataset = with_label_noise(dataset, float(rate), "symmetric" if kind is _MISSING else kind,
-                                   0 if seed is _MISSING else seed)
-    fraction = _config_field(config_dataset, "validation_fraction")
-    if fraction is _MISSING or not fraction:
+    rate = _config_field(config_dataset, "label_noise", 0)
+    if rate:
+        kind = _config_field(config_dataset, "label_noise_kind", "symmetric")
+        seed = _config_field(config_dataset, "split_seed", 0)
+        dataset = with_label_noise(dataset, float(rate), kind, seed)
+    fraction = _config_field(config_dataset, "validation_fraction", 0)
+    if not fraction:
         return dataset
-    seed = _config_field(config_dataset, "validation_seed")
-    return validate(split_validation(dataset, fraction, 0 if seed is _MISSING else seed))
+    seed = _config_field(config_dataset, "validation_seed", 0)
+    return validate(split_validation(dataset, fraction, seed))
 
 
 def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:

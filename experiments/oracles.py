@@ -38,8 +38,7 @@ def ridge_oracle(x: jax.Array, y: jax.Array, lam: jax.Array, penalize_bias: bool
     """
     n = x.shape[0]
     z = jnp.concatenate([x.reshape(n, -1), jnp.ones((n, 1), x.dtype)], axis=1)
-    d = z.shape[1]
-    diag = jnp.ones(d).at[-1].set(1.0 if penalize_bias else 0.0)
+    diag = jnp.ones(z.shape[1]).at[-1].set(1.0 if penalize_bias else 0.0)
     a = 2.0 / n * z.T @ z + lam * jnp.diag(diag)
     return jnp.linalg.solve(a, 2.0 / n * z.T @ y)
 

@@ -27,6 +27,7 @@ through the vmapped batch, any other member.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -144,9 +145,7 @@ def is_decoupled(config: config_dict.ConfigDict) -> bool:
     return config.optimizer == "adamw" or config.l2_mode == "decoupled"
 
 
-def make_optimizer(
-    config: config_dict.ConfigDict, hyper: Hyper, mask
-) -> optax.GradientTransformation:
+def make_optimizer(config: config_dict.ConfigDict, hyper: Hyper) -> optax.GradientTransformation:
     """chain(preconditioner, [decoupled decay λθ], −lr(t)) with traced lr, momentum and λ.
 
     Written as one chain so that SGD + decoupled decay is exactly SGD on loss + λ·½‖θ‖² (the
@@ -162,7 +161,8 @@ def make_optimizer(
         base = optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=config.eps)
     multiplier = lr_multiplier(config.schedule, config.steps, config.warmup_steps)
     parts = [base]
-    if is_decoupled(config):
+    if is_decoupled(config):  # on the leaves the penalty covers (penalty_fn)
+        mask = losses.decay_mask if config.penalty_mask == "kernels" else None
         parts.append(optax.add_decayed_weights(hyper["penalty_strength"], mask))
     parts.append(
         optax.scale_by_learning_rate(lambda count: hyper["learning_rate"] * multiplier(count))
@@ -211,11 +211,6 @@ def loss_fn(config: config_dict.ConfigDict, hyper: Hyper, loss_names: tuple[str,
     )
 
 
-def _split_like(key: jax.Array, tree):
-    leaves, treedef = jax.tree.flatten(tree)
-    return jax.tree.unflatten(treedef, list(jax.random.split(key, len(leaves))))
-
-
 def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
@@ -261,15 +256,12 @@ def targets(
         outlier_scale=hyper["dataset.outlier_scale"],
     )
     noises = tuple(noises) or (config.dataset.noise,)
+    samplers = [functools.partial(data_lib.add_noise, family=family, **knobs) for family in noises]
 
     def noisy(key, f, x):
-        draws = [
-            lambda key, f, x, family=family: data_lib.add_noise(key, f, x, family=family, **knobs)
-            for family in noises
-        ]
-        if len(draws) == 1:
-            return draws[0](key, f, x)
-        return jax.lax.switch(hyper[grid.NOISE_INDEX], draws, key, f, x)
+        if len(samplers) == 1:
+            return samplers[0](key, f, x)
+        return jax.lax.switch(hyper[grid.NOISE_INDEX], samplers, key, f, x)
 
     y_train = noisy(k_train, data["f_train"], data["x_train"])
     y_test = noisy(k_test, data["f_test"], data["x_test"])
@@ -379,8 +371,6 @@ def make_program(
     diagnostics = bool(config.diagnostics)
     n_blocks = steps // log_every + 1
     eval_size = min(int(config.sharpness_batch), n_train)
-    steps_logged = logged_steps(config)
-    mask = losses.decay_mask if config.penalty_mask == "kernels" else None
 
     def predict(params, x):
         out = model.apply(params, x)
@@ -404,7 +394,7 @@ def make_program(
             clean_test,
             loss_fn(config, hyper, loss_names),
             penalty_fn(config, hyper),
-            make_optimizer(config, hyper, mask),
+            make_optimizer(config, hyper),
         )
 
     def data_loss(ctx: Context, params, x, y):
@@ -473,9 +463,10 @@ def make_program(
         y_train, y_test, _ = targets(config, hyper, data, noises)
         params = model.init(k_init, data["x_train"][:1])
         if sharpness_every or blocks_per_spectrum:  # also the Lanczos start vector
-            keys = _split_like(jax.random.fold_in(k_init, 1), params)
-            power_vector = jax.tree.map(
-                lambda p, k: jax.random.normal(k, p.shape, p.dtype), params, keys
+            leaves, treedef = jax.tree.flatten(params)
+            keys = jax.random.split(jax.random.fold_in(k_init, 1), len(leaves))
+            power_vector = treedef.unflatten(
+                [jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys, strict=True)]
             )
         else:
             power_vector = jax.tree.map(jnp.zeros_like, params)
@@ -489,7 +480,6 @@ def make_program(
     def init(hyper: Hyper, data, draws: Draws) -> Carry:
         ctx = context(hyper, data, draws)
         params = draws.params
-        zeros = jax.tree.map(jnp.zeros_like, params)
         state = TrainState(
             params=params,
             opt_state=ctx.tx.init(params),
@@ -499,7 +489,7 @@ def make_program(
         diag = DiagnosticsState(
             minibatch_grad_norm=jnp.zeros((), jnp.float32),
             update_norm=jnp.zeros((), jnp.float32),
-            prev_grad=zeros,
+            prev_grad=jax.tree.map(jnp.zeros_like, params),
             cos_sum=jnp.zeros((), jnp.float32),
             cos_count=jnp.zeros((), jnp.int32),
             power_vector=draws.power_vector,
@@ -569,7 +559,7 @@ def make_program(
 
     def finish(carry: Carry, hyper: Hyper, data, draws: Draws, metrics: Metrics) -> Metrics:
         state, diag = carry.state, carry.diagnostics
-        summary = stability.run_summary(metrics, steps_logged, config, hyper)
+        summary = stability.run_summary(metrics, logged_steps(config), config, hyper)
         if blocks_per_spectrum:
             summary.update(spectrum.run_summary(metrics, config, hyper))
         summary.update(
