@@ -146,8 +146,7 @@ def _other_axes(sweep: Sweep, *exclude: str) -> list[str]:
     ]
 
 
-def _label(keys: list[str], values) -> str:
-    values = values if isinstance(values, tuple) else (values,)
+def _label(keys: list[str], values: tuple) -> str:  # values: grouped by the list keys
     return ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
 
 

@@ -76,9 +76,8 @@ def _facets(frame: pd.DataFrame, shown: tuple[str, ...]) -> list[tuple[str, pd.D
     keys = [k for k in cell_keys(frame) if k not in shown and frame[k].nunique(dropna=False) > 1]
     if not keys:
         return [("", frame)]
-    return [
-        (", ".join(f"{k}={v}" for k, v in zip(keys, key if isinstance(key, tuple) else (key,),
-                                                 strict=True)), part)
+    return [  # grouped by a list, so every key is a tuple (pandas >= 2)
+        (", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True)), part)
         for key, part in frame.groupby(keys, sort=True, dropna=False)
     ]
 
@@ -365,7 +364,6 @@ def best_settings(runs: pd.DataFrame) -> pd.DataFrame:
 def end_of_run_summary(runs: pd.DataFrame, workdir, paths: dict, max_lines: int = 25) -> list[str]:
     """At most `max_lines` lines: per loss the best λ (on validation) with its test metric and
     seed spread, the divergences, and where every output is."""
-    workdir = pathlib.Path(workdir)
     select, _ = selection_metric(runs)
     test = test_metric(runs)
     n_div = int(runs["diverged"].astype(bool).sum())

@@ -196,8 +196,7 @@ def group_table(runs: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataF
     outer = [k for k in by if k != "learning_rate"]
     metric, higher = test_metric_column(runs)
     rows = []
-    for key, frame in runs.groupby(by, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
+    for key, frame in runs.groupby(by, sort=True, dropna=False):  # key: a tuple (by is a list)
         row = dict(zip(by, key, strict=True))
         grid = frame
         if lr_is_key:

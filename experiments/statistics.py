@@ -97,17 +97,9 @@ def _t_interval(estimate, se, df, level: float, null: float | None):
         with np.errstate(divide="ignore", invalid="ignore"):
             p = 2 * scipy.stats.t.sf(np.abs(estimate - null) / se, df)
         p = np.where(se > 0, p, np.where(estimate == null, 1.0, 0.0))
-    if np.ndim(estimate) == 0:
-        return Interval(float(estimate), float(low), float(high), level, float(p))
-    out = np.empty(np.shape(estimate), dtype=object)
-    for k in np.ndindex(out.shape):
-        out[k] = Interval(float(estimate[k]), float(low[k]), float(high[k]), level, float(p[k]))
-    return out
-
-
-def resample_indices(rng: np.random.Generator, n: int, resamples: int) -> np.ndarray:
-    """(resamples, n) indices drawn with replacement."""
-    return rng.integers(0, n, size=(resamples, n))
+    # One Interval per problem: an object array over the leading axes, a plain one without.
+    interval = lambda e, lo, hi, pv: Interval(float(e), float(lo), float(hi), level, float(pv))
+    return np.frompyfunc(interval, 4, 1)(estimate, low, high, p)
 
 
 def bootstrap_replicates(
@@ -126,18 +118,17 @@ def bootstrap_replicates(
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(s, np.float64) for s in samples]
     estimate = np.asarray(statistic(*arrays))
+    # Indices drawn with replacement: units (the outer axis when nested), then within each.
     if nested:
-        outer, inner = arrays[0].shape[-2:]
-        i = resample_indices(rng, outer, resamples)  # (R, outer)
-        j = rng.integers(0, inner, size=(resamples, outer, inner))  # within each chosen outer
+        units, inner = arrays[0].shape[-2:]
+        i = rng.integers(0, units, size=(resamples, units))  # (R, outer)
+        j = rng.integers(0, inner, size=(resamples, units, inner))  # within each chosen outer
         picked = [a[..., i[:, :, None], j] for a in arrays]  # (..., R, outer, inner)
-        units = outer
     else:
-        idx = resample_indices(rng, arrays[0].shape[-1], resamples)
-        picked = [a[..., idx] for a in arrays]  # (..., R, n)
         units = arrays[0].shape[-1]
-    replicates = np.asarray(statistic(*picked))
-    return estimate, replicates, units
+        idx = rng.integers(0, units, size=(resamples, units))
+        picked = [a[..., idx] for a in arrays]  # (..., R, n)
+    return estimate, np.asarray(statistic(*picked)), units
 
 
 def bootstrap_se(replicates: np.ndarray, units: int) -> np.ndarray:
@@ -231,12 +222,8 @@ def ratio_of_means(a: np.ndarray, b: np.ndarray, *, paired: bool = True, level: 
     with np.errstate(divide="ignore", invalid="ignore"):
         log = _interval(np.log(np.where(positive, est, 1.0)),
                         np.log(np.where(positive[..., None], reps, 1.0)), units, level, 0.0)
-    if isinstance(log, Interval):
-        return _exp_interval(log) if positive else linear
-    out = np.empty(log.shape, dtype=object)
-    for k in np.ndindex(out.shape):
-        out[k] = _exp_interval(log[k]) if positive[k] else linear[k]
-    return out
+    choose = lambda log_iv, ok, linear_iv: _exp_interval(log_iv) if ok else linear_iv
+    return np.frompyfunc(choose, 3, 1)(log, positive, linear)  # per problem, as _t_interval
 
 
 def _exp_interval(iv: Interval) -> Interval:
@@ -289,20 +276,12 @@ def with_test_noise(
     its variance p(1−p)/n (one arm) or p_a(1−p_a)/n + p_b(1−p_b)/n (a difference on the same
     test set: an upper bound when the arms' errors are positively correlated) is added to the
     seed bootstrap's, with Satterthwaite's degrees of freedom."""
-    a = np.asarray(a, np.float64)
-    if b is None:
-        est, reps, units = bootstrap_replicates(lambda x: x.mean(-1), a, resamples=resamples,
-                                                seed=seed)
-        var = accuracy_test_noise(a.mean(-1), n_test) ** 2
-        null = None
-    else:
-        b = np.asarray(b, np.float64)
-        est, reps, units = bootstrap_replicates(lambda x, y: (x - y).mean(-1), a, b,
-                                                resamples=resamples, seed=seed)
-        var = (accuracy_test_noise(a.mean(-1), n_test) ** 2
-               + accuracy_test_noise(b.mean(-1), n_test) ** 2)
-        null = 0.0
-    return _interval(est, reps, units, level, null, extra_var=var)
+    arms = [np.asarray(arm, np.float64) for arm in ((a,) if b is None else (a, b))]
+    # mean(a − b); one arm: mean(a − 0) = mean(a), with no null to test
+    est, reps, units = bootstrap_replicates(lambda x, y=0.0: (x - y).mean(-1), *arms,
+                                            resamples=resamples, seed=seed)
+    var = sum(accuracy_test_noise(arm.mean(-1), n_test) ** 2 for arm in arms)
+    return _interval(est, reps, units, level, None if b is None else 0.0, extra_var=var)
 
 
 def geometric_mean_ratio(a: np.ndarray, b: np.ndarray | None = None, *, nested: bool = False,
@@ -314,9 +293,8 @@ def geometric_mean_ratio(a: np.ndarray, b: np.ndarray | None = None, *, nested: 
     logs = np.log(np.asarray(a, np.float64))
     if b is not None:
         logs = logs - np.log(np.asarray(b, np.float64))
-    iv = bootstrap(lambda x: _mean_units(x, nested), logs, level=level, resamples=resamples,
-                   seed=seed, nested=nested, null=0.0)
-    return _exp_interval(iv)
+    return _exp_interval(bootstrap(lambda x: _mean_units(x, nested), logs, level=level,
+                                   resamples=resamples, seed=seed, nested=nested, null=0.0))
 
 
 def percentile_interval(

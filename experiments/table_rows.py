@@ -46,9 +46,8 @@ def chunk_tables(config, group: Group, runs: list[Run], metrics: dict[str, np.nd
     rows = []
     for run in runs:
         row = {"run_id": run.run_id, "group_id": group.group_id, "run_name": run.name}
-        swept = dict(run.swept)
-        for path in IDENTITY_FIELDS:
-            row[path] = swept.get(path, base[path])
+        for path in IDENTITY_FIELDS:  # a swept one gets the run's value below, in this place
+            row[path] = base[path]
         for path, value in run.swept:
             row[path] = "x".join(map(str, value)) if isinstance(value, tuple) else value
         rows.append(row)
