@@ -27,7 +27,7 @@ from absl import logging
 
 from experiments import plots, shipped_configs, statistics
 from experiments.claims import classifier_runs
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim10_label_noise.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim10_label_noise")
@@ -698,8 +698,7 @@ UNIT_WORDS = {"best_bounded_minus_ce": "best bounded loss − cross-entropy",
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
     size = "quick" if quick else "default"
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     runs = tables["runs_per_unit"]
     best = best_table(runs)
     comparison = comparison_table(runs, best)

@@ -58,7 +58,7 @@ from absl import logging
 import losses
 from experiments import data as data_lib
 from experiments import models, plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim7_l1_vs_l2_penalty.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim7_l1_vs_l2_penalty")
@@ -798,8 +798,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool,
     }
     takeaway, guide = takeaway_and_guide(verdict, key_numbers["test_MSE_L1/L2_sparse_linear"],
                                          key_numbers["dense_linear"])
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     logging.info("claim7: verdict %s (parts %s)", verdict, parts)
     return Section(
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(c, tables["setup"].iloc[0]),
