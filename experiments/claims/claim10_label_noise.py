@@ -380,17 +380,9 @@ def setup_text(size: str) -> str:
     )
 
 
-def _pt(x: float) -> str:
-    return f"{100 * x:+.1f}"
-
-
 def _iv(row, prefix: str) -> str:
     """A fraction and its interval from prefix, prefix_low, prefix_high, in points."""
-    return f"{_pt(row[prefix])} [{_pt(row[prefix + '_low'])}, {_pt(row[prefix + '_high'])}]"
-
-
-def _gap_words(row: dict, name: str) -> str:
-    return _iv(row, f"gap_{name}")
+    return statistics.Interval.from_columns(row, prefix).format("+.1f", 100)
 
 
 def _cell_name(row: dict) -> str:
@@ -410,12 +402,12 @@ def _cell_lines(comparison: pd.DataFrame) -> list[str]:
     counted = int(sum(r["counted"] for r in rows))
     return [f"- {r['dataset']}, {_cell_name(r)}: CE {100 * r['acc_ce']:.1f}%; best bounded "
             f"({r['best_bounded']}, chosen on noisy validation) − CE "
-            f"{_gap_words(r, 'best')} pt, {r['outcome']}"
+            f"{_iv(r, 'gap_best')} pt, {r['outcome']}"
             + (f" (Holm p = {r['p_best_holm']:.2g}"
                + (f": its own 95% interval excludes 0, Holm's correction over the {counted} "
                   f"counted cells does not" if r["outcome"] == "no difference shown"
                   and _clear_of_zero(r) else "") + ")" if r["counted"] else "")
-            + "; each loss − CE: " + ", ".join(f"{SHORT[loss]} {_gap_words(r, SHORT[loss])}"
+            + "; each loss − CE: " + ", ".join(f"{SHORT[loss]} {_iv(r, f'gap_{SHORT[loss]}')}"
                                                 for loss in OTHERS)
             for r in rows]
 
@@ -433,7 +425,7 @@ def _shape_words(drops: pd.DataFrame, best: pd.DataFrame, comparison: pd.DataFra
         f"{_iv(at_top.loc[(dataset, MAE)], 'drop')}" for dataset in datasets)
     same_shape = all(at_top.loc[(d, GCE), "drop_vs_ce_low"] > 0 for d in datasets)
     clean = comparison[(comparison["selection"] == "noisy") & (comparison["rate"] == 0)]
-    mae_words = ", ".join(f"{r['dataset']} {_gap_words(r, 'MAE')} pt"
+    mae_words = ", ".join(f"{r['dataset']} {_iv(r, 'gap_MAE')} pt"
                           for r in clean.to_dict("records"))
     return (f"Shape against the papers: test accuracy lost from clean labels to symmetric "
             f"flips at {top:g} (each loss at its own lr; 95% intervals paired per example) — "
@@ -531,7 +523,7 @@ def memorization_words(best: pd.DataFrame, comparison: pd.DataFrame, steps: int)
         if ce["memorized_low"] > winner["memorized_high"]:
             more.append(name)
         elif ce["memorized_high"] < winner["memorized_low"]:
-            fewer.append(f"{name}, where best bounded − CE is {_gap_words(row, 'best')} pt")
+            fewer.append(f"{name}, where best bounded − CE is {_iv(row, 'gap_best')} pt")
     n = len(counted)
     return ("Memorization: the share of flipped training labels each selected model fits (it "
             "predicts the wrong, given label; percentile interval over units), CE against the "
