@@ -213,7 +213,7 @@ def verdict(gaps: pd.DataFrame, slope: statistics.Interval) -> tuple[str, dict[s
 
 
 def _outcome_words(row: dict) -> str:
-    if _shown_close(row) and row["gap_low"] > 0:
+    if row["gap_low"] > 0:
         return "better than CE"
     if row["equiv_p"] < 1 - statistics.LEVEL:
         return f"within ±{100 * EQUIVALENCE_MARGIN:g} pt (TOST p = {row['equiv_p']:.2g})"
