@@ -199,7 +199,7 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
     for selection in SELECTIONS:
         for row in selected_lrs(runs, selection).to_dict("records"):
             at = _at(runs, (row["dataset"], row["kind"], row["rate"]), row["loss"], row["lr"])
-            correct = _correct(at)
+            correct = classifier_runs.correct_matrix(at)
             accuracy = statistics.clustered_proportion(correct.sum(-1), np.full(len(at),
                                                                                 correct.shape[-1]))
             rows.append({**row, "units": len(at), **accuracy.as_columns("test_acc"),
@@ -207,10 +207,6 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
                          "train_acc_noisy": float(at["train_acc_noisy"].mean()),
                          "diverged": float(at["diverged"].mean())})
     return pd.DataFrame(rows)
-
-
-def _correct(frame: pd.DataFrame) -> np.ndarray:
-    return classifier_runs.correct_matrix(frame)
 
 
 def _memorized(shares: np.ndarray) -> statistics.Interval:
@@ -224,8 +220,8 @@ def _memorized(shares: np.ndarray) -> statistics.Interval:
 def _gap(runs, cell, loss, lr, ce_lr) -> statistics.PairedAccuracyGap:
     mine, ce = _at(runs, cell, loss, lr), _at(runs, cell, CE, ce_lr)
     units = mine.index.intersection(ce.index)
-    return statistics.paired_accuracy_gap(_correct(mine.loc[units]), _correct(ce.loc[units]),
-                                          MARGIN)
+    return statistics.paired_accuracy_gap(classifier_runs.correct_matrix(mine.loc[units]),
+                                          classifier_runs.correct_matrix(ce.loc[units]), MARGIN)
 
 
 def comparison_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -303,8 +299,8 @@ def pooled_gap(runs: pd.DataFrame, comparison: pd.DataFrame, best: pd.DataFrame,
         a = _at(runs, cell, ours, lrs[(*cell, ours)])
         b = _at(runs, cell, against, lrs[(*cell, against)])
         units = a.index.intersection(b.index)
-        mine.append(_correct(a.loc[units]))
-        theirs.append(_correct(b.loc[units]))
+        mine.append(classifier_runs.correct_matrix(a.loc[units]))
+        theirs.append(classifier_runs.correct_matrix(b.loc[units]))
     gap = statistics.paired_accuracy_gap(np.concatenate(mine, 1), np.concatenate(theirs, 1),
                                          MARGIN)
     points = dataclasses.replace(gap.interval, estimate=100 * gap.interval.estimate,
@@ -328,7 +324,7 @@ def drop_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
         units = frames[0].index
         for frame in frames[1:]:
             units = units.intersection(frame.index)
-        n, c, cn, cc = (_correct(f.loc[units]) for f in frames)
+        n, c, cn, cc = (classifier_runs.correct_matrix(f.loc[units]) for f in frames)
         drop = statistics.paired_accuracy_gap(n, c, MARGIN).interval
         versus = (statistics.paired_accuracy_contrast([n, cc], [c, cn], MARGIN).interval
                   if loss != CE else statistics.Interval(0.0, 0.0, 0.0))
