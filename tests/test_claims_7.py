@@ -40,7 +40,7 @@ def linear():
 
 
 def _design_problem(seed=0):
-    design = claim7.linear_design(_small())
+    design = claim7.study_data(_small().linear)
     x = design.x_train.astype(np.float64)
     w = claim7.linear_teacher(seed, x.shape[1], 4)
     y = claim7.noisy([seed], (x @ w)[None], 1.0)[0]

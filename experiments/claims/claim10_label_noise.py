@@ -27,7 +27,7 @@ from absl import logging
 
 from experiments import plots, shipped_configs, statistics
 from experiments.claims import classifier_runs
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim10_label_noise.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim10_label_noise")
@@ -199,7 +199,7 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
     for selection in SELECTIONS:
         for row in selected_lrs(runs, selection).to_dict("records"):
             at = _at(runs, (row["dataset"], row["kind"], row["rate"]), row["loss"], row["lr"])
-            correct = _correct(at)
+            correct = classifier_runs.correct_matrix(at)
             accuracy = statistics.clustered_proportion(correct.sum(-1), np.full(len(at),
                                                                                 correct.shape[-1]))
             rows.append({**row, "units": len(at), **accuracy.as_columns("test_acc"),
@@ -207,10 +207,6 @@ def best_table(runs: pd.DataFrame) -> pd.DataFrame:
                          "train_acc_noisy": float(at["train_acc_noisy"].mean()),
                          "diverged": float(at["diverged"].mean())})
     return pd.DataFrame(rows)
-
-
-def _correct(frame: pd.DataFrame) -> np.ndarray:
-    return classifier_runs.correct_matrix(frame)
 
 
 def _memorized(shares: np.ndarray) -> statistics.Interval:
@@ -224,8 +220,8 @@ def _memorized(shares: np.ndarray) -> statistics.Interval:
 def _gap(runs, cell, loss, lr, ce_lr) -> statistics.PairedAccuracyGap:
     mine, ce = _at(runs, cell, loss, lr), _at(runs, cell, CE, ce_lr)
     units = mine.index.intersection(ce.index)
-    return statistics.paired_accuracy_gap(_correct(mine.loc[units]), _correct(ce.loc[units]),
-                                          MARGIN)
+    return statistics.paired_accuracy_gap(classifier_runs.correct_matrix(mine.loc[units]),
+                                          classifier_runs.correct_matrix(ce.loc[units]), MARGIN)
 
 
 def comparison_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -303,8 +299,8 @@ def pooled_gap(runs: pd.DataFrame, comparison: pd.DataFrame, best: pd.DataFrame,
         a = _at(runs, cell, ours, lrs[(*cell, ours)])
         b = _at(runs, cell, against, lrs[(*cell, against)])
         units = a.index.intersection(b.index)
-        mine.append(_correct(a.loc[units]))
-        theirs.append(_correct(b.loc[units]))
+        mine.append(classifier_runs.correct_matrix(a.loc[units]))
+        theirs.append(classifier_runs.correct_matrix(b.loc[units]))
     gap = statistics.paired_accuracy_gap(np.concatenate(mine, 1), np.concatenate(theirs, 1),
                                          MARGIN)
     points = dataclasses.replace(gap.interval, estimate=100 * gap.interval.estimate,
@@ -328,7 +324,7 @@ def drop_table(runs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
         units = frames[0].index
         for frame in frames[1:]:
             units = units.intersection(frame.index)
-        n, c, cn, cc = (_correct(f.loc[units]) for f in frames)
+        n, c, cn, cc = (classifier_runs.correct_matrix(f.loc[units]) for f in frames)
         drop = statistics.paired_accuracy_gap(n, c, MARGIN).interval
         versus = (statistics.paired_accuracy_contrast([n, cc], [c, cn], MARGIN).interval
                   if loss != CE else statistics.Interval(0.0, 0.0, 0.0))
@@ -380,17 +376,9 @@ def setup_text(size: str) -> str:
     )
 
 
-def _pt(x: float) -> str:
-    return f"{100 * x:+.1f}"
-
-
 def _iv(row, prefix: str) -> str:
     """A fraction and its interval from prefix, prefix_low, prefix_high, in points."""
-    return f"{_pt(row[prefix])} [{_pt(row[prefix + '_low'])}, {_pt(row[prefix + '_high'])}]"
-
-
-def _gap_words(row: dict, name: str) -> str:
-    return _iv(row, f"gap_{name}")
+    return statistics.Interval.from_columns(row, prefix).format("+.1f", 100)
 
 
 def _cell_name(row: dict) -> str:
@@ -410,12 +398,12 @@ def _cell_lines(comparison: pd.DataFrame) -> list[str]:
     counted = int(sum(r["counted"] for r in rows))
     return [f"- {r['dataset']}, {_cell_name(r)}: CE {100 * r['acc_ce']:.1f}%; best bounded "
             f"({r['best_bounded']}, chosen on noisy validation) − CE "
-            f"{_gap_words(r, 'best')} pt, {r['outcome']}"
+            f"{_iv(r, 'gap_best')} pt, {r['outcome']}"
             + (f" (Holm p = {r['p_best_holm']:.2g}"
                + (f": its own 95% interval excludes 0, Holm's correction over the {counted} "
                   f"counted cells does not" if r["outcome"] == "no difference shown"
                   and _clear_of_zero(r) else "") + ")" if r["counted"] else "")
-            + "; each loss − CE: " + ", ".join(f"{SHORT[loss]} {_gap_words(r, SHORT[loss])}"
+            + "; each loss − CE: " + ", ".join(f"{SHORT[loss]} {_iv(r, f'gap_{SHORT[loss]}')}"
                                                 for loss in OTHERS)
             for r in rows]
 
@@ -433,7 +421,7 @@ def _shape_words(drops: pd.DataFrame, best: pd.DataFrame, comparison: pd.DataFra
         f"{_iv(at_top.loc[(dataset, MAE)], 'drop')}" for dataset in datasets)
     same_shape = all(at_top.loc[(d, GCE), "drop_vs_ce_low"] > 0 for d in datasets)
     clean = comparison[(comparison["selection"] == "noisy") & (comparison["rate"] == 0)]
-    mae_words = ", ".join(f"{r['dataset']} {_gap_words(r, 'MAE')} pt"
+    mae_words = ", ".join(f"{r['dataset']} {_iv(r, 'gap_MAE')} pt"
                           for r in clean.to_dict("records"))
     return (f"Shape against the papers: test accuracy lost from clean labels to symmetric "
             f"flips at {top:g} (each loss at its own lr; 95% intervals paired per example) — "
@@ -531,7 +519,7 @@ def memorization_words(best: pd.DataFrame, comparison: pd.DataFrame, steps: int)
         if ce["memorized_low"] > winner["memorized_high"]:
             more.append(name)
         elif ce["memorized_high"] < winner["memorized_low"]:
-            fewer.append(f"{name}, where best bounded − CE is {_gap_words(row, 'best')} pt")
+            fewer.append(f"{name}, where best bounded − CE is {_iv(row, 'gap_best')} pt")
     n = len(counted)
     return ("Memorization: the share of flipped training labels each selected model fits (it "
             "predicts the wrong, given label; percentile interval over units), CE against the "
@@ -698,8 +686,7 @@ UNIT_WORDS = {"best_bounded_minus_ce": "best bounded loss − cross-entropy",
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
     size = "quick" if quick else "default"
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     runs = tables["runs_per_unit"]
     best = best_table(runs)
     comparison = comparison_table(runs, best)

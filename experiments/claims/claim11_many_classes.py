@@ -38,7 +38,7 @@ from experiments.claims.classifier_runs import (
     shown_converged,
     unit_config,
 )
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim11_many_classes.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim11_many_classes")
@@ -213,7 +213,7 @@ def verdict(gaps: pd.DataFrame, slope: statistics.Interval) -> tuple[str, dict[s
 
 
 def _outcome_words(row: dict) -> str:
-    if _shown_close(row) and row["gap_low"] > 0:
+    if row["gap_low"] > 0:
         return "better than CE"
     if row["equiv_p"] < 1 - statistics.LEVEL:
         return f"within ±{100 * EQUIVALENCE_MARGIN:g} pt (TOST p = {row['equiv_p']:.2g})"
@@ -487,8 +487,7 @@ def guide(gaps: pd.DataFrame, result: str, halves: dict) -> list[GuideRow]:
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
     size = "quick" if quick else "default"
     config = claim_config.get_config(size)
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     runs, shorter = tables["runs_per_unit"], tables["shorter_budget_runs"]
     best = best_table(runs)
     budget = shown_converged(budget_table(runs, shorter), EQUIVALENCE_MARGIN)

@@ -42,7 +42,7 @@ import pandas as pd
 from absl import logging
 
 from experiments import plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 from experiments.statistics import Interval
 
 # configs/claims/claim1_smoothness.py, by file path (a wheel ships no `configs` package)
@@ -870,8 +870,7 @@ def limits_text(limits: pd.DataFrame, floor: pd.DataFrame,
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
     """The rule (RULE) on compute's tables; findings, plots, the answer's fields."""
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     bisection_runs, runs = tables["bisection"], tables["floor_runs"]
     thresholds, limits = threshold_table(bisection_runs), limit_comparison(bisection_runs)
     floor, slopes = floor_table(runs), slope_table(runs)

@@ -38,7 +38,7 @@ from absl import logging
 from experiments import data as data_lib
 from experiments import plots, shipped_configs, statistics
 from experiments.claims import trained_runs
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 from experiments.statistics import Interval
 
 # configs/claims/claim2_gauss_markov.py, by file path (a wheel ships no `configs` package)
@@ -663,8 +663,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     numbers = key_numbers_of(estimators, wls_ratio)
     takeaway, guide = takeaway_and_guide(verdict, numbers)
     better = beats_ols(estimators)[0]
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     figures = {
         "coefficient_error": _error_plot(tables["coefficient_errors"],
                                          outdir / "coefficient_error.png"),

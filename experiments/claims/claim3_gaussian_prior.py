@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.stats
 
 from experiments import plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 if TYPE_CHECKING:  # the engine is imported by compute only: judge compiles no JAX program
     from experiments.claims import trained_runs
@@ -491,9 +491,7 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> list[Section]:
     c = claim_config.get_config("quick" if quick else "default")
-    outdirs = {part: pathlib.Path(workdir) / f"{KEY}{part}" for part in "ab"}
-    for path in outdirs.values():
-        path.mkdir(parents=True, exist_ok=True)
+    outdirs = {part: plot_dir(workdir, f"{KEY}{part}") for part in "ab"}
     return [judge_a(tables, c, outdirs["a"]), judge_b(tables, c, outdirs["b"])]
 
 

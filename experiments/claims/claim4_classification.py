@@ -45,7 +45,7 @@ from experiments.claims.classifier_runs import (
     shown_converged,
     train_units,
 )
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim4_classification.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim4_classification")
@@ -457,8 +457,7 @@ def compute(workdir: pathlib.Path, quick: bool) -> dict[str, pd.DataFrame]:
 
 def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -> Section:
     size = "quick" if quick else "default"
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     runs, shorter = tables["runs_per_unit"], tables["shorter_budget_runs"]
     by_lr, best = lr_table(runs), best_table(runs)
     budget = shown_converged(budget_table(runs, shorter), EQUIVALENCE_MARGIN)

@@ -43,7 +43,7 @@ import pandas as pd
 from absl import logging
 
 from experiments import plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 if TYPE_CHECKING:  # the engine is imported by compute only: judge compiles no JAX program
     from experiments.claims import trained_runs
@@ -619,8 +619,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     """The rule on compute's tables (no training, no compiled program)."""
     setup = types.SimpleNamespace(**tables["setup"].to_dict("records")[0])
     runs = tables["runs"]
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     per_lambda = by_lambda_table(runs)
     selected = select_lambda(runs)
     effect = effect_table(runs, per_lambda, selected)

@@ -39,7 +39,7 @@ from absl import logging
 import losses
 from experiments import data as data_lib
 from experiments import models, plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim6_adaptive_alpha.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim6_adaptive_alpha")
@@ -707,8 +707,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     takeaway, guide = takeaway_and_guide(
         verdict, key_numbers["alpha_gaussian_linear"], cell["linear", "cauchy"],
         key_numbers["test_MSE_adaptive/L2_cauchy_MLP"], float(c.equivalence_margin))
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     tol = float(c.converged_grad_norm)
     figures = {
         "learned_alpha": _alpha_plot(linear, pairs, c.families, tol, outdir / "learned_alpha.png"),

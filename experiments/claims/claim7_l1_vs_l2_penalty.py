@@ -58,7 +58,7 @@ from absl import logging
 import losses
 from experiments import data as data_lib
 from experiments import models, plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim7_l1_vs_l2_penalty.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim7_l1_vs_l2_penalty")
@@ -114,11 +114,12 @@ def lambda_grid(bounds, size: int) -> np.ndarray:
 # --- linear model ------------------------------------------------------------------------------
 
 
-def linear_design(c) -> data_lib.Dataset:
-    lin = c.linear
-    full = data_lib.synthetic_regression(teacher="linear", n_train=lin.n_train, n_test=lin.n_test,
-                                         dim=lin.dim, data_seed=lin.data_seed)
-    return data_lib.split_validation(full, lin.validation_fraction, 0)
+def study_data(part) -> data_lib.Dataset:
+    """The inputs of one study (c.linear or c.mlp), validation carved off (its teachers set y)."""
+    full = data_lib.synthetic_regression(teacher="linear", n_train=part.n_train,
+                                         n_test=part.n_test, dim=part.dim,
+                                         data_seed=part.data_seed)
+    return data_lib.split_validation(full, part.validation_fraction, 0)
 
 
 def data_loss(x: jax.Array, y: jax.Array):
@@ -227,7 +228,7 @@ def make_linear_fit(c, design: data_lib.Dataset):
 def linear_study(c) -> tuple[pd.DataFrame, dict[str, np.ndarray], data_lib.Dataset]:
     """One row per (teacher, dataset); also the arrays (coefficients, targets) for the checks."""
     lin = c.linear
-    design = linear_design(c)
+    design = study_data(lin)
     k = int(lin.datasets)
     ks = np.repeat([int(lin.sparse_k), int(lin.dim)], k)
     seeds = np.concatenate([np.arange(k), 100_000 + np.arange(k)]).astype(np.int32)
@@ -275,13 +276,6 @@ def sklearn_check(frame: pd.DataFrame, arrays, design, per_teacher: int) -> pd.D
 
 
 # --- MLP ----------------------------------------------------------------------------------------
-
-
-def mlp_data(c) -> data_lib.Dataset:
-    m = c.mlp
-    full = data_lib.synthetic_regression(teacher="linear", n_train=m.n_train, n_test=m.n_test,
-                                         dim=m.dim, data_seed=m.data_seed)
-    return data_lib.split_validation(full, m.validation_fraction, 0)
 
 
 def mlp_teacher(seed: int, dim: int, k: int, width: int, x_train, *inputs):
@@ -413,7 +407,7 @@ def mlp_study(c) -> pd.DataFrame:
     Adam arms, first-layer row norm ≥ support_threshold × the largest; the proximal arm, a row
     with any nonzero weight (exact zeros)."""
     m = c.mlp
-    dataset = mlp_data(c)
+    dataset = study_data(m)
     runs = [(t, s, a, j) for t in TEACHERS for s in range(int(m.seeds)) for a in ARMS
             for j in range(int(m.lambdas))]
     out = _mlp_outputs(c, dataset, runs)
@@ -798,8 +792,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool,
     }
     takeaway, guide = takeaway_and_guide(verdict, key_numbers["test_MSE_L1/L2_sparse_linear"],
                                          key_numbers["dense_linear"])
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     logging.info("claim7: verdict %s (parts %s)", verdict, parts)
     return Section(
         key=KEY, title=TITLE, claim=CLAIM, setup=setup_text(c, tables["setup"].iloc[0]),

@@ -36,7 +36,7 @@ import scipy.stats
 from absl import logging
 
 from experiments import plots, shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 
 # configs/claims/claim8_blue_not_best.py, by file path (a wheel ships no `configs` package)
 claim_config = shipped_configs.load("claims.claim8_blue_not_best")
@@ -538,8 +538,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     # records keep each column's type (an int stays an int; .iloc[0] would make them floats)
     setup = types.SimpleNamespace(**tables["setup"].to_dict("records")[0])
     headline, sweep = tables["headline"], tables["sweep"]
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     verdict = verdict_of(headline, sweep)
     key_numbers = {
         "ridge_gcv_vs_ols_correlated": _ratio(headline, "correlated", "ridge_gcv"),

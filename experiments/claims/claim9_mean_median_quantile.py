@@ -30,7 +30,7 @@ import pandas as pd
 from absl import logging
 
 from experiments import shipped_configs, statistics
-from experiments.claims.section import GuideRow, Section
+from experiments.claims.section import GuideRow, Section, plot_dir
 from experiments.statistics import Interval
 
 # configs/claims/claim9_mean_median_quantile.py, by file path (a wheel ships no `configs` package)
@@ -868,8 +868,7 @@ def judge(tables: dict[str, pd.DataFrame], workdir: pathlib.Path, quick: bool) -
     numbers = key_numbers_of(chosen, HEADLINE_FAMILY)
     gap = target_gap(targets, HEADLINE_FAMILY, "squared_error", "median")
     shifted = shifted_table(chosen)
-    outdir = pathlib.Path(workdir) / KEY
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = plot_dir(workdir, KEY)
     logging.info("claim9: verdict %s", verdict)
     gated = checks[~checks["control"]]
     summary = (f"{int(gated['holds'].sum())}/{len(gated)} checks hold; linear model, "

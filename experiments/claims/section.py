@@ -97,3 +97,10 @@ class Section:
         if self.headline and self.headline not in self.key_numbers:
             raise ValueError(f"headline {self.headline!r} is not among key_numbers "
                              f"{sorted(self.key_numbers)}")
+
+
+def plot_dir(workdir: str | pathlib.Path, key: str) -> pathlib.Path:
+    """<workdir>/<key>, created: the folder a section's plots are written to."""
+    path = pathlib.Path(workdir) / key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
