@@ -227,7 +227,7 @@ def _verified(workdir, identity: str, group_id: int, chunk_id: int
             data = path.read_bytes()
         except OSError:
             return None, f"{path.name} is missing"
-        if hashlib.sha256(data).hexdigest() != manifest.get("files", {}).get(path.name):
+        if hashlib.sha256(data).hexdigest() != listed.get(path.name):
             return None, f"{path.name} does not match its checksum (truncated or edited)"
         contents[path.name] = data
     return contents, ""

@@ -296,6 +296,22 @@ def test_extra_chunk_tables_are_verified_and_assembled(tmp_path):
     assert not result_files.chunk_done(tmp_path, "", 0, 1)
 
 
+def test_a_manifest_whose_files_is_not_a_mapping_does_not_verify(tmp_path):
+    """A hand-edited manifest that keeps the sweep's identity but whose "files" is a list, a
+    string or null: the chunk does not verify (it is recomputed), no AttributeError."""
+    import json
+
+    runs = pd.DataFrame({"run_id": [0, 1]})
+    curves = pd.DataFrame({"run_id": [0, 1], "step": [0, 0]})
+    result_files.write_chunk(tmp_path, "", 0, 0, runs, curves)
+    assert result_files.chunk_done(tmp_path, "", 0, 0)
+    manifest = result_files.manifest_path(tmp_path, 0, 0)
+    record = json.loads(manifest.read_text())
+    for files in (list(record["files"]), "g000-c00000.runs.csv", None):
+        manifest.write_text(json.dumps({**record, "files": files}))
+        assert not result_files.chunk_done(tmp_path, "", 0, 0), files
+
+
 def test_result_files_sits_below_workdir():
     # No import cycle (issue 34): the sweep identity and config.json's name live in result_files,
     # which workdir, parts, plan and the lock read; result_files imports none of them.
